@@ -1,0 +1,116 @@
+"""`regcred auth`: edit a docker credential file the way `docker login` would, but safely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from regcred.cli.options import output_option, password_options, resolve_password
+from regcred.cli.output import emit, render_table
+from regcred.core import dockerconfig
+from regcred.core.dockerconfig import DockerConfig
+from regcred.core.errors import InputError, OperationFailed
+from regcred.core.registrykey import index_key
+from regcred.shells import credfile
+
+FILE_OPTION = click.option(
+    "--file", "file", required=True, type=click.Path(path_type=Path, dir_okay=True),
+    help="The credential file (config.json layout; a file named .dockercfg uses the legacy layout).",
+)
+
+
+def validate_server(server: str) -> str:
+    """A registry key the kubelet can index; anything Go's url.Parse rejects is refused up front."""
+    if not server or server.strip() != server:
+        raise InputError(f"invalid registry key {server!r}: empty or surrounded by spaces")
+    if index_key(server) is None:
+        raise InputError(
+            f"invalid registry key {server!r}: the kubelet cannot parse it as a URL and would ignore it",
+            hint="use host[:port][/path], for example registry.example.com:5000",
+        )
+    return server
+
+
+def same_registry_keys(config: DockerConfig, server: str) -> list[str]:
+    """Other keys in the file that the kubelet normalises to the same index key as `server`."""
+    wanted = index_key(server)
+    return [k for k in config.registry_keys() if k != server and index_key(k) == wanted]
+
+
+@click.group()
+def auth() -> None:
+    """Add, list and remove entries of a docker credential file (config.json)."""
+
+
+@auth.command("add")
+@click.argument("server")
+@click.option("--username", "-u", required=True, help="Registry user name.")
+@password_options
+@click.option("--email", default="", help="Optional e-mail (not needed for pulls).")
+@FILE_OPTION
+def add(server: str, username: str, password_stdin: bool, password_env: str | None,
+        password_literal: str | None, email: str, file: Path) -> None:
+    """Add or replace the entry for SERVER, keeping every other entry and key of the file."""
+    validate_server(server)
+    if not username:
+        raise InputError("the username is empty")
+    password = resolve_password(password_stdin, password_env, password_literal)
+    outcome: dict[str, str] = {}
+
+    def change(config: DockerConfig) -> dict[str, Any]:
+        existing = config.get(server)
+        outcome["action"] = "replaced" if existing is not None else "added"
+        for other in same_registry_keys(config, server):
+            click.echo(f"note: {file} also has {other!r}, which the kubelet treats as the same registry", err=True)
+        return dockerconfig.with_entry(config, server, username, password, email)
+
+    credfile.update(file, change)
+    click.echo(f"{outcome['action']} {server} in {file}")
+
+
+@auth.command("list")
+@FILE_OPTION
+@output_option("table", "json")
+def list_(file: Path, output: str) -> None:
+    """List the entries of a credential file (passwords are never shown)."""
+    config = credfile.load(file)
+    rows = [
+        {"key": e.key, "username": e.username, "email": e.email or None, "has_password": e.has_password}
+        for e in config.entries
+    ]
+    table = render_table(
+        ["key", "username", "email", "password"],
+        [[r["key"], r["username"], r["email"] or "", "yes" if r["has_password"] else "no"] for r in rows],
+    )
+    if not rows and output == "table":
+        table = f"no entries in {file}"
+    emit(rows, output, table)
+
+
+@auth.command("remove")
+@click.argument("server")
+@FILE_OPTION
+@click.option("--ignore-not-found", is_flag=True, help="Succeed when there is no entry for SERVER.")
+def remove(server: str, file: Path, ignore_not_found: bool) -> None:
+    """Remove the entry for SERVER, keeping everything else."""
+    found: list[bool] = []
+
+    def change(config: DockerConfig) -> dict[str, Any] | None:
+        if config.get(server) is None:
+            return None
+        found.append(True)
+        return dockerconfig.without_entry(config, server)
+
+    if not file.exists():
+        if ignore_not_found:
+            return
+        raise InputError(f"{file}: no such credential file")
+    credfile.update(file, change)
+    if found:
+        click.echo(f"removed {server} from {file}")
+    elif ignore_not_found:
+        click.echo(f"no entry for {server} in {file}")
+    else:
+        raise OperationFailed(f"{file}: no entry for {server!r}", hint="see regcred auth list --file")

@@ -1,0 +1,98 @@
+"""Entry point of `regcred` (and `kubectl-regcred`): a click group whose subcommands load lazily.
+
+Only the command that runs is imported, so `regcred --help` and offline commands never pay for the
+Kubernetes client or the HTTP stack. Every RegcredError becomes one line on stderr and its exit code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from regcred import __version__
+
+# name -> (module:attribute, one-line help shown by `regcred --help` without importing the module)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "auth": ("regcred.cli.auth:auth", "Add, list and remove entries of a docker credential file."),
+    "match": ("regcred.cli.match:match", "Show which credentials the kubelet would try for an image."),
+    "secret": ("regcred.cli.secret:secret", "Create kubernetes.io/dockerconfigjson pull Secrets."),
+    "demo": ("regcred.cli.demo:demo", "Run the whole flow against a local authenticated registry."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module_name, attr = spec[0].split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _prog_name() -> str:
+    return "kubectl regcred" if os.path.basename(sys.argv[0]).startswith("kubectl-") else "regcred"
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="regcred")
+def cli() -> None:
+    """Private container-registry credentials for Kubernetes: node, ServiceAccount and pod level."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; RegcredError -> one line and its exit code, never a traceback."""
+    from regcred.core.errors import RegcredError
+
+    prog = _prog_name()
+    try:
+        cli.main(args=argv, prog_name=prog, standalone_mode=False)
+    except RegcredError as exc:
+        click.echo(f"{prog}: error: {exc.line()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo(f"{prog}: aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo(f"{prog}: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+    except Exception as exc:  # a bug: say so without a traceback (it could carry data), unless asked
+        if os.environ.get("REGCRED_DEBUG"):
+            raise
+        click.echo(
+            f"{prog}: internal error: {type(exc).__name__} (set REGCRED_DEBUG=1 for a traceback and report it)",
+            err=True,
+        )
+        sys.exit(70)
+    sys.exit(0)
+
+
+def _quiet_broken_pipe() -> Any:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

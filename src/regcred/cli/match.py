@@ -1,0 +1,78 @@
+"""`regcred match`: which credentials the kubelet would try for an image, in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from regcred.cli.options import output_option
+from regcred.cli.output import emit, render_table
+from regcred.core.errors import InputError
+from regcred.core.imageref import parse_image
+from regcred.core.keyring import Credential, Keyring, lookup_pull_credentials
+from regcred.core.pullsecret import read_pull_secret
+from regcred.shells import credfile
+from regcred.shells.manifests import iter_objects, read_manifest_file
+
+
+def secret_keyring(paths: tuple[str, ...]) -> Keyring:
+    """One keyring from the pull Secrets in the given manifests, in document order (like a pod's list)."""
+    keyring = Keyring()
+    for path in paths:
+        source, docs = read_manifest_file(path)
+        secrets = [obj for obj in iter_objects(docs) if obj.get("kind") == "Secret"]
+        if not secrets:
+            raise InputError(f"{source}: no Secret found", hint="give a manifest holding kind: Secret")
+        for obj in secrets:
+            secret = read_pull_secret(obj, source)
+            if secret.config is None:
+                click.echo(f"note: {source}: {secret.source} is ignored by the kubelet: {secret.ignored_reason}", err=True)
+                continue
+            keyring.add_config(secret.config, secret.source)
+    return keyring
+
+
+def node_keyring(paths: tuple[Path, ...]) -> Keyring:
+    """The first given node file wins, like the kubelet's search paths; files are never merged."""
+    keyring = Keyring()
+    configs = [credfile.load(p) for p in paths]  # every file named is checked, so a broken one is never silent
+    if configs:
+        keyring.add_config(configs[0], str(paths[0]))
+        for shadowed in paths[1:]:
+            click.echo(f"note: {shadowed} is shadowed by {paths[0]} (the kubelet uses the first valid file)", err=True)
+    return keyring
+
+
+def describe(credentials: list[Credential]) -> list[dict[str, Any]]:
+    return [{"key": c.key, "source": c.source, "username": c.username} for c in credentials]
+
+
+@click.command()
+@click.argument("image")
+@click.option("--file", "files", multiple=True, type=click.Path(path_type=Path),
+              help="A node credential file; repeat in search order (first valid file wins).")
+@click.option("--secret-file", "secret_files", multiple=True,
+              help="A manifest with pull Secrets (YAML or JSON, '-' for stdin); repeat as the pod lists them.")
+@click.option("--repository", is_flag=True, help="IMAGE is already a normalised repository (the keyring's input).")
+@output_option("table", "json")
+def match(image: str, files: tuple[Path, ...], secret_files: tuple[str, ...], repository: bool, output: str) -> None:
+    """Show which credentials the kubelet would try for IMAGE: pod secrets first, then node files."""
+    repo = image if repository else parse_image(image).repository
+    pods = secret_keyring(secret_files)
+    node = node_keyring(files)
+    for ring in (pods, node):
+        for skipped in ring.skipped:
+            click.echo(f"note: {skipped.source}: registry {skipped.key!r} is not a valid URL; the kubelet skips it", err=True)
+    credentials = lookup_pull_credentials(repo, pods, node)
+    result = {"image": image, "repository": repo, "credentials": describe(credentials), "anonymous": not credentials}
+    if credentials:
+        table = render_table(
+            ["#", "key", "username", "source"],
+            [[i + 1, c.key, c.username, c.source] for i, c in enumerate(credentials)],
+        )
+        table = f"repository: {repo}\n{table}"
+    else:
+        table = f"repository: {repo}\nno credential matches: the kubelet pulls anonymously"
+    emit(result, output, table)

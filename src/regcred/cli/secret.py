@@ -1,0 +1,92 @@
+"""`regcred secret`: kubernetes.io/dockerconfigjson Secrets, byte-compatible with kubectl's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from regcred.cli.auth import validate_server
+from regcred.cli.options import password_options, resolve_password
+from regcred.core.dockerconfig import parse_config_json
+from regcred.core.errors import InputError
+from regcred.core.names import validate_label, validate_subdomain
+from regcred.core.pullsecret import DOCKER_HUB_SERVER, dockerconfigjson_payload, secret_manifest
+from regcred.shells.files import read_bytes
+
+
+def payload_from_flags(server: str, username: str | None, password: str, email: str) -> bytes:
+    validate_server(server)
+    if not username:
+        raise InputError("--username is required (or use --from-file)")
+    return dockerconfigjson_payload(server, username, password, email)
+
+
+def payload_from_file(path: Path) -> bytes:
+    """The file's bytes, verbatim as kubectl copies them, after checking the kubelet could use them."""
+    data = read_bytes(path, what="credential file")
+    config = parse_config_json(data, str(path))
+    if not config.has_auths:
+        raise InputError(
+            f"{path}: has no 'auths' object: the kubelet would find no credentials in this Secret",
+            hint="a .dockercfg-style file must be converted to the config.json layout",
+        )
+    return data
+
+
+def build_payload(server: str, username: str | None, email: str, from_file: Path | None,
+                  password_stdin: bool, password_env: str | None, password_literal: str | None) -> bytes:
+    """The `.dockerconfigjson` bytes from --from-file or from the flags."""
+    if from_file is not None:
+        return payload_from_file(from_file)
+    password = resolve_password(password_stdin, password_env, password_literal)
+    return payload_from_flags(server, username, password, email)
+
+
+@click.group()
+def secret() -> None:
+    """Create kubernetes.io/dockerconfigjson image pull Secrets."""
+
+
+@secret.command("create")
+@click.argument("name")
+@click.option("--server", "--docker-server", "server", default=DOCKER_HUB_SERVER, show_default=True,
+              help="Registry key, copied verbatim (as kubectl does).")
+@click.option("--username", "--docker-username", "username", help="Registry user name.")
+@password_options
+@click.option("--email", "--docker-email", "email", default="", help="Optional e-mail.")
+@click.option("--from-file", type=click.Path(path_type=Path), help="Use this docker config.json as the payload.")
+@click.option("-n", "--namespace", help="Namespace of the Secret.")
+@click.option("--dry-run", "dry_run", type=click.Choice(["none", "client", "server"]), default="none",
+              show_default=True, help="client: print the Secret and change nothing.")
+@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="json", show_default=True)
+def create(name: str, server: str, username: str | None, password_stdin: bool, password_env: str | None,
+           password_literal: str | None, email: str, from_file: Path | None, namespace: str | None,
+           dry_run: str, output: str) -> None:
+    """Create the pull Secret NAME (print it with --dry-run=client)."""
+    validate_subdomain(name, "Secret")
+    if namespace is not None:
+        validate_label(namespace, "namespace")
+    payload = build_payload(server, username, email, from_file, password_stdin, password_env, password_literal)
+    if dry_run != "client":
+        raise InputError(
+            "creating Secrets in a cluster is not available in this build", hint="use --dry-run=client"
+        )
+    manifest = secret_manifest(name, payload, namespace=namespace)
+    if output == "yaml":
+        click.echo(dump_yaml_sorted(manifest), nl=False)
+    else:
+        click.echo(json_like_kubectl(manifest))
+
+
+def json_like_kubectl(manifest: dict[str, object]) -> str:
+    import json
+
+    return json.dumps(manifest, indent=4, ensure_ascii=False)
+
+
+def dump_yaml_sorted(manifest: dict[str, object]) -> str:
+    import yaml
+
+    return str(yaml.safe_dump(manifest, sort_keys=True, allow_unicode=True, default_flow_style=False))
+

@@ -1,0 +1,1 @@
+"""The pure core: rules, formats, matching and planning. No I/O happens in this package."""

@@ -1,0 +1,152 @@
+"""The kubelet's credential keyring: which credentials it tries for a repository, in which order.
+
+Rules (kubelet pkg/credentialprovider, see shared/reference/kubelet-credentials.md §c–§d): keys are
+normalised to host[:port][/path]; a key matches when the ports are equal, the host has as many
+dot-separated labels and each label matches as a Go glob, and the key's path is a plain string prefix
+of the image's path. All matching keys contribute, in reverse byte order of the key; the Docker Hub
+key `index.docker.io` is a fallback used only when nothing matched. Keys are indexed by host so a
+lookup touches only the keys that can match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from regcred.core import gomatch
+from regcred.core.dockerconfig import DockerConfig
+from regcred.core.registrykey import ParsedKey, index_key, parse_schemeless, split_host_port
+
+DOCKER_HUB_INDEX_KEY = "index.docker.io"
+_GLOB_CHARS = re.compile(r"[*?\[\\]")
+_PLAIN_REPOSITORY = re.compile(r"\A[a-z0-9._\-]+(?::[0-9]+)?(?:/[A-Za-z0-9._\-/:]*)?\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """One username/password the kubelet would hand to the runtime, and where it came from."""
+
+    key: str
+    username: str
+    password: str = field(repr=False)
+    email: str = ""
+    source: str = ""
+
+
+@dataclass(slots=True)
+class _Slot:
+    index_key: str
+    parsed: ParsedKey
+    labels: tuple[str, ...]
+    credentials: list[Credential]
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedKey:
+    """A key the kubelet drops because Go's url.Parse rejects it."""
+
+    key: str
+    source: str
+
+
+def _target(repository: str) -> ParsedKey | None:
+    """Parse the looked-up repository; a fast path for the usual normalised names."""
+    if _PLAIN_REPOSITORY.match(repository):
+        slash = repository.find("/")
+        hostport, path = (repository, "") if slash == -1 else (repository[:slash], repository[slash:])
+        host, port = split_host_port(hostport)
+        return ParsedKey(hostport, host, port, path)
+    return parse_schemeless(repository)
+
+
+def is_default_registry_match(repository: str) -> bool:
+    """kubelet isDefaultRegistryMatch: does this repository name mean Docker Hub?"""
+    first, sep, _ = repository.partition("/")
+    if not first:
+        return False
+    if not sep:
+        return True
+    if first in ("docker.io", DOCKER_HUB_INDEX_KEY):
+        return True
+    return "." not in first and ":" not in first
+
+
+class Keyring:
+    """A set of credentials indexed like the kubelet's BasicDockerKeyring."""
+
+    def __init__(self) -> None:
+        self._slots: dict[str, _Slot] = {}
+        self._exact: dict[tuple[str, str], list[_Slot]] = {}
+        self._globs: list[_Slot] = []
+        self.skipped: list[SkippedKey] = []
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def add(self, credential: Credential) -> bool:
+        """Add under the normalised key; False (and recorded in `skipped`) when the kubelet would skip it."""
+        key = index_key(credential.key)
+        parsed = parse_schemeless(key) if key is not None else None
+        if key is None or parsed is None:
+            self.skipped.append(SkippedKey(credential.key, credential.source))
+            return False
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = _Slot(key, parsed, tuple(parsed.host.split(".")), [])
+            self._slots[key] = slot
+            if _GLOB_CHARS.search(parsed.host):
+                self._globs.append(slot)
+                self._globs.sort(key=lambda s: s.index_key, reverse=True)
+            else:
+                bucket = self._exact.setdefault((parsed.host, parsed.port), [])
+                bucket.append(slot)
+                bucket.sort(key=lambda s: s.index_key, reverse=True)
+        slot.credentials.append(credential)
+        return True
+
+    def add_config(self, config: DockerConfig, source: str) -> None:
+        """Add every entry of a parsed file or Secret payload, in document order."""
+        for entry in config.entries:
+            self.add(Credential(entry.key, entry.username, entry.password, entry.email, source))
+
+    def lookup(self, repository: str) -> list[Credential]:
+        """The credentials the kubelet would try for `repository` (already normalised), in order."""
+        target = _target(repository)
+        if target is None:
+            return []
+        matched: list[_Slot] = []
+        for slot in self._exact.get((target.host, target.port), ()):
+            if target.path.startswith(slot.parsed.path):
+                matched.append(slot)
+        if self._globs:
+            labels = target.host.split(".")
+            for slot in self._globs:
+                if (
+                    slot.parsed.port == target.port
+                    and len(slot.labels) == len(labels)
+                    and all(gomatch.match(p, t) for p, t in zip(slot.labels, labels, strict=True))
+                    and target.path.startswith(slot.parsed.path)
+                ):
+                    matched.append(slot)
+        if not matched:
+            hub = self._slots.get(DOCKER_HUB_INDEX_KEY)
+            if hub is not None and is_default_registry_match(repository):
+                return list(hub.credentials)
+            return []
+        if len(matched) > 1:
+            matched.sort(key=lambda s: s.index_key, reverse=True)
+        return [cred for slot in matched for cred in slot.credentials]
+
+
+def build_keyring(configs: Iterable[tuple[DockerConfig, str]]) -> Keyring:
+    """One keyring from several documents (a pod's pull secrets go into one keyring, in list order)."""
+    keyring = Keyring()
+    for config, source in configs:
+        keyring.add_config(config, source)
+    return keyring
+
+
+def lookup_pull_credentials(repository: str, *keyrings: Keyring) -> list[Credential]:
+    """Pod secrets, then node files, then plugins: each looked up on its own, results concatenated."""
+    return [cred for keyring in keyrings for cred in keyring.lookup(repository)]

@@ -1,0 +1,86 @@
+"""Registry keys as the kubelet indexes them: `https://` prefixed, parsed like Go's url.Parse, `/v1/` `/v2/` stripped.
+
+A key Go's url.Parse rejects (bad port, a space in the host, a bad %-escape, a control character) is
+skipped by the kubelet; `parse_schemeless` returns None for it so callers can say so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import unquote
+
+# Characters Go accepts unescaped in a URL host (net/url shouldEscape in encodeHost mode), plus '%'.
+_HOST_OK = re.compile(r"\A[A-Za-z0-9\-_.~!$&'()*+,;=:\[\]<>\"%]*\Z")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedKey:
+    """Go's url.Host (`hostport`), its net.SplitHostPort halves, and the decoded path."""
+
+    hostport: str
+    host: str
+    port: str
+    path: str
+
+
+def split_host_port(hostport: str) -> tuple[str, str]:
+    """net.SplitHostPort, with the kubelet's fallback: on error the whole string is the host, port ''."""
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        rest = hostport[end + 1 :] if end != -1 else ""
+        if end != -1 and rest.startswith(":") and ":" not in rest[1:]:
+            return hostport[1:end], rest[1:]
+        return hostport, ""
+    head, sep, port = hostport.rpartition(":")
+    if not sep or ":" in head:
+        return hostport, ""
+    return head, port
+
+
+def _valid_port(authority: str) -> bool:
+    """Go's validOptionalPort on what follows the host: '' or ':' followed by digits only."""
+    if authority.startswith("["):
+        end = authority.find("]")
+        if end == -1:
+            return False
+        tail = authority[end + 1 :]
+    else:
+        colon = authority.find(":")
+        tail = "" if colon == -1 else authority[colon:]
+        if tail.count(":") > 1:
+            return False
+    return tail == "" or (tail[0] == ":" and (tail[1:] == "" or tail[1:].isdigit()))
+
+
+@lru_cache(maxsize=65536)
+def parse_schemeless(location: str) -> ParsedKey | None:
+    """Go's ParseSchemelessURL + url.Parse: None wherever Go would return an error."""
+    if _CONTROL.search(location):
+        return None
+    url = location if location.startswith(("https://", "http://")) else "https://" + location
+    rest = url.split("://", 1)[1].split("#", 1)[0].split("?", 1)[0]
+    slash = rest.find("/")
+    authority, path = (rest, "") if slash == -1 else (rest[:slash], rest[slash:])
+    authority = authority.rpartition("@")[2]
+    if not _HOST_OK.match(authority) or _BAD_ESCAPE.search(authority) or _BAD_ESCAPE.search(path):
+        return None
+    if not _valid_port(authority):
+        return None
+    hostport = unquote(authority)
+    host, port = split_host_port(hostport)
+    return ParsedKey(hostport=hostport, host=host, port=port, path=unquote(path))
+
+
+def index_key(location: str) -> str | None:
+    """The kubelet's index key for a key as written: url.Host plus the path without a leading /v1 or /v2."""
+    parsed = parse_schemeless(location)
+    if parsed is None:
+        return None
+    path = parsed.path
+    if path.startswith(("/v2/", "/v1/")):
+        path = path[3:]
+    return parsed.hostport + path if path and path != "/" else parsed.hostport

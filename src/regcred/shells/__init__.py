@@ -1,0 +1,1 @@
+"""Thin shells around I/O: files, the terminal, the Kubernetes API, registries over HTTP."""

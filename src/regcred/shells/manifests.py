@@ -1,0 +1,58 @@
+"""Reading Kubernetes manifests (YAML or JSON, one or many documents) with errors that name the place."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from regcred.core.errors import InputError
+from regcred.shells.files import read_bytes
+
+
+def _loader() -> Any:
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_documents(text: str, source: str) -> list[Any]:
+    """All documents of a YAML/JSON stream; a syntax error names the source, document and line."""
+    import yaml
+
+    docs: list[Any] = []
+    try:
+        for doc in yaml.load_all(text, Loader=_loader()):
+            docs.append(doc)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise InputError(
+            f"{source}: document {len(docs) + 1},{line}: invalid YAML: {exc.problem or exc.context}"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{source}: document {len(docs) + 1}: invalid YAML: {exc}") from None
+    return docs
+
+
+def iter_objects(docs: list[Any]) -> Iterator[dict[str, Any]]:
+    """Kubernetes objects in documents, expanding `kind: List` items."""
+    for doc in docs:
+        if not isinstance(doc, dict):
+            continue
+        if doc.get("kind") == "List" or (str(doc.get("kind", "")).endswith("List") and "items" in doc):
+            for item in doc.get("items") or []:
+                if isinstance(item, dict):
+                    yield item
+        else:
+            yield doc
+
+
+def read_manifest_file(path: str) -> tuple[str, list[Any]]:
+    """Read a manifest file (or '-' for stdin) and return (source name, documents)."""
+    if path == "-":
+        return "<stdin>", load_documents(sys.stdin.read(), "<stdin>")
+    p = Path(path)
+    text = read_bytes(p, what="manifest file").decode("utf-8", errors="replace")
+    return str(p), load_documents(text, str(p))
