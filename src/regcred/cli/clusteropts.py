@@ -1,0 +1,239 @@
+"""Options every cluster command shares, and the bounded-concurrency runner over namespaces.
+
+Nothing here imports httpx or lightkube at module level: `regcred --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from regcred.core.errors import InputError, OperationFailed, RegcredError
+from regcred.core.names import validate_label
+
+if TYPE_CHECKING:
+    from regcred.shells.kube import KubeApi, NamespaceSelection
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_WORKERS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterOptions:
+    """What the shared flags asked for; `connect()` turns it into a KubeApi."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    all_namespaces: bool = False
+    namespace_selector: str | None = None
+    qps: float = 50.0
+    burst: int = 100
+    dry_run: str = "none"
+    output: str = "table"
+    workers: int = DEFAULT_WORKERS
+
+    @property
+    def server_dry_run(self) -> bool:
+        return self.dry_run == "server"
+
+    @property
+    def fans_out(self) -> bool:
+        return self.all_namespaces or bool(self.namespace_selector)
+
+    def connect(self) -> KubeApi:
+        from regcred.shells.kube import ClusterConfig, connect
+
+        return connect(ClusterConfig(kubeconfig=self.kubeconfig, context=self.context, qps=self.qps,
+                                     burst=self.burst))
+
+    def select_namespaces(self, api: KubeApi) -> NamespaceSelection:
+        from regcred.shells.kube import select_namespaces
+
+        return select_namespaces(api, namespace=self.namespace, all_namespaces=self.all_namespaces,
+                                 selector=self.namespace_selector)
+
+
+def cluster_options(*, namespaces: bool = True, dry_run: bool = True, output: bool = True,
+                    output_choices: Sequence[str] = ("table", "json", "yaml")) -> Callable[[F], F]:
+    """Add --kubeconfig --context [-n -A --namespace-selector] --qps --burst [--dry-run] [-o] as `cluster=`."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            kwargs["cluster"] = _build(kwargs, namespaces=namespaces)
+            return func(*args, **kwargs)
+
+        opts: list[Callable[[F], F]] = [
+            click.option("--kubeconfig", "kc_kubeconfig", metavar="PATH", envvar=None,
+                         help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)."),
+            click.option("--context", "kc_context", metavar="NAME", help="kubeconfig context to use."),
+        ]
+        if namespaces:
+            opts += [
+                click.option("-n", "--namespace", "kc_namespace", metavar="NS",
+                             help="Namespace (default: the context's namespace)."),
+                click.option("-A", "--all-namespaces", "kc_all", is_flag=True,
+                             help="Every namespace (those being deleted are skipped)."),
+                click.option("--namespace-selector", "kc_selector", metavar="SEL",
+                             help="Namespaces matching this label selector, e.g. team=a,env!=prod."),
+                click.option("--workers", "kc_workers", type=click.IntRange(1, 64), default=DEFAULT_WORKERS,
+                             show_default=True, help="Namespaces worked on concurrently."),
+            ]
+        opts += [
+            click.option("--qps", "kc_qps", type=click.FloatRange(min=0), default=50.0, show_default=True,
+                         help="Client-side request rate limit (0: none)."),
+            click.option("--burst", "kc_burst", type=click.IntRange(min=1), default=100, show_default=True,
+                         help="Requests allowed at once before --qps applies."),
+        ]
+        if dry_run:
+            opts.append(click.option(
+                "--dry-run", "kc_dry_run", type=click.Choice(["none", "client", "server"]), default="none",
+                show_default=True, help="client: change nothing, print the plan; server: send with dryRun=All."))
+        if output:
+            opts.append(click.option("-o", "--output", "kc_output", type=click.Choice(list(output_choices)),
+                                     default=output_choices[0], show_default=True, help="Output format."))
+        for opt in reversed(opts):
+            wrapper = opt(wrapper)  # type: ignore[assignment]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _build(kwargs: dict[str, Any], *, namespaces: bool) -> ClusterOptions:
+    namespace = kwargs.pop("kc_namespace", None)
+    all_ns = bool(kwargs.pop("kc_all", False))
+    selector = kwargs.pop("kc_selector", None)
+    given = [flag for flag, on in (("-n", namespace is not None), ("-A", all_ns),
+                                   ("--namespace-selector", selector is not None)) if on]
+    if len(given) > 1:
+        raise InputError(f"give only one of {', '.join(given)}")
+    if namespace is not None:
+        validate_label(namespace, "namespace")
+    if selector is not None and not selector.strip():
+        raise InputError("--namespace-selector is empty", hint="give a label selector such as team=a")
+    return ClusterOptions(
+        kubeconfig=kwargs.pop("kc_kubeconfig", None), context=kwargs.pop("kc_context", None),
+        namespace=namespace, all_namespaces=all_ns, namespace_selector=selector,
+        qps=float(kwargs.pop("kc_qps", 50.0)), burst=int(kwargs.pop("kc_burst", 100)),
+        dry_run=kwargs.pop("kc_dry_run", "none"), output=kwargs.pop("kc_output", "table"),
+        workers=int(kwargs.pop("kc_workers", DEFAULT_WORKERS)),
+    )
+
+
+# -- per-namespace work ---------------------------------------------------------------------------------------
+
+@dataclass
+class TargetResult:
+    """One row of a summary: what happened to one object (or one namespace)."""
+
+    namespace: str
+    name: str
+    status: str  # e.g. created, updated, unchanged, attached, detached, skipped, failed, would-...
+    message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"namespace": self.namespace, "name": self.name, "status": self.status,
+                "message": self.message, **self.extra}
+
+
+def run_per_namespace(namespaces: Sequence[str], work: Callable[[str], list[TargetResult]], *,
+                      workers: int = DEFAULT_WORKERS, what: str = "namespaces",
+                      progress: bool | None = None) -> list[TargetResult]:
+    """Run `work` on each namespace with at most `workers` at once; a failure never stops the others.
+
+    A RegcredError (or a bug) in one namespace becomes a `failed` row with its one-line message.
+    Progress shows on a TTY (stderr) only; results come back in namespace order.
+    """
+    show = sys.stderr.isatty() if progress is None else progress
+    results: dict[str, list[TargetResult]] = {}
+
+    def guarded(ns: str) -> list[TargetResult]:
+        try:
+            return work(ns)
+        except RegcredError as exc:
+            return [TargetResult(ns, "", "failed", exc.line())]
+        except Exception as exc:  # a bug must not stop the other namespaces, nor leak data
+            return [TargetResult(ns, "", "failed", f"internal error: {type(exc).__name__}")]
+
+    if len(namespaces) <= 1 or workers <= 1:
+        for ns in namespaces:
+            results[ns] = guarded(ns)
+    else:
+        with ThreadPoolExecutor(max_workers=min(workers, len(namespaces))) as pool, \
+                _progress(show, len(namespaces), what) as advance:
+            futures = {pool.submit(guarded, ns): ns for ns in namespaces}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                advance()
+    return [row for ns in namespaces for row in results[ns]]
+
+
+class _progress:
+    """A rich progress bar on stderr when asked, else nothing (imports rich only when shown)."""
+
+    def __init__(self, show: bool, total: int, what: str) -> None:
+        self.show, self.total, self.what = show, total, what
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Callable[[], None]:
+        if self.show:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self._bar = Progress(console=Console(stderr=True), transient=True)
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.what, total=self.total)
+        return self.advance
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+def skipped_rows(skipped: dict[str, str]) -> list[TargetResult]:
+    return [TargetResult(ns, "", "skipped", reason) for ns, reason in sorted(skipped.items())]
+
+
+def summarize(rows: Sequence[TargetResult]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def report(rows: Sequence[TargetResult], cluster: ClusterOptions, *, headers: Sequence[str] = (
+        "namespace", "name", "status", "message"), document: dict[str, Any] | None = None) -> None:
+    """Print the per-target summary (table, or JSON/YAML `{..., results, summary}`); exit 1 on failures."""
+    from regcred.cli.output import emit, render_table
+
+    counts = summarize(rows)
+    doc = {**(document or {}), "dryRun": cluster.dry_run, "results": [r.as_json() for r in rows],
+           "summary": counts}
+    table_rows = [[r.namespace, r.name, r.status, r.message] for r in rows]
+    table = render_table(headers, table_rows) if rows else "nothing to do"
+    if cluster.output == "table" and len(rows) > 1:
+        table += "\n" + ", ".join(f"{n} {s}" for s, n in counts.items())
+    emit(doc, cluster.output, table)
+    failed = sum(1 for r in rows if r.failed)
+    if failed:
+        namespaces = len({r.namespace for r in rows if r.failed})
+        raise OperationFailed(f"{failed} target(s) failed in {namespaces} namespace(s); the others were done",
+                              hint="see the failed rows above")

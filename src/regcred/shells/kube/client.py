@@ -1,0 +1,293 @@
+"""A thin Kubernetes API client: lightkube's configuration and authenticated httpx client, raw JSON objects.
+
+lightkube (<1, on httpx) loads kubeconfig/in-cluster configuration and builds the TLS + auth stack (client
+certificates, tokens, exec plugins). Requests go through that httpx client with plain dict bodies, so an object
+is written back exactly as read, and every request passes a client-side token bucket (lightkube has none).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from regcred import __version__
+from regcred.shells.kube.errors import KubeConfigError, KubeUnreachable, error_from_status
+from regcred.shells.kube.resources import ResourceType, resource_type
+
+FIELD_MANAGER = "regcred"
+LIST_PAGE_SIZE = 500
+PATCH_CONTENT_TYPES = {
+    "json": "application/json-patch+json",
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """How to reach the cluster: what --kubeconfig/--context/--qps/--burst asked for."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    qps: float = 50.0
+    burst: int = 100
+    timeout: float = 30.0
+
+
+class TokenBucket:
+    """client-go's rate limiter: `burst` requests at once, then `qps` per second. Thread-safe."""
+
+    def __init__(self, qps: float, burst: int) -> None:
+        self.qps = qps
+        self.capacity = max(1, burst)
+        self._tokens = float(self.capacity)
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if self.qps <= 0:  # 0 or negative: no limit
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.qps)
+            self._last = now
+            self._tokens -= 1
+            wait = -self._tokens / self.qps if self._tokens < 0 else 0.0
+        if wait > 0:
+            time.sleep(wait)
+
+
+@dataclass
+class RequestCounter:
+    """How many requests were sent, by method (for summaries and benchmarks)."""
+
+    by_method: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, method: str) -> None:
+        with self._lock:
+            self.by_method[method] = self.by_method.get(method, 0) + 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_method.values())
+
+
+def _verb(method: str, name: str | None) -> str:
+    return {"GET": "get" if name else "list", "POST": "create", "PUT": "update", "PATCH": "patch",
+            "DELETE": "delete"}.get(method, method.lower())
+
+
+class KubeApi:
+    """Objects in, objects out (dicts); every failure is a regcred error with one clear line."""
+
+    def __init__(self, http: httpx.Client, *, server: str, namespace: str, qps: float = 50.0,
+                 burst: int = 100) -> None:
+        self.http = http
+        self.server = server
+        self.default_namespace = namespace
+        self.bucket = TokenBucket(qps, burst)
+        self.requests = RequestCounter()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> KubeApi:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transport -----------------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, rt: ResourceType, name: str | None = None,
+                namespace: str | None = None, params: dict[str, str] | None = None, body: Any = None,
+                content_type: str = "application/json") -> Any:
+        """Send one request; return the decoded JSON body or raise the regcred error for the answer."""
+        self.bucket.acquire()
+        self.requests.add(method)
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        try:
+            response = self.http.request(method, path, params=params, json=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise KubeUnreachable(f"cannot reach the Kubernetes API at {self.server}: timed out ({type(exc).__name__})",
+                                  hint="check the network, the server address and --context") from None
+        except httpx.HTTPError as exc:
+            raise KubeUnreachable(f"cannot reach the Kubernetes API at {self.server}: {_describe(exc)}",
+                                  hint="check the server address, the network and --context") from None
+        if response.status_code >= 400:
+            try:
+                decoded: Any = response.json()
+            except ValueError:
+                decoded = response.text.strip()[:200]
+            raise error_from_status(response.status_code, decoded, verb=_verb(method, name),
+                                    resource=rt.qualified, namespace=namespace, name=name)
+        try:
+            return response.json()
+        except ValueError:
+            raise KubeUnreachable(f"the Kubernetes API at {self.server} answered something that is not JSON "
+                                  f"to {method} {path}") from None
+
+    # -- objects -------------------------------------------------------------------------------------------
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        """One object (raises KubeNotFound when absent)."""
+        rt = resource_type(kind)
+        obj: dict[str, Any] = self.request("GET", rt.item_path(name, namespace), rt=rt, name=name, namespace=namespace)
+        return obj
+
+    def get_optional(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        from regcred.shells.kube.errors import KubeNotFound
+
+        try:
+            return self.get(kind, name, namespace)
+        except KubeNotFound:
+            return None
+
+    def iter_list(self, kind: str, namespace: str | None = None, *, label_selector: str | None = None,
+                  field_selector: str | None = None, page_size: int = LIST_PAGE_SIZE) -> Iterator[dict[str, Any]]:
+        """Objects of a kind in one namespace, or in all (namespace None), page by page.
+
+        List items carry no kind/apiVersion on a real server: they are filled in here.
+        """
+        rt = resource_type(kind)
+        params: dict[str, str] = {"limit": str(page_size)}
+        if label_selector:
+            params["labelSelector"] = label_selector
+        if field_selector:
+            params["fieldSelector"] = field_selector
+        while True:
+            page = self.request("GET", rt.collection_path(namespace), rt=rt, namespace=namespace, params=params)
+            for item in page.get("items") or []:
+                item.setdefault("apiVersion", rt.api_version)
+                item.setdefault("kind", rt.kind)
+                yield item
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+            params = {**params, "continue": token}
+
+    def list(self, kind: str, namespace: str | None = None, *, label_selector: str | None = None,
+             field_selector: str | None = None) -> list[dict[str, Any]]:
+        return list(self.iter_list(kind, namespace, label_selector=label_selector, field_selector=field_selector))
+
+    def create(self, obj: dict[str, Any], namespace: str | None = None, *, dry_run: bool = False) -> dict[str, Any]:
+        """POST obj (its kind picks the resource); dry_run sends dryRun=All (nothing persisted)."""
+        rt = resource_type(str(obj.get("kind")))
+        ns = namespace or (obj.get("metadata") or {}).get("namespace")
+        body = {"apiVersion": rt.api_version, **obj}
+        created: dict[str, Any] = self.request(
+            "POST", rt.collection_path(ns), rt=rt, name=(obj.get("metadata") or {}).get("name"), namespace=ns,
+            params=_write_params(dry_run), body=body,
+        )
+        return created
+
+    def replace(self, obj: dict[str, Any], namespace: str | None = None, *, dry_run: bool = False) -> dict[str, Any]:
+        """PUT obj; a metadata.resourceVersion in it makes the write conditional (409 when stale)."""
+        rt = resource_type(str(obj.get("kind")))
+        meta = obj.get("metadata") or {}
+        ns = namespace or meta.get("namespace")
+        name = str(meta.get("name"))
+        replaced: dict[str, Any] = self.request(
+            "PUT", rt.item_path(name, ns), rt=rt, name=name, namespace=ns, params=_write_params(dry_run), body=obj,
+        )
+        return replaced
+
+    def patch(self, kind: str, name: str, namespace: str | None, patch: Any, *, patch_type: str = "merge",
+              dry_run: bool = False) -> dict[str, Any]:
+        """PATCH with patch_type json | merge | strategic."""
+        rt = resource_type(kind)
+        patched: dict[str, Any] = self.request(
+            "PATCH", rt.item_path(name, namespace), rt=rt, name=name, namespace=namespace,
+            params=_write_params(dry_run), body=patch, content_type=PATCH_CONTENT_TYPES[patch_type],
+        )
+        return patched
+
+    def delete(self, kind: str, name: str, namespace: str | None = None, *, dry_run: bool = False) -> dict[str, Any]:
+        rt = resource_type(kind)
+        params = {"dryRun": "All"} if dry_run else None
+        deleted: dict[str, Any] = self.request("DELETE", rt.item_path(name, namespace), rt=rt, name=name,
+                                               namespace=namespace, params=params)
+        return deleted
+
+
+def _write_params(dry_run: bool) -> dict[str, str]:
+    params = {"fieldManager": FIELD_MANAGER}
+    if dry_run:
+        params["dryRun"] = "All"
+    return params
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    """A short cause for a transport error: refused, DNS, TLS..."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    low = text.lower()
+    if "certificate" in low or "ssl" in low or "tls" in low:
+        return f"TLS failure: {text}"
+    if "name or service not known" in low or "nodename nor servname" in low or "name resolution" in low:
+        return f"cannot resolve the host name: {text}"
+    if "refused" in low:
+        return "connection refused"
+    return text
+
+
+def _kubeconfig_path(explicit: str | None) -> Path | None:
+    """kubectl's order: --kubeconfig, then the first existing file of $KUBECONFIG, then ~/.kube/config."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise KubeConfigError(f"kubeconfig {explicit} not found", hint="give an existing file to --kubeconfig")
+        return path
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        for part in env.split(os.pathsep):
+            if part and Path(part).expanduser().is_file():
+                return Path(part).expanduser()
+    default = Path("~/.kube/config").expanduser()
+    return default if default.is_file() else None
+
+
+def connect(config: ClusterConfig) -> KubeApi:
+    """A KubeApi for the kubeconfig/context (or the in-cluster ServiceAccount when there is no kubeconfig)."""
+    from lightkube.config.client_adapter import Client as adapter_client
+    from lightkube.config.client_adapter import ConnectionParams
+    from lightkube.config.kubeconfig import KubeConfig
+    from lightkube.core.exceptions import ConfigError
+
+    path = _kubeconfig_path(config.kubeconfig)
+    try:
+        if path is not None:
+            kubeconfig = KubeConfig.from_file(path)
+        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+            kubeconfig = KubeConfig.from_service_account()
+        else:
+            raise KubeConfigError("no kubeconfig found and not running in a cluster",
+                                  hint="give --kubeconfig, set KUBECONFIG or create ~/.kube/config")
+        single = kubeconfig.get(config.context)
+        if single is None or (single.user is None and not single.cluster.server):
+            raise KubeConfigError("the kubeconfig has no usable context", hint="pick one with --context")
+        params = ConnectionParams(timeout=httpx.Timeout(config.timeout))
+        http = adapter_client(single, params)
+    except ConfigError as exc:
+        where = f"kubeconfig {path}" if path else "in-cluster configuration"
+        raise KubeConfigError(f"{where}: {' '.join(str(exc).split())}",
+                              hint="check --kubeconfig and --context") from None
+    except (KeyError, TypeError, ValueError, AttributeError, AssertionError) as exc:
+        where = f"kubeconfig {path}" if path else "in-cluster configuration"
+        raise KubeConfigError(f"{where} is not usable: {type(exc).__name__} {' '.join(str(exc).split())}",
+                              hint="check the file with kubectl config view") from None
+    except OSError as exc:
+        raise KubeConfigError(f"cannot read the cluster credentials: {exc.strerror or exc}",
+                              hint="check the certificate and key paths of the kubeconfig") from None
+    http.headers["User-Agent"] = f"regcred/{__version__}"
+    return KubeApi(http, server=str(single.cluster.server), namespace=single.namespace or "default",
+                   qps=config.qps, burst=config.burst)

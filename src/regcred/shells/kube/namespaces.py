@@ -1,0 +1,54 @@
+"""Which namespaces a cluster command works on: one, all, or those matching a label selector.
+
+Namespaces being deleted are skipped with a reason: they refuse new objects (403 NamespaceTerminating) and
+their content is about to go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from regcred.core.errors import InputError
+from regcred.shells.kube.client import KubeApi
+from regcred.shells.kube.errors import KubeForbidden, KubeNotFound
+
+
+@dataclass
+class NamespaceSelection:
+    """The namespaces to work on, and those skipped with the reason why."""
+
+    active: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def is_terminating(ns: dict[str, Any]) -> bool:
+    meta = ns.get("metadata") or {}
+    return bool(meta.get("deletionTimestamp")) or (ns.get("status") or {}).get("phase") == "Terminating"
+
+
+def select_namespaces(api: KubeApi, *, namespace: str | None = None, all_namespaces: bool = False,
+                      selector: str | None = None) -> NamespaceSelection:
+    """One namespace (-n, checked to exist), all (-A) or a label selector; terminating ones skipped."""
+    selection = NamespaceSelection()
+    if all_namespaces or selector:
+        for ns in api.iter_list("Namespace", label_selector=selector):
+            _sort_into(selection, ns)
+        selection.active.sort()
+        return selection
+    name = namespace or api.default_namespace
+    try:
+        _sort_into(selection, api.get("Namespace", name))
+    except KubeNotFound:
+        raise InputError(f"namespace {name} not found", hint="check the name with kubectl get namespaces") from None
+    except KubeForbidden:
+        selection.active.append(name)  # cannot read namespaces (namespace-scoped RBAC): work on it anyway
+    return selection
+
+
+def _sort_into(selection: NamespaceSelection, ns: dict[str, Any]) -> None:
+    name = str((ns.get("metadata") or {}).get("name"))
+    if is_terminating(ns):
+        selection.skipped[name] = "namespace is being terminated"
+    else:
+        selection.active.append(name)
