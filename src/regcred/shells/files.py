@@ -51,7 +51,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = CREDENTIAL_MODE, backup
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OperationFailed(f"{parent}: cannot create the directory: {exc.strerror}") from None
+        raise OperationFailed(f"{parent}: cannot create the directory: {exc.strerror or exc}") from None
     backup_path: Path | None = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
@@ -94,8 +94,11 @@ def _fsync_dir(directory: Path) -> None:
 @contextlib.contextmanager
 def locked_directory(directory: Path) -> Iterator[None]:
     """Hold an exclusive flock on a directory for a read-modify-write of a file inside it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise OperationFailed(f"{directory}: cannot use the directory: {exc.strerror or exc}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

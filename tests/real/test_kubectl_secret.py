@@ -1,0 +1,51 @@
+"""`regcred secret create` against the real kubectl: same object, byte-identical payload."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from tests.support.cli import run_regcred
+
+KUBECTL = shutil.which("kubectl")
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl not installed: the reference for Secret output")
+
+CASES = [
+    pytest.param({"server": "registry.example.com:5000", "username": "alice", "password": "s3cr:et", "email": "alice@example.com"}, id="colon"),
+    pytest.param({"server": None, "username": "bob", "password": "pw", "email": None}, id="docker-hub-default"),
+    pytest.param({"server": "r.io", "username": "u", "password": 'q"uo\'te\\s', "email": None}, id="quotes"),
+    pytest.param({"server": "r.io", "username": "ünï", "password": "pässwörd€", "email": "é@x"}, id="unicode"),
+    pytest.param({"server": "https://r.io/v2/", "username": "u", "password": "<tag>&amp;", "email": None}, id="html-escapes"),
+    pytest.param({"server": "r.io", "username": "robot$team+ci", "password": "a b\tc", "email": None}, id="spaces-tab"),
+]
+
+
+def kubectl_secret(case: dict, namespace: str | None) -> dict:
+    cmd = [KUBECTL, "create", "secret", "docker-registry", "pull", f"--docker-username={case['username']}",
+           f"--docker-password={case['password']}", "--dry-run=client", "-o", "json"]
+    if case["server"]:
+        cmd.append(f"--docker-server={case['server']}")
+    if case["email"]:
+        cmd.append(f"--docker-email={case['email']}")
+    if namespace:
+        cmd += ["-n", namespace]
+    return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout)
+
+
+@pytest.mark.parametrize("namespace", [None, "team"])
+@pytest.mark.parametrize("case", CASES)
+def test_identical_to_kubectl(case: dict, namespace: str | None) -> None:
+    args = ["secret", "create", "pull", "--username", case["username"], "--password-stdin", "--dry-run=client", "-o", "json"]
+    if case["server"]:
+        args += ["--server", case["server"]]
+    if case["email"]:
+        args += ["--email", case["email"]]
+    if namespace:
+        args += ["-n", namespace]
+    ours = run_regcred(*args, input=case["password"])
+    assert ours.returncode == 0, ours.stderr
+    theirs = kubectl_secret(case, namespace)
+    mine = json.loads(ours.stdout)
+    assert mine == theirs
+    assert mine["data"][".dockerconfigjson"] == theirs["data"][".dockerconfigjson"]  # byte-identical payload
