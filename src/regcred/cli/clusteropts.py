@@ -164,6 +164,12 @@ def run_per_namespace(namespaces: Sequence[str], work: Callable[[str], list[Targ
         try:
             return work(ns)
         except RegcredError as exc:
+            from regcred.shells.kube.errors import NamespaceGone, NamespaceTerminating
+
+            if isinstance(exc, NamespaceTerminating):
+                return [TargetResult(ns, "", "skipped", "namespace is being terminated")]
+            if isinstance(exc, NamespaceGone):
+                return [TargetResult(ns, "", "skipped", "namespace was deleted during the run")]
             return [TargetResult(ns, "", "failed", exc.line())]
         except Exception as exc:  # a bug must not stop the other namespaces, nor leak data
             return [TargetResult(ns, "", "failed", f"internal error: {type(exc).__name__}")]

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "auth": ("regcred.cli.auth:auth", "Add, list and remove entries of a docker credential file."),
     "match": ("regcred.cli.match:match", "Show which credentials the kubelet would try for an image."),
     "secret": ("regcred.cli.secret:secret", "Create kubernetes.io/dockerconfigjson pull Secrets."),
+    "sa": ("regcred.cli.sa:sa", "Attach pull Secrets to ServiceAccounts (attach, detach, create)."),
     "demo": ("regcred.cli.demo:demo", "Run the whole flow against a local authenticated registry."),
 }
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from regcred.cli.auth import validate_server
+from regcred.cli.clusteropts import ClusterOptions, cluster_options
 from regcred.cli.options import password_options, resolve_password
 from regcred.core.dockerconfig import parse_config_json
 from regcred.core.errors import InputError
-from regcred.core.names import validate_label, validate_subdomain
+from regcred.core.names import validate_subdomain
 from regcred.core.pullsecret import DOCKER_HUB_SERVER, dockerconfigjson_payload, secret_manifest
 from regcred.shells.files import read_bytes
 
@@ -56,27 +58,33 @@ def secret() -> None:
 @password_options
 @click.option("--email", "--docker-email", "email", default="", help="Optional e-mail.")
 @click.option("--from-file", type=click.Path(path_type=Path), help="Use this docker config.json as the payload.")
-@click.option("-n", "--namespace", help="Namespace of the Secret.")
-@click.option("--dry-run", "dry_run", type=click.Choice(["none", "client", "server"]), default="none",
-              show_default=True, help="client: print the Secret and change nothing.")
-@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default="json", show_default=True)
+@click.option("--overwrite", is_flag=True,
+              help="Take over a same-named Secret that regcred does not manage (its payload is replaced).")
+@click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default=None,
+              help="Output format [default: json for --dry-run=client (the manifest), else table].")
+@cluster_options(output=False)
 def create(name: str, server: str, username: str | None, password_stdin: bool, password_env: str | None,
-           password_literal: str | None, email: str, from_file: Path | None, namespace: str | None,
-           dry_run: str, output: str) -> None:
-    """Create the pull Secret NAME (print it with --dry-run=client)."""
+           password_literal: str | None, email: str, from_file: Path | None, overwrite: bool,
+           output: str | None, cluster: ClusterOptions) -> None:
+    """Create or update the pull Secret NAME in the cluster (print it with --dry-run=client).
+
+    Idempotent: nothing is written when the Secret already holds this payload. A same-named Secret that
+    regcred does not manage is left untouched unless --overwrite.
+    """
     validate_subdomain(name, "Secret")
-    if namespace is not None:
-        validate_label(namespace, "namespace")
     payload = build_payload(server, username, email, from_file, password_stdin, password_env, password_literal)
-    if dry_run != "client":
-        raise InputError(
-            "creating Secrets in a cluster is not available in this build", hint="use --dry-run=client"
-        )
-    manifest = secret_manifest(name, payload, namespace=namespace)
-    if output == "yaml":
-        click.echo(dump_yaml_sorted(manifest), nl=False)
-    else:
-        click.echo(json_like_kubectl(manifest))
+    if cluster.dry_run == "client" and not cluster.fans_out:
+        if output == "table":
+            raise InputError("--dry-run=client prints the Secret manifest", hint="use -o json or -o yaml")
+        manifest = secret_manifest(name, payload, namespace=cluster.namespace)
+        if output == "yaml":
+            click.echo(dump_yaml_sorted(manifest), nl=False)
+        else:
+            click.echo(json_like_kubectl(manifest))
+        return
+    from regcred.cli.secretcluster import apply_pull_secret
+
+    apply_pull_secret(name, payload, overwrite=overwrite, cluster=replace(cluster, output=output or "table"))
 
 
 def json_like_kubectl(manifest: dict[str, object]) -> str:

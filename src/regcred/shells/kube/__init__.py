@@ -13,6 +13,7 @@ from regcred.shells.kube.errors import (
     KubeNotFound,
     KubeUnauthorized,
     KubeUnreachable,
+    NamespaceGone,
     NamespaceTerminating,
 )
 from regcred.shells.kube.namespaces import NamespaceSelection, is_terminating, select_namespaces
@@ -21,6 +22,6 @@ from regcred.shells.kube.resources import RESOURCES, WORKLOAD_KINDS, ResourceTyp
 __all__ = [
     "FIELD_MANAGER", "RESOURCES", "WORKLOAD_KINDS", "ClusterConfig", "KubeApi", "KubeApiError", "KubeConfigError",
     "KubeConflict", "KubeForbidden", "KubeInvalid", "KubeNotFound", "KubeUnauthorized", "KubeUnreachable",
-    "NamespaceSelection", "NamespaceTerminating", "ResourceType", "TokenBucket", "connect", "is_terminating",
+    "NamespaceGone", "NamespaceSelection", "NamespaceTerminating", "ResourceType", "TokenBucket", "connect", "is_terminating",
     "resource_type", "select_namespaces",
 ]

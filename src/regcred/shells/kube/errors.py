@@ -29,6 +29,10 @@ class KubeNotFound(KubeApiError):
     """404: the object (or, on create, its namespace) does not exist."""
 
 
+class NamespaceGone(KubeNotFound):
+    """404 about the namespace itself (a create into a namespace that does not, or no longer, exist)."""
+
+
 class KubeForbidden(KubeApiError):
     """403 from RBAC: the identity lacks a verb on a resource."""
 
@@ -88,8 +92,8 @@ def error_from_status(status_code: int, body: Any, *, verb: str, resource: str, 
         return KubeForbidden(f"forbidden: cannot {verb} {target} {where(namespace)} (RBAC): {message}", **kw)
     if status_code == 404:
         if isinstance(details, dict) and details.get("kind") == "namespaces" and resource != "namespaces":
-            return KubeNotFound(f"namespace {details.get('name') or namespace} not found: cannot {verb} {target}",
-                                **kw)
+            return NamespaceGone(f"namespace {details.get('name') or namespace} not found: cannot {verb} {target}",
+                                 **kw)
         if not isinstance(body, dict):
             return KubeNotFound(f"cannot {verb} {target}: the API server does not serve {resource} "
                                 f"(404 page not found)", **kw)

@@ -1,0 +1,69 @@
+"""`regcred secret create` against a cluster: plan per namespace, write only what changes.
+
+Reads are shared: with -A / --namespace-selector, ONE cluster-wide list of Secrets named NAME (fieldSelector)
+serves every namespace; then at most one write per namespace that needs a change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from regcred.cli.clusteropts import ClusterOptions, TargetResult, report, run_per_namespace, skipped_rows
+from regcred.core.pullsecret import MANAGED_BY_LABEL, MANAGED_BY_VALUE, secret_manifest
+from regcred.core.secretsync import SecretPlan, plan_secret
+
+MAX_ATTEMPTS = 5
+
+
+def apply_pull_secret(name: str, payload: bytes, *, overwrite: bool, cluster: ClusterOptions) -> None:
+    """Create or update Secret `name` in every selected namespace; print the summary; exit 1 on failures."""
+    from regcred.shells.kube import KubeConflict, KubeNotFound
+
+    with cluster.connect() as api:
+        selection = cluster.select_namespaces(api)
+        scope = None if cluster.fans_out else (selection.active[0] if selection.active else None)
+        existing: dict[str, dict[str, Any]] = {}
+        if selection.active:
+            for obj in api.iter_list("Secret", scope, field_selector=f"metadata.name={name}"):
+                existing[str(obj["metadata"]["namespace"])] = obj
+
+        def work(ns: str) -> list[TargetResult]:
+            current = existing.get(ns)
+            for _ in range(MAX_ATTEMPTS):
+                plan = plan_secret(current, payload, overwrite=overwrite)
+                try:
+                    return [_carry_out(api, plan, ns, name, payload, cluster)]
+                except KubeConflict:  # someone wrote in between (or created it): read again and re-plan
+                    current = api.get_optional("Secret", name, ns)
+                except KubeNotFound as exc:
+                    if exc.resource == "secrets" and plan.action == "update":  # deleted in between
+                        current = None
+                        continue
+                    raise
+            return [TargetResult(ns, name, "failed", f"secret {name} kept changing: gave up after "
+                                                     f"{MAX_ATTEMPTS} attempts")]
+
+        rows = run_per_namespace(selection.active, work, workers=cluster.workers, what="secrets")
+    rows += skipped_rows(selection.skipped)
+    report(rows, cluster, document={"kind": "SecretApplyResult", "secret": name})
+
+
+def _carry_out(api: Any, plan: SecretPlan, ns: str, name: str, payload: bytes,
+               cluster: ClusterOptions) -> TargetResult:
+    """Do (or, in a dry run, describe) one plan in one namespace."""
+    if plan.action == "refuse":
+        return TargetResult(ns, name, "failed", plan.reason)
+    if plan.action == "unchanged":
+        return TargetResult(ns, name, "unchanged", plan.reason)
+    status = "created" if plan.action == "create" else "updated"
+    if cluster.dry_run == "client":
+        return TargetResult(ns, name, f"would-{plan.action}", plan.reason)
+    server = cluster.server_dry_run
+    if plan.action == "create":
+        manifest = secret_manifest(name, payload, namespace=ns, labels={MANAGED_BY_LABEL: MANAGED_BY_VALUE},
+                                   creation_timestamp_null=False)
+        api.create(manifest, ns, dry_run=server)
+    else:
+        api.patch("Secret", name, ns, plan.patch, patch_type="merge", dry_run=server)
+    return TargetResult(ns, name, f"would-{plan.action}" if server else status,
+                        f"{plan.reason} (server dry run)" if server else plan.reason)

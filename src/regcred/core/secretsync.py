@@ -1,0 +1,96 @@
+"""Deciding what to do with a pull Secret that may already exist in a namespace.
+
+Idempotent (no write when nothing changes), never takes over a Secret regcred does not manage unless asked,
+and never silently overwrites a user's malformed payload: the plan says what it found.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from regcred.core.errors import ConfigFormatError
+from regcred.core.pullsecret import (
+    KEY_DOCKERCONFIGJSON,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    TYPE_DOCKERCONFIGJSON,
+    read_pull_secret,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretPlan:
+    """create | update | unchanged | refuse, the merge patch for an update, and a reason for people."""
+
+    action: str
+    reason: str
+    patch: dict[str, Any] | None = None
+
+
+def is_managed(obj: dict[str, Any]) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return isinstance(labels, dict) and labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+
+
+def payload_problem(obj: dict[str, Any]) -> str | None:
+    """Why the kubelet could not use this Secret's payload, or None when it is a usable pull secret."""
+    try:
+        secret = read_pull_secret(obj)
+    except ConfigFormatError as exc:
+        return exc.reason
+    if secret.config is None:
+        return secret.ignored_reason
+    if not secret.config.has_auths:
+        return "its .dockerconfigjson has no 'auths' object"
+    return None
+
+
+def plan_secret(existing: dict[str, Any] | None, payload: bytes, *, overwrite: bool = False) -> SecretPlan:
+    """What to do to make the Secret hold `payload`, labelled as managed by regcred."""
+    if existing is None:
+        return SecretPlan("create", "created")
+    meta = existing.get("metadata") or {}
+    name = meta.get("name")
+    problem = payload_problem(existing)
+    managed = is_managed(existing)
+    if existing.get("type") != TYPE_DOCKERCONFIGJSON:
+        return SecretPlan("refuse", f"secret {name} exists with type {existing.get('type') or 'Opaque'}: a Secret's "
+                          "type cannot change; delete it or choose another name")
+    if existing.get("immutable") is True:
+        if managed and _current_payload(existing) == payload:
+            return SecretPlan("unchanged", "up to date (immutable)")
+        return SecretPlan("refuse", f"secret {name} is immutable: delete it first to change it")
+    if not managed and not overwrite:
+        found = f" and its payload is malformed ({problem})" if problem else ""
+        return SecretPlan("refuse", f"secret {name} exists, is not managed by regcred{found}: left untouched "
+                          "(use --overwrite to take it over)")
+    labels_ok = managed
+    if _current_payload(existing) == payload and labels_ok:
+        return SecretPlan("unchanged", "up to date")
+    patch: dict[str, Any] = {
+        "metadata": {"labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE}},
+        "data": {KEY_DOCKERCONFIGJSON: base64.b64encode(payload).decode("ascii")},
+    }
+    if meta.get("resourceVersion"):
+        patch["metadata"]["resourceVersion"] = meta["resourceVersion"]
+    if problem:
+        reason = f"replaced a malformed payload ({problem})"
+    elif not managed:
+        reason = "taken over (--overwrite)"
+    else:
+        reason = "updated"
+    return SecretPlan("update", reason, patch)
+
+
+def _current_payload(obj: dict[str, Any]) -> bytes | None:
+    data = obj.get("data") or {}
+    value = data.get(KEY_DOCKERCONFIGJSON) if isinstance(data, dict) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
