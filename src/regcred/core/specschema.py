@@ -1,0 +1,314 @@
+"""The RegistryCredential API defined once, and the JSON Schema and CRD generated from that definition.
+
+The validator in `spec.py` walks the same definition, so the file users point their editor at, the
+CustomResourceDefinition the controller will serve, and the CLI's own checks never disagree on a
+field name, a type, a default or an enum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+GROUP = "regcred.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "RegistryCredential"
+PLURAL = "registrycredentials"
+SINGULAR = "registrycredential"
+SHORT_NAMES = ("regcred", "rc")
+SCHEMA_ID = "https://regcred.dev/schemas/registrycredential.v1alpha1.json"
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
+DEFAULT_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+RUNTIMES = ("containerd", "cri-o")
+SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+@dataclass(frozen=True)
+class Str:
+    description: str
+    pattern: str | None = None
+    enum: tuple[str, ...] | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class Bool:
+    description: str
+    default: bool | None = None
+
+
+@dataclass(frozen=True)
+class Arr:
+    description: str
+    items: Node
+    min_items: int | None = None
+    default: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
+class StrMap:
+    """An object of free-form string keys to string values (matchLabels)."""
+
+    description: str
+
+
+@dataclass(frozen=True)
+class Obj:
+    description: str
+    fields: dict[str, Node]
+    required: tuple[str, ...] = ()
+    # Exactly one of these alternatives must be present (each alternative: the keys it requires).
+    one_of: tuple[tuple[str, ...], ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+Node = Str | Bool | Arr | StrMap | Obj
+
+SECRET_KEY_REF = Obj(
+    "A key of a Secret in the cluster; read when the spec is planned, applied or rendered.",
+    {
+        "namespace": Str("Namespace of the Secret.", pattern=DNS_LABEL, max_length=63),
+        "name": Str("Name of the Secret.", pattern=DNS_SUBDOMAIN, max_length=253),
+        "key": Str("Key in the Secret's data holding the password.", min_length=1),
+    },
+    required=("namespace", "name", "key"),
+)
+
+PASSWORD_FROM = Obj(
+    "Where the password comes from; never a literal password. Exactly one of env, file, secretKeyRef.",
+    {
+        "env": Str("Environment variable of the process running regcred.", pattern=ENV_NAME),
+        "file": Str("File holding the password (one trailing newline is dropped).", min_length=1),
+        "secretKeyRef": SECRET_KEY_REF,
+    },
+    one_of=(("env",), ("file",), ("secretKeyRef",)),
+)
+
+FROM_SECRET = Obj(
+    "An existing kubernetes.io/dockerconfigjson Secret whose registries are all taken over.",
+    {
+        "namespace": Str("Namespace of the Secret.", pattern=DNS_LABEL, max_length=63),
+        "name": Str("Name of the Secret.", pattern=DNS_SUBDOMAIN, max_length=253),
+    },
+    required=("namespace", "name"),
+)
+
+REGISTRY = Obj(
+    "One registry credential: server, username and passwordFrom; or fromSecret.",
+    {
+        "server": Str("Registry key as the kubelet matches it: host[:port][/path], globs allowed.", min_length=1),
+        "username": Str("Registry user name.", min_length=1),
+        "passwordFrom": PASSWORD_FROM,
+        "email": Str("Optional e-mail (never needed for pulls)."),
+        "fromSecret": FROM_SECRET,
+    },
+    one_of=(("server", "username", "passwordFrom"), ("fromSecret",)),
+)
+
+LABEL_SELECTOR = Obj(
+    "A Kubernetes label selector on namespaces.",
+    {
+        "matchLabels": StrMap("Labels a namespace must carry, with these values."),
+        "matchExpressions": Arr(
+            "Set-based requirements.",
+            Obj(
+                "A label selector requirement.",
+                {
+                    "key": Str("Label key.", min_length=1),
+                    "operator": Str("How the key relates to the values.", enum=SELECTOR_OPERATORS),
+                    "values": Arr("Values for In and NotIn.", Str("A label value.")),
+                },
+                required=("key", "operator"),
+            ),
+        ),
+    },
+)
+
+NODES = Obj(
+    "Node level: the kubelet's config.json (and runtime configs) on every node.",
+    {
+        "enabled": Bool("Write the credentials on the nodes.", default=False),
+        "rootDir": Str("The kubelet root directory holding config.json.", min_length=1, default="/var/lib/kubelet"),
+        "runtimes": Arr("Container runtimes whose own config also gets the credentials (pause image).",
+                        Str("A runtime.", enum=RUNTIMES), default=()),
+    },
+    defaults={"enabled": False, "rootDir": "/var/lib/kubelet", "runtimes": []},
+)
+
+NAMESPACES = Obj(
+    "Which namespaces get the pull Secret; terminating namespaces are always skipped.",
+    {
+        "include": Arr("Namespace names or globs (*, ?, [..]).", Str("A name or glob.", min_length=1),
+                       default=("*",)),
+        "exclude": Arr("Namespace names or globs never targeted.", Str("A name or glob.", min_length=1), default=()),
+        "selector": LABEL_SELECTOR,
+    },
+    defaults={"include": ["*"], "exclude": []},
+)
+
+WORKLOADS = Obj(
+    "Pod templates of workloads get the Secret in imagePullSecrets.",
+    {
+        "enabled": Bool("Patch workload pod templates.", default=False),
+        "kinds": Arr("Workload kinds to patch.", Str("A workload kind.", enum=WORKLOAD_KINDS),
+                     default=DEFAULT_WORKLOAD_KINDS),
+        "matchRegistries": Bool("Only workloads with an image from a registry of this spec.", default=True),
+    },
+    defaults={"enabled": False, "kinds": list(DEFAULT_WORKLOAD_KINDS), "matchRegistries": True},
+)
+
+SPEC = Obj(
+    "Which registries, which credentials, and which targets.",
+    {
+        "registries": Arr("Registries and where their credentials come from.", REGISTRY, min_items=1),
+        "secretName": Str("Name of the pull Secret in each namespace (default: metadata.name).",
+                          pattern=DNS_SUBDOMAIN, max_length=253),
+        "nodes": NODES,
+        "namespaces": NAMESPACES,
+        "serviceAccounts": Arr("ServiceAccount names or globs; \"*\" for all.",
+                               Str("A name or glob.", min_length=1), default=("default",)),
+        "workloads": WORKLOADS,
+    },
+    required=("registries",),
+)
+
+METADATA = Obj(
+    "Standard object metadata (only the fields regcred reads are checked).",
+    {
+        "name": Str("Name of the RegistryCredential.", pattern=DNS_SUBDOMAIN, max_length=253),
+        "labels": StrMap("Labels."),
+        "annotations": StrMap("Annotations."),
+    },
+    required=("name",),
+)
+
+DOCUMENT = Obj(
+    "A RegistryCredential: one source of truth for private-registry credentials on every level.",
+    {
+        "apiVersion": Str("API version.", enum=(API_VERSION,)),
+        "kind": Str("Kind.", enum=(KIND,)),
+        "metadata": METADATA,
+        "spec": SPEC,
+    },
+    required=("apiVersion", "kind", "metadata", "spec"),
+)
+
+
+def _json_schema(node: Node, *, crd: bool) -> dict[str, Any]:
+    """One node as JSON Schema; `crd` keeps to the structural subset the apiserver accepts."""
+    out: dict[str, Any] = {"description": node.description}
+    if isinstance(node, Str):
+        out["type"] = "string"
+        if node.pattern is not None:
+            out["pattern"] = node.pattern
+        if node.enum is not None:
+            out["enum"] = list(node.enum)
+        if node.min_length is not None:
+            out["minLength"] = node.min_length
+        if node.max_length is not None:
+            out["maxLength"] = node.max_length
+        if node.default is not None:
+            out["default"] = node.default
+    elif isinstance(node, Bool):
+        out["type"] = "boolean"
+        if node.default is not None:
+            out["default"] = node.default
+    elif isinstance(node, Arr):
+        out["type"] = "array"
+        out["items"] = _json_schema(node.items, crd=crd)
+        if node.min_items is not None:
+            out["minItems"] = node.min_items
+        if node.default is not None:
+            out["default"] = list(node.default)
+    elif isinstance(node, StrMap):
+        out["type"] = "object"
+        out["additionalProperties"] = {"type": "string"}
+    else:
+        out["type"] = "object"
+        out["properties"] = {name: _json_schema(child, crd=crd) for name, child in node.fields.items()}
+        if node.required:
+            out["required"] = list(node.required)
+        if node.one_of:
+            out["oneOf"] = [{"required": list(alt)} for alt in node.one_of]
+            if not crd:
+                # JSON Schema can also say "not the other alternatives' keys"; a CRD keeps oneOf minimal.
+                for index, alt in enumerate(node.one_of):
+                    others = sorted({k for j, a in enumerate(node.one_of) if j != index for k in a} - set(alt))
+                    if others:
+                        out["oneOf"][index]["not"] = {"anyOf": [{"required": [k]} for k in others]}
+        if not crd:
+            out["additionalProperties"] = False
+    return out
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a RegistryCredential document, for editors and CI linters."""
+    schema = _json_schema(DOCUMENT, crd=False)
+    metadata = schema["properties"]["metadata"]
+    metadata["additionalProperties"] = True  # metadata is open: uid, resourceVersion, ... are fine
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": KIND,
+        **schema,
+    }
+
+
+def crd() -> dict[str, Any]:
+    """The CustomResourceDefinition (apiextensions.k8s.io/v1) serving the same schema, cluster-scoped."""
+    spec_schema = _json_schema(SPEC, crd=True)
+    status_schema = {
+        "description": "Observed state, written by the controller.",
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": True,
+    }
+    root = {
+        "description": DOCUMENT.description,
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": spec_schema,
+            "status": status_schema,
+        },
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{PLURAL}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Cluster",
+            "names": {
+                "kind": KIND,
+                "listKind": f"{KIND}List",
+                "plural": PLURAL,
+                "singular": SINGULAR,
+                "shortNames": list(SHORT_NAMES),
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        {"name": "Secret", "type": "string", "jsonPath": ".spec.secretName"},
+                        {"name": "Nodes", "type": "boolean", "jsonPath": ".spec.nodes.enabled"},
+                        {"name": "Workloads", "type": "boolean", "jsonPath": ".spec.workloads.enabled"},
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                    ],
+                    "schema": {"openAPIV3Schema": root},
+                }
+            ],
+        },
+    }
