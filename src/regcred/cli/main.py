@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "secret": ("regcred.cli.secret:secret", "Create kubernetes.io/dockerconfigjson pull Secrets."),
     "sa": ("regcred.cli.sa:sa", "Attach pull Secrets to ServiceAccounts (attach, detach, create)."),
     "demo": ("regcred.cli.demo:demo", "Run the whole flow against a local authenticated registry."),
+    "verify": ("regcred.cli.verify:verify", "Verify credentials against registries: login, pull, no push rights."),
+    "audit": ("regcred.cli.audit:audit", "Simulate the kubelet: which workloads will fail to pull, and why."),
 }
 
 

@@ -1,0 +1,141 @@
+"""`regcred verify`: do these credentials really authorise a pull, and are they read-only?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from regcred.cli.options import output_option, password_options, resolve_password
+from regcred.cli.output import emit, render_table
+from regcred.core.errors import InputError, OperationFailed
+from regcred.core.pullsecret import read_pull_secret
+from regcred.core.verification import (
+    CheckRequest,
+    RepositoryRef,
+    parse_repository_option,
+    plan_checks,
+    registry_of_key,
+    repositories_for,
+    row_json,
+)
+
+
+def requests_from_file(path: Path, refs: list[RepositoryRef]) -> list[CheckRequest]:
+    from regcred.shells import credfile
+
+    config = credfile.load(path)
+    return [_request(e.key, e.username, e.password, refs, str(path)) for e in config.entries]
+
+
+def requests_from_secrets(paths: tuple[str, ...], refs: list[RepositoryRef]) -> list[CheckRequest]:
+    from regcred.shells.manifests import iter_objects, read_manifest_file
+
+    requests: list[CheckRequest] = []
+    for path in paths:
+        source, docs = read_manifest_file(path)
+        secrets = [obj for obj in iter_objects(docs) if obj.get("kind") == "Secret"]
+        if not secrets:
+            raise InputError(f"{source}: no Secret found", hint="give a manifest holding kind: Secret")
+        for obj in secrets:
+            secret = read_pull_secret(obj, source)
+            if secret.config is None:
+                click.echo(f"note: {source}: {secret.source} is ignored by the kubelet: {secret.ignored_reason}",
+                           err=True)
+                continue
+            requests += [_request(e.key, e.username, e.password, refs, secret.source) for e in secret.config.entries]
+    return requests
+
+
+def _request(key: str, username: str, password: str, refs: list[RepositoryRef], source: str) -> CheckRequest:
+    try:
+        chosen = tuple(repositories_for(registry_of_key(key), refs))
+    except InputError:
+        chosen = ()
+    return CheckRequest(key, username, password, chosen, source)
+
+
+def run_checks(requests: list[CheckRequest], *, ca_file: Path | None, insecure_http: bool, timeout: float,
+               probe_upload: bool, concurrency: int) -> list[dict[str, Any]]:
+    """Plan (one check per distinct registry+credential), run concurrently, render one row per key."""
+    from regcred.shells.registry import RegistryClient, VerifyOptions
+
+    targets, rows = plan_checks(requests)
+    options = VerifyOptions(ca_file=ca_file, insecure_http=insecure_http, timeout=timeout,
+                            probe_upload=probe_upload, concurrency=concurrency)
+    with RegistryClient(options) as client:
+        results = client.verify_all(targets)
+    return [row_json(row, results) for row in rows]
+
+
+def _yes_no(value: bool | None) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    table = [
+        [
+            r["key"], r["registry"], "ok" if r["ok"] else "FAIL", r["scheme"] or "-", _yes_no(r["login"]),
+            ",".join(f"{repo}={'ok' if ok else 'no'}" for repo, ok in r["pull"].items()) or "-",
+            _yes_no(r["push_granted"]), r["expires_at"] or "-", r["error"] or "",
+        ]
+        for r in rows
+    ]
+    return render_table(["key", "registry", "result", "auth", "login", "pull", "push", "expires", "reason"], table)
+
+
+@click.command()
+@click.argument("server", required=False)
+@click.option("--file", "config_file", type=click.Path(path_type=Path), help="A docker config.json to verify.")
+@click.option("--secret-file", "secret_files", multiple=True,
+              help="A manifest with pull Secrets (YAML or JSON, '-' for stdin); repeatable.")
+@click.option("--username", "-u", help="User name for SERVER.")
+@password_options
+@click.option("--repository", "repositories", multiple=True, metavar="REPO[:TAG]",
+              help="Check that a pull of this manifest is authorised (HOST/REPO limits it to one registry); "
+                   "repeatable. Push rights are probed on these repositories.")
+@click.option("--ca-file", type=click.Path(path_type=Path), help="Trust only this PEM CA bundle for TLS.")
+@click.option("--insecure-http", is_flag=True, help="Speak plain HTTP to the registries (no TLS).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds per request.")
+@click.option("--probe-upload", is_flag=True,
+              help="When push rights cannot be read from a token (Basic auth, opaque tokens), start a blob upload "
+                   "and cancel it at once to find out. Nothing is pushed.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Registries checked at the same time.")
+@output_option("table", "json")
+def verify(server: str | None, config_file: Path | None, secret_files: tuple[str, ...], username: str | None,
+           password_stdin: bool, password_env: str | None, password_literal: str | None,
+           repositories: tuple[str, ...], ca_file: Path | None, insecure_http: bool, timeout: float,
+           probe_upload: bool, concurrency: int, output: str) -> None:
+    """Verify credentials against the registry: login, pull of each --repository, and no push rights.
+
+    Give SERVER with --username and a password option, or --file CONFIG, or --secret-file MANIFEST.
+    Exit 0 when every check passed, 1 when any failed or a credential may push, 2 on bad input.
+    """
+    sources = [name for name, on in (("SERVER", server), ("--file", config_file), ("--secret-file", secret_files))
+               if on]
+    if len(sources) != 1:
+        raise InputError("give exactly one of SERVER, --file or --secret-file"
+                         + (f" (got {', '.join(sources)})" if sources else ""))
+    refs = [parse_repository_option(r) for r in repositories]
+    if server is not None:
+        if not username:
+            raise InputError("SERVER needs --username", hint="and --password-stdin, --password-env VAR or --password")
+        registry_of_key(server)
+        password = resolve_password(password_stdin, password_env, password_literal)
+        requests = [_request(server, username, password, refs, "command line")]
+    elif config_file is not None:
+        requests = requests_from_file(config_file, refs)
+    else:
+        requests = requests_from_secrets(secret_files, refs)
+    if not requests:
+        raise InputError("no credential to verify", hint="the file or Secrets hold no registry entry")
+    rows = run_checks(requests, ca_file=ca_file, insecure_http=insecure_http, timeout=timeout,
+                      probe_upload=probe_upload, concurrency=concurrency)
+    emit({"results": rows}, output, render(rows))
+    failed = [r for r in rows if not r["ok"]]
+    if failed:
+        raise OperationFailed(f"{len(failed)} of {len(rows)} registry key(s) failed verification",
+                              hint="see the reason column; over-privileged means the credential may push")

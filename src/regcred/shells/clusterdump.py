@@ -1,0 +1,92 @@
+"""Gather what the audit simulates: objects from manifest files, or from the API with one LIST per kind.
+
+Manifests may be YAML or JSON (a `kubectl get -o json` dump is read with the json module, much faster than
+a YAML parser on 10,000 pods). Live reads never GET objects one by one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from regcred.core.errors import InputError
+from regcred.core.keyring import Keyring
+from regcred.shells import credfile
+from regcred.shells.files import read_bytes
+from regcred.shells.manifests import iter_objects, load_documents
+
+if TYPE_CHECKING:
+    from regcred.shells.kube import KubeApi
+
+# Kinds read live, in this order; the optional ones are skipped (with a note) when RBAC forbids them.
+LIVE_KINDS = ("Secret", "ServiceAccount", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
+              "CronJob", "ReplicationController", "PodTemplate")
+OPTIONAL_KINDS = frozenset({"ReplicationController", "PodTemplate"})
+
+Note = Callable[[str], None]
+
+
+def read_manifests(paths: Iterable[str]) -> list[dict[str, Any]]:
+    """Every object of every file ('-' is stdin), `kind: List` expanded."""
+    objects: list[dict[str, Any]] = []
+    for path in paths:
+        _source, docs = _read(path)
+        objects.extend(iter_objects(docs))
+    return objects
+
+
+def _read(path: str) -> tuple[str, list[Any]]:
+    if path == "-":
+        import sys
+
+        text = sys.stdin.read()
+        source = "<stdin>"
+    else:
+        p = Path(path)
+        if p.is_dir():
+            raise InputError(f"{path} is a directory", hint="give manifest files (shell globs work: dir/*.yaml)")
+        text = read_bytes(p, what="manifest file").decode("utf-8", errors="replace")
+        source = str(p)
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            pass  # maybe YAML flow style, or several JSON documents: let the YAML reader say what is wrong
+        else:
+            return source, data if isinstance(data, list) else [data]
+    return source, load_documents(text, source)
+
+
+def node_keyring(paths: Iterable[Path], note: Note) -> tuple[Keyring, str | None]:
+    """The kubelet's node files in search order: the first one wins, files are never merged."""
+    keyring = Keyring()
+    ordered = list(paths)
+    configs = [credfile.load(p) for p in ordered]  # each named file is parsed, so a broken one is never silent
+    if not configs:
+        return keyring, None
+    source = f"NodeConfig/{ordered[0]}"
+    keyring.add_config(configs[0], source)
+    for shadowed in ordered[1:]:
+        note(f"{shadowed} is shadowed by {ordered[0]} (the kubelet uses the first valid file)")
+    return keyring, source
+
+
+def read_live(api: KubeApi, namespaces: list[str] | None, note: Note) -> list[dict[str, Any]]:
+    """One LIST per kind: cluster-wide when `namespaces` is None, else one per kind and namespace."""
+    from regcred.shells.kube import KubeForbidden, KubeNotFound
+
+    objects: list[dict[str, Any]] = []
+    for kind in LIVE_KINDS:
+        scopes: list[str | None] = [None] if namespaces is None else list(namespaces)
+        for ns in scopes:
+            try:
+                objects.extend(api.iter_list(kind, ns))
+            except (KubeForbidden, KubeNotFound) as exc:
+                if kind not in OPTIONAL_KINDS:
+                    raise
+                note(f"{kind} not read ({exc.line()}); its templates are not audited")
+                break
+    return objects
