@@ -76,6 +76,7 @@ def test_upstream_table_path_prefix() -> None:
         ("registry-1.docker.io", "docker.io/library/nginx", False),
         ("docker.io", "docker.io/library/nginx", True),
         ("HTTPS://reg.io", "reg.io/app", False),
+        ("reg?.io", "reg1.io/app", False),  # '?' starts a URL query: the key's host is just 'reg'
     ],
 )
 def test_matching_rules(key: str, repository: str, matches: bool) -> None:

@@ -75,3 +75,38 @@ def test_lookup_equals_a_brute_force_scan(keys: list[tuple[str, str]], h: str, r
     if not expected and "." not in h and "index.docker.io" in slots:
         return
     assert [c.username for c in keyring.lookup(repository)] == expected
+
+
+glob_label = st.sampled_from(["*", "a*", "*b", "[0-9]", "[ab]", "[^a]*", "x", "\\x"])  # "?" starts a URL query
+glob_host = st.lists(st.one_of(label, glob_label), min_size=1, max_size=4).map(".".join)
+
+
+@given(st.lists(st.tuples(glob_host, path), min_size=1, max_size=8), host, path)
+@settings(max_examples=300)
+def test_glob_lookup_equals_label_by_label_scan(keys: list[tuple[str, str]], h: str, repo_path: str) -> None:
+    """With globs, the indexed lookup still equals the kubelet's scan (label count, filepath.Match, prefix)."""
+    from regcred.core.gomatch import match
+    from regcred.core.registrykey import index_key
+
+    keyring = Keyring()
+    slots: dict[str, list[str]] = {}
+    for i, (kh, kp) in enumerate(keys):
+        keyring.add(Credential(f"{kh}{kp}", f"u{i}", "pw"))
+        if index_key(f"{kh}{kp}") is not None:  # a leading '[' is an IPv6 literal to Go: such keys are skipped
+            slots.setdefault(f"{kh}{kp}", []).append(f"u{i}")
+    repository = f"{h}{repo_path or '/x'}"
+    target_labels = h.split(".")
+    target_path = repository[len(h):]
+    expected = []
+    for key in sorted(slots, reverse=True):
+        key_host, _, key_rest = key.partition("/")
+        key_labels = key_host.split(".")
+        if (
+            len(key_labels) == len(target_labels)
+            and all(match(p, t) for p, t in zip(key_labels, target_labels, strict=True))
+            and target_path.startswith("/" + key_rest if key_rest else "")
+        ):
+            expected.extend(slots[key])
+    if not expected and "." not in h:
+        return  # the Docker Hub fallback rule applies; covered elsewhere
+    assert [c.username for c in keyring.lookup(repository)] == expected

@@ -15,17 +15,21 @@ class BadPattern(ValueError):
     """The pattern is malformed (Go's filepath.ErrBadPattern)."""
 
 
-@lru_cache(maxsize=4096)
-def _compile(pattern: str) -> re.Pattern[str]:
+def translate(pattern: str) -> str:
+    """A regex fragment for one label pattern; '*', '?' and classes never cross a '.' or '/'.
+
+    Labels never contain '.', so excluding it changes nothing for a single label and lets several
+    label fragments be joined with '\\.' into one host regex.
+    """
     out: list[str] = []
     i, n = 0, len(pattern)
     while i < n:
         c = pattern[i]
         if c == "*":
-            out.append("[^/]*")
+            out.append("[^/.]*")
             i += 1
         elif c == "?":
-            out.append("[^/]")
+            out.append("[^/.]")
             i += 1
         elif c == "\\":
             if i + 1 >= n:
@@ -38,7 +42,12 @@ def _compile(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(c))
             i += 1
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
+    return "".join(out)
+
+
+@lru_cache(maxsize=4096)
+def _compile(pattern: str) -> re.Pattern[str]:
+    return re.compile(translate(pattern) + r"\Z", re.DOTALL)
 
 
 def _class_char(pattern: str, i: int) -> tuple[str, int]:
@@ -74,7 +83,7 @@ def _class(pattern: str, i: int) -> tuple[str, int]:
         first = False
     body = "".join(ranges)
     # Go's character classes never match the separator '/'.
-    return (f"[^/{body}]" if negate else f"(?!/)[{body}]"), i
+    return (f"[^/.{body}]" if negate else f"(?![/.])[{body}]"), i
 
 
 def match(pattern: str, name: str) -> bool:
@@ -85,3 +94,11 @@ def match(pattern: str, name: str) -> bool:
         return _compile(pattern).match(name) is not None
     except BadPattern:
         return False
+
+
+def compile_host(labels: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex for a whole host glob, label by label; None when any label is malformed (never matches)."""
+    try:
+        return re.compile(r"\.".join(translate(label) for label in labels) + r"\Z", re.DOTALL)
+    except BadPattern:
+        return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from regcred.core import gomatch
 from regcred.core.dockerconfig import DockerConfig
-from regcred.core.registrykey import ParsedKey, index_key, parse_schemeless, split_host_port
+from regcred.core.registrykey import ParsedKey, index_key, parse_schemeless
 
 DOCKER_HUB_INDEX_KEY = "index.docker.io"
 _GLOB_CHARS = re.compile(r"[*?\[\\]")
@@ -38,8 +38,8 @@ class Credential:
 class _Slot:
     index_key: str
     parsed: ParsedKey
-    labels: tuple[str, ...]
     credentials: list[Credential]
+    host_pattern: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +50,14 @@ class SkippedKey:
     source: str
 
 
-def _target(repository: str) -> ParsedKey | None:
-    """Parse the looked-up repository; a fast path for the usual normalised names."""
+def _target(repository: str) -> tuple[str, str, str] | None:
+    """(host, port, path) of the looked-up repository; a fast path for the usual normalised names."""
     if _PLAIN_REPOSITORY.match(repository):
-        slash = repository.find("/")
-        hostport, path = (repository, "") if slash == -1 else (repository[:slash], repository[slash:])
-        host, port = split_host_port(hostport)
-        return ParsedKey(hostport, host, port, path)
-    return parse_schemeless(repository)
+        hostport, slash, rest = repository.partition("/")
+        host, _, port = hostport.partition(":")
+        return host, port, slash + rest
+    parsed = parse_schemeless(repository)
+    return None if parsed is None else (parsed.host, parsed.port, parsed.path)
 
 
 def is_default_registry_match(repository: str) -> bool:
@@ -72,13 +72,29 @@ def is_default_registry_match(repository: str) -> bool:
     return "." not in first and ":" not in first
 
 
+def _literal_tail(labels: tuple[str, ...]) -> tuple[str, ...]:
+    """The trailing labels of a host glob that hold no glob character."""
+    size = 0
+    for label in reversed(labels):
+        if _GLOB_CHARS.search(label):
+            break
+        size += 1
+    return labels[len(labels) - size :]
+
+
+def _by_index_key(slot: _Slot) -> str:
+    return slot.index_key
+
+
 class Keyring:
     """A set of credentials indexed like the kubelet's BasicDockerKeyring."""
 
     def __init__(self) -> None:
         self._slots: dict[str, _Slot] = {}
         self._exact: dict[tuple[str, str], list[_Slot]] = {}
-        self._globs: list[_Slot] = []
+        # Glob keys by (port, label count), then by how many trailing labels are literal, then by those labels:
+        # a lookup only runs the globs whose literal tail equals the host's tail.
+        self._globs: dict[tuple[str, int], dict[int, dict[str, list[_Slot]]]] = {}
         self.skipped: list[SkippedKey] = []
 
     def __len__(self) -> int:
@@ -93,15 +109,18 @@ class Keyring:
             return False
         slot = self._slots.get(key)
         if slot is None:
-            slot = _Slot(key, parsed, tuple(parsed.host.split(".")), [])
+            slot = _Slot(key, parsed, [])
             self._slots[key] = slot
             if _GLOB_CHARS.search(parsed.host):
-                self._globs.append(slot)
-                self._globs.sort(key=lambda s: s.index_key, reverse=True)
+                labels = tuple(parsed.host.split("."))
+                slot.host_pattern = gomatch.compile_host(labels)
+                tail = _literal_tail(labels)
+                by_tail = self._globs.setdefault((parsed.port, len(labels)), {}).setdefault(len(tail), {})
+                by_tail.setdefault(".".join(tail), []).append(slot)
             else:
                 bucket = self._exact.setdefault((parsed.host, parsed.port), [])
                 bucket.append(slot)
-                bucket.sort(key=lambda s: s.index_key, reverse=True)
+                bucket.sort(key=_by_index_key, reverse=True)
         slot.credentials.append(credential)
         return True
 
@@ -115,27 +134,24 @@ class Keyring:
         target = _target(repository)
         if target is None:
             return []
-        matched: list[_Slot] = []
-        for slot in self._exact.get((target.host, target.port), ()):
-            if target.path.startswith(slot.parsed.path):
-                matched.append(slot)
-        if self._globs:
-            labels = target.host.split(".")
-            for slot in self._globs:
-                if (
-                    slot.parsed.port == target.port
-                    and len(slot.labels) == len(labels)
-                    and all(gomatch.match(p, t) for p, t in zip(slot.labels, labels, strict=True))
-                    and target.path.startswith(slot.parsed.path)
-                ):
-                    matched.append(slot)
+        host, port, path = target
+        matched = [slot for slot in self._exact.get((host, port), ()) if path.startswith(slot.parsed.path)]
+        groups = self._globs.get((port, host.count(".") + 1)) if self._globs else None
+        if groups:
+            labels = host.split(".")
+            for size, by_tail in groups.items():
+                for slot in by_tail.get(".".join(labels[len(labels) - size :]) if size else "", ()):
+                    pattern = slot.host_pattern
+                    if pattern is not None and pattern.match(host) and path.startswith(slot.parsed.path):
+                        matched.append(slot)
         if not matched:
             hub = self._slots.get(DOCKER_HUB_INDEX_KEY)
             if hub is not None and is_default_registry_match(repository):
                 return list(hub.credentials)
             return []
-        if len(matched) > 1:
-            matched.sort(key=lambda s: s.index_key, reverse=True)
+        if len(matched) == 1:
+            return list(matched[0].credentials)
+        matched.sort(key=_by_index_key, reverse=True)
         return [cred for slot in matched for cred in slot.credentials]
 
 

@@ -21,7 +21,7 @@ SCHEMA_ID = "https://regcred.dev/schemas/registrycredential.v1alpha1.json"
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
 DEFAULT_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
-RUNTIMES = ("containerd", "cri-o")
+RUNTIMES = ("containerd", "crio", "k3s", "rke2")
 SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
