@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "auth": ("regcred.cli.auth:auth", "Add, list and remove entries of a docker credential file."),
     "match": ("regcred.cli.match:match", "Show which credentials the kubelet would try for an image."),
     "secret": ("regcred.cli.secret:secret", "Create kubernetes.io/dockerconfigjson pull Secrets."),
+    "node": ("regcred.cli.node:node", "Install, check and roll out the kubelet's node-level registry credentials."),
     "sa": ("regcred.cli.sa:sa", "Attach pull Secrets to ServiceAccounts (attach, detach, create)."),
     "demo": ("regcred.cli.demo:demo", "Run the whole flow against a local authenticated registry."),
     "verify": ("regcred.cli.verify:verify", "Verify credentials against registries: login, pull, no push rights."),

@@ -1,0 +1,112 @@
+"""`regcred node daemonset`: one pull Secret, every node — a DaemonSet that keeps config.json in step with it.
+
+Each pod mounts the node's kubelet directory and the Secret, and every interval runs
+`regcred node install --from-file … --prune --keep-existing`: entries are merged (other entries never
+clobbered, an entry someone else wrote for the same registry is left as it is) and an entry the Secret
+lost is removed only when regcred wrote it and it is unchanged (the ownership record next to config.json).
+Nothing is written when nothing changed, so the loop is cheap and leaves no churn of backups.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+import click
+
+from regcred.core.kubeletflags import DEFAULT_ROOT_DIR
+from regcred.core.names import validate_label, validate_subdomain
+from regcred.core.pullsecret import KEY_DOCKERCONFIGJSON, MANAGED_BY_LABEL, MANAGED_BY_VALUE
+
+DEFAULT_IMAGE = "ghcr.io/regcred/regcred-node:0.1.0"
+DEFAULT_NAME = "regcred-node"
+HOST_ROOT = "/host"
+SECRET_DIR = "/secret"
+
+
+def sync_script(root_dir: str) -> str:
+    """The container's loop: one `node install` per interval; a failed round is logged and retried."""
+    return (
+        "set -u\n"
+        "while :; do\n"
+        f"  regcred node install --from-file {SECRET_DIR}/{KEY_DOCKERCONFIGJSON} --host-root {HOST_ROOT} "
+        f"--root-dir {root_dir} --runtime none --prune --keep-existing -o json "
+        '|| echo "regcred-node: sync failed; retrying in ${REGCRED_INTERVAL}s" >&2\n'
+        '  sleep "${REGCRED_INTERVAL}"\n'
+        "done\n"
+    )
+
+
+def daemonset_manifest(*, secret: str, namespace: str, image: str, name: str = DEFAULT_NAME,
+                       root_dir: str = DEFAULT_ROOT_DIR, interval: int = 60) -> dict[str, Any]:
+    """The DaemonSet: tolerates every taint (control plane included), no API access, minimal privileges."""
+    labels = {"app.kubernetes.io/name": name, MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+    mount = posixpath.join(HOST_ROOT, root_dir.lstrip("/"))
+    container = {
+        "name": "sync",
+        "image": image,
+        "command": ["/bin/sh", "-c", sync_script(root_dir)],
+        "env": [{"name": "REGCRED_INTERVAL", "value": str(interval)}],
+        "securityContext": {
+            "runAsUser": 0,
+            "runAsGroup": 0,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "resources": {"requests": {"cpu": "5m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+        "volumeMounts": [
+            {"name": "kubelet-dir", "mountPath": mount},
+            {"name": "pull-secret", "mountPath": SECRET_DIR, "readOnly": True},
+        ],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "spec": {
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}},
+            "template": {
+                "metadata": {"labels": dict(labels)},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "tolerations": [{"operator": "Exists"}],
+                    "terminationGracePeriodSeconds": 5,
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "kubelet-dir", "hostPath": {"path": root_dir, "type": "Directory"}},
+                        {"name": "pull-secret", "secret": {
+                            "secretName": secret,
+                            "items": [{"key": KEY_DOCKERCONFIGJSON, "path": KEY_DOCKERCONFIGJSON}],
+                        }},
+                    ],
+                },
+            },
+        },
+    }
+
+
+@click.command("daemonset")
+@click.option("--secret", required=True, metavar="NAME", help="The kubernetes.io/dockerconfigjson Secret to roll out.")
+@click.option("-n", "--namespace", default="kube-system", show_default=True, help="Namespace of the Secret and DaemonSet.")
+@click.option("--image", default=DEFAULT_IMAGE, show_default=True, help="Image built from deploy/node/Dockerfile.")
+@click.option("--name", default=DEFAULT_NAME, show_default=True, help="Name of the DaemonSet.")
+@click.option("--root-dir", default=DEFAULT_ROOT_DIR, show_default=True, metavar="DIR", help="The kubelet's --root-dir.")
+@click.option("--interval", type=click.IntRange(5, 86400), default=60, show_default=True,
+              help="Seconds between two syncs.")
+@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+def daemonset(secret: str, namespace: str, image: str, name: str, root_dir: str, interval: int, output: str) -> None:
+    """Render a DaemonSet that keeps every node's <root-dir>/config.json in step with one pull Secret."""
+    from regcred.cli.output import dump_json, dump_yaml
+    from regcred.core.errors import InputError
+
+    validate_subdomain(secret, "Secret")
+    validate_label(namespace, "namespace")
+    validate_subdomain(name, "DaemonSet")
+    if not root_dir.startswith("/") or not image.strip() or any(c.isspace() for c in root_dir + image):
+        raise InputError("--root-dir must be an absolute path and --image a non-empty image reference without spaces")
+    manifest = daemonset_manifest(secret=secret, namespace=namespace, image=image, name=name,
+                                  root_dir=posixpath.normpath(root_dir), interval=interval)
+    click.echo(dump_json(manifest) if output == "json" else dump_yaml(manifest), nl=output == "json")

@@ -1,0 +1,184 @@
+"""A node's files seen through a host root (`/` on the node, `/host` inside the DaemonSet), and systemd.
+
+Every node path (`/var/lib/kubelet/config.json`) is mapped under the host root before it is touched,
+so the same code runs on a node, in a privileged pod and against a fake root in a test. Writes go
+through files.atomic_write (temp file, fsync, rename, mode 0600).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from regcred.core import kubeletflags, runtimes
+from regcred.core.errors import InputError, OperationFailed
+from regcred.core.nodesearch import FileState
+from regcred.shells.files import atomic_write
+
+CONFIG_MODE = 0o644  # runtime and systemd configuration files are not secret-only files...
+SECRET_CONFIG_MODE = 0o600  # ...unless they hold a password (containerd's config.toml, registries.yaml)
+
+
+@dataclass(frozen=True, slots=True)
+class HostRoot:
+    """The node's filesystem under `root`."""
+
+    root: Path
+
+    @property
+    def is_live(self) -> bool:
+        """True when the host root is this machine's own `/` (systemd can then be reached)."""
+        return self.root.resolve() == Path("/")
+
+    def path(self, node_path: str) -> Path:
+        return self.root / node_path.lstrip("/")
+
+    def exists(self, node_path: str) -> bool:
+        return self.path(node_path).exists()
+
+    def read_text(self, node_path: str) -> str | None:
+        """A file's text, None when missing; unreadable files are one clear line."""
+        path = self.path(node_path)
+        try:
+            return path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            raise InputError(f"{node_path}: is a directory, expected a file") from None
+        except OSError as exc:
+            raise InputError(f"{node_path}: cannot read: {exc.strerror}") from None
+
+    def state(self, node_path: str) -> FileState:
+        """A candidate credential file's state, for nodesearch.evaluate."""
+        path = self.path(node_path)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return FileState(node_path)
+        except OSError as exc:
+            return FileState(node_path, exists=True, error=exc.strerror or str(exc))
+        if path.is_dir():
+            return FileState(node_path, exists=True, mode=st.st_mode, error="is a directory")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            return FileState(node_path, exists=True, mode=st.st_mode, error=exc.strerror or str(exc))
+        return FileState(node_path, exists=True, content=data, mode=st.st_mode)
+
+    def listdir(self, node_path: str) -> list[str]:
+        try:
+            return sorted(os.listdir(self.path(node_path)))
+        except OSError:
+            return []
+
+    def write(self, node_path: str, text: str, *, mode: int, backup: bool = False) -> Path | None:
+        return atomic_write(self.path(node_path), text.encode(), mode=mode, backup=backup)
+
+    def remove(self, node_path: str) -> bool:
+        try:
+            self.path(node_path).unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise OperationFailed(f"{node_path}: cannot remove: {exc.strerror}") from None
+        return True
+
+
+def open_host_root(directory: str | Path) -> HostRoot:
+    root = Path(directory)
+    if not root.is_dir():
+        raise InputError(f"--host-root {root}: not a directory", hint="give the directory where the node's / is mounted")
+    return HostRoot(root)
+
+
+def unit_files(host: HostRoot) -> list[tuple[str, str]]:
+    """kubelet.service and its drop-ins in systemd's order (a drop-in name in /etc overrides /usr/lib's)."""
+    units: list[tuple[str, str]] = []
+    for directory in kubeletflags.UNIT_DIRS:
+        path = f"{directory}/{kubeletflags.UNIT_NAME}"
+        text = host.read_text(path) if host.path(path).is_file() else None
+        if text is not None:
+            units.append((path, text))
+            break
+    dropins: dict[str, str] = {}
+    for directory in reversed(kubeletflags.UNIT_DIRS):  # lowest priority first, /etc last
+        dropin_dir = f"{directory}/{kubeletflags.UNIT_NAME}.d"
+        for name in host.listdir(dropin_dir):
+            if name.endswith(".conf"):
+                dropins[name] = f"{dropin_dir}/{name}"
+    for name in sorted(dropins):
+        text = host.read_text(dropins[name])
+        if text is not None:
+            units.append((dropins[name], text))
+    return units
+
+
+def kubelet_settings(host: HostRoot) -> kubeletflags.KubeletSettings:
+    """Read the kubelet's unit, drop-ins and environment files under the host root."""
+    units = unit_files(host)
+    unit = kubeletflags.parse_units(units) if units else None
+    specs = unit.environment_files if unit and unit.environment_files else list(kubeletflags.FALLBACK_ENV_FILES)
+    env_files = []
+    for spec in specs:
+        path, _optional = kubeletflags.env_file_path(spec)
+        env_files.append((path, host.read_text(path) if host.path(path).is_file() else None))
+    return kubeletflags.kubelet_settings(unit, env_files, passwd_text=host.read_text("/etc/passwd"))
+
+
+def detect_runtime(host: HostRoot) -> str | None:
+    """The runtime installed under the host root (k3s and rke2 embed containerd, so they come first)."""
+    checks = (
+        (runtimes.K3S, ("/etc/rancher/k3s", "/usr/local/bin/k3s")),
+        (runtimes.RKE2, ("/etc/rancher/rke2",)),
+        (runtimes.CRIO, ("/etc/crio", "/usr/bin/crio", "/usr/local/bin/crio")),
+        (runtimes.CONTAINERD, ("/etc/containerd", "/usr/bin/containerd", "/usr/local/bin/containerd")),
+    )
+    for name, paths in checks:
+        if any(host.exists(p) for p in paths):
+            return name
+    return None
+
+
+def crio_files(host: HostRoot) -> list[tuple[str, str]]:
+    """crio.conf then its drop-ins in lexical order (CRI-O's own order)."""
+    files = []
+    text = host.read_text(runtimes.CRIO_CONFIG) if host.path(runtimes.CRIO_CONFIG).is_file() else None
+    if text is not None:
+        files.append((runtimes.CRIO_CONFIG, text))
+    for name in host.listdir(runtimes.CRIO_DROPIN_DIR):
+        path = f"{runtimes.CRIO_DROPIN_DIR}/{name}"
+        if name.endswith(".conf") and host.path(path).is_file():
+            files.append((path, host.read_text(path) or ""))
+    return files
+
+
+def runtime_facts(host: HostRoot, runtime: str) -> runtimes.RuntimeFacts:
+    if runtime == runtimes.CONTAINERD:
+        return runtimes.containerd_facts(host.read_text(runtimes.CONTAINERD_CONFIG))
+    if runtime == runtimes.CRIO:
+        return runtimes.crio_facts(crio_files(host))
+    return runtimes.registries_yaml_facts(host.read_text(runtimes.REGISTRIES_YAML[runtime]), runtime)
+
+
+def restart_services(host: HostRoot, services: list[str], *, daemon_reload: bool = False) -> None:
+    """systemctl [daemon-reload and] restart; one clear line when systemd cannot be reached from here."""
+    if not host.is_live:
+        raise OperationFailed(
+            f"cannot restart {', '.join(services)}: --host-root {host.root} is not this machine's /, "
+            "so its systemd is not reachable from here",
+            hint=f"run systemctl restart {' '.join(services)} on the node",
+        )
+    if shutil.which("systemctl") is None or not Path("/run/systemd/system").is_dir():
+        raise OperationFailed(
+            f"cannot restart {', '.join(services)}: systemd is not running on this machine",
+            hint="restart it with the node's own service manager",
+        )
+    commands = ([["systemctl", "daemon-reload"]] if daemon_reload else []) + [["systemctl", "restart", *services]]
+    for command in commands:
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+        if done.returncode != 0:
+            detail = (done.stderr.strip().splitlines() or ["no message"])[0]
+            raise OperationFailed(f"{' '.join(command)} failed: {detail}")
