@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from regcred.localregistry.oci import build_oci_layout, manifest_digest
+from regcred.localregistry.registry import RegistryServer, RegistryStartError, write_authfile
 from tests.support.fixtures import (
     HTPASSWD_USERS,
     TOKEN_ACCOUNTS,
@@ -23,8 +25,6 @@ from tests.support.fixtures import (
     SkopeoInspect,
     require_binaries,
 )
-from tests.support.oci import build_oci_layout, manifest_digest
-from tests.support.registry import RegistryServer, RegistryStartError, write_authfile
 from tests.support.tokenserver import Mode, TokenServer, decode_jwt, verify_jwt
 
 pytestmark = pytest.mark.real

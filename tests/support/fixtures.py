@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.registry import REGISTRY_BIN, RegistryServer, hermetic_env
+from regcred.localregistry.registry import REGISTRY_BIN, RegistryServer, hermetic_env
 from tests.support.tokenserver import TokenServer
 
 REQUIRE_REAL_ENV = "REGCRED_REQUIRE_REAL"
