@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "secret": ("regcred.cli.secret:secret", "Create kubernetes.io/dockerconfigjson pull Secrets."),
     "node": ("regcred.cli.node:node", "Install, check and roll out the kubelet's node-level registry credentials."),
     "sa": ("regcred.cli.sa:sa", "Attach pull Secrets to ServiceAccounts (attach, detach, create)."),
+    "inject": ("regcred.cli.inject:inject", "Add a pull secret to the pod specs of manifest files (offline)."),
     "demo": ("regcred.cli.demo:demo", "Run the whole flow against a local authenticated registry."),
     "verify": ("regcred.cli.verify:verify", "Verify credentials against registries: login, pull, no push rights."),
     "audit": ("regcred.cli.audit:audit", "Simulate the kubelet: which workloads will fail to pull, and why."),

@@ -1,0 +1,145 @@
+"""`regcred inject SECRET`: add a pull secret to the pod specs of manifest files, offline.
+
+Every input is read and edited in memory first; if any of them fails to parse nothing is written.
+With --in-place each changed file is replaced atomically and keeps its mode; otherwise the edited
+stream goes to stdout (JSON input stays JSON). Reports and warnings go to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from regcred.core.errors import InputError, OperationFailed
+from regcred.core.names import validate_subdomain
+from regcred.core.podspec import EditRequest, RegistryScope
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(slots=True)
+class _Input:
+    name: str
+    path: Path | None  # None for stdin
+    text: str
+
+
+def _expand(paths: tuple[str, ...]) -> list[str]:
+    """FILE, DIR (every *.yaml/*.yml/*.json under it, sorted) or '-'."""
+    found: list[str] = []
+    for raw in paths or ("-",):
+        if raw == "-":
+            found.append(raw)
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MANIFEST_SUFFIXES
+            )
+            if not files:
+                raise InputError(f"{path}: no *.yaml, *.yml or *.json files in this directory")
+            found.extend(str(p) for p in files)
+        elif not path.exists():
+            raise InputError(f"{path}: no such file or directory", hint="check the -f path")
+        else:
+            found.append(raw)
+    return list(dict.fromkeys(found))
+
+
+def _read(name: str) -> _Input:
+    if name == "-":
+        return _Input("<stdin>", None, sys.stdin.read())
+    from regcred.shells.files import read_bytes
+
+    path = Path(name)
+    data = read_bytes(path, what="manifest file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})", hint="nothing was written") from None
+    return _Input(str(path), path, text)
+
+
+@click.command("inject")
+@click.argument("secret")
+@click.option("-f", "--filename", "filenames", multiple=True, metavar="FILE|DIR|-",
+              help="Manifest file, directory (every *.yaml/*.yml/*.json under it) or - for stdin. Repeatable.")
+@click.option("--registry", "registries", multiple=True, metavar="PATTERN",
+              help="Only pod specs pulling an image this registry key covers (kubelet matching). Repeatable.")
+@click.option("-i", "--in-place", is_flag=True, help="Rewrite the files instead of printing the stream.")
+@click.option("--service-account", "service_account", metavar="NAME",
+              help="Also point the pod specs at this ServiceAccount (serviceAccountName).")
+@click.option("--force", is_flag=True, help="Change serviceAccountName even when it names another ServiceAccount.")
+@click.option("--engine", type=click.Choice(["auto", "ruamel"]), default="auto", hidden=True)
+def inject(
+    secret: str,
+    filenames: tuple[str, ...],
+    registries: tuple[str, ...],
+    in_place: bool,
+    service_account: str | None,
+    force: bool,
+    engine: str,
+) -> None:
+    """Add imagePullSecrets SECRET to every pod spec in manifests, keeping comments and layout.
+
+    Kinds: Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, ReplicationController,
+    PodTemplate and List items. Other kinds pass through byte for byte. Exit 1 when a pod spec was
+    skipped because it names another ServiceAccount (without --force).
+    """
+    from regcred.shells.yamledit import edit_stream
+
+    validate_subdomain(secret, "secret name")
+    if service_account is not None:
+        validate_subdomain(service_account, "--service-account")
+    request = EditRequest(secret, RegistryScope(registries), service_account, force)
+    names = _expand(filenames)
+    if in_place and "-" in names:
+        raise InputError("--in-place cannot rewrite standard input", hint="give files or directories with -f")
+    inputs = [_read(name) for name in names]
+    results = [(item, edit_stream(item.text, item.name, request, engine=engine)) for item in inputs]
+
+    changed_specs = sum(len(r.changed) for _, r in results)
+    for item, result in results:
+        for outcome in result.skipped:
+            click.echo(f"regcred: skipped {outcome.label} in {item.name}: {outcome.plan.skipped}", err=True)
+    if in_place:
+        written = [(item, result) for item, result in results if result.text != item.text]
+        for item, result in written:
+            _write_keeping_mode(item.path, result.text)  # type: ignore[arg-type]
+            click.echo(f"updated {item.name} ({len(result.changed)} pod specs)", err=True)
+        click.echo(
+            f"regcred: {changed_specs} pod specs updated in {len(written)} of {len(inputs)} files", err=True
+        )
+    else:
+        chunks: list[str] = []
+        for _, result in results:
+            text = result.text
+            if chunks and not chunks[-1].endswith("\n"):
+                chunks.append("\n")
+            if chunks and not text.lstrip().startswith("---"):
+                chunks.append("---\n")
+            chunks.append(text)
+        sys.stdout.write("".join(chunks))
+        sys.stdout.flush()
+    skipped = sum(len(r.skipped) for _, r in results)
+    if skipped:
+        raise OperationFailed(
+            f"{skipped} pod specs skipped: they name another ServiceAccount",
+            hint="review them, then rerun with --force to change it",
+        )
+
+
+def _write_keeping_mode(path: Path, text: str) -> None:
+    from regcred.shells.files import atomic_write
+
+    target = path.resolve()
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError as exc:
+        raise OperationFailed(f"{path}: cannot stat: {exc.strerror}") from None
+    atomic_write(target, text.encode("utf-8"), mode=mode)

@@ -1,0 +1,465 @@
+"""Edit the pod specs of a YAML/JSON manifest stream in place, leaving every other byte as it was.
+
+Fast path: libyaml (PyYAML's C composer) finds each pod spec node and its position; the edit is a
+minimal text insertion (a new `imagePullSecrets` block at the spec's indentation, one more list item,
+`[]` -> `[{name: S}]`, a changed `serviceAccountName` scalar). Comments, key order and quoting of every
+other line stay byte-identical, and documents without an edit are copied verbatim. Documents with an
+unusual layout (anchors/aliases, a null `imagePullSecrets`, an empty flow mapping) fall back to a
+ruamel.yaml round-trip of that document alone (JSON documents to a json re-dump). ruamel round-trips
+4,000 documents in ~18 s; the fast path needs ~1 s.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from regcred.core.errors import InputError
+from regcred.core.podspec import (
+    CONTAINER_FIELDS,
+    EditRequest,
+    SpecPlan,
+    find_pod_specs,
+    object_label,
+    plan_spec,
+    pod_spec_path,
+    pull_secret_names,
+)
+
+_ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s,\[{:?-])[&*][A-Za-z0-9_]", re.MULTILINE)
+ENGINES = ("auto", "text", "ruamel")
+
+
+class _Unsupported(Exception):
+    """This document's layout is not one the text editor handles: round-trip it instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpecOutcome:
+    """What happened to one pod spec: its object, the plan, and which editor applied it."""
+
+    label: str
+    plan: SpecPlan
+    editor: str = ""
+
+
+@dataclass(slots=True)
+class StreamResult:
+    text: str
+    outcomes: list[SpecOutcome] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[SpecOutcome]:
+        return [o for o in self.outcomes if o.plan.changes]
+
+    @property
+    def skipped(self) -> list[SpecOutcome]:
+        return [o for o in self.outcomes if o.plan.skipped]
+
+
+def looks_like_json(text: str) -> bool:
+    stripped = text.lstrip()
+    return stripped.startswith(("{", "["))
+
+
+def edit_stream(text: str, source: str, request: EditRequest, *, engine: str = "auto") -> StreamResult:
+    """Add the secret to every pod spec of a stream; raises InputError (nothing edited) on invalid input."""
+    # The node graph of a large stream is acyclic and short-lived: the cyclic GC would only rescan it.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _edit_stream(text, source, request, engine)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _edit_stream(text: str, source: str, request: EditRequest, engine: str) -> StreamResult:
+    import yaml
+
+    is_json = looks_like_json(text)
+    roots: list[Any] = []
+    try:
+        roots.extend(yaml.compose_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    except yaml.MarkedYAMLError as exc:
+        if is_json:
+            return _edit_json_stream(text, source, request)
+        mark = exc.problem_mark or exc.context_mark
+        line = f" line {mark.line + 1}," if mark is not None else ""
+        raise InputError(
+            f"{source}: document {len(roots) + 1},{line} invalid YAML: {exc.problem or exc.context}",
+            hint="nothing was written",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{source}: document {len(roots) + 1}: invalid YAML: {exc}") from None
+    result = StreamResult(text)
+    replacements: list[tuple[int, int, str]] = []
+    for root in roots:
+        if not isinstance(root, yaml.MappingNode):
+            continue
+        doc_start = text.rfind("\n", 0, root.start_mark.index) + 1
+        doc_text = text[doc_start : root.end_mark.index]
+        found = list(_pod_spec_nodes(root))
+        plans = [(obj, spec, plan_spec(_spec_summary(spec), request)) for obj, spec in found]
+        if not any(plan.changes for _, _, plan in plans):
+            result.outcomes.extend(SpecOutcome(_node_label(obj), plan) for obj, _, plan in plans)
+            continue
+        edits: list[tuple[int, int, str]] | None = None
+        if engine != "ruamel" and not _ANCHOR_OR_ALIAS.search(doc_text):
+            try:
+                edits = [e for _, spec, plan in plans for e in _text_edits(text, spec, plan, request, is_json)]
+            except _Unsupported:
+                edits = None
+        if edits is not None:
+            replacements.extend(edits)
+            result.outcomes.extend(SpecOutcome(_node_label(obj), plan, "text") for obj, _, plan in plans)
+        elif engine == "text":
+            raise InputError(f"{source}: a document needs the round-trip editor")
+        else:
+            new_doc, outcomes = _roundtrip_document(doc_text, request, is_json)
+            replacements.append((doc_start, root.end_mark.index, new_doc))
+            result.outcomes.extend(outcomes)
+    result.text = _apply(text, replacements)
+    return result
+
+
+def _apply(text: str, replacements: list[tuple[int, int, str]]) -> str:
+    if not replacements:
+        return text
+    pieces: list[str] = []
+    cursor = 0
+    for start, end, new in sorted(replacements, key=lambda r: (r[0], r[1])):
+        pieces.append(text[cursor:start])
+        pieces.append(new)
+        cursor = end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+# --- reading composed nodes -------------------------------------------------------------------------
+
+
+def _get(node: Any, key: str) -> Any:
+    """The value node under a scalar key of a mapping node, or None."""
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for k, v in node.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            return v
+    return None
+
+
+def _scalar(node: Any) -> str | None:
+    import yaml
+
+    return node.value if isinstance(node, yaml.ScalarNode) else None
+
+
+def _pod_spec_nodes(obj: Any) -> Iterator[tuple[Any, Any]]:
+    import yaml
+
+    kind = _scalar(_get(obj, "kind"))
+    items = _get(obj, "items")
+    if kind is not None and kind.endswith("List") and isinstance(items, yaml.SequenceNode):
+        for item in items.value:
+            yield from _pod_spec_nodes(item)
+        return
+    path = pod_spec_path(kind)
+    if path is None:
+        return
+    node = obj
+    for key in path:
+        node = _get(node, key)
+    if isinstance(node, yaml.MappingNode):
+        yield obj, node
+
+
+def _spec_summary(spec: Any) -> dict[str, Any]:
+    """The few fields of a pod spec node the plan reads, as plain data."""
+    import yaml
+
+    summary: dict[str, Any] = {}
+    for fieldname in CONTAINER_FIELDS:
+        containers = _get(spec, fieldname)
+        if isinstance(containers, yaml.SequenceNode):
+            summary[fieldname] = [{"image": _scalar(_get(c, "image"))} for c in containers.value]
+    secrets = _get(spec, "imagePullSecrets")
+    if isinstance(secrets, yaml.SequenceNode):
+        summary["imagePullSecrets"] = [{"name": _scalar(_get(e, "name"))} for e in secrets.value]
+    for key in ("serviceAccountName", "serviceAccount"):
+        value = _scalar(_get(spec, key))
+        if value is not None:
+            summary[key] = value
+    return summary
+
+
+def _node_label(obj: Any) -> str:
+    meta = _get(obj, "metadata")
+    return object_label(
+        {
+            "kind": _scalar(_get(obj, "kind")),
+            "metadata": {"name": _scalar(_get(meta, "name")), "namespace": _scalar(_get(meta, "namespace"))},
+        }
+    )
+
+
+# --- text edits ----------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _plain_or_quoted(value: str, is_json: bool) -> str:
+    """A scalar that reads back as this string: plain when safe, else double-quoted JSON."""
+    if is_json:
+        return json.dumps(value)
+    import yaml
+
+    try:
+        safe = isinstance(yaml.safe_load(value), str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value)
+    except yaml.YAMLError:
+        safe = False
+    return value if safe else json.dumps(value)
+
+
+def _line_end_after(text: str, index: int) -> int:
+    """Where a new line may start after the content ending at `index`."""
+    if index == 0 or text[index - 1] == "\n":
+        return index
+    newline = text.find("\n", index)
+    return len(text) if newline == -1 else newline + 1
+
+
+def _content_end(node: Any) -> int:
+    """Index just after the last character of a block node's content (not its trailing comments)."""
+    import yaml
+
+    while True:
+        if isinstance(node, yaml.MappingNode) and not node.flow_style and node.value:
+            key, value = node.value[-1]
+            if isinstance(value, yaml.ScalarNode) and value.start_mark.index == value.end_mark.index:
+                return int(key.end_mark.index)
+            node = value
+        elif isinstance(node, yaml.SequenceNode) and not node.flow_style and node.value:
+            node = node.value[-1]
+        else:
+            return int(node.end_mark.index)
+
+
+def _new_line_block(text: str, after: Any, lines: list[str]) -> tuple[int, int, str]:
+    at = _line_end_after(text, _content_end(after))
+    block = "".join(line + "\n" for line in lines)
+    if at == len(text) and text and not text.endswith("\n"):
+        block = "\n" + block
+    return (at, at, block)
+
+
+def _sequence_dash_offset(spec: Any) -> int:
+    """How far this file indents `- ` under its key (0 for kubectl's style)."""
+    import yaml
+
+    for key, value in spec.value:
+        if isinstance(value, yaml.SequenceNode) and not value.flow_style and value.value:
+            return max(0, int(value.start_mark.column) - int(key.start_mark.column))
+    return 0
+
+
+def _text_edits(text: str, spec: Any, plan: SpecPlan, request: EditRequest, is_json: bool) -> list[tuple[int, int, str]]:
+    import yaml
+
+    if not plan.changes:
+        return []
+    edits: list[tuple[int, int, str]] = []
+    secret = request.secret
+    item_flow = (
+        '{"name": ' + json.dumps(secret) + "}" if is_json else "{name: " + _plain_or_quoted(secret, False) + "}"
+    )
+    key_isp = '"imagePullSecrets"' if is_json else "imagePullSecrets"
+    key_san = '"serviceAccountName"' if is_json else "serviceAccountName"
+    new_keys: list[tuple[str, str]] = []  # (flow text, block lines) per key to add
+    if plan.add_secret:
+        existing = _get(spec, "imagePullSecrets")
+        if existing is None:
+            new_keys.append((f"{key_isp}: [{item_flow}]", "isp"))
+        elif isinstance(existing, yaml.SequenceNode) and existing.flow_style:
+            if existing.value:
+                after_last = existing.value[-1].end_mark.index
+                edits.append((after_last, after_last, ", " + item_flow))
+            else:
+                start, end = existing.start_mark.index, existing.end_mark.index
+                if text[start:end].replace(" ", "") != "[]":
+                    raise _Unsupported
+                edits.append((start, end, f"[{item_flow}]"))
+        elif isinstance(existing, yaml.SequenceNode) and existing.value:
+            dash = " " * existing.start_mark.column
+            edits.append(_new_line_block(text, existing, [f"{dash}- name: {_plain_or_quoted(secret, False)}"]))
+        else:
+            raise _Unsupported
+    if plan.set_service_account is not None:
+        current = _get(spec, "serviceAccountName")
+        value = _plain_or_quoted(plan.set_service_account, is_json)
+        if current is None:
+            new_keys.append((f"{key_san}: {value}", "san"))
+        elif isinstance(current, yaml.ScalarNode) and current.start_mark.index < current.end_mark.index:
+            if current.style == "'":
+                value = "'" + plan.set_service_account + "'"
+            elif current.style == '"':
+                value = json.dumps(plan.set_service_account)
+            elif current.style:
+                raise _Unsupported
+            edits.append((current.start_mark.index, current.end_mark.index, value))
+        else:
+            raise _Unsupported
+    if new_keys:
+        if not spec.value:
+            raise _Unsupported
+        first_key = spec.value[0][0]
+        if spec.flow_style:
+            last_value = spec.value[-1][1]
+            multiline = first_key.start_mark.line > spec.start_mark.line
+            sep = ",\n" + " " * first_key.start_mark.column if multiline else ", "
+            edits.append((last_value.end_mark.index, last_value.end_mark.index, "".join(sep + t for t, _ in new_keys)))
+        else:
+            indent = " " * first_key.start_mark.column
+            dash = " " * _sequence_dash_offset(spec)
+            lines: list[str] = []
+            for flow_text, which in new_keys:
+                if which == "isp":
+                    lines += [f"{indent}imagePullSecrets:", f"{indent}{dash}- name: {_plain_or_quoted(secret, False)}"]
+                else:
+                    lines.append(f"{indent}{flow_text}")
+            edits.append(_new_line_block(text, spec, lines))
+    return edits
+
+
+# --- fallbacks: ruamel round-trip (YAML) and json re-dump (JSON) ---------------------------------------------
+
+
+def _roundtrip_document(doc_text: str, request: EditRequest, is_json: bool) -> tuple[str, list[SpecOutcome]]:
+    if is_json:
+        data = json.loads(doc_text)
+        json_outcomes = _edit_plain(data, request, "json")
+        return _json_dump_like(data, doc_text), json_outcomes
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    yaml_rt = YAML()
+    yaml_rt.preserve_quotes = True
+    yaml_rt.width = 4096
+    offset = _guess_dash_offset(doc_text)
+    yaml_rt.indent(mapping=2, sequence=offset + 2, offset=offset)
+    data = yaml_rt.load(doc_text)
+    _keep_anchors(data)
+    outcomes: list[SpecOutcome] = []
+    for obj, spec in find_pod_specs(data):
+        plan = plan_spec(spec, request)
+        if plan.add_secret and request.secret not in pull_secret_names(spec):
+            entries: Any = spec.get("imagePullSecrets")
+            if not isinstance(entries, list):
+                entries = CommentedSeq()
+                spec["imagePullSecrets"] = entries
+            item = CommentedMap()
+            item["name"] = request.secret
+            if entries.fa.flow_style():
+                item.fa.set_flow_style()
+            entries.append(item)
+            _move_trailing_comment(entries)
+        if plan.set_service_account is not None:
+            spec["serviceAccountName"] = plan.set_service_account
+        outcomes.append(SpecOutcome(object_label(obj), plan, "ruamel"))
+    buffer = io.StringIO()
+    yaml_rt.dump(data, buffer)
+    new = buffer.getvalue()
+    if not doc_text.endswith("\n"):
+        new = new.rstrip("\n")
+    return new, outcomes
+
+
+def _keep_anchors(node: Any) -> None:
+    """ruamel drops anchors nothing refers to; a round-trip must keep them."""
+    anchor = getattr(node, "anchor", None)
+    if anchor is not None and getattr(anchor, "value", None):
+        anchor.always_dump = True
+    if isinstance(node, dict):
+        for value in node.values():
+            _keep_anchors(value)
+    elif isinstance(node, list):
+        for value in node:
+            _keep_anchors(value)
+
+
+def _move_trailing_comment(entries: Any) -> None:
+    """ruamel hangs comments after a list on its last item; keep them after the item we appended."""
+    if len(entries) < 2:
+        return
+    previous, new = entries[-2], entries[-1]
+    if len(entries) - 2 in entries.ca.items:
+        entries.ca.items[len(entries) - 1] = entries.ca.items.pop(len(entries) - 2)
+    elif hasattr(previous, "ca") and previous:
+        last_key = list(previous)[-1]
+        comment = previous.ca.items.get(last_key)
+        token = comment[2] if comment is not None and len(comment) > 2 else None
+        if token is None or "\n" not in token.value.rstrip("\n"):
+            return
+        from ruamel.yaml.tokens import CommentToken
+
+        inline, _, rest = token.value.partition("\n")
+        token.value = inline + "\n"
+        new.ca.items["name"] = [None, None, CommentToken("\n" + rest, token.start_mark, None), None]
+
+
+def _guess_dash_offset(doc_text: str) -> int:
+    match = re.search(r"^( *)[A-Za-z_\"'][^\n]*:[ \t]*\n( *)- ", doc_text, re.MULTILINE)
+    return max(0, len(match.group(2)) - len(match.group(1))) if match else 0
+
+
+def _edit_plain(data: Any, request: EditRequest, editor: str) -> list[SpecOutcome]:
+    from regcred.core.podspec import apply_plan
+
+    outcomes: list[SpecOutcome] = []
+    for obj, spec in find_pod_specs(data):
+        plan = plan_spec(spec, request)
+        if plan.changes:
+            apply_plan(spec, plan, request.secret)
+        outcomes.append(SpecOutcome(object_label(obj), plan, editor))
+    return outcomes
+
+
+def _json_dump_like(data: Any, original: str) -> str:
+    match = re.search(r"\n([ \t]+)\S", original)
+    indent: str | int | None = match.group(1) if match else None
+    dumped = json.dumps(data, indent=indent, ensure_ascii=False)
+    return dumped + ("\n" if original.endswith("\n") else "")
+
+
+def _edit_json_stream(text: str, source: str, request: EditRequest) -> StreamResult:
+    """JSON the YAML composer refuses (tabs, escapes): decode with json, re-dump only edited documents."""
+    decoder = json.JSONDecoder()
+    result = StreamResult(text)
+    replacements: list[tuple[int, int, str]] = []
+    index, count = 0, 0
+    while True:
+        while index < len(text) and text[index] in " \t\r\n":
+            index += 1
+        if index >= len(text):
+            break
+        count += 1
+        try:
+            data, end = decoder.raw_decode(text, index)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{source}: document {count}, line {exc.lineno}, invalid JSON: {exc.msg}", hint="nothing was written"
+            ) from None
+        outcomes = _edit_plain(data, request, "json")
+        result.outcomes.extend(outcomes)
+        if any(o.plan.changes for o in outcomes):
+            replacements.append((index, end, _json_dump_like(data, text[index:end]).rstrip("\n")))
+        index = end
+    result.text = _apply(text, replacements)
+    return result
