@@ -18,7 +18,10 @@ from regcred.core.registrykey import index_key
 from regcred.core.specschema import (
     API_VERSION,
     DEFAULT_WORKLOAD_KINDS,
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
     DOCUMENT,
+    ENV_NAME,
     KIND,
     Arr,
     Bool,
@@ -27,6 +30,12 @@ from regcred.core.specschema import (
     Str,
     StrMap,
 )
+
+PATTERN_RULES = {
+    DNS_SUBDOMAIN: "is not a lowercase RFC 1123 subdomain (a-z, 0-9, '-' and '.', alphanumeric at both ends)",
+    DNS_LABEL: "is not a lowercase RFC 1123 label (a-z, 0-9 and '-', alphanumeric at both ends)",
+    ENV_NAME: "is not an environment variable name (letters, digits and '_', not starting with a digit)",
+}
 
 
 class SpecInvalid(InputError):
@@ -201,7 +210,7 @@ def check_structure(node: Node, value: Any, path: str) -> list[str]:
         elif node.max_length is not None and len(value) > node.max_length:
             problems.append(f"{path}: longer than {node.max_length} characters")
         elif node.pattern is not None and not re.search(node.pattern, value):
-            problems.append(f"{path}: {value!r} does not match {node.pattern}")
+            problems.append(f"{path}: {value!r} {PATTERN_RULES.get(node.pattern, 'does not match ' + node.pattern)}")
     elif isinstance(node, Bool):
         if not isinstance(value, bool):
             problems.append(f"{path}: must be true or false, not {_type_name(value)}")

@@ -16,7 +16,7 @@ API_VERSION = f"{GROUP}/{VERSION}"
 KIND = "RegistryCredential"
 PLURAL = "registrycredentials"
 SINGULAR = "registrycredential"
-SHORT_NAMES = ("regcred", "rc")
+SHORT_NAMES = ("regcred",)
 SCHEMA_ID = "https://regcred.dev/schemas/registrycredential.v1alpha1.json"
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
