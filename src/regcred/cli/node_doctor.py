@@ -126,7 +126,7 @@ def doctor(images: tuple[str, ...], host_root: str, root_dir: str | None, kubele
     result = diagnose(host, settings, images)
     emit(result, output, _table(result, settings))
     if result["problems"]:
-        raise click.exceptions.Exit(OperationFailed.exit_code)  # the report says why; no error line
+        raise OperationFailed(f"node doctor found {len(result['problems'])} problem(s)", hint="each one names its fix")
 
 
 def _table(result: dict[str, Any], settings: Any) -> str:

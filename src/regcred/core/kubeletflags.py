@@ -203,7 +203,7 @@ def kubelet_settings(
     root_source = "default"
     if root_dir:
         root_source = next(
-            (origin[name] for name in FLAG_VARIABLES if "--root-dir" in env.get(name, "")),
+            (origin[name] for name in reversed(FLAG_VARIABLES) if "--root-dir" in env.get(name, "")),
             arg_sources[0] if arg_sources else "unit",
         )
     user = (unit.user if unit else None) or "root"

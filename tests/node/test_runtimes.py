@@ -1,0 +1,141 @@
+"""Runtime config edits keep everything else; containerd itself parses what regcred writes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from regcred.core import runtimes as rt
+from regcred.core.errors import ConfigFormatError
+
+CRED = rt.HostCredential("reg.example.com:5000", "alice", 's3cret"quote')
+
+CONTAINERD_V2 = """\
+# managed by ansible: keep this comment
+version = 2
+root = "/var/lib/containerd"  # trailing comment
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "reg.example.com:5000/pause:3.9"
+
+  [plugins."io.containerd.grpc.v1.cri".registry.configs."other.example.com".tls]
+    insecure_skip_verify = true
+"""
+
+
+def test_runtime_host_maps_docker_hub_and_drops_paths():
+    assert rt.runtime_host("https://index.docker.io/v1/") == "registry-1.docker.io"
+    assert rt.runtime_host("docker.io") == "registry-1.docker.io"
+    assert rt.runtime_host("https://reg.example.com:5000/team") == "reg.example.com:5000"
+    assert rt.runtime_host("bad host") is None
+
+
+def test_containerd_edit_keeps_comments_and_other_tables():
+    new = rt.containerd_with_auth(CONTAINERD_V2, [CRED])
+    assert new is not None and new.startswith(CONTAINERD_V2.rstrip("\n"))
+    assert "insecure_skip_verify = true" in new and "# trailing comment" in new
+    facts = rt.containerd_facts(new)
+    assert facts.auth_hosts == ("reg.example.com:5000",)
+    assert facts.sandbox_image == "reg.example.com:5000/pause:3.9"
+    assert rt.containerd_with_auth(new, [CRED]) is None  # idempotent
+    removed = rt.containerd_without_auth(new, ["reg.example.com:5000"])
+    assert removed is not None and rt.containerd_facts(removed).auth_hosts == ()
+    assert "other.example.com" in removed
+
+
+def test_containerd_v3_and_v1_sections():
+    v3 = rt.containerd_with_auth('version = 3\n[plugins."io.containerd.cri.v1.images".pinned_images]\nsandbox = "r/p:1"\n', [CRED])
+    assert '[plugins."io.containerd.cri.v1.images".registry.configs."reg.example.com:5000".auth]' in v3
+    assert rt.containerd_facts(v3).sandbox_image == "r/p:1"
+    v1 = rt.containerd_with_auth("[plugins.cri]\nsandbox_image = \"r/p:1\"\n", [CRED])
+    assert "[plugins.cri.registry.configs" in v1
+
+
+def test_containerd_invalid_toml_is_one_line():
+    with pytest.raises(ConfigFormatError, match="is not valid TOML"):
+        rt.containerd_with_auth("version = 2\n[plugins\n", [CRED])
+
+
+def _containerd_dump(tmp_path: Path, text: str) -> str:
+    if shutil.which("containerd") is None:
+        pytest.skip("containerd not installed (Debian package containerd): cannot check the generated config")
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    done = subprocess.run(["containerd", "--config", str(path), "config", "dump"], capture_output=True, text=True,
+                          timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.real
+def test_real_containerd_reads_the_edited_default_config(tmp_path):
+    if shutil.which("containerd") is None:
+        pytest.skip("containerd not installed (Debian package containerd): cannot check the generated config")
+    default = subprocess.run(["containerd", "config", "default"], capture_output=True, text=True, check=True).stdout
+    dump = _containerd_dump(tmp_path, rt.containerd_with_auth(default, [CRED]))
+    section = dump.split('registry.configs."reg.example.com:5000".auth]', 1)[1].split("[", 1)[0]
+    assert 'username = "alice"' in section
+    assert 'password = "s3cret\\"quote"' in section
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("start", [None, CONTAINERD_V2, '[plugins.cri]\nsandbox_image = "reg.example.com:5000/pause:3.9"\n'])
+def test_real_containerd_reads_a_created_or_commented_config(tmp_path, start):
+    dump = _containerd_dump(tmp_path, rt.containerd_with_auth(start, [CRED]))
+    assert 'registry.configs."reg.example.com:5000".auth]' in dump
+    if start is not None:
+        assert 'sandbox_image = "reg.example.com:5000/pause:3.9"' in dump
+    if start == CONTAINERD_V2:
+        assert 'registry.configs."other.example.com".tls]' in dump
+
+
+CRIO_CONF = '[crio]\n[crio.image]\npause_image = "reg.example.com:5000/pause:3.10"\n'
+
+
+def test_crio_facts_follow_dropin_order():
+    facts = rt.crio_facts([("/etc/crio/crio.conf", CRIO_CONF),
+                           ("/etc/crio/crio.conf.d/10-a.conf", '[crio.image]\nglobal_auth_file = "/a.json"\n'),
+                           ("/etc/crio/crio.conf.d/20-b.conf", '[crio.image]\nglobal_auth_file = "/b.json"\n')])
+    assert facts.sandbox_image == "reg.example.com:5000/pause:3.10" and facts.auth_file == "/b.json"
+    own = rt.crio_facts([("/d.conf", rt.crio_dropin("/var/lib/kubelet/config.json"))])
+    assert own.auth_file == "/var/lib/kubelet/config.json"
+
+
+REGISTRIES = """\
+# k3s registries
+mirrors:
+  docker.io:
+    endpoint:
+      - "https://mirror.example.com:5000"
+configs:
+  "mirror.example.com:5000":
+    tls:
+      insecure_skip_verify: true
+"""
+
+
+def test_registries_yaml_keeps_mirrors_tls_and_comments():
+    new = rt.registries_yaml_with_auth(REGISTRIES, [rt.HostCredential("mirror.example.com:5000", "u", "p")])
+    assert new is not None and new.startswith("# k3s registries") and "insecure_skip_verify: true" in new
+    import yaml
+
+    doc = yaml.safe_load(new)
+    assert doc["configs"]["mirror.example.com:5000"]["auth"] == {"username": "u", "password": "p"}
+    assert doc["mirrors"]["docker.io"]["endpoint"] == ["https://mirror.example.com:5000"]
+    assert rt.registries_yaml_with_auth(new, [rt.HostCredential("mirror.example.com:5000", "u", "p")]) is None
+    back = rt.registries_yaml_without_auth(new, ["mirror.example.com:5000"])
+    assert yaml.safe_load(back)["configs"]["mirror.example.com:5000"] == {"tls": {"insecure_skip_verify": True}}
+    assert rt.registries_yaml_facts(new).auth_hosts == ("mirror.example.com:5000",)
+
+
+def test_registries_yaml_created_and_invalid():
+    created = rt.registries_yaml_with_auth(None, [CRED])
+    import yaml
+
+    assert yaml.safe_load(created) == {"configs": {"reg.example.com:5000": {"auth": {
+        "username": "alice", "password": 's3cret"quote'}}}}
+    with pytest.raises(ConfigFormatError, match="registries.yaml"):
+        rt.registries_yaml_with_auth("configs: [\n", [CRED])
