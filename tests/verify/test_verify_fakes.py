@@ -1,0 +1,277 @@
+"""Bad registries, served by tiny local fakes: malformed challenges, redirects to other hosts, huge or slow
+replies, odd statuses. Each gives one clear reason per registry, never a traceback, never the secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.cli import assert_clean_error, run_regcred
+
+PASSWORD = "fake-Secret-pw-42"
+BASIC = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+Reply = tuple[int, dict[str, str], bytes]
+Route = Callable[[BaseHTTPRequestHandler], Reply]
+
+
+class FakeServer:
+    """A threaded HTTP server whose answers come from `route`; it records (method, path, has-Authorization)."""
+
+    def __init__(self, route: Route) -> None:
+        self.route = route
+        self.seen: list[tuple[str, str, bool]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _any(self) -> None:
+                outer.seen.append((self.command, self.path, "Authorization" in self.headers))
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                status, headers, body = outer.route(self)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_HEAD = do_POST = do_DELETE = _any
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.httpd.server_address[1]}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Route], FakeServer]]:
+    servers: list[FakeServer] = []
+
+    def start(route: Route) -> FakeServer:
+        servers.append(FakeServer(route))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def authed(h: BaseHTTPRequestHandler) -> bool:
+    return h.headers.get("Authorization") == f"Basic {BASIC}"
+
+
+def basic_registry(after_login: Callable[[BaseHTTPRequestHandler], Reply] | None = None) -> Route:
+    def route(h: BaseHTTPRequestHandler) -> Reply:
+        if not authed(h):
+            return 401, {"WWW-Authenticate": 'Basic realm="fake"'}, b"{}"
+        if after_login is not None:
+            return after_login(h)
+        return 200, {}, b"{}"
+
+    return route
+
+
+def verify(host: str, *extra: str) -> tuple[Any, dict[str, Any]]:
+    result = run_regcred("verify", host, "-u", "alice", "--password-stdin", "--insecure-http", "-o", "json", *extra,
+                         input=PASSWORD)
+    assert "Traceback" not in result.stderr
+    assert PASSWORD not in result.stdout + result.stderr and BASIC not in result.stdout + result.stderr
+    data = json.loads(result.stdout) if result.stdout.strip() else {}
+    return result, data
+
+
+def error_of(data: dict[str, Any]) -> str:
+    [row] = data["results"]
+    return str(row["error"])
+
+
+@pytest.mark.parametrize(
+    ("challenge", "needle"),
+    [
+        ('Bearer realm="http://127.0.0.1:1/token', "malformed WWW-Authenticate challenge: unterminated"),
+        ("Bearer service=x", "without a realm"),
+        ('Bearer realm="ftp://x/token"', "not an http(s) URL"),
+        ('Digest realm="x", nonce="1"', "no Basic or Bearer"),
+        (None, "401 without a WWW-Authenticate"),
+    ],
+)
+def test_bad_challenges(serve: Callable[[Route], FakeServer], challenge: str | None, needle: str) -> None:
+    headers = {"WWW-Authenticate": challenge} if challenge else {}
+    server = serve(lambda h: (401, headers, b"{}"))
+    result, data = verify(server.host)
+    assert result.returncode == 1
+    assert needle in error_of(data)
+    assert not any(auth for _m, _p, auth in server.seen)  # nothing was ever sent with credentials
+
+
+def test_redirect_to_another_host_never_carries_credentials(serve: Callable[[Route], FakeServer]) -> None:
+    elsewhere = serve(lambda h: (200, {}, b"{}"))
+    registry = serve(basic_registry(lambda h: (307, {"Location": f"http://{elsewhere.host}/v2/"}, b"")))
+    result, data = verify(registry.host)
+    assert result.returncode == 1
+    assert f"redirected to another host ({elsewhere.host})" in error_of(data)
+    assert elsewhere.seen == []
+
+
+def test_realm_redirect_to_a_third_host_is_refused(serve: Callable[[Route], FakeServer]) -> None:
+    third = serve(lambda h: (200, {}, b'{"token": "t"}'))
+    realm = serve(lambda h: (302, {"Location": f"http://{third.host}/token"}, b""))
+    registry = serve(lambda h: (401, {"WWW-Authenticate": f'Bearer realm="http://{realm.host}/token",service="s"'},
+                                b"{}"))
+    result, data = verify(registry.host)
+    assert result.returncode == 1
+    assert "redirected to another host" in error_of(data)
+    assert third.seen == []
+    assert all(auth for _m, _p, auth in realm.seen)  # the announced realm does get the credentials
+
+
+def test_same_host_redirect_is_followed(serve: Callable[[Route], FakeServer]) -> None:
+    def after(h: BaseHTTPRequestHandler) -> Reply:
+        return (307, {"Location": "/v2/?moved=1"}, b"") if "moved" not in h.path else (200, {}, b"{}")
+
+    registry = serve(basic_registry(after))
+    result, data = verify(registry.host)
+    assert result.returncode == 0, data
+    assert ("GET", "/v2/?moved=1", True) in registry.seen
+
+
+def test_redirect_loop_is_bounded(serve: Callable[[Route], FakeServer]) -> None:
+    registry = serve(basic_registry(lambda h: (302, {"Location": "/v2/"}, b"")))
+    result, data = verify(registry.host)
+    assert result.returncode == 1 and "more than 5 redirects" in error_of(data)
+
+
+def test_huge_reply_is_cut_off(serve: Callable[[Route], FakeServer]) -> None:
+    registry = serve(lambda h: (200, {}, b"x" * (3 * 1024 * 1024)))
+    result, data = verify(registry.host)
+    assert result.returncode == 1 and "larger than 1024 KiB" in error_of(data)
+
+
+def test_non_json_token_reply(serve: Callable[[Route], FakeServer]) -> None:
+    realm = serve(lambda h: (200, {"Content-Type": "text/html"}, f"<html>{PASSWORD}</html>".encode()))
+    registry = serve(lambda h: (401, {"WWW-Authenticate": f'Bearer realm="http://{realm.host}/token"'}, b"{}"))
+    result, data = verify(registry.host)
+    assert result.returncode == 1 and "not JSON" in error_of(data)
+
+
+def test_opaque_token_leaves_push_unknown_and_upload_probe_cancels(serve: Callable[[Route], FakeServer]) -> None:
+    realm = serve(lambda h: (200, {}, b'{"token": "opaque-token", "expires_in": 60}'))
+
+    def registry_route(h: BaseHTTPRequestHandler) -> Reply:
+        if h.headers.get("Authorization") != "Bearer opaque-token":
+            return 401, {"WWW-Authenticate": f'Bearer realm="http://{realm.host}/token",service="s"'}, b"{}"
+        if h.command == "POST":
+            return 202, {"Location": "/v2/team/app/blobs/uploads/u1"}, b""
+        if h.command == "DELETE":
+            return 204, {}, b""
+        return 200, {}, b"{}"
+
+    registry = serve(registry_route)
+    result, data = verify(registry.host, "--repository", "team/app:v1")
+    [row] = data["results"]
+    assert result.returncode == 0 and row["push_granted"] is None and row["expires_in"] == 60
+    assert not any(m in ("POST", "DELETE") for m, _p, _a in registry.seen)
+    result, data = verify(registry.host, "--repository", "team/app:v1", "--probe-upload")
+    [row] = data["results"]
+    assert result.returncode == 1 and row["push_granted"] is True
+    assert ("DELETE", "/v2/team/app/blobs/uploads/u1", True) in registry.seen
+
+
+@pytest.mark.parametrize(("status", "needle"), [(429, "429 too many requests"), (503, "503 server error"),
+                                                (403, "403 denied")])
+def test_manifest_status_reasons(serve: Callable[[Route], FakeServer], status: int, needle: str) -> None:
+    registry = serve(basic_registry(lambda h: (status, {}, b"") if h.command == "HEAD" else (200, {}, b"{}")))
+    result, data = verify(registry.host, "--repository", "team/app:v1")
+    assert result.returncode == 1 and needle in error_of(data)
+    assert data["results"][0]["pull"] == {"team/app:v1": False}
+
+
+def test_ping_status_reason(serve: Callable[[Route], FakeServer]) -> None:
+    registry = serve(lambda h: (500, {}, b"oops"))
+    result, data = verify(registry.host)
+    assert result.returncode == 1 and "GET /v2/: 500 server error" in error_of(data)
+
+
+def test_slow_registry_times_out(serve: Callable[[Route], FakeServer]) -> None:
+    def slow(h: BaseHTTPRequestHandler) -> Reply:
+        time.sleep(1.5)
+        return 200, {}, b"{}"
+
+    registry = serve(slow)
+    result, data = verify(registry.host, "--timeout", "0.3")
+    assert result.returncode == 1 and "timeout after 0.3s" in error_of(data)
+
+
+def test_unresolvable_host_is_a_dns_reason() -> None:
+    result, data = verify("registry.does-not-exist.invalid", "--timeout", "5")
+    assert result.returncode == 1
+    assert error_of(data) in ("DNS: cannot resolve registry.does-not-exist.invalid:443",
+                              "DNS: cannot resolve registry.does-not-exist.invalid")
+
+
+def test_concurrent_keys_each_get_their_own_reason(serve: Callable[[Route], FakeServer], tmp_path: Path,
+                                                   dead_port: int) -> None:
+    good = serve(basic_registry())
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auths": {good.host: {"auth": BASIC}, f"127.0.0.1:{dead_port}": {"auth": BASIC},
+                                            "*.example.com": {"auth": BASIC}, "empty.example.com": {}}}))
+    result = run_regcred("verify", "--file", config, "--insecure-http", "-o", "json")
+    rows = {r["key"]: r for r in json.loads(result.stdout)["results"]}
+    assert result.returncode == 1
+    assert rows[good.host]["ok"] is True
+    assert rows[f"127.0.0.1:{dead_port}"]["error"].startswith("connection refused")
+    assert "wildcard" in rows["*.example.com"]["error"]
+    assert "no username or password" in rows["empty.example.com"]["error"]
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+# --- usage errors: exit 2, one line -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        ((), ("give exactly one of SERVER, --file or --secret-file",)),
+        (("reg.io", "--file", "x.json"), ("got SERVER, --file",)),
+        (("reg.io",), ("SERVER needs --username",)),
+        (("reg.io", "-u", "a", "--repository", "team/ app"), ("invalid --repository",)),
+        (("reg.io", "-u", "a", "--ca-file", "/nonexistent/ca.pem", "--password-env", "PW"), ("--ca-file",)),
+        (("--file", "/nonexistent/config.json"), ("/nonexistent/config.json",)),
+        (("*.io", "-u", "a", "--password-env", "PW"), ("wildcard",)),
+    ],
+)
+def test_usage_errors(args: tuple[str, ...], needles: tuple[str, ...], tmp_path: Path) -> None:
+    bad_ca = tmp_path / "ca.pem"
+    bad_ca.write_text("not a certificate")
+    result = run_regcred("verify", *args, env={"PW": PASSWORD})
+    assert_clean_error(result, 2, *needles)
+
+
+def test_ca_file_that_is_not_pem(tmp_path: Path) -> None:
+    bad_ca = tmp_path / "ca.pem"
+    bad_ca.write_text("not a certificate")
+    result = run_regcred("verify", "reg.io", "-u", "a", "--password-env", "PW", "--ca-file", bad_ca,
+                         env={"PW": PASSWORD})
+    assert_clean_error(result, 2, "not a PEM CA bundle")
