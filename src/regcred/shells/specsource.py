@@ -1,0 +1,238 @@
+"""Reading RegistryCredential files and resolving `passwordFrom`: environment, files, and cluster Secrets.
+
+Passwords are read here and nowhere else; an error names the document, the field and the source,
+never the value. `secretKeyRef` and `fromSecret` need the cluster: the caller passes a reader.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from regcred.core.dockerconfig import entry_object, raw_entries
+from regcred.core.errors import ConfigFormatError, InputError
+from regcred.core.planner import ClusterState, DesiredCredential, payload_from_entries
+from regcred.core.pullsecret import read_pull_secret
+from regcred.core.registrykey import index_key
+from regcred.core.spec import PasswordFrom, Registry, RegistryCredential, SpecInvalid, parse_documents
+from regcred.core.specschema import WORKLOAD_KINDS
+from regcred.shells.files import read_bytes
+from regcred.shells.manifests import read_manifest_file
+
+# (namespace, name) -> the Secret object, or None when it does not exist.
+SecretReader = Callable[[str, str], "dict[str, Any] | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """What `-f` files held: validated specs and every other object (manifests for `render`)."""
+
+    specs: list[RegistryCredential]
+    manifests: list[tuple[str, dict[str, Any]]]  # (source, object)
+    manifest_texts: list[tuple[str, str]]  # (source, file text) of files holding no spec
+
+
+def load_inputs(paths: Sequence[str]) -> Inputs:
+    """Read every file (a directory: its *.yaml/*.yml/*.json); RegistryCredential documents become specs."""
+    from regcred.core.spec import is_registry_credential
+
+    docs: list[tuple[Any, str]] = []
+    manifests: list[tuple[str, dict[str, Any]]] = []
+    texts: list[tuple[str, str]] = []
+    for path in _expand(paths):
+        source, documents = read_manifest_file(path)
+        held_spec = False
+        for index, doc in enumerate(documents, start=1):
+            if doc is None:
+                continue
+            where = f"{source}: document {index}" if len(documents) > 1 else source
+            if is_registry_credential(doc):
+                docs.append((doc, where))
+                held_spec = True
+            elif isinstance(doc, dict):
+                manifests.append((where, doc))
+        if not held_spec and path != "-":
+            texts.append((source, Path(path).read_text(encoding="utf-8", errors="replace")))
+    specs = parse_documents(docs)
+    return Inputs(specs, manifests, texts)
+
+
+def _expand(paths: Sequence[str]) -> list[str]:
+    found: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if raw != "-" and path.is_dir():
+            found += sorted(str(p) for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
+        else:
+            found.append(raw)
+    return found
+
+
+def require_specs(inputs: Inputs) -> list[RegistryCredential]:
+    if not inputs.specs:
+        raise InputError("no RegistryCredential document in the given files",
+                         hint="give -f with a file holding `kind: RegistryCredential` (see `regcred spec schema`)")
+    return inputs.specs
+
+
+def placeholder_name(spec: RegistryCredential, registry: Registry, index: int) -> str:
+    """The ${VAR} a rendered file carries instead of a password: the env variable's own name when there is one."""
+    source = registry.password_from
+    if source is not None and source.env is not None:
+        return source.env
+    return re.sub(r"[^A-Z0-9]+", "_", f"REGCRED_{spec.name}_{index}".upper()).strip("_")
+
+
+def read_password(source: PasswordFrom, where: str, read_secret: SecretReader | None) -> str:
+    """The password from its source; an error names the place and the source, never a value."""
+    if source.env is not None:
+        value = os.environ.get(source.env)
+        if value is None:
+            raise InputError(f"{where}.env: environment variable {source.env} is not set",
+                             hint="export it before running regcred")
+    elif source.file is not None:
+        data = read_bytes(Path(source.file).expanduser(), what="password file")
+        value = data.decode("utf-8", errors="replace")
+        value = value[:-1] if value.endswith("\n") else value
+        value = value[:-1] if value.endswith("\r") else value
+    else:
+        ref = source.secret_key_ref
+        assert ref is not None
+        secret = _read_secret(read_secret, ref.namespace, ref.name, f"{where}.secretKeyRef")
+        value = _secret_key(secret, ref.key, f"{where}.secretKeyRef")
+    if value == "":
+        raise InputError(f"{where}: the password from {source.describe()} is empty")
+    return value
+
+
+def _read_secret(read_secret: SecretReader | None, namespace: str, name: str, where: str) -> dict[str, Any]:
+    if read_secret is None:
+        raise InputError(f"{where}: Secret {namespace}/{name} is in the cluster and no cluster is used here",
+                         hint="give --context/--kubeconfig, or render with --no-secrets")
+    secret = read_secret(namespace, name)
+    if secret is None:
+        raise InputError(f"{where}: Secret {namespace}/{name} not found",
+                         hint="create it, or fix the reference")
+    return secret
+
+
+def _secret_key(secret: Mapping[str, Any], key: str, where: str) -> str:
+    import base64
+    import binascii
+
+    meta = secret.get("metadata") or {}
+    label = f"Secret {meta.get('namespace')}/{meta.get('name')}"
+    string_data = secret.get("stringData") or {}
+    if isinstance(string_data.get(key), str):
+        return str(string_data[key])
+    value = (secret.get("data") or {}).get(key)
+    if not isinstance(value, str):
+        raise InputError(f"{where}: {label} has no key {key!r}", hint="fix secretKeyRef.key")
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise InputError(f"{where}: {label} key {key!r} is not valid base64 UTF-8 text") from None
+
+
+def resolve(spec: RegistryCredential, read_secret: SecretReader | None, *,
+            placeholders: bool = False) -> DesiredCredential:
+    """The spec with its credentials read: one payload holding every registry, in spec order.
+
+    With `placeholders`, passwords become `${NAME}` and no `auth` field is written (it would encode
+    the placeholder); `fromSecret` registries are then left out (their keys are unknown offline).
+    """
+    entries: list[tuple[str, dict[str, Any]]] = []
+    seen: dict[str, str] = {}
+    for index, registry in enumerate(spec.registries):
+        where = f"{spec.source}: {registry.path}"
+        if registry.from_secret is not None:
+            if placeholders:
+                continue
+            ref = registry.from_secret
+            secret = _read_secret(read_secret, ref.namespace, ref.name, f"{where}.fromSecret")
+            try:
+                pull = read_pull_secret(secret)
+            except ConfigFormatError as exc:
+                raise InputError(f"{where}.fromSecret: {exc.line()}") from None
+            if pull.config is None:
+                raise InputError(f"{where}.fromSecret: Secret {ref.namespace}/{ref.name} is not a pull secret: "
+                                 f"{pull.ignored_reason}")
+            new = list(raw_entries(pull.config).items())
+        else:
+            assert registry.server is not None and registry.username is not None
+            assert registry.password_from is not None
+            if placeholders:
+                obj = {"username": registry.username,
+                       "password": "${" + placeholder_name(spec, registry, index) + "}"}
+                if registry.email:
+                    obj["email"] = registry.email
+            else:
+                password = read_password(registry.password_from, f"{where}.passwordFrom", read_secret)
+                obj = entry_object(registry.username, password, registry.email)
+            new = [(registry.server, obj)]
+        for key, obj in new:
+            normal = index_key(key) or key
+            if normal in seen:
+                raise InputError(f"{where}: registry {key!r} is also given by {seen[normal]}",
+                                 hint="list each registry once")
+            seen[normal] = registry.path
+            entries.append((key, obj))
+    if not entries:
+        raise InputError(f"{spec.source}: no registry credentials to write (fromSecret cannot be rendered "
+                         "with placeholders)")
+    return DesiredCredential.build(spec, payload_from_entries(entries))
+
+
+def resolve_all(specs: Sequence[RegistryCredential], read_secret: SecretReader | None, *,
+                placeholders: bool = False) -> list[DesiredCredential]:
+    """Resolve every spec, reporting every unresolvable source at once (one line each)."""
+    problems: list[str] = []
+    desired: list[DesiredCredential] = []
+    for spec in specs:
+        try:
+            desired.append(resolve(spec, read_secret, placeholders=placeholders))
+        except InputError as exc:
+            problems.append(exc.line())
+    if problems:
+        raise SpecInvalid(problems)
+    return desired
+
+
+def read_cluster_state(api: Any, specs: Sequence[RegistryCredential]) -> ClusterState:
+    """One LIST per kind for the whole cluster (paged), never a GET per object.
+
+    Secrets: those named like a spec's secretName (field selector), plus those labelled with a spec's name
+    (Secrets a spec wrote under an earlier secretName, to clean up). Workloads: every kind a spec names.
+    """
+    from regcred.core.planner import CREDENTIAL_LABEL
+
+    secrets: dict[tuple[str, str], dict[str, Any]] = {}
+    for secret_name in sorted({s.secret_name for s in specs}):
+        for obj in api.iter_list("Secret", field_selector=f"metadata.name={secret_name}"):
+            secrets[_key(obj)] = obj
+    names = ",".join(sorted({s.name for s in specs}))
+    for obj in api.iter_list("Secret", label_selector=f"{CREDENTIAL_LABEL} in ({names})"):
+        secrets[_key(obj)] = obj
+    kinds = [k for k in WORKLOAD_KINDS if any(k in s.workloads.kinds for s in specs)]
+    workloads = [obj for kind in kinds for obj in api.iter_list(kind) if not _controlled(obj)]
+    return ClusterState(
+        namespaces=api.list("Namespace"),
+        secrets=list(secrets.values()),
+        service_accounts=api.list("ServiceAccount"),
+        workloads=workloads,
+    )
+
+
+def _key(obj: Mapping[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace")), str(meta.get("name"))
+
+
+def _controlled(obj: Mapping[str, Any]) -> bool:
+    """A ReplicaSet of a Deployment, a Job of a CronJob: its owner's template is the one to change."""
+    owners = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(isinstance(o, Mapping) and o.get("controller") for o in owners)
