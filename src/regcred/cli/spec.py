@@ -1,0 +1,241 @@
+"""`regcred plan | apply | render` for RegistryCredential documents, and `regcred spec schema | crd | validate`.
+
+plan reads the cluster with one LIST per kind and prints every change (exit 1 when changes are pending,
+usable as a drift check); apply makes exactly those changes with conditional writes and re-plans an object
+that changed under it; render writes the manifests for a GitOps repository instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from regcred.cli.clusteropts import ClusterOptions, cluster_options
+from regcred.core.errors import InputError
+
+if TYPE_CHECKING:
+    from regcred.core.planner import Change, DesiredCredential, Plan
+    from regcred.core.spec import RegistryCredential
+    from regcred.shells.kube import KubeApi
+
+
+def _files_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "-f", "--filename", "files", multiple=True, required=True, metavar="FILE",
+        help="RegistryCredential file, directory or '-' (repeatable; render also takes manifests here).",
+    )(func)
+
+
+def _load_specs(files: tuple[str, ...]) -> Any:
+    """Load and validate; every problem is printed as its own error line (exit 2)."""
+    from regcred.core.spec import SpecInvalid
+    from regcred.shells.specsource import load_inputs
+
+    try:
+        return load_inputs(files)
+    except SpecInvalid as exc:
+        _fail_with(exc.problems)
+
+
+def _fail_with(problems: list[str]) -> None:
+    from regcred.cli.main import _prog_name
+
+    prog = _prog_name()
+    for problem in problems[:-1]:
+        click.echo(f"{prog}: error: {problem}", err=True)
+    raise InputError(problems[-1])  # the last line, printed by main, and exit 2
+
+
+def _resolve(specs: list[RegistryCredential], api: KubeApi | None, *, placeholders: bool = False
+             ) -> list[DesiredCredential]:
+    from regcred.core.spec import SpecInvalid
+    from regcred.shells.specsource import resolve_all
+
+    reader = None if api is None else (lambda ns, name: api.get_optional("Secret", name, ns))
+    try:
+        return resolve_all(specs, reader, placeholders=placeholders)
+    except SpecInvalid as exc:
+        _fail_with(exc.problems)
+        raise  # unreachable
+
+
+# -- spec ---------------------------------------------------------------------------------------------------
+
+@click.group("spec")
+def spec_group() -> None:
+    """The RegistryCredential schema: print the JSON Schema or the CRD, validate files offline."""
+
+
+@spec_group.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of a RegistryCredential document."""
+    from regcred.cli.output import dump_json
+    from regcred.core.specschema import json_schema
+
+    click.echo(dump_json(json_schema()))
+
+
+@spec_group.command("crd")
+@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+def crd_command(output: str) -> None:
+    """Print the CustomResourceDefinition (apiextensions.k8s.io/v1) of RegistryCredential."""
+    from regcred.cli.output import dump_json, dump_yaml
+    from regcred.core.specschema import crd
+
+    click.echo(dump_json(crd()) if output == "json" else dump_yaml(crd()), nl=output == "json")
+
+
+@spec_group.command("validate")
+@_files_option
+def validate_command(files: tuple[str, ...]) -> None:
+    """Check RegistryCredential files offline (no credentials are read): exit 0 when valid, 2 otherwise."""
+    from regcred.shells.specsource import require_specs
+
+    specs = require_specs(_load_specs(files))
+    for spec in specs:
+        click.echo(f"{spec.source}: RegistryCredential {spec.name} is valid (Secret {spec.secret_name})")
+
+
+# -- plan ---------------------------------------------------------------------------------------------------
+
+def build_plan(files: tuple[str, ...], cluster: ClusterOptions,
+               host_root: str | None) -> tuple[Plan, Any, list[DesiredCredential]]:
+    """Load, resolve, read the cluster once per kind, and plan (nodes too with --host-root)."""
+    from regcred.core.planner import Plan, plan
+    from regcred.shells.specsource import read_cluster_state, require_specs
+
+    specs = require_specs(_load_specs(files))
+    api = cluster.connect()
+    try:
+        desired = _resolve(specs, api)
+        state = read_cluster_state(api, specs)
+        result = plan(desired, state)
+    except BaseException:
+        api.close()
+        raise
+    if host_root is not None:
+        from regcred.shells.specnodes import plan_nodes
+
+        result = Plan(result.changes + tuple(plan_nodes(desired, host_root)), result.skipped)
+    return result, api, desired
+
+
+def plan_document(result: Plan) -> dict[str, Any]:
+    """The stable JSON shape of a plan."""
+    return {
+        "apiVersion": "regcred.dev/v1alpha1",
+        "kind": "Plan",
+        "changes": [c.to_json() for c in result.changes],
+        "skipped": [{"namespace": ns, "reason": why} for ns, why in result.skipped],
+        "summary": {**result.summary(), "pending": len(result.pending), "conflicts": len(result.conflicts)},
+    }
+
+
+def _detail(change: Change) -> str:
+    if change.kind == "Secret" and change.action in ("create", "update"):
+        parts = [f"+{k}" for k in change.added] + [f"-{k}" for k in change.removed]
+        parts += [f"~{k} (credential changed)" for k in change.updated]
+        text = " ".join(parts) or "labels/annotations"
+        return f"{text}; {change.reason}" if change.reason else text
+    if change.secret:
+        sign = "+" if change.action == "add" else "-"
+        return f"imagePullSecrets {sign}{change.secret}"
+    return change.reason
+
+
+def plan_table(result: Plan) -> str:
+    from regcred.cli.output import render_table
+
+    if not result.changes:
+        return "No changes: the cluster matches the spec(s)."
+    rows = [[c.namespace or "(node)", c.action, c.kind, c.name, c.credential, _detail(c)] for c in result.changes]
+    table = render_table(["namespace", "action", "kind", "name", "credential", "detail"], rows)
+    return f"{table}\n\n{summary_line(result)}"
+
+
+def summary_line(result: Plan) -> str:
+    counts = result.summary()
+    names = {"secrets": "Secret(s)", "serviceAccounts": "ServiceAccount entr(y/ies)", "workloads": "workload entr(y/ies)",
+             "nodes": "node file(s)"}
+    parts = []
+    for level, label in names.items():
+        if level in counts:
+            actions = ", ".join(f"{n} to {a}" for a, n in sorted(counts[level].items()) if a != "conflict")
+            if actions:
+                parts.append(f"{label}: {actions}")
+    text = "Plan: " + ("; ".join(parts) if parts else "nothing to change") + "."
+    if result.conflicts:
+        text += f" {len(result.conflicts)} conflict(s) need attention (see above)."
+    return text
+
+
+@click.command("plan")
+@_files_option
+@click.option("--host-root", metavar="DIR", help="Also plan the node level for the node whose / is mounted at DIR.")
+@cluster_options(namespaces=False, dry_run=False, output_choices=("table", "json", "yaml"))
+def plan_command(files: tuple[str, ...], host_root: str | None, cluster: ClusterOptions) -> None:
+    """Show every change apply would make; write nothing. Exit 0: nothing to do, 1: changes pending."""
+    from regcred.cli.output import emit
+
+    result, api, _ = build_plan(files, cluster, host_root)
+    api.close()
+    emit(plan_document(result), cluster.output, plan_table(result))
+    if result.changes:
+        sys.exit(1)  # changes pending: a drift check fails, without an error line
+
+
+@click.command("apply")
+@_files_option
+@click.option("--host-root", metavar="DIR", help="Also write the node level for the node whose / is mounted at DIR.")
+@cluster_options(namespaces=True, dry_run=True, output_choices=("table", "json", "yaml"))
+def apply_command(files: tuple[str, ...], host_root: str | None, cluster: ClusterOptions) -> None:
+    """Make exactly the planned changes (conditional writes, ownership kept); a second run changes nothing."""
+    from regcred.cli.clusteropts import report
+    from regcred.shells.specapply import apply_plan
+
+    if cluster.namespace or cluster.all_namespaces or cluster.namespace_selector:
+        raise InputError("apply takes its namespaces from the spec", hint="use spec.namespaces instead of -n/-A")
+    result, api, desired = build_plan(files, cluster, host_root)
+    with api:
+        rows = apply_plan(api, result, cluster=cluster, desired=desired, host_root=host_root)
+    report(rows, cluster, document={"apiVersion": "regcred.dev/v1alpha1", "kind": "ApplyResult",
+                                    "plan": plan_document(result)["summary"]})
+
+
+# -- render -------------------------------------------------------------------------------------------------
+
+@click.command("render")
+@_files_option
+@click.option("--out", "out_dir", metavar="DIR", help="Write one file per object under DIR/<namespace>/ "
+              "(default: one YAML stream on stdout).")
+@click.option("--no-secrets", is_flag=True, help="Put ${VAR} placeholders in the Secrets instead of credentials.")
+@click.option("--namespace", "namespaces", multiple=True, metavar="NS",
+              help="A target namespace (repeatable), besides Namespace manifests and literal spec includes.")
+@click.option("--kubeconfig", metavar="PATH", help="kubeconfig, to read secretKeyRef / fromSecret Secrets.")
+@click.option("--context", metavar="NAME", help="kubeconfig context, to read secretKeyRef / fromSecret Secrets.")
+def render_command(files: tuple[str, ...], out_dir: str | None, no_secrets: bool, namespaces: tuple[str, ...],
+                   kubeconfig: str | None, context: str | None) -> None:
+    """Write the manifests for a GitOps repository: Secrets, ServiceAccounts, injected workloads, node DaemonSet.
+
+    Secret data from passwordFrom is resolved now and written into the output, unless --no-secrets.
+    """
+    from regcred.shells.specrender import render, write_rendered
+    from regcred.shells.specsource import require_specs
+
+    inputs = _load_specs(files)
+    specs = require_specs(inputs)
+    api = None
+    needs_cluster = any(r.from_secret is not None or (r.password_from and r.password_from.secret_key_ref)
+                        for s in specs for r in s.registries)
+    if needs_cluster and not no_secrets:
+        api = ClusterOptions(kubeconfig=kubeconfig, context=context).connect()
+    try:
+        desired = _resolve(specs, api, placeholders=no_secrets)
+    finally:
+        if api is not None:
+            api.close()
+    rendered = render(desired, inputs, extra_namespaces=namespaces, placeholders=no_secrets)
+    write_rendered(rendered, out_dir, placeholders=no_secrets)
