@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "node": ("regcred.cli.node:node", "Install, check and roll out the kubelet's node-level registry credentials."),
     "sa": ("regcred.cli.sa:sa", "Attach pull Secrets to ServiceAccounts (attach, detach, create)."),
     "inject": ("regcred.cli.inject:inject", "Add a pull secret to the pod specs of manifest files (offline)."),
+    "workload": ("regcred.cli.workload:workload", "Add a pull secret to live workloads' pod templates."),
     "plan": ("regcred.cli.spec:plan_command", "Show what a RegistryCredential spec would change (exit 1: drift)."),
     "apply": ("regcred.cli.spec:apply_command", "Make the changes a RegistryCredential spec plans."),
     "render": ("regcred.cli.spec:render_command", "Write the manifests of a RegistryCredential spec (GitOps)."),
