@@ -1,0 +1,118 @@
+"""The commands as users run them (a real `regcred` process): exit codes, error lines, render output."""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+from pathlib import Path
+
+import yaml
+
+from tests.support.cli import run_regcred
+
+SPEC = """\
+apiVersion: regcred.dev/v1alpha1
+kind: RegistryCredential
+metadata: {name: harbor}
+spec:
+  registries:
+    - server: r.example.com
+      username: robot
+      passwordFrom: {env: HARBOR_TOKEN}
+  namespaces: {include: ["team-*"], selector: {matchLabels: {pull: "yes"}}}
+  serviceAccounts: [default, builder]
+  workloads: {enabled: true}
+  nodes: {enabled: true}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: team-a, labels: {pull: "yes"}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: team-b}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: team-a}
+spec:
+  template:
+    spec:
+      containers: [{name: c, image: r.example.com/web:1}]
+"""
+
+
+def test_invalid_spec_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: regcred.dev/v1alpha1\nkind: RegistryCredential\nmetadata: {name: x}\n"
+                   "spec:\n  registries:\n    - {server: a.io, password: hunter2}\n  extra: 1\n")
+    result = run_regcred("plan", "-f", bad)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert all(line.startswith("regcred: error: ") for line in lines)
+    assert any("bad.yaml: spec: unknown field 'extra'" in line for line in lines)
+    assert any("spec.registries[0]: unknown field 'password'" in line for line in lines)
+    assert "hunter2" not in result.stderr
+
+
+def test_validate_and_schema(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(SPEC)
+    result = run_regcred("spec", "validate", "-f", path)
+    assert result.returncode == 0 and "RegistryCredential harbor is valid" in result.stdout
+    schema = json.loads(run_regcred("spec", "schema").stdout)
+    assert schema["properties"]["kind"]["enum"] == ["RegistryCredential"]
+    crd = yaml.safe_load(run_regcred("spec", "crd").stdout)
+    assert crd["metadata"]["name"] == "registrycredentials.regcred.dev"
+    assert run_regcred("spec", "validate", "-f", tmp_path / "missing.yaml").returncode == 2
+
+
+def test_render_resolves_secrets_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(SPEC)
+    result = run_regcred("render", "-f", path, env={"HARBOR_TOKEN": "tok-123"})
+    assert result.returncode == 0, result.stderr
+    assert "resolved from passwordFrom at render time" in result.stdout
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    kinds = sorted((d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in docs)
+    assert kinds == [
+        ("DaemonSet", "kube-system", "regcred-node-harbor"),
+        ("Deployment", "team-a", "web"),
+        ("Secret", "kube-system", "harbor"),
+        ("Secret", "team-a", "harbor"),
+        ("ServiceAccount", "team-a", "builder"),
+        ("ServiceAccount", "team-a", "default"),
+    ]  # team-b lacks the label: not a target
+    secret = next(d for d in docs if d["kind"] == "Secret" and d["metadata"]["namespace"] == "team-a")
+    payload = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+    assert payload["auths"]["r.example.com"]["password"] == "tok-123"
+    web = next(d for d in docs if d["kind"] == "Deployment")
+    assert web["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "harbor"}]
+    assert "1 Secret(s)" in result.stderr or "Secret(s) hold credentials" in result.stderr
+
+
+def test_render_no_secrets_uses_placeholders_and_writes_files(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(SPEC)
+    out = tmp_path / "out"
+    result = run_regcred("render", "-f", path, "--no-secrets", "--out", out, env={"HARBOR_TOKEN": "tok-123"})
+    assert result.returncode == 0, result.stderr
+    secret_file = out / "team-a" / "secret-harbor.yaml"
+    text = secret_file.read_text()
+    assert "tok-123" not in text and "${HARBOR_TOKEN}" in text
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    secret = yaml.safe_load(text)
+    assert json.loads(secret["stringData"][".dockerconfigjson"]) == {
+        "auths": {"r.example.com": {"username": "robot", "password": "${HARBOR_TOKEN}"}}}
+    assert (out / "team-a" / "serviceaccount-default.yaml").exists()
+    assert (out / "kube-system" / "daemonset-regcred-node-harbor.yaml").exists()
+    assert not any("tok-123" in p.read_text() for p in out.rglob("*.yaml"))
+
+
+def test_render_without_the_env_variable_is_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(SPEC)
+    result = run_regcred("render", "-f", path, env={"HARBOR_TOKEN": ""})
+    assert result.returncode == 2
+    assert "spec.registries[0].passwordFrom: the password from env HARBOR_TOKEN is empty" in result.stderr
