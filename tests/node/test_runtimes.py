@@ -137,5 +137,5 @@ def test_registries_yaml_created_and_invalid():
 
     assert yaml.safe_load(created) == {"configs": {"reg.example.com:5000": {"auth": {
         "username": "alice", "password": 's3cret"quote'}}}}
-    with pytest.raises(ConfigFormatError, match="registries.yaml"):
+    with pytest.raises(ConfigFormatError, match=r"registries\.yaml"):
         rt.registries_yaml_with_auth("configs: [\n", [CRED])

@@ -1,0 +1,100 @@
+"""The DaemonSet manifest, and one round of its sync loop against a fake node."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from regcred.cli.node import install_entries
+from regcred.cli.node_daemonset import daemonset_manifest, sync_script
+from regcred.core.dockerconfig import parse_config_json
+from regcred.shells.host import HostRoot, kubelet_settings
+
+KUBELET = "/var/lib/kubelet/config.json"
+
+
+def test_rendered_daemonset(regcred):
+    code, out, _ = regcred("node", "daemonset", "--secret", "global-pull", "-n", "infra", "--image", "r.example.com/rc:1")
+    assert code == 0
+    ds = yaml.safe_load(out)
+    assert (ds["apiVersion"], ds["kind"], ds["metadata"]["namespace"]) == ("apps/v1", "DaemonSet", "infra")
+    pod = ds["spec"]["template"]["spec"]
+    assert ds["spec"]["selector"]["matchLabels"].items() <= ds["spec"]["template"]["metadata"]["labels"].items()
+    assert pod["tolerations"] == [{"operator": "Exists"}]  # every taint, control plane included
+    assert pod["automountServiceAccountToken"] is False
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["kubelet-dir"]["hostPath"] == {"path": "/var/lib/kubelet", "type": "Directory"}
+    assert volumes["pull-secret"]["secret"]["secretName"] == "global-pull"
+    container = pod["containers"][0]
+    assert container["image"] == "r.example.com/rc:1"
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["kubelet-dir"]["mountPath"] == "/host/var/lib/kubelet" and mounts["pull-secret"]["readOnly"] is True
+    script = container["command"][-1]
+    for part in ("regcred node install", "--from-file /secret/.dockerconfigjson", "--host-root /host", "--prune",
+                 "--keep-existing", "--root-dir /var/lib/kubelet"):
+        assert part in script
+
+
+def test_daemonset_json_and_bad_names(regcred):
+    code, out, _ = regcred("node", "daemonset", "--secret", "s", "-o", "json", "--root-dir", "/data/kubelet/")
+    ds = json.loads(out)
+    assert ds["spec"]["template"]["spec"]["volumes"][0]["hostPath"]["path"] == "/data/kubelet"
+    code, _, err = regcred("node", "daemonset", "--secret", "Bad_Name")
+    assert code == 2 and "invalid Secret name" in err
+
+
+def test_sync_script_is_valid_shell(tmp_path):
+    import subprocess
+
+    done = subprocess.run(["sh", "-n", "-c", sync_script("/var/lib/kubelet")], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert daemonset_manifest(secret="s", namespace="n", image="i")["spec"]["template"]["spec"]["containers"][0][
+        "command"][:2] == ["/bin/sh", "-c"]
+
+
+def entries(doc):
+    return [(e.key, e.username, e.password, e.email) for e in parse_config_json(json.dumps(doc), "secret")]
+
+
+def secret(*hosts, user="sync"):
+    return {"auths": {h: {"username": user, "password": f"{h}-pw"} for h in hosts}}
+
+
+def sync(node, doc):
+    host = HostRoot(node.root)
+    return install_entries(host, kubelet_settings(host), entries(doc), runtime="none", on_conflict="keep", prune=True)
+
+
+def test_sync_rounds_merge_rotate_and_remove_only_what_they_wrote(fake_node):
+    hand = {"username": "admin", "password": "hand-pw", "auth": "YWRtaW46aGFuZC1wdw=="}
+    fake_node.write(KUBELET, {"auths": {"hand.example.com": hand, "clash.example.com": hand}})
+    first = sync(fake_node, secret("a.example.com", "b.example.com", "clash.example.com"))
+    assert sorted(first["added"]) == ["a.example.com", "b.example.com"] and first["skipped"] == ["clash.example.com"]
+    auths = fake_node.json(KUBELET)["auths"]
+    assert auths["hand.example.com"] == hand and auths["clash.example.com"] == hand  # original wins
+    # a quiet round writes nothing
+    mtime = fake_node.path(KUBELET).stat().st_mtime_ns
+    assert sync(fake_node, secret("a.example.com", "b.example.com"))["changed"] is False
+    assert fake_node.path(KUBELET).stat().st_mtime_ns == mtime
+    # the Secret rotates a's password and loses b
+    rotated = secret("a.example.com", user="rotated")
+    third = sync(fake_node, rotated)
+    assert third["replaced"] == ["a.example.com"] and third["removed"] == ["b.example.com"]
+    auths = fake_node.json(KUBELET)["auths"]
+    assert set(auths) == {"a.example.com", "hand.example.com", "clash.example.com"}
+    assert auths["a.example.com"]["username"] == "rotated"
+    # someone edits a by hand; then the Secret loses it: the edited entry is theirs and stays
+    doc = fake_node.json(KUBELET)
+    doc["auths"]["a.example.com"] = hand
+    fake_node.write(KUBELET, doc)
+    fourth = sync(fake_node, {"auths": {}})
+    assert fourth["removed"] == [] and fake_node.json(KUBELET)["auths"]["a.example.com"] == hand
+    assert not fake_node.path(KUBELET + ".regcred-owned").exists()
+
+
+def test_dockerfile_installs_the_package_on_python_slim():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "deploy/node/Dockerfile").read_text()
+    assert "FROM python:3.11-slim" in text and "pip install ." in text and "COPY src ./src" in text
