@@ -1,0 +1,171 @@
+"""`regcred workload attach` against an API server (the `kube` fixture: in-process fake, and envtest).
+
+The real `regcred` process runs against `kube.kubeconfig`, so lightkube/httpx, the strategic merge patch
+semantics of the server and the exit codes are what is checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from regcred.core.pullsecret import dockerconfigjson_payload
+from regcred.core.stuck import RESTARTED_AT
+from tests.support.cli import assert_clean_error, run_regcred
+
+if importlib.util.find_spec("tests.support.kube") is None:
+    pytest.skip("the `kube` fixture (tests/support/kube.py) is not in the tree yet", allow_module_level=True)
+
+IMAGE = "registry.example.com/team/app:1"
+
+
+def regcred(kube: Any, *args: str | Path) -> Any:
+    return run_regcred(*args, "--kubeconfig", kube.kubeconfig)
+
+
+def ok_json(result: Any) -> dict[str, Any]:
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return json.loads(result.stdout)
+
+
+def setup_ns(kube: Any, ns: str, secret: str = "pull") -> str:
+    kube.create_namespace(ns)
+    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret, "namespace": ns},
+                 "type": "kubernetes.io/dockerconfigjson",
+                 "data": {".dockerconfigjson": base64.b64encode(
+                     dockerconfigjson_payload("registry.example.com", "u", "p")).decode()}})
+    return ns
+
+
+def pod_spec(image: str = IMAGE, secrets: tuple[str, ...] = (), sa: str | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"containers": [{"name": "app", "image": image}]}
+    if secrets:
+        spec["imagePullSecrets"] = [{"name": s} for s in secrets]
+    if sa:
+        spec["serviceAccountName"] = sa
+    return spec
+
+
+def deployment(ns: str, name: str, **kw: Any) -> dict[str, Any]:
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {"selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": pod_spec(**kw)}}}
+
+
+def cronjob(ns: str, name: str, **kw: Any) -> dict[str, Any]:
+    spec = {**pod_spec(**kw), "restartPolicy": "OnFailure"}
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name, "namespace": ns},
+            "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": {"spec": spec}}}}}
+
+
+def template_secrets(kube: Any, ns: str, name: str, kind: str = "Deployment") -> list[str]:
+    api = "batch/v1" if kind == "CronJob" else "apps/v1"
+    obj = kube.get(api, kind, name, ns)
+    spec = obj["spec"]["jobTemplate"]["spec"]["template"]["spec"] if kind == "CronJob" else obj["spec"]["template"]["spec"]
+    return [e["name"] for e in spec.get("imagePullSecrets") or []]
+
+
+def writes(kube: Any) -> list[Any]:
+    return [r for r in kube.request_log if r.method in ("POST", "PUT", "PATCH", "DELETE")]
+
+
+def test_attach_merges_with_existing_entries_and_covers_cronjobs(kube: Any) -> None:
+    ns = setup_ns(kube, "wl1")
+    kube.create(deployment(ns, "web", secrets=("other",)))
+    kube.create(cronjob(ns, "nightly"))
+    result = ok_json(regcred(kube, "workload", "attach", "pull", "-n", ns, "-o", "json"))
+    statuses = {r["name"]: r["status"] for r in result["results"]}
+    assert statuses == {"Deployment/web": "patched", "CronJob/nightly": "patched"}
+    assert sorted(template_secrets(kube, ns, "web")) == ["other", "pull"]  # the other entry survives
+    assert template_secrets(kube, ns, "nightly", "CronJob") == ["pull"]
+
+
+def test_second_run_sends_no_write(kube: Any) -> None:
+    if not kube.supports_hooks:
+        pytest.skip("needs the fake API's request log")
+    ns = setup_ns(kube, "wl2")
+    kube.create(deployment(ns, "web", secrets=("pull",)))
+    before = len(writes(kube))
+    result = ok_json(regcred(kube, "workload", "attach", "pull", "-n", ns, "-o", "json"))
+    assert [r["status"] for r in result["results"]] == ["unchanged"]
+    assert len(writes(kube)) == before
+
+
+def test_registry_filter_and_bare_pods(kube: Any) -> None:
+    ns = setup_ns(kube, "wl3")
+    kube.create(deployment(ns, "ours"))
+    kube.create(deployment(ns, "hub", image="nginx:1.25"))
+    kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": ns}, "spec": pod_spec()})
+    result = regcred(kube, "workload", "attach", "pull", "-n", ns, "--registry", "registry.example.com", "-o", "json")
+    doc = ok_json(result)
+    statuses = {r["name"]: r["status"] for r in doc["results"]}
+    assert statuses["Deployment/ours"] == "patched" and "Deployment/hub" not in statuses
+    assert statuses["Pod/bare"] == "skipped"
+    assert template_secrets(kube, ns, "hub") == []
+
+
+def test_service_account_change_refused_without_force(kube: Any) -> None:
+    ns = setup_ns(kube, "wl4")
+    kube.create(deployment(ns, "ops", sa="ops"))
+    kube.create(deployment(ns, "plain"))
+    result = regcred(kube, "workload", "attach", "pull", "-n", ns, "--service-account", "puller")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "refused" in result.stdout and "1 workload(s) refused" in result.stderr
+    assert kube.get("apps/v1", "Deployment", "ops", ns)["spec"]["template"]["spec"]["serviceAccountName"] == "ops"
+    assert kube.get("apps/v1", "Deployment", "plain", ns)["spec"]["template"]["spec"]["serviceAccountName"] == "puller"
+    forced = ok_json(regcred(kube, "workload", "attach", "pull", "-n", ns, "--service-account", "puller", "--force",
+                             "-o", "json"))
+    assert {r["name"]: r["status"] for r in forced["results"]}["Deployment/ops"] == "patched"
+
+
+def test_missing_secret_fails_the_namespace(kube: Any) -> None:
+    kube.create_namespace("wl5")
+    kube.create(deployment("wl5", "web"))
+    result = regcred(kube, "workload", "attach", "pull", "-n", "wl5")
+    assert result.returncode == 1 and "secret pull in namespace wl5 is not usable (not found)" in result.stdout
+    assert template_secrets(kube, "wl5", "web") == []
+
+
+def test_bad_input(kube: Any) -> None:
+    assert_clean_error(regcred(kube, "workload", "attach", "Bad_Name", "-n", "x"), 2, "Bad_Name")
+    assert_clean_error(regcred(kube, "workload", "attach", "pull", "-n", "nope-missing"), 2, "namespace nope-missing")
+    assert_clean_error(regcred(kube, "workload", "attach", "pull", "-n", "x", "--kind", "Secret"), 2, "--kind")
+
+
+def test_restart_stuck_rolls_out_the_deployment(kube: Any) -> None:
+    ns = setup_ns(kube, "wl6")
+    kube.create(deployment(ns, "web"))
+    dep = kube.get("apps/v1", "Deployment", "web", ns)
+    owner = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": dep["metadata"]["uid"],
+             "controller": True}
+    kube.create({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                 "metadata": {"name": "web-1", "namespace": ns, "ownerReferences": [owner], "labels": {"app": "web"}},
+                 "spec": {"selector": {"matchLabels": {"app": "web"}},
+                          "template": {"metadata": {"labels": {"app": "web"}}, "spec": pod_spec()}}})
+    rs = kube.get("apps/v1", "ReplicaSet", "web-1", ns)
+    stuck_status = {"phase": "Pending", "containerStatuses": [
+        {"name": "app", "image": IMAGE, "ready": False, "restartCount": 0, "imageID": "",
+         "state": {"waiting": {"reason": "ImagePullBackOff", "message": "pull access denied"}}}]}
+    kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "web-1-abc", "namespace": ns, "labels": {"app": "web"},
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1",
+                             "uid": rs["metadata"]["uid"], "controller": True}]},
+        "spec": pod_spec(), "status": stuck_status})
+    stored = kube.get("v1", "Pod", "web-1-abc", ns)
+    if not (stored.get("status") or {}).get("containerStatuses"):
+        pytest.skip("this API backend drops a Pod's status on create (no kubelet to report it), "
+                    "so a stuck Pod cannot be seeded here")
+    doc = ok_json(regcred(kube, "workload", "attach", "pull", "-n", ns, "--restart-stuck", "-o", "json"))
+    rows = {r["name"]: r for r in doc["results"]}
+    assert rows["Deployment/web"]["status"] in ("patched", "restarted")
+    restarted = [r for r in doc["results"] if r["status"] == "restarted"]
+    assert [r["name"] for r in restarted] == ["Deployment/web"]
+    annotations = kube.get("apps/v1", "Deployment", "web", ns)["spec"]["template"]["metadata"].get("annotations") or {}
+    assert RESTARTED_AT in annotations
