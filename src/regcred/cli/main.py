@@ -21,9 +21,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "match": ("regcred.cli.match:match", "Show which credentials the kubelet would try for an image."),
     "secret": ("regcred.cli.secret:secret", "Create kubernetes.io/dockerconfigjson pull Secrets."),
     "node": ("regcred.cli.node:node", "Install, check and roll out the kubelet's node-level registry credentials."),
-    "sa": ("regcred.cli.sa:sa", "Attach pull Secrets to ServiceAccounts (attach, detach, create)."),
     "inject": ("regcred.cli.inject:inject", "Add a pull secret to the pod specs of manifest files (offline)."),
     "workload": ("regcred.cli.workload:workload", "Add a pull secret to live workloads' pod templates."),
+    "sa": ("regcred.cli.sa:sa", "Attach pull Secrets to ServiceAccounts (attach, detach, create)."),
     "plan": ("regcred.cli.spec:plan_command", "Show what a RegistryCredential spec would change (exit 1: drift)."),
     "apply": ("regcred.cli.spec:apply_command", "Make the changes a RegistryCredential spec plans."),
     "render": ("regcred.cli.spec:render_command", "Write the manifests of a RegistryCredential spec (GitOps)."),
@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> None:
 
     prog = _prog_name()
     try:
-        cli.main(args=argv, prog_name=prog, standalone_mode=False)
+        # With standalone_mode=False click returns (not raises) the code of a ctx.exit(code).
+        code = cli.main(args=argv, prog_name=prog, standalone_mode=False)
     except RegcredError as exc:
         click.echo(f"{prog}: error: {exc.line()}", err=True)
         sys.exit(exc.exit_code)
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(70)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _quiet_broken_pipe() -> Any:
