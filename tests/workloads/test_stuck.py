@@ -166,3 +166,17 @@ def test_attach_in_namespace_without_usable_secret_fails_the_namespace() -> None
     rows, _ = attach_in_namespace(api, "ns", [deployment("has", secrets=("s",))], None, EditRequest("s"),  # type: ignore[arg-type]
                                   ClusterOptions())
     assert [(r.name, r.status) for r in rows] == [("Deployment/has", "unchanged")]
+
+
+def test_scope_from_secret_uses_its_registry_keys() -> None:
+    import base64
+
+    from regcred.cli.workload import scope_from_secret
+    from regcred.core.pullsecret import dockerconfigjson_payload
+
+    payload = base64.b64encode(dockerconfigjson_payload("registry.example.com", "u", "p")).decode()
+    secret = {**SECRET_OBJ, "data": {".dockerconfigjson": payload}}
+    scope = scope_from_secret(secret)
+    assert scope.covers("registry.example.com/app:1") and not scope.covers("quay.io/x/app")
+    broken = {**SECRET_OBJ, "data": {".dockerconfigjson": "bm90IGpzb24="}}
+    assert not scope_from_secret(broken).covers("registry.example.com/app:1")

@@ -241,3 +241,21 @@ def restart_stuck_pods(api: KubeApi, namespace: str, *, scope: RegistryScope,
         rows.append(TargetResult(namespace, label, "would-restart" if server_dry else "restarted",
                                  f"{pods_text}: {verb}", extra={"pods": action.pods}))
     return rows
+
+
+def scope_from_secret(secret_obj: dict[str, Any]) -> RegistryScope:
+    """The images a pull Secret serves: its registry keys (those the kubelet accepts) as a RegistryScope.
+
+    For `sa attach --restart-stuck`, where no --registry is given: a Pod is worth restarting only if the
+    attached Secret has a credential for its image. A Secret the kubelet ignores covers nothing.
+    """
+    from regcred.core.errors import ConfigFormatError
+    from regcred.core.pullsecret import read_pull_secret
+    from regcred.core.registrykey import index_key
+
+    try:
+        pull = read_pull_secret(secret_obj)
+    except ConfigFormatError:
+        return RegistryScope(["invalid.regcred.local:1"])  # matches no real image
+    keys = [e.key for e in pull.config.entries if index_key(e.key) is not None] if pull.config else []
+    return RegistryScope(keys or ["invalid.regcred.local:1"])
