@@ -172,7 +172,9 @@ def secret_change(desired: DesiredCredential, owners: Sequence[str], namespace: 
     if decision.action == "unchanged":
         return None
     if decision.action == "refuse":
-        return Change("Secret", "conflict", namespace, name, owner, reason=decision.reason)
+        reason = decision.reason.replace("(use --overwrite to take it over)",
+                                         "(delete it, or give the spec another secretName)")
+        return Change("Secret", "conflict", namespace, name, owner, reason=reason)
     if decision.action == "create":
         return Change("Secret", "create", namespace, name, owner, added=desired.registry_keys(),
                       obj=new_secret(desired, namespace, owner))
