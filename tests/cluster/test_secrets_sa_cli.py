@@ -1,0 +1,350 @@
+"""`secret create` and `sa attach/detach/create` against an API server: the fake, and envtest when available.
+
+Every test runs the real `regcred` process against `kube.kubeconfig`, so the real client library, exit codes and
+error lines are what is checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from regcred.core.pullsecret import dockerconfigjson_payload
+from regcred.core.serviceaccounts import ADDED_ANNOTATION
+from tests.support.cli import assert_clean_error, run_regcred
+
+MANAGED = {"app.kubernetes.io/managed-by": "regcred"}
+
+
+def regcred(kube: Any, *args: str | Path, input: str | None = None) -> Any:
+    return run_regcred(*args, "--kubeconfig", kube.kubeconfig, input=input)
+
+
+def ok_json(result: Any) -> dict[str, Any]:
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return json.loads(result.stdout)
+
+
+def make_secret(kube: Any, ns: str, name: str = "pull", payload: bytes | None = None, labels: dict | None = None,
+                type_: str = "kubernetes.io/dockerconfigjson") -> None:
+    payload = dockerconfigjson_payload("r.io", "u", "p") if payload is None else payload
+    meta: dict[str, Any] = {"name": name, "namespace": ns}
+    if labels:
+        meta["labels"] = labels
+    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": type_,
+                 "data": {".dockerconfigjson": base64.b64encode(payload).decode()}})
+
+
+def make_sa(kube: Any, ns: str, name: str = "default", pull: list[str] | None = None,
+            annotations: dict | None = None) -> None:
+    obj: dict[str, Any] = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": ns}}
+    if annotations:
+        obj["metadata"]["annotations"] = annotations
+    if pull is not None:
+        obj["imagePullSecrets"] = [{"name": n} for n in pull]
+    kube.create(obj)
+
+
+def namespace(kube: Any, name: str, *, default_sa: bool = True) -> str:
+    """A namespace with its default ServiceAccount (envtest has no controller to create it)."""
+    kube.create_namespace(name)
+    if default_sa and kube.get("v1", "ServiceAccount", "default", name) is None:
+        make_sa(kube, name)
+    return name
+
+
+def pull_names(kube: Any, ns: str, name: str = "default") -> list[str]:
+    sa = kube.get("v1", "ServiceAccount", name, ns)
+    return [e["name"] for e in sa.get("imagePullSecrets") or []]
+
+
+def writes(kube: Any) -> list[Any]:
+    return [r for r in kube.request_log.filter() if r.method in ("POST", "PUT", "PATCH", "DELETE")]
+
+
+def need_fake(kube: Any) -> None:
+    if not kube.supports_hooks:
+        pytest.skip("needs the fake API's request log and hooks")
+
+
+# -- secret create -------------------------------------------------------------------------------------------
+
+def test_secret_create_is_idempotent_and_labelled(api_server: Any) -> None:
+    kube = api_server
+    ns = namespace(kube, "sec1")
+    args = ("secret", "create", "pull", "--server", "r.io", "--username", "u", "--password-stdin", "-n", ns,
+            "-o", "json")
+    first = ok_json(regcred(kube, *args, input="pw"))
+    assert [r["status"] for r in first["results"]] == ["created"]
+    obj = kube.get("v1", "Secret", "pull", ns)
+    assert obj["type"] == "kubernetes.io/dockerconfigjson"
+    assert obj["metadata"]["labels"] == MANAGED
+    assert base64.b64decode(obj["data"][".dockerconfigjson"]) == dockerconfigjson_payload("r.io", "u", "pw")
+    if kube.supports_hooks:
+        kube.request_log.clear()
+    second = ok_json(regcred(kube, *args, input="pw"))
+    assert [r["status"] for r in second["results"]] == ["unchanged"]
+    assert "pw" not in json.dumps(second)
+    if kube.supports_hooks:
+        assert writes(kube) == []
+    third = ok_json(regcred(kube, *args, input="new"))
+    assert [r["status"] for r in third["results"]] == ["updated"]
+    obj = kube.get("v1", "Secret", "pull", ns)
+    assert base64.b64decode(obj["data"][".dockerconfigjson"]) == dockerconfigjson_payload("r.io", "u", "new")
+
+
+def test_secret_create_refuses_a_secret_it_does_not_manage(api_server: Any) -> None:
+    kube = api_server
+    ns = namespace(kube, "sec2")
+    make_secret(kube, ns, payload=dockerconfigjson_payload("r.io", "someone", "theirs"))
+    args = ("secret", "create", "pull", "--server", "r.io", "--username", "u", "--password-stdin", "-n", ns)
+    result = regcred(kube, *args, input="pw")
+    assert result.returncode == 1, result.stderr
+    assert "not managed by regcred" in result.stdout and "--overwrite" in result.stdout
+    assert "Traceback" not in result.stderr
+    obj = kube.get("v1", "Secret", "pull", ns)
+    assert base64.b64decode(obj["data"][".dockerconfigjson"]) == dockerconfigjson_payload("r.io", "someone", "theirs")
+    taken = ok_json(regcred(kube, *args, "--overwrite", "-o", "json", input="pw"))
+    assert taken["results"][0]["status"] == "updated"
+    assert kube.get("v1", "Secret", "pull", ns)["metadata"]["labels"] == MANAGED
+
+
+def test_malformed_dockerconfigjson_in_the_cluster_is_reported_not_overwritten(api_server: Any) -> None:
+    kube = api_server
+    ns = namespace(kube, "sec3")
+    make_secret(kube, ns, payload=b'{"auths":[]}')  # the API server accepts it; every pull would fail
+    result = regcred(kube, "secret", "create", "pull", "--username", "u", "--password-stdin", "-n", ns, input="pw")
+    assert result.returncode == 1
+    assert "malformed" in result.stdout and "left untouched" in result.stdout
+    assert base64.b64decode(kube.get("v1", "Secret", "pull", ns)["data"][".dockerconfigjson"]) == b'{"auths":[]}'
+    attach = regcred(kube, "sa", "attach", "pull", "-n", ns)
+    assert attach.returncode == 1 and "not a usable pull secret" in attach.stdout
+    assert pull_names(kube, ns) == []
+
+
+def test_secret_create_server_dry_run_persists_nothing(api_server: Any) -> None:
+    kube = api_server
+    ns = namespace(kube, "sec4")
+    out = ok_json(regcred(kube, "secret", "create", "pull", "--username", "u", "--password-stdin", "-n", ns,
+                          "--dry-run=server", "-o", "json", input="pw"))
+    assert out["results"][0]["status"] == "would-create"
+    assert kube.get("v1", "Secret", "pull", ns) is None
+
+
+def test_secret_create_all_namespaces_skips_terminating(api_server: Any) -> None:
+    kube = api_server
+    for ns in ("fan-a", "fan-b", "fan-c"):
+        namespace(kube, ns)
+    kube.terminate_namespace("fan-c")
+    out = ok_json(regcred(kube, "secret", "create", "pull", "--username", "u", "--password-stdin", "-A",
+                          "-o", "json", input="pw"))
+    status = {r["namespace"]: r["status"] for r in out["results"]}
+    assert status["fan-a"] == status["fan-b"] == "created"
+    assert status["fan-c"] == "skipped"
+    assert kube.get("v1", "Secret", "pull", "fan-a") is not None
+
+
+def test_secret_create_namespace_terminated_mid_run(api_server: Any) -> None:
+    kube = api_server
+    need_fake(kube)
+    namespace(kube, "mid-a")
+    namespace(kube, "mid-b")
+
+    def hook(request: Any) -> None:
+        if request.method == "POST" and request.namespace == "mid-b":
+            kube.terminate_namespace("mid-b")
+
+    kube.before_write(hook)
+    out = ok_json(regcred(kube, "secret", "create", "pull", "--username", "u", "--password-stdin", "-A",
+                          "--workers", "1", "-o", "json", input="pw"))
+    status = {r["namespace"]: (r["status"], r["message"]) for r in out["results"]}
+    assert status["mid-a"][0] == "created"
+    assert status["mid-b"] == ("skipped", "namespace is being terminated")
+
+
+# -- sa attach / detach ---------------------------------------------------------------------------------------
+
+def test_attach_and_detach_keep_other_writers_entries(api_server: Any) -> None:
+    kube = api_server
+    ns = namespace(kube, "sa1", default_sa=False)
+    make_sa(kube, ns, pull=["theirs"])
+    make_secret(kube, ns)
+    out = ok_json(regcred(kube, "sa", "attach", "pull", "-n", ns, "-o", "json"))
+    assert out["results"] == [{"namespace": ns, "name": "default", "status": "attached", "message": "added"}]
+    assert pull_names(kube, ns) == ["theirs", "pull"]
+    sa = kube.get("v1", "ServiceAccount", "default", ns)
+    assert sa["metadata"]["annotations"][ADDED_ANNOTATION] == "pull"
+    if kube.supports_hooks:
+        kube.request_log.clear()
+    again = ok_json(regcred(kube, "sa", "attach", "pull", "-n", ns, "-o", "json"))
+    assert again["results"][0]["status"] == "unchanged"
+    if kube.supports_hooks:
+        assert writes(kube) == []
+    gone = ok_json(regcred(kube, "sa", "detach", "pull", "-n", ns, "-o", "json"))
+    assert gone["results"][0]["status"] == "detached"
+    assert pull_names(kube, ns) == ["theirs"]
+    assert ADDED_ANNOTATION not in (kube.get("v1", "ServiceAccount", "default", ns)["metadata"].get("annotations") or {})
+
+
+def test_detach_keeps_entries_added_after_regcred(api_server: Any) -> None:
+    kube = api_server
+    ns = namespace(kube, "sa1b", default_sa=False)
+    make_sa(kube, ns, pull=["theirs", "pull", "later"], annotations={ADDED_ANNOTATION: "pull"})
+    assert regcred(kube, "sa", "detach", "pull", "-n", ns).returncode == 0
+    assert pull_names(kube, ns) == ["theirs", "later"]
+
+
+def test_detach_leaves_an_entry_regcred_did_not_add(api_server: Any) -> None:
+    kube = api_server
+    ns = namespace(kube, "sa2", default_sa=False)
+    make_sa(kube, ns, pull=["pull", "x"])
+    out = ok_json(regcred(kube, "sa", "detach", "pull", "-n", ns, "-o", "json"))
+    assert out["results"][0]["status"] == "kept"
+    assert pull_names(kube, ns) == ["pull", "x"]
+    forced = ok_json(regcred(kube, "sa", "detach", "pull", "-n", ns, "--force", "-o", "json"))
+    assert forced["results"][0]["status"] == "detached" and pull_names(kube, ns) == ["x"]
+
+
+def test_attach_with_a_concurrent_writer_between_read_and_write(api_server: Any) -> None:
+    kube = api_server
+    need_fake(kube)
+    ns = namespace(kube, "sa3", default_sa=False)
+    make_sa(kube, ns, pull=["a"])
+    make_secret(kube, ns)
+    fired = []
+
+    def hook(request: Any) -> None:
+        if request.method == "PATCH" and request.namespace == ns and not fired:
+            fired.append(True)
+            sa = kube.get("v1", "ServiceAccount", "default", ns)
+            sa["imagePullSecrets"] = [{"name": "a"}, {"name": "late"}]
+            kube.replace(sa)
+
+    kube.before_write(hook)
+    out = ok_json(regcred(kube, "sa", "attach", "pull", "-n", ns, "-o", "json"))
+    assert fired and out["results"][0]["status"] == "attached"
+    assert pull_names(kube, ns) == ["a", "late", "pull"]
+    patches = kube.request_log.filter(method="PATCH")
+    assert len(patches) == 2  # the first was refused (409), the retry after a fresh GET succeeded
+
+
+def test_attach_all_namespaces_shares_lists_and_skips_done_ones(api_server: Any) -> None:
+    kube = api_server
+    need_fake(kube)
+    for i in range(6):
+        ns = namespace(kube, f"many-{i}")
+        make_secret(kube, ns)
+    assert regcred(kube, "sa", "attach", "pull", "-n", "many-0").returncode == 0
+    kube.request_log.clear()
+    selector = f"kubernetes.io/metadata.name in ({','.join(f'many-{i}' for i in range(6))})"
+    out = ok_json(regcred(kube, "sa", "attach", "pull", "--namespace-selector", selector, "-o", "json"))
+    status = {r["namespace"]: r["status"] for r in out["results"]}
+    assert status == {"many-0": "unchanged", **{f"many-{i}": "attached" for i in range(1, 6)}}
+    per_ns = kube.request_log.filter(path="/namespaces/many-")
+    assert len(per_ns) == 5 and all(r.method == "PATCH" for r in per_ns)  # 1 per namespace that changes
+    assert not [r for r in per_ns if "/namespaces/many-0/" in r.path]
+    shared = [r for r in kube.request_log.filter() if "/namespaces/many-" not in r.path]
+    assert [(r.method, r.resource) for r in shared] == [("GET", "namespaces"), ("GET", "serviceaccounts"),
+                                                        ("GET", "secrets")]
+
+
+def test_attach_missing_secret_fails_that_namespace_only(api_server: Any) -> None:
+    kube = api_server
+    for ns in ("miss-a", "miss-b"):
+        namespace(kube, ns)
+    make_secret(kube, "miss-a")
+    result = regcred(kube, "sa", "attach", "pull", "--namespace-selector", "kubernetes.io/metadata.name in (miss-a,miss-b)",
+                     "-o", "json")
+    assert result.returncode == 1
+    out = json.loads(result.stdout)
+    status = {r["namespace"]: (r["status"], r["message"]) for r in out["results"]}
+    assert status["miss-a"][0] == "attached"
+    assert status["miss-b"][0] == "failed" and "secret pull not found in namespace miss-b" in status["miss-b"][1]
+    assert_clean_error(result, 1, "failed")
+
+
+def test_attach_named_and_all_service_accounts(api_server: Any) -> None:
+    kube = api_server
+    ns = namespace(kube, "sa5")
+    make_sa(kube, ns, name="builder")
+    make_secret(kube, ns)
+    named = ok_json(regcred(kube, "sa", "attach", "pull", "-n", ns, "--service-account", "builder", "-o", "json"))
+    assert [(r["name"], r["status"]) for r in named["results"]] == [("builder", "attached")]
+    assert pull_names(kube, ns) == []
+    every = ok_json(regcred(kube, "sa", "attach", "pull", "-n", ns, "--all-service-accounts", "-o", "json"))
+    assert {r["name"]: r["status"] for r in every["results"]} == {"builder": "unchanged", "default": "attached"}
+    missing = regcred(kube, "sa", "attach", "pull", "-n", ns, "--service-account", "nope")
+    assert missing.returncode == 1 and "serviceaccount nope not found" in missing.stdout
+
+
+def test_sa_create_and_attach_to_existing(api_server: Any) -> None:
+    kube = api_server
+    ns = namespace(kube, "sa6")
+    make_secret(kube, ns)
+    out = ok_json(regcred(kube, "sa", "create", "service1", "--pull-secret", "pull", "-n", ns, "-o", "json"))
+    assert out["results"][0]["status"] == "created"
+    assert pull_names(kube, ns, "service1") == ["pull"]
+    make_sa(kube, ns, name="service2", pull=["x"])
+    out = ok_json(regcred(kube, "sa", "create", "service2", "--pull-secret", "pull", "-n", ns, "-o", "json"))
+    assert out["results"][0]["status"] == "attached"
+    assert pull_names(kube, ns, "service2") == ["x", "pull"]
+
+
+def test_client_dry_run_writes_nothing(api_server: Any) -> None:
+    kube = api_server
+    ns = namespace(kube, "sa7")
+    make_secret(kube, ns)
+    out = ok_json(regcred(kube, "sa", "attach", "pull", "-n", ns, "--dry-run=client", "-o", "json"))
+    assert out["results"][0]["status"] == "would-attach"
+    assert pull_names(kube, ns) == []
+
+
+def test_rbac_forbidden_is_one_clear_line(api_server: Any) -> None:
+    kube = api_server
+    ns = namespace(kube, "rbac1")
+    make_secret(kube, ns)
+    limited = kube.kubeconfig_for([
+        {"apiGroups": [""], "resources": ["namespaces", "secrets"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get", "list"]},
+    ])
+    result = run_regcred("sa", "attach", "pull", "-n", ns, "--kubeconfig", limited)
+    assert result.returncode == 1
+    assert "forbidden: cannot patch serviceaccounts" in result.stdout and "(RBAC)" in result.stdout
+    assert "Traceback" not in result.stderr
+    cluster_wide = run_regcred("sa", "attach", "pull", "-A", "--kubeconfig",
+                               kube.kubeconfig_for([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]))
+    assert_clean_error(cluster_wide, 1, "forbidden: cannot list namespaces", "(RBAC)")
+
+
+def test_missing_namespace_is_exit_2(api_server: Any) -> None:
+    kube = api_server
+    assert_clean_error(regcred(kube, "sa", "attach", "pull", "-n", "no-such-ns"), 2, "namespace no-such-ns not found")
+
+
+# -- no cluster needed -----------------------------------------------------------------------------------------
+
+def test_unreachable_api_is_one_line_exit_2(tmp_path: Path, dead_port: int) -> None:
+    config = tmp_path / "kubeconfig"
+    config.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{dead_port}"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+    }))
+    result = run_regcred("sa", "attach", "pull", "-n", "x", "--kubeconfig", config)
+    assert_clean_error(result, 2, f"cannot reach the Kubernetes API at https://127.0.0.1:{dead_port}")
+
+
+def test_bad_usage_is_exit_2(tmp_path: Path) -> None:
+    assert_clean_error(run_regcred("sa", "attach", "pull", "-n", "a", "-A"), 2, "give only one of -n, -A")
+    assert_clean_error(run_regcred("sa", "attach", "Bad_Secret", "-n", "a"), 2, "invalid Secret name")
+    assert_clean_error(run_regcred("sa", "attach", "pull", "--service-account", "x", "--all-service-accounts"), 2,
+                       "either --service-account or --all-service-accounts")
+    assert_clean_error(run_regcred("sa", "create", "s1", "--pull-secret", "p", "-A"), 2, "one namespace")
+    missing = tmp_path / "nope"
+    assert_clean_error(run_regcred("sa", "attach", "pull", "--kubeconfig", missing), 2, "kubeconfig")
