@@ -1,0 +1,401 @@
+"""The write verbs (create, update, patch, delete) with the apiserver's ordering of checks.
+
+Why the order matters: e.g. a stale resourceVersion is a 409 even when the body is also
+invalid, NamespaceLifecycle answers before validation, and dry-run still validates.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from . import admission as adm
+from .decode import convert_secret, decode_object, patched_object_error, prune_unknown
+from .defaults import default_object
+from .errors import (
+    FieldError,
+    bad_request,
+    conflict,
+    forbidden,
+    internal,
+    invalid,
+    not_found,
+    success,
+    unsupported_media_type,
+)
+from .gojson import loads
+from .patch import apply_json_patch, decode_json_patch, decode_merge_patch, merge_patch
+from .request import ApiRequest, Response, canonical, deep_copy, dry_run, field_validation, obj_response
+from .resources import BY_KEY, RESOURCES, ResourceType
+from .store import Entry, Store
+from .strategic import apply_strategic
+from .validation import (
+    get_path,
+    pull_secret_warnings,
+    validate_meta,
+    validate_meta_update,
+    validate_pod_spec,
+    validate_pod_update,
+    validate_secret,
+    validate_secret_update,
+    validate_workload,
+)
+
+PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
+               "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+NAMESPACES = BY_KEY["namespaces"]
+SERVICEACCOUNTS = BY_KEY["serviceaccounts"]
+
+
+@dataclass
+class Options:
+    """Behaviour switches of the emulated control plane."""
+
+    auto_default_sa: bool = True  # kube-controller-manager creates "default" in every namespace
+    default_sa_delay: float | None = None  # None: synchronously; else seconds later (race tests)
+    sa_admission_wait: float = 1.0  # how long pod admission waits for a missing "default" SA
+    too_large_rv_wait: float = 3.0  # wait before answering 504 to a future resourceVersion
+    namespace_deletion_delay: float | None = None  # None: namespaces stay Terminating
+
+
+class Writer:
+    """create/update/patch/delete against a Store; the HTTP layer calls these."""
+
+    def __init__(self, store: Store, options: Options) -> None:
+        self.store = store
+        self.options = options
+        self._finishing: set[str] = set()  # namespaces the namespace controller is deleting
+
+    # -- create --------------------------------------------------------------
+    def create(self, req: ApiRequest) -> Response:
+        rt = _rt(req)
+        dry = dry_run(req, "CreateOptions")
+        obj, warnings = decode_object(req.body, req.content_type, rt, field_validation(req))
+        req.warnings += warnings
+        meta = obj.setdefault("metadata", {})
+        if rt.namespaced:
+            if meta.get("namespace") and meta["namespace"] != req.namespace:
+                raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+            meta["namespace"] = req.namespace
+        else:
+            meta.pop("namespace", None)
+        if rt.kind == "Secret":
+            convert_secret(obj)
+        uid = adm.new_uid()
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + adm.random_suffix()
+        default_object(rt, obj, creating=True, uid=uid)
+        with self.store.lock:
+            if rt.namespaced:
+                adm.check_namespace(self.store, rt.plural, rt.group, req.namespace, meta.get("name", ""))
+            if rt.kind == "Pod":
+                adm.admit_pod(self.store, obj, req.namespace, self.options.sa_admission_wait)
+            self._validate(rt, obj, None)
+            path = rt.pod_spec_path()
+            if path:
+                req.warnings += pull_secret_warnings(get_path(obj, path), ".".join(path))
+            if meta.get("resourceVersion"):
+                raise internal("resourceVersion should not be set on objects to be created")
+            if self.store.get(rt, meta.get("namespace", ""), meta["name"]) is not None:
+                from .errors import already_exists
+
+                raise already_exists(rt.plural, rt.group, meta["name"])
+            for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"):
+                meta.pop(k, None)
+            meta["uid"] = uid
+            meta["creationTimestamp"] = adm.now()
+            if rt.has_generation:
+                meta["generation"] = 1
+            else:
+                meta.pop("generation", None)
+            obj = canonical(obj)
+            if dry:
+                return obj_response(201, obj)
+            entry = self.store.put(rt, obj, "ADDED")
+            if rt.kind == "Namespace":
+                self._namespace_created(meta["name"])
+        return obj_response(201, entry)
+
+    # -- update --------------------------------------------------------------
+    def update(self, req: ApiRequest) -> Response:
+        rt = _rt(req)
+        dry = dry_run(req, "UpdateOptions")
+        obj, warnings = decode_object(req.body, req.content_type, rt, field_validation(req))
+        req.warnings += warnings
+        meta = obj.setdefault("metadata", {})
+        _check_name(meta, req)
+        if rt.namespaced:
+            meta["namespace"] = req.namespace
+        if rt.kind == "Secret":
+            convert_secret(obj)
+        default_object(rt, obj, creating=False)
+        with self.store.lock:
+            cur = self.store.get(rt, req.namespace, req.name)
+            if cur is None:
+                raise not_found(rt.plural, rt.group, req.name)
+            return self._update(req, rt, cur, obj, dry)
+
+    def _update(self, req: ApiRequest, rt: ResourceType, cur: Entry, new: dict[str, Any], dry: bool) -> Response:
+        old = cur.obj
+        om, nm = old["metadata"], new["metadata"]
+        rv = nm.get("resourceVersion")
+        if rv and rv != om["resourceVersion"]:
+            raise conflict(rt.plural, rt.group, req.name)
+        nm["uid"] = nm.get("uid") or om["uid"]
+        nm["creationTimestamp"] = om["creationTimestamp"]
+        for k in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+            if k in om:
+                nm[k] = om[k]
+            else:
+                nm.pop(k, None)
+        nm.pop("managedFields", None)
+        if rt.has_generation or rt.kind == "Namespace":
+            new["status"] = old.get("status")
+        if rt.kind == "Namespace":
+            new["spec"] = old.get("spec")
+        if rt.has_generation:
+            gen = om.get("generation", 1)
+            spec_key = "spec"
+            if (new.get(spec_key) or {}) != (old.get(spec_key) or {}):
+                gen += 1
+            nm["generation"] = gen
+        self._validate(rt, new, old)
+        path = rt.pod_spec_path()
+        if path and get_path(new, path) != get_path(old, path):
+            req.warnings += pull_secret_warnings(get_path(new, path), ".".join(path))
+        new = canonical(new)
+        new["metadata"]["resourceVersion"] = om["resourceVersion"]
+        if new == old:
+            return obj_response(200, cur)
+        if dry:
+            return obj_response(200, new)
+        entry = self.store.put(rt, new, "MODIFIED")
+        if nm.get("deletionTimestamp") and not nm.get("finalizers"):
+            self._remove(rt, deep_copy(entry.obj))
+        return obj_response(200, entry)
+
+    # -- patch ---------------------------------------------------------------
+    def patch(self, req: ApiRequest) -> Response:
+        rt = _rt(req)
+        ctype = req.content_type
+        if ctype not in PATCH_TYPES:
+            raise unsupported_media_type()
+        if ctype == "application/apply-patch+yaml":
+            from .apply import server_side_apply
+
+            return server_side_apply(self, req)
+        dry = dry_run(req, "PatchOptions")
+        if ctype == "application/json-patch+json":
+            ops, warns = decode_json_patch(req.body)
+            req.warnings += warns
+            doc: Any = ops
+        else:
+            doc = decode_merge_patch(req.body, strategic=ctype.startswith("application/strategic"))
+        with self.store.lock:
+            cur = self.store.get(rt, req.namespace, req.name)
+            if cur is None:
+                raise not_found(rt.plural, rt.group, req.name)
+            original = deep_copy(cur.obj)
+            if ctype == "application/json-patch+json":
+                patched = apply_json_patch(original, doc)
+            elif ctype == "application/merge-patch+json":
+                patched = merge_patch(original, doc)
+            else:
+                patched = apply_strategic(original, doc, rt.kind)
+            return self.finish_patch(req, rt, cur, patched, dry)
+
+    def finish_patch(self, req: ApiRequest, rt: ResourceType, cur: Entry, patched: dict[str, Any],
+                     dry: bool) -> Response:
+        """Decode the patched object like the apiserver, then run the update path."""
+        err = patched_object_error(patched, rt)
+        if err is not None:
+            raise err
+        warnings = prune_unknown(patched, rt.kind)
+        if warnings and field_validation(req) == "Strict":
+            raise bad_request("strict decoding error: " + ", ".join(warnings))
+        if field_validation(req) != "Ignore":
+            req.warnings += warnings
+        patched["kind"], patched["apiVersion"] = rt.kind, rt.api_version
+        meta = patched.setdefault("metadata", {})
+        _check_name(meta, req)
+        if rt.namespaced:
+            meta["namespace"] = req.namespace
+        if rt.kind == "Secret":
+            convert_secret(patched)
+        default_object(rt, patched, creating=False)
+        return self._update(req, rt, cur, patched, dry)
+
+    # -- delete --------------------------------------------------------------
+    def delete(self, req: ApiRequest) -> Response:
+        rt = _rt(req)
+        opts = _delete_options(req)
+        dry = dry_run(req, "DeleteOptions") or opts.get("dryRun") == ["All"]
+        with self.store.lock:
+            cur = self.store.get(rt, req.namespace, req.name)
+            if cur is None:
+                raise not_found(rt.plural, rt.group, req.name)
+            return self.delete_entry(rt, cur, opts, dry)
+
+    def delete_entry(self, rt: ResourceType, cur: Entry, opts: dict[str, Any], dry: bool) -> Response:
+        meta = cur.obj["metadata"]
+        pre = opts.get("preconditions") or {}
+        if pre.get("uid") is not None and pre["uid"] != meta["uid"]:
+            raise conflict(rt.kind, rt.group, meta["name"],
+                           f"the UID in the precondition ({pre['uid']}) does not match the UID in record "
+                           f"({meta['uid']}). The object might have been deleted and then recreated")
+        if pre.get("resourceVersion") is not None and pre["resourceVersion"] != meta["resourceVersion"]:
+            raise conflict(rt.kind, rt.group, meta["name"],
+                           f"the ResourceVersion in the precondition ({pre['resourceVersion']}) does not match "
+                           f"the ResourceVersion in record ({meta['resourceVersion']}). The object might have "
+                           "been modified")
+        if rt.kind == "Namespace":
+            return self._delete_namespace(cur, dry)
+        if meta.get("finalizers"):
+            if meta.get("deletionTimestamp"):
+                return obj_response(200, cur)
+            new = deep_copy(cur.obj)
+            new["metadata"]["deletionTimestamp"] = adm.now()
+            new["metadata"]["deletionGracePeriodSeconds"] = 0
+            if rt.has_generation:
+                new["metadata"]["generation"] = meta.get("generation", 1) + 1
+            if dry:
+                return obj_response(200, new)
+            return obj_response(200, self.store.put(rt, canonical(new), "MODIFIED"))
+        final = deep_copy(cur.obj)
+        if rt.kind == "Pod":
+            final["metadata"]["deletionTimestamp"] = adm.now()
+            final["metadata"]["deletionGracePeriodSeconds"] = 0
+            final["metadata"]["generation"] = meta.get("generation", 1) + 1
+            final = canonical(final)
+        entry = Entry(final) if dry else self._remove(rt, final)
+        if rt.returns_deleted_object:
+            return obj_response(200, entry)
+        return Response(200, success(meta["name"], rt.group, rt.plural, meta["uid"]))
+
+    def _remove(self, rt: ResourceType, final: dict[str, Any]) -> Entry:
+        meta = final["metadata"]
+        ns = meta.get("namespace", "")
+        entry = self.store.remove(rt, ns, meta["name"], final)
+        if rt is SERVICEACCOUNTS and meta["name"] == "default" and self.options.auto_default_sa:
+            ns_entry = self.store.get(NAMESPACES, "", ns)
+            if ns_entry is not None and not ns_entry.obj["metadata"].get("deletionTimestamp"):
+                self.store.put(SERVICEACCOUNTS, adm.default_service_account(ns), "ADDED")
+        if rt is not NAMESPACES and ns:
+            self._maybe_finish_namespace(ns)
+        return entry
+
+    def _delete_namespace(self, cur: Entry, dry: bool) -> Response:
+        name = cur.obj["metadata"]["name"]
+        if name in adm.IMMORTAL:
+            raise forbidden("namespaces", "", name, "this namespace may not be deleted")
+        if cur.obj["metadata"].get("deletionTimestamp"):
+            return obj_response(200, cur)
+        new = deep_copy(cur.obj)
+        new["metadata"]["deletionTimestamp"] = adm.now()
+        new["status"] = {"phase": "Terminating"}
+        if dry:
+            return obj_response(200, new)
+        entry = self.store.put(NAMESPACES, canonical(new), "MODIFIED")
+        delay = self.options.namespace_deletion_delay
+        if delay is not None:
+            t = threading.Timer(delay, self.finish_namespace_deletion, (name,))
+            t.daemon = True
+            t.start()
+        return obj_response(200, entry)
+
+    # -- controllers ---------------------------------------------------------
+    def _namespace_created(self, name: str) -> None:
+        if not self.options.auto_default_sa:
+            return
+        delay = self.options.default_sa_delay
+        if delay is None:
+            self.store.put(SERVICEACCOUNTS, adm.default_service_account(name), "ADDED")
+            return
+
+        def later() -> None:
+            with self.store.lock:
+                ns = self.store.get(NAMESPACES, "", name)
+                if ns is None or ns.obj["metadata"].get("deletionTimestamp"):
+                    return
+                if self.store.get(SERVICEACCOUNTS, name, "default") is None:
+                    self.store.put(SERVICEACCOUNTS, adm.default_service_account(name), "ADDED")
+
+        t = threading.Timer(delay, later)
+        t.daemon = True
+        t.start()
+
+    def finish_namespace_deletion(self, name: str) -> bool:
+        """What the namespace controller does: delete the content, then the namespace.
+
+        Objects with finalizers only get a deletionTimestamp; the namespace then stays
+        Terminating until they are gone. Returns True when the namespace was removed.
+        """
+        with self.store.lock:
+            ns = self.store.get(NAMESPACES, "", name)
+            if ns is None:
+                return True
+            if not ns.obj["metadata"].get("deletionTimestamp"):
+                raise ValueError(f"namespace {name} is not terminating")
+            self._finishing.add(name)
+            for rt in RESOURCES:
+                if not rt.namespaced:
+                    continue
+                for _, entry in self.store.entries(rt, name):
+                    self.delete_entry(rt, entry, {}, False)
+            return self._maybe_finish_namespace(name, force=True)
+
+    def _maybe_finish_namespace(self, ns: str, force: bool = False) -> bool:
+        if not force and ns not in self._finishing:
+            return False
+        entry = self.store.get(NAMESPACES, "", ns)
+        if entry is None or not entry.obj["metadata"].get("deletionTimestamp"):
+            return False
+        if not self.store.namespace_is_empty(ns):
+            return False
+        self._finishing.discard(ns)
+        self.store.remove(NAMESPACES, "", ns, deep_copy(entry.obj))
+        return True
+
+    # -- validation ----------------------------------------------------------
+    def _validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        errs: list[FieldError] = validate_meta(rt, obj)
+        if old is not None:
+            errs += validate_meta_update(obj, old)
+        if rt.kind == "Secret":
+            if old is not None:
+                errs += validate_secret_update(obj, old)
+            errs += validate_secret(obj)
+        elif rt.kind == "Pod":
+            errs += validate_pod_spec(obj.get("spec") or {}, "spec")
+            if old is not None:
+                errs += validate_pod_update(obj, old)
+        elif rt.template_path is not None:
+            errs += validate_workload(rt, obj)
+        if errs:
+            raise invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), errs)
+
+
+def _rt(req: ApiRequest) -> ResourceType:
+    assert req.rt is not None
+    return req.rt
+
+
+def _check_name(meta: dict[str, Any], req: ApiRequest) -> None:
+    if meta.get("name", "") != req.name:
+        raise bad_request(f"the name of the object ({meta.get('name', '')}) does not match the name on the URL ({req.name})")
+    if req.namespace and meta.get("namespace") and meta["namespace"] != req.namespace:
+        raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+
+
+def _delete_options(req: ApiRequest) -> dict[str, Any]:
+    if not req.body.strip():
+        return {}
+    try:
+        opts = loads(req.body)
+    except ValueError as e:
+        raise bad_request(str(e)) from None
+    if not isinstance(opts, dict):
+        raise bad_request("json: cannot unmarshal into Go value of type v1.DeleteOptions")
+    return opts
+

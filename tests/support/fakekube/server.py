@@ -1,0 +1,225 @@
+"""FakeKube: an in-process kube-apiserver on 127.0.0.1 for tests, plus its test hooks.
+
+Why in-process and over real HTTP: the product's real client library (lightkube/httpx) is
+exercised end to end, while tests can seed state, inject faults and count requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import admission as adm
+from .api import NAMESPACES, SERVICEACCOUNTS, Options, Writer
+from .auth import Authenticator, Rule, User
+from .decode import convert_secret
+from .defaults import default_object
+from .listwatch import Reader
+from .request import ApiRequest, canonical, deep_copy
+from .resources import lookup
+from .router import Fault, Faults, WriteEvent
+from .store import Store
+
+BOOTSTRAP_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+
+
+@dataclass
+class Record:
+    """One served request, for assertions such as "at most 2 requests per namespace"."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    content_type: str
+    status: int
+    verb: str
+    resource: str
+    namespace: str
+    name: str
+    user: str
+    seconds: float
+
+
+@dataclass
+class RequestLog:
+    records: list[Record] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, req: ApiRequest, code: int, seconds: float) -> None:
+        rec = Record(req.method, req.path, req.query, req.content_type, code, req.verb,
+                     req.rt.key if req.rt else "", req.namespace, req.name,
+                     req.user.name if req.user else "", seconds)
+        with self.lock:
+            self.records.append(rec)
+
+    def filter(self, method: str | None = None, path: str | None = None, status: int | None = None,
+               verb: str | None = None, resource: str | None = None, namespace: str | None = None) -> list[Record]:
+        """Records matching all given criteria; ``path`` is a regular expression (re.search)."""
+        rx = re.compile(path) if path else None
+        with self.lock:
+            recs = list(self.records)
+        return [r for r in recs if (method is None or r.method == method.upper())
+                and (rx is None or rx.search(r.path)) and (status is None or r.status == status)
+                and (verb is None or r.verb == verb) and (resource is None or r.resource == resource)
+                and (namespace is None or r.namespace == namespace)]
+
+    def count(self, method: str | None = None, path: str | None = None, status: int | None = None,
+              verb: str | None = None, resource: str | None = None, namespace: str | None = None) -> int:
+        return len(self.filter(method, path, status, verb, resource, namespace))
+
+    def clear(self) -> None:
+        with self.lock:
+            self.records.clear()
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self) -> Iterator[Record]:
+        with self.lock:
+            return iter(list(self.records))
+
+
+class FakeKube:
+    """A faithful fake kube-apiserver (v1.36 behaviour) served over HTTP on 127.0.0.1."""
+
+    def __init__(self, *, options: Options | None = None, admin_token: str | None = None,
+                 bootstrap: bool = True, host: str = "127.0.0.1", port: int = 0, **overrides: Any) -> None:
+        self.options = options or Options(**overrides)
+        self.store = Store()
+        self.writer = Writer(self.store, self.options)
+        self.reader = Reader(self.store, self.options.too_large_rv_wait)
+        self.auth = Authenticator()
+        self.admin: User = self.auth.add("kubernetes-admin", None, admin_token or uuid.uuid4().hex,
+                                         groups=("system:masters",))
+        self.faults = Faults()
+        self.request_log = RequestLog()
+        self.before_write: Callable[[WriteEvent], None] | None = None
+        self.flowschema_uid = str(uuid.uuid4())
+        self.prioritylevel_uid = str(uuid.uuid4())
+        self.host, self.port = host, port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        if bootstrap:
+            for ns in BOOTSTRAP_NAMESPACES:
+                self.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self) -> FakeKube:
+        from .handler import KubeHTTPServer
+
+        self._server = KubeHTTPServer((self.host, self.port), self)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"fakekube:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self.store.cond:
+            self.store.stopped = True
+            self.store.cond.notify_all()
+        if self._server is not None:
+            self._server.shutdown()
+            for conn in list(self._server.connections):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeKube:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- identities ------------------------------------------------------------
+    def add_user(self, rules: Iterable[Rule] | None, name: str | None = None, token: str | None = None,
+                 groups: Iterable[str] = ()) -> User:
+        """Register a bearer token; ``rules=None`` makes a cluster-admin."""
+        return self.auth.add(name, rules, token, groups)
+
+    def write_kubeconfig(self, path: Path, user: User | None = None, namespace: str | None = None) -> Path:
+        user = user or self.admin
+        context: dict[str, Any] = {"cluster": "test", "user": "test"}
+        if namespace:
+            context["namespace"] = namespace
+        doc = {"apiVersion": "v1", "kind": "Config", "preferences": {},
+               "clusters": [{"name": "test", "cluster": {"server": self.url}}],
+               "users": [{"name": "test", "user": {"token": user.token}}],
+               "contexts": [{"name": "test", "context": context}], "current-context": "test"}
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        return path
+
+    # -- test hooks ------------------------------------------------------------
+    def fail_next(self, method: str, path_regex: str, status: int, *, times: int = 1, message: str | None = None,
+                  reason: str | None = None, retry_after: int | None = None, apply: bool = False) -> None:
+        """Answer the next ``times`` matching requests with ``status``.
+
+        ``apply=True`` lets the request take effect first and only replaces the response
+        (a lost reply after a committed write).
+        """
+        self.faults.items.append(Fault(method.upper(), re.compile(path_regex), status, times, message, reason,
+                                       retry_after, apply))
+
+    def seed(self, obj: dict[str, Any], *, defaults: bool = True, ensure_namespace: bool = True) -> dict[str, Any]:
+        """Store an object directly (no admission/validation), as if it had been created earlier."""
+        rt = lookup(obj["apiVersion"], obj["kind"])
+        new = deep_copy(obj)
+        meta = new.setdefault("metadata", {})
+        with self.store.lock:
+            if rt.namespaced:
+                meta.setdefault("namespace", "default")
+                if ensure_namespace and self.store.get(NAMESPACES, "", meta["namespace"]) is None:
+                    self.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": meta["namespace"]}})
+            uid = meta.get("uid") or adm.new_uid()
+            if rt.kind == "Secret":
+                convert_secret(new)
+            if defaults:
+                default_object(rt, new, creating=True, uid=uid)
+            meta["uid"] = uid
+            meta.setdefault("creationTimestamp", adm.now())
+            if rt.has_generation:
+                meta.setdefault("generation", 1)
+            meta.pop("resourceVersion", None)
+            existing = self.store.get(rt, meta.get("namespace", ""), meta["name"])
+            entry = self.store.put(rt, canonical(new), "MODIFIED" if existing else "ADDED")
+            if (rt is NAMESPACES and existing is None and self.options.auto_default_sa
+                    and self.store.get(SERVICEACCOUNTS, meta["name"], "default") is None):
+                self.store.put(SERVICEACCOUNTS, adm.default_service_account(meta["name"]), "ADDED")
+            return deep_copy(entry.obj)
+
+    def get_object(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        rt = lookup(api_version, kind)
+        with self.store.lock:
+            entry = self.store.get(rt, (namespace or "default") if rt.namespaced else "", name)
+            return None if entry is None else deep_copy(entry.obj)
+
+    def list_objects(self, api_version: str, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        rt = lookup(api_version, kind)
+        with self.store.lock:
+            return [deep_copy(e.obj) for _, e in self.store.entries(rt, namespace if rt.namespaced else None)]
+
+    def finish_namespace_deletion(self, name: str) -> bool:
+        """Run the namespace controller for ``name`` (it must be Terminating)."""
+        return self.writer.finish_namespace_deletion(name)
+
+    def compact(self) -> int:
+        """Compact history (watch/list at older revisions then answer 410)."""
+        return self.store.compact()
+
+    @property
+    def resource_version(self) -> int:
+        return self.store.rv
