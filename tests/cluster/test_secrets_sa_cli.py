@@ -42,19 +42,24 @@ def make_secret(kube: Any, ns: str, name: str = "pull", payload: bytes | None = 
 
 def make_sa(kube: Any, ns: str, name: str = "default", pull: list[str] | None = None,
             annotations: dict | None = None) -> None:
+    """Create the ServiceAccount, or overwrite it when it exists (the namespace's `default` always does)."""
     obj: dict[str, Any] = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": ns}}
     if annotations:
         obj["metadata"]["annotations"] = annotations
     if pull is not None:
         obj["imagePullSecrets"] = [{"name": n} for n in pull]
-    kube.create(obj)
+    current = kube.get("v1", "ServiceAccount", name, ns)
+    if current is None:
+        kube.create(obj)
+    else:
+        obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        kube.replace(obj)
 
 
-def namespace(kube: Any, name: str, *, default_sa: bool = True) -> str:
-    """A namespace with its default ServiceAccount (envtest has no controller to create it)."""
-    kube.create_namespace(name)
-    if default_sa and kube.get("v1", "ServiceAccount", "default", name) is None:
-        make_sa(kube, name)
+def namespace(kube: Any, prefix: str, labels: dict[str, str] | None = None) -> str:
+    """A fresh namespace with its default ServiceAccount (envtest has no controller to create it)."""
+    name = kube.unique_ns(prefix)
+    kube.create_namespace(name, labels=labels)
     return name
 
 
@@ -74,8 +79,7 @@ def need_fake(kube: Any) -> None:
 
 # -- secret create -------------------------------------------------------------------------------------------
 
-def test_secret_create_is_idempotent_and_labelled(api_server: Any) -> None:
-    kube = api_server
+def test_secret_create_is_idempotent_and_labelled(kube: Any) -> None:
     ns = namespace(kube, "sec1")
     args = ("secret", "create", "pull", "--server", "r.io", "--username", "u", "--password-stdin", "-n", ns,
             "-o", "json")
@@ -98,8 +102,7 @@ def test_secret_create_is_idempotent_and_labelled(api_server: Any) -> None:
     assert base64.b64decode(obj["data"][".dockerconfigjson"]) == dockerconfigjson_payload("r.io", "u", "new")
 
 
-def test_secret_create_refuses_a_secret_it_does_not_manage(api_server: Any) -> None:
-    kube = api_server
+def test_secret_create_refuses_a_secret_it_does_not_manage(kube: Any) -> None:
     ns = namespace(kube, "sec2")
     make_secret(kube, ns, payload=dockerconfigjson_payload("r.io", "someone", "theirs"))
     args = ("secret", "create", "pull", "--server", "r.io", "--username", "u", "--password-stdin", "-n", ns)
@@ -114,8 +117,7 @@ def test_secret_create_refuses_a_secret_it_does_not_manage(api_server: Any) -> N
     assert kube.get("v1", "Secret", "pull", ns)["metadata"]["labels"] == MANAGED
 
 
-def test_malformed_dockerconfigjson_in_the_cluster_is_reported_not_overwritten(api_server: Any) -> None:
-    kube = api_server
+def test_malformed_dockerconfigjson_in_the_cluster_is_reported_not_overwritten(kube: Any) -> None:
     ns = namespace(kube, "sec3")
     make_secret(kube, ns, payload=b'{"auths":[]}')  # the API server accepts it; every pull would fail
     result = regcred(kube, "secret", "create", "pull", "--username", "u", "--password-stdin", "-n", ns, input="pw")
@@ -127,8 +129,7 @@ def test_malformed_dockerconfigjson_in_the_cluster_is_reported_not_overwritten(a
     assert pull_names(kube, ns) == []
 
 
-def test_secret_create_server_dry_run_persists_nothing(api_server: Any) -> None:
-    kube = api_server
+def test_secret_create_server_dry_run_persists_nothing(kube: Any) -> None:
     ns = namespace(kube, "sec4")
     out = ok_json(regcred(kube, "secret", "create", "pull", "--username", "u", "--password-stdin", "-n", ns,
                           "--dry-run=server", "-o", "json", input="pw"))
@@ -136,42 +137,40 @@ def test_secret_create_server_dry_run_persists_nothing(api_server: Any) -> None:
     assert kube.get("v1", "Secret", "pull", ns) is None
 
 
-def test_secret_create_all_namespaces_skips_terminating(api_server: Any) -> None:
-    kube = api_server
-    for ns in ("fan-a", "fan-b", "fan-c"):
-        namespace(kube, ns)
-    kube.terminate_namespace("fan-c")
-    out = ok_json(regcred(kube, "secret", "create", "pull", "--username", "u", "--password-stdin", "-A",
-                          "-o", "json", input="pw"))
-    status = {r["namespace"]: r["status"] for r in out["results"]}
-    assert status["fan-a"] == status["fan-b"] == "created"
-    assert status["fan-c"] == "skipped"
-    assert kube.get("v1", "Secret", "pull", "fan-a") is not None
+def test_secret_create_fan_out_skips_terminating(kube: Any) -> None:
+    label = kube.unique_ns("fan")
+    a, b, c = (namespace(kube, "fan", labels={"regcred-test": label}) for _ in range(3))
+    kube.terminate_namespace(c)
+    out = ok_json(regcred(kube, "secret", "create", "pull", "--username", "u", "--password-stdin",
+                          "--namespace-selector", f"regcred-test={label}", "-o", "json", input="pw"))
+    status = {r["namespace"]: (r["status"], r["message"]) for r in out["results"]}
+    assert status[a][0] == status[b][0] == "created"
+    assert status[c] == ("skipped", "namespace is being terminated")
+    assert kube.get("v1", "Secret", "pull", a) is not None
 
 
-def test_secret_create_namespace_terminated_mid_run(api_server: Any) -> None:
-    kube = api_server
+def test_secret_create_namespace_terminated_mid_run(kube: Any) -> None:
     need_fake(kube)
-    namespace(kube, "mid-a")
-    namespace(kube, "mid-b")
+    label = kube.unique_ns("mid")
+    a, b = (namespace(kube, "mid", labels={"regcred-test": label}) for _ in range(2))
 
-    def hook(request: Any) -> None:
-        if request.method == "POST" and request.namespace == "mid-b":
-            kube.terminate_namespace("mid-b")
+    def hook(event: Any) -> None:
+        if event.method == "POST" and event.namespace == b:
+            kube.terminate_namespace(b)
 
     kube.before_write(hook)
-    out = ok_json(regcred(kube, "secret", "create", "pull", "--username", "u", "--password-stdin", "-A",
-                          "--workers", "1", "-o", "json", input="pw"))
+    out = ok_json(regcred(kube, "secret", "create", "pull", "--username", "u", "--password-stdin",
+                          "--namespace-selector", f"regcred-test={label}", "--workers", "1", "-o", "json",
+                          input="pw"))
     status = {r["namespace"]: (r["status"], r["message"]) for r in out["results"]}
-    assert status["mid-a"][0] == "created"
-    assert status["mid-b"] == ("skipped", "namespace is being terminated")
+    assert status[a][0] == "created"
+    assert status[b] == ("skipped", "namespace is being terminated")
 
 
 # -- sa attach / detach ---------------------------------------------------------------------------------------
 
-def test_attach_and_detach_keep_other_writers_entries(api_server: Any) -> None:
-    kube = api_server
-    ns = namespace(kube, "sa1", default_sa=False)
+def test_attach_and_detach_keep_other_writers_entries(kube: Any) -> None:
+    ns = namespace(kube, "sa1")
     make_sa(kube, ns, pull=["theirs"])
     make_secret(kube, ns)
     out = ok_json(regcred(kube, "sa", "attach", "pull", "-n", ns, "-o", "json"))
@@ -191,17 +190,15 @@ def test_attach_and_detach_keep_other_writers_entries(api_server: Any) -> None:
     assert ADDED_ANNOTATION not in (kube.get("v1", "ServiceAccount", "default", ns)["metadata"].get("annotations") or {})
 
 
-def test_detach_keeps_entries_added_after_regcred(api_server: Any) -> None:
-    kube = api_server
-    ns = namespace(kube, "sa1b", default_sa=False)
+def test_detach_keeps_entries_added_after_regcred(kube: Any) -> None:
+    ns = namespace(kube, "sa1b")
     make_sa(kube, ns, pull=["theirs", "pull", "later"], annotations={ADDED_ANNOTATION: "pull"})
     assert regcred(kube, "sa", "detach", "pull", "-n", ns).returncode == 0
     assert pull_names(kube, ns) == ["theirs", "later"]
 
 
-def test_detach_leaves_an_entry_regcred_did_not_add(api_server: Any) -> None:
-    kube = api_server
-    ns = namespace(kube, "sa2", default_sa=False)
+def test_detach_leaves_an_entry_regcred_did_not_add(kube: Any) -> None:
+    ns = namespace(kube, "sa2")
     make_sa(kube, ns, pull=["pull", "x"])
     out = ok_json(regcred(kube, "sa", "detach", "pull", "-n", ns, "-o", "json"))
     assert out["results"][0]["status"] == "kept"
@@ -210,10 +207,9 @@ def test_detach_leaves_an_entry_regcred_did_not_add(api_server: Any) -> None:
     assert forced["results"][0]["status"] == "detached" and pull_names(kube, ns) == ["x"]
 
 
-def test_attach_with_a_concurrent_writer_between_read_and_write(api_server: Any) -> None:
-    kube = api_server
+def test_attach_with_a_concurrent_writer_between_read_and_write(kube: Any) -> None:
     need_fake(kube)
-    ns = namespace(kube, "sa3", default_sa=False)
+    ns = namespace(kube, "sa3")
     make_sa(kube, ns, pull=["a"])
     make_secret(kube, ns)
     fired = []
@@ -233,43 +229,40 @@ def test_attach_with_a_concurrent_writer_between_read_and_write(api_server: Any)
     assert len(patches) == 2  # the first was refused (409), the retry after a fresh GET succeeded
 
 
-def test_attach_all_namespaces_shares_lists_and_skips_done_ones(api_server: Any) -> None:
-    kube = api_server
+def test_attach_fan_out_shares_lists_and_skips_done_ones(kube: Any) -> None:
     need_fake(kube)
-    for i in range(6):
-        ns = namespace(kube, f"many-{i}")
+    label = kube.unique_ns("many")
+    names = [namespace(kube, "many", labels={"regcred-test": label}) for _ in range(6)]
+    for ns in names:
         make_secret(kube, ns)
-    assert regcred(kube, "sa", "attach", "pull", "-n", "many-0").returncode == 0
+    assert regcred(kube, "sa", "attach", "pull", "-n", names[0]).returncode == 0
     kube.request_log.clear()
-    selector = f"kubernetes.io/metadata.name in ({','.join(f'many-{i}' for i in range(6))})"
-    out = ok_json(regcred(kube, "sa", "attach", "pull", "--namespace-selector", selector, "-o", "json"))
+    out = ok_json(regcred(kube, "sa", "attach", "pull", "--namespace-selector", f"regcred-test={label}",
+                          "-o", "json"))
     status = {r["namespace"]: r["status"] for r in out["results"]}
-    assert status == {"many-0": "unchanged", **{f"many-{i}": "attached" for i in range(1, 6)}}
-    per_ns = kube.request_log.filter(path="/namespaces/many-")
-    assert len(per_ns) == 5 and all(r.method == "PATCH" for r in per_ns)  # 1 per namespace that changes
-    assert not [r for r in per_ns if "/namespaces/many-0/" in r.path]
-    shared = [r for r in kube.request_log.filter() if "/namespaces/many-" not in r.path]
+    assert status == {names[0]: "unchanged", **{ns: "attached" for ns in names[1:]}}
+    for ns in names[1:]:  # one request per namespace that changes: the conditional PATCH
+        assert [r.method for r in kube.request_log.filter(path=f"/namespaces/{ns}/")] == ["PATCH"]
+    assert kube.request_log.filter(path=f"/namespaces/{names[0]}/") == []
+    shared = [r for r in kube.request_log.filter() if not any(f"/namespaces/{ns}/" in r.path for ns in names)]
     assert [(r.method, r.resource) for r in shared] == [("GET", "namespaces"), ("GET", "serviceaccounts"),
                                                         ("GET", "secrets")]
 
 
-def test_attach_missing_secret_fails_that_namespace_only(api_server: Any) -> None:
-    kube = api_server
-    for ns in ("miss-a", "miss-b"):
-        namespace(kube, ns)
-    make_secret(kube, "miss-a")
-    result = regcred(kube, "sa", "attach", "pull", "--namespace-selector", "kubernetes.io/metadata.name in (miss-a,miss-b)",
-                     "-o", "json")
+def test_attach_missing_secret_fails_that_namespace_only(kube: Any) -> None:
+    label = kube.unique_ns("miss")
+    has, lacks = (namespace(kube, "miss", labels={"regcred-test": label}) for _ in range(2))
+    make_secret(kube, has)
+    result = regcred(kube, "sa", "attach", "pull", "--namespace-selector", f"regcred-test={label}", "-o", "json")
     assert result.returncode == 1
-    out = json.loads(result.stdout)
-    status = {r["namespace"]: (r["status"], r["message"]) for r in out["results"]}
-    assert status["miss-a"][0] == "attached"
-    assert status["miss-b"][0] == "failed" and "secret pull not found in namespace miss-b" in status["miss-b"][1]
+    status = {r["namespace"]: (r["status"], r["message"]) for r in json.loads(result.stdout)["results"]}
+    assert status[has][0] == "attached"
+    assert status[lacks][0] == "failed" and f"secret pull not found in namespace {lacks}" in status[lacks][1]
     assert_clean_error(result, 1, "failed")
+    assert pull_names(kube, lacks) == []
 
 
-def test_attach_named_and_all_service_accounts(api_server: Any) -> None:
-    kube = api_server
+def test_attach_named_and_all_service_accounts(kube: Any) -> None:
     ns = namespace(kube, "sa5")
     make_sa(kube, ns, name="builder")
     make_secret(kube, ns)
@@ -282,8 +275,7 @@ def test_attach_named_and_all_service_accounts(api_server: Any) -> None:
     assert missing.returncode == 1 and "serviceaccount nope not found" in missing.stdout
 
 
-def test_sa_create_and_attach_to_existing(api_server: Any) -> None:
-    kube = api_server
+def test_sa_create_and_attach_to_existing(kube: Any) -> None:
     ns = namespace(kube, "sa6")
     make_secret(kube, ns)
     out = ok_json(regcred(kube, "sa", "create", "service1", "--pull-secret", "pull", "-n", ns, "-o", "json"))
@@ -295,8 +287,7 @@ def test_sa_create_and_attach_to_existing(api_server: Any) -> None:
     assert pull_names(kube, ns, "service2") == ["x", "pull"]
 
 
-def test_client_dry_run_writes_nothing(api_server: Any) -> None:
-    kube = api_server
+def test_client_dry_run_writes_nothing(kube: Any) -> None:
     ns = namespace(kube, "sa7")
     make_secret(kube, ns)
     out = ok_json(regcred(kube, "sa", "attach", "pull", "-n", ns, "--dry-run=client", "-o", "json"))
@@ -304,8 +295,7 @@ def test_client_dry_run_writes_nothing(api_server: Any) -> None:
     assert pull_names(kube, ns) == []
 
 
-def test_rbac_forbidden_is_one_clear_line(api_server: Any) -> None:
-    kube = api_server
+def test_rbac_forbidden_is_one_clear_line(kube: Any) -> None:
     ns = namespace(kube, "rbac1")
     make_secret(kube, ns)
     limited = kube.kubeconfig_for([
@@ -321,8 +311,7 @@ def test_rbac_forbidden_is_one_clear_line(api_server: Any) -> None:
     assert_clean_error(cluster_wide, 1, "forbidden: cannot list namespaces", "(RBAC)")
 
 
-def test_missing_namespace_is_exit_2(api_server: Any) -> None:
-    kube = api_server
+def test_missing_namespace_is_exit_2(kube: Any) -> None:
     assert_clean_error(regcred(kube, "sa", "attach", "pull", "-n", "no-such-ns"), 2, "namespace no-such-ns not found")
 
 
