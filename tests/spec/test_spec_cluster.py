@@ -1,6 +1,7 @@
 """plan/apply against an API server through the real CLI: the fake, and envtest when KUBEBUILDER_ASSETS is set.
 
-Uses the shared `kube` fixture (kubeconfig, create, create_namespace, get), as the sa/secret tests do.
+Namespace names are unique per test (the envtest apiserver is shared by the session) and every spec includes
+exactly the namespaces of its test, so runs never touch each other's objects.
 """
 
 from __future__ import annotations
@@ -11,90 +12,162 @@ from typing import Any
 
 from tests.support.cli import run_regcred
 
-SPEC = """\
-apiVersion: regcred.dev/v1alpha1
-kind: RegistryCredential
-metadata: {{name: harbor}}
-spec:
-  registries:
-{registries}
-  namespaces: {{include: ["sp-*"], exclude: {exclude}}}
-"""
-REGISTRY = "    - {{server: {server}, username: u, passwordFrom: {{env: REG_PW}}}}"
+PASSWORD = "pw-not-printed-1"
 
 
-def write_spec(tmp_path: Path, servers: tuple[str, ...] = ("r.example.com",), exclude: str = "[]") -> Path:
-    path = tmp_path / "spec.yaml"
-    path.write_text(SPEC.format(registries="\n".join(REGISTRY.format(server=s) for s in servers), exclude=exclude))
+def write_spec(tmp_path: Path, include: list[str], servers: tuple[str, ...] = ("r.example.com",),
+               exclude: list[str] | None = None, name: str = "harbor", extra: str = "") -> Path:
+    registries = "\n".join(f"    - {{server: {s}, username: u, passwordFrom: {{env: REG_PW}}}}" for s in servers)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        f"apiVersion: regcred.dev/v1alpha1\nkind: RegistryCredential\nmetadata: {{name: {name}}}\nspec:\n"
+        f"  registries:\n{registries}\n"
+        f"  namespaces: {{include: {json.dumps(include)}, exclude: {json.dumps(exclude or [])}}}\n{extra}")
     return path
 
 
 def regcred(kube: Any, *args: Any) -> Any:
-    return run_regcred(*args, "--kubeconfig", kube.kubeconfig, env={"REG_PW": "pw-1"})
+    result = run_regcred(*args, "--kubeconfig", kube.kubeconfig, env={"REG_PW": PASSWORD})
+    assert "Traceback" not in result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+    return result
 
 
-def namespace(kube: Any, name: str) -> None:
-    kube.create_namespace(name)
-    if kube.get("v1", "ServiceAccount", "default", name) is None:
-        kube.create({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": name}})
+def namespaces(kube: Any, count: int) -> list[str]:
+    names = [kube.unique_ns("sp") for _ in range(count)]
+    for name in names:
+        kube.create_namespace(name)
+    return names
+
+
+def pulls(kube: Any, ns: str, sa: str = "default") -> list[str]:
+    obj = kube.get("v1", "ServiceAccount", sa, ns) or {}
+    return [e["name"] for e in obj.get("imagePullSecrets") or []]
+
+
+def versions(kube: Any, ns: str) -> tuple[str, str]:
+    return (kube.get("v1", "ServiceAccount", "default", ns)["metadata"]["resourceVersion"],
+            kube.get("v1", "Secret", "harbor", ns)["metadata"]["resourceVersion"])
 
 
 def test_plan_exit_codes_apply_and_idempotence(kube: Any, tmp_path: Path) -> None:
-    namespace(kube, "sp-a")
-    namespace(kube, "sp-b")
-    spec = write_spec(tmp_path)
+    a, b = namespaces(kube, 2)
+    spec = write_spec(tmp_path, [a, b])
     planned = regcred(kube, "plan", "-f", spec, "-o", "json")
     assert planned.returncode == 1, planned.stderr
-    doc = json.loads(planned.stdout)
-    assert {(c["namespace"], c["kind"], c["action"]) for c in doc["changes"]} >= {
-        ("sp-a", "Secret", "create"), ("sp-a", "ServiceAccount", "add"), ("sp-b", "Secret", "create")}
-    assert "pw-1" not in planned.stdout
+    rows = {(c["namespace"], c["kind"], c["action"]) for c in json.loads(planned.stdout)["changes"]}
+    assert rows == {(a, "Secret", "create"), (a, "ServiceAccount", "add"),
+                    (b, "Secret", "create"), (b, "ServiceAccount", "add")}
     applied = regcred(kube, "apply", "-f", spec, "-o", "json")
     assert applied.returncode == 0, applied.stderr
-    sa = kube.get("v1", "ServiceAccount", "default", "sp-a")
-    assert {"name": "harbor"} in sa["imagePullSecrets"]
-    versions = (sa["metadata"]["resourceVersion"],
-                kube.get("v1", "Secret", "harbor", "sp-a")["metadata"]["resourceVersion"])
+    assert json.loads(applied.stdout)["summary"] == {"attached": 2, "created": 2}
+    assert pulls(kube, a) == ["harbor"]
+    before = versions(kube, a), versions(kube, b)
     clean = regcred(kube, "plan", "-f", spec)
     assert clean.returncode == 0 and "No changes" in clean.stdout
+    if kube.supports_hooks:
+        kube.request_log.clear()
     assert regcred(kube, "apply", "-f", spec).returncode == 0
-    after = (kube.get("v1", "ServiceAccount", "default", "sp-a")["metadata"]["resourceVersion"],
-             kube.get("v1", "Secret", "harbor", "sp-a")["metadata"]["resourceVersion"])
-    assert after == versions  # the second apply wrote nothing
+    if kube.supports_hooks:  # the request log of the second apply (before this test reads anything)
+        records = list(kube.request_log.records)
+        assert [r for r in records if r.method != "GET"] == []
+        assert {r.verb for r in records if r.resource} == {"list"}  # no per-object GET
+    assert (versions(kube, a), versions(kube, b)) == before  # the second apply wrote nothing
 
 
-def test_drop_registry_and_exclude_namespace(kube: Any, tmp_path: Path) -> None:
-    namespace(kube, "sp-c")
-    assert regcred(kube, "apply", "-f", write_spec(tmp_path, ("r.example.com", "ghcr.io"))).returncode == 0
-    planned = regcred(kube, "plan", "-f", write_spec(tmp_path, ("r.example.com",)), "-o", "json")
-    changes = json.loads(planned.stdout)["changes"]
-    secret_changes = [c for c in changes if c["namespace"] == "sp-c"]
-    assert secret_changes == [{"kind": "Secret", "action": "update", "namespace": "sp-c", "name": "harbor",
-                               "credential": "harbor",
-                               "registries": {"added": [], "removed": ["ghcr.io"], "updated": []}}]
-    assert regcred(kube, "apply", "-f", write_spec(tmp_path, ("r.example.com",))).returncode == 0
-    excluded = write_spec(tmp_path, ("r.example.com",), exclude='["sp-c"]')
-    assert regcred(kube, "apply", "-f", excluded).returncode == 0
-    assert kube.get("v1", "Secret", "harbor", "sp-c") is None
-    assert "harbor" not in [e["name"] for e in kube.get("v1", "ServiceAccount", "default", "sp-c").get(
-        "imagePullSecrets") or []]
+def test_namespaces_appearing_and_disappearing_between_plan_and_apply(kube: Any, tmp_path: Path) -> None:
+    a, b = namespaces(kube, 2)
+    c = kube.unique_ns("sp")
+    spec = write_spec(tmp_path, [a, b, c])
+    planned = json.loads(regcred(kube, "plan", "-f", spec, "-o", "json").stdout)
+    assert {ch["namespace"] for ch in planned["changes"]} == {a, b}
+    kube.terminate_namespace(b)  # disappears (Terminating: creates are refused)
+    kube.create_namespace(c)  # appears
+    applied = regcred(kube, "apply", "-f", spec, "-o", "json")
+    assert applied.returncode == 0, applied.stderr
+    results = json.loads(applied.stdout)["results"]
+    assert {r["namespace"] for r in results if r["status"] == "skipped"} == {b}
+    assert pulls(kube, a) == ["harbor"] and pulls(kube, c) == ["harbor"]
+    assert kube.get("v1", "Secret", "harbor", b) is None
+    assert regcred(kube, "plan", "-f", spec).returncode == 0
+
+
+def test_dropping_a_registry_and_excluding_a_namespace(kube: Any, tmp_path: Path) -> None:
+    a, b = namespaces(kube, 2)
+    kube.create({"apiVersion": "v1", "kind": "ServiceAccount",
+                 "metadata": {"name": "ci", "namespace": b}, "imagePullSecrets": [{"name": "harbor"}]})
+    assert regcred(kube, "apply", "-f", write_spec(tmp_path, [a, b], ("r.example.com", "ghcr.io")),
+                   ).returncode == 0
+    one = write_spec(tmp_path, [a, b], ("r.example.com",), extra="  serviceAccounts: [default, ci]\n")
+    planned = json.loads(regcred(kube, "plan", "-f", one, "-o", "json").stdout)["changes"]
+    assert [c for c in planned if c["kind"] == "Secret"] == [
+        {"kind": "Secret", "action": "update", "namespace": ns, "name": "harbor", "credential": "harbor",
+         "registries": {"added": [], "removed": ["ghcr.io"], "updated": []}} for ns in (a, b)]
+    assert not [c for c in planned if c["kind"] == "ServiceAccount"]  # ci already lists it (not ours)
+    assert regcred(kube, "apply", "-f", one).returncode == 0
+    # someone adds their own entry; then b is excluded: regcred takes back only what it added
+    sa = kube.get("v1", "ServiceAccount", "default", b)
+    sa["imagePullSecrets"] = [*sa["imagePullSecrets"], {"name": "theirs"}]
+    kube.replace(sa)
+    excluded = write_spec(tmp_path, [a, b], ("r.example.com",), exclude=[b],
+                          extra="  serviceAccounts: [default, ci]\n")
+    applied = regcred(kube, "apply", "-f", excluded, "-o", "json")
+    assert applied.returncode == 0, applied.stderr
+    assert kube.get("v1", "Secret", "harbor", b) is None
+    assert pulls(kube, b) == ["theirs"] and pulls(kube, b, "ci") == ["harbor"]
+    assert pulls(kube, a) == ["harbor"] and kube.get("v1", "Secret", "harbor", a) is not None
+    assert regcred(kube, "plan", "-f", excluded).returncode == 0
+
+
+def test_an_unmanaged_secret_is_a_conflict(kube: Any, tmp_path: Path) -> None:
+    (a,) = namespaces(kube, 1)
+    kube.create({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                 "metadata": {"name": "harbor", "namespace": a}, "stringData": {"x": "y"}})
+    result = regcred(kube, "apply", "-f", write_spec(tmp_path, [a]))
+    assert result.returncode == 1
+    assert "regcred: error: 1 target(s) failed" in result.stderr
+    assert pulls(kube, a) == []
 
 
 def test_missing_secret_key_ref(kube: Any, tmp_path: Path) -> None:
+    (a,) = namespaces(kube, 1)
     path = tmp_path / "ref.yaml"
     path.write_text("apiVersion: regcred.dev/v1alpha1\nkind: RegistryCredential\nmetadata: {name: q}\nspec:\n"
                     "  registries:\n    - server: q.io\n      username: u\n      passwordFrom:\n"
-                    "        secretKeyRef: {namespace: default, name: nope, key: token}\n")
+                    f"        secretKeyRef: {{namespace: {a}, name: nope, key: token}}\n")
     result = regcred(kube, "plan", "-f", path)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "spec.registries[0].passwordFrom.secretKeyRef: Secret default/nope not found" in result.stderr
+    assert result.returncode == 2
+    assert f"spec.registries[0].passwordFrom.secretKeyRef: Secret {a}/nope not found" in result.stderr
+    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "nope", "namespace": a},
+                 "stringData": {"token": "tok"}})
+    planned = regcred(kube, "plan", "-f", path, "-o", "json")
+    assert planned.returncode == 1 and "tok" not in planned.stdout.replace("token", "")
 
 
 def test_two_specs_conflicting(kube: Any, tmp_path: Path) -> None:
-    a = write_spec(tmp_path)
-    b = tmp_path / "b.yaml"
-    b.write_text(a.read_text().replace("name: harbor", "name: other").replace("r.example.com", "o.io")
-                 .replace("namespaces:", "secretName: harbor\n  namespaces:"))
-    result = regcred(kube, "plan", "-f", a, "-f", b)
+    (a,) = namespaces(kube, 1)
+    first = write_spec(tmp_path, [a])
+    second = write_spec(tmp_path, [a], ("o.io",), name="other", extra="  secretName: harbor\n")
+    result = regcred(kube, "plan", "-f", first, "-f", second)
     assert result.returncode == 2
     assert "both write Secret 'harbor' with different registries" in result.stderr
+    assert kube.get("v1", "Secret", "harbor", a) is None
+
+
+def test_a_concurrent_writer_between_read_and_write_is_kept(fake_kube: Any, tmp_path: Path) -> None:
+    (a,) = namespaces(fake_kube, 1)
+    seen = []
+
+    def sneak_in(event: Any) -> None:
+        if event.resource.startswith("serviceaccounts") and event.verb == "patch" and not seen:
+            seen.append(event)
+            fake_kube.before_write(None)
+            sa = fake_kube.get("v1", "ServiceAccount", "default", a)
+            sa["imagePullSecrets"] = [{"name": "theirs"}]
+            fake_kube.replace(sa)
+
+    fake_kube.before_write(sneak_in)
+    result = regcred(fake_kube, "apply", "-f", write_spec(tmp_path, [a]))
+    assert result.returncode == 0, result.stderr
+    assert seen and pulls(fake_kube, a) == ["theirs", "harbor"]
+    assert fake_kube.request_log.count(method="PATCH", status=409) == 1
