@@ -337,3 +337,24 @@ def test_bad_usage_is_exit_2(tmp_path: Path) -> None:
     assert_clean_error(run_regcred("sa", "create", "s1", "--pull-secret", "p", "-A"), 2, "one namespace")
     missing = tmp_path / "nope"
     assert_clean_error(run_regcred("sa", "attach", "pull", "--kubeconfig", missing), 2, "kubeconfig")
+
+
+def test_bad_kubeconfig_is_one_line_exit_2(tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.write_text("clusters: [\n")
+    assert_clean_error(run_regcred("sa", "attach", "pull", "--kubeconfig", broken), 2, "not valid YAML")
+    empty_home = tmp_path / "home"
+    empty_home.mkdir()
+    result = run_regcred("sa", "attach", "pull", env={"HOME": str(empty_home), "KUBECONFIG": "", "KUBERNETES_SERVICE_HOST": ""})
+    assert_clean_error(result, 2, "no kubeconfig found")
+
+
+def test_wrong_context_and_refused_credentials(kube: Any, tmp_path: Path) -> None:
+    assert_clean_error(regcred(kube, "sa", "attach", "pull", "--context", "nope"), 2, "Context 'nope' not found")
+    config = Path(kube.kubeconfig).read_text()
+    token_line = next(line for line in config.splitlines() if "token:" in line)
+    stale = tmp_path / "stale"
+    stale.write_text(config.replace(token_line, token_line.split("token:")[0] + "token: not-a-valid-token"))
+    result = run_regcred("sa", "attach", "pull", "-n", "default", "--kubeconfig", stale)
+    line = assert_clean_error(result, 2, "unauthorized")
+    assert "not-a-valid-token" not in line

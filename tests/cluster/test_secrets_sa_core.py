@@ -133,3 +133,28 @@ def test_malformed_payload_in_cluster_is_reported(raw: str) -> None:
 
 def test_type_change_is_refused() -> None:
     assert "type cannot change" in plan_secret(existing(type_="Opaque"), PAYLOAD).reason
+
+
+def test_token_bucket_allows_a_burst_then_paces(monkeypatch: pytest.MonkeyPatch) -> None:
+    from regcred.shells.kube import client
+
+    clock = [100.0]
+    waits: list[float] = []
+    monkeypatch.setattr(client.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(client.time, "sleep", waits.append)
+    bucket = client.TokenBucket(qps=10, burst=3)
+    for _ in range(3):
+        bucket.acquire()
+    assert waits == []
+    bucket.acquire()
+    bucket.acquire()
+    assert waits == pytest.approx([0.1, 0.2])  # the 4th waits one interval, the 5th two
+    clock[0] += 10  # idle: refills up to the burst, no more
+    waits.clear()
+    for _ in range(3):
+        bucket.acquire()
+    assert waits == []
+    unlimited = client.TokenBucket(qps=0, burst=1)
+    for _ in range(100):
+        unlimited.acquire()
+    assert waits == []

@@ -258,6 +258,7 @@ def _kubeconfig_path(explicit: str | None) -> Path | None:
 
 def connect(config: ClusterConfig) -> KubeApi:
     """A KubeApi for the kubeconfig/context (or the in-cluster ServiceAccount when there is no kubeconfig)."""
+    import yaml
     from lightkube.config.client_adapter import Client as adapter_client
     from lightkube.config.client_adapter import ConnectionParams
     from lightkube.config.kubeconfig import KubeConfig
@@ -281,6 +282,10 @@ def connect(config: ClusterConfig) -> KubeApi:
         where = f"kubeconfig {path}" if path else "in-cluster configuration"
         raise KubeConfigError(f"{where}: {' '.join(str(exc).split())}",
                               hint="check --kubeconfig and --context") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        raise KubeConfigError(f"kubeconfig {path} is not valid YAML{at}", hint="check the file") from None
     except (KeyError, TypeError, ValueError, AttributeError, AssertionError) as exc:
         where = f"kubeconfig {path}" if path else "in-cluster configuration"
         raise KubeConfigError(f"{where} is not usable: {type(exc).__name__} {' '.join(str(exc).split())}",
