@@ -1,8 +1,8 @@
 """Benchmark: `regcred plan` for 500 namespaces x 3 ServiceAccounts + 2,000 workloads (goal: under 5 s).
 
 Two figures: the in-process pipeline (read through the spec shell from an in-memory API, resolve, plan), and
-the whole CLI as a child process (`regcred plan -f spec.yaml -o json`) against a minimal HTTP API server that
-answers LIST requests from memory — interpreter start, kubeconfig loading, httpx, JSON decoding included.
+the whole CLI as a child process (`regcred plan -f spec.yaml -o json`) against the project's fake kube-apiserver
+(tests/support/fakekube, HTTP, paged lists) — interpreter start, kubeconfig loading, httpx, JSON included.
 Both count the requests: the reads are LISTs only (no per-object GET), a constant number whatever the size.
 
     .venv/bin/python benchmarks/bench_plan.py [--namespaces 500] [--sas 3] [--workloads 2000] [--repeat 3]
@@ -16,12 +16,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlparse
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,10 +33,6 @@ spec:
   serviceAccounts: ["*"]
   workloads: {enabled: true}
 """
-
-KINDS = {"namespaces": "Namespace", "serviceaccounts": "ServiceAccount", "secrets": "Secret",
-         "deployments": "Deployment", "statefulsets": "StatefulSet", "daemonsets": "DaemonSet", "jobs": "Job",
-         "cronjobs": "CronJob", "replicasets": "ReplicaSet"}
 
 
 def cluster(namespaces: int, sas: int, workloads: int) -> list[dict[str, Any]]:
@@ -78,63 +71,31 @@ def in_process(objs: list[dict[str, Any]]) -> tuple[float, int, int]:
     return elapsed, len(result.changes), len(api.log)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    by_kind: ClassVar[dict[str, list[dict[str, Any]]]] = {}
-    requests: ClassVar[list[str]] = []
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        url = urlparse(self.path)
-        self.requests.append(url.path)
-        plural = url.path.rstrip("/").split("/")[-1]
-        query = parse_qs(url.query)
-        items = self.by_kind.get(KINDS.get(plural, ""), [])
-        field = (query.get("fieldSelector") or [""])[0]
-        label = (query.get("labelSelector") or [""])[0]
-        if field.startswith("metadata.name="):
-            items = [o for o in items if o["metadata"]["name"] == field.split("=", 1)[1]]
-        if label:
-            items = []  # no Secret carries regcred's labels yet
-        body = json.dumps({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"},
-                           "items": items}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+API_VERSIONS = {"Namespace": "v1", "ServiceAccount": "v1", "Deployment": "apps/v1"}
 
 
 def as_cli(objs: list[dict[str, Any]]) -> tuple[float, int, int]:
-    by_kind: ClassVar[dict[str, list[dict[str, Any]]]] = {}
-    for obj in objs:
-        by_kind.setdefault(obj["kind"], []).append({k: v for k, v in obj.items() if k != "kind"})
-    _Handler.by_kind = by_kind
-    _Handler.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            kubeconfig = Path(tmp) / "kubeconfig"
-            kubeconfig.write_text(json.dumps({
-                "apiVersion": "v1", "kind": "Config", "current-context": "bench",
-                "clusters": [{"name": "bench", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}],
-                "users": [{"name": "bench", "user": {"token": "bench"}}],
-                "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "bench"}}]}))
-            spec_file = Path(tmp) / "spec.yaml"
-            spec_file.write_text(SPEC)
-            start = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "regcred", "plan", "-f", str(spec_file), "-o", "json",
-                                   "--kubeconfig", str(kubeconfig), "--qps", "0"], capture_output=True, text=True,
-                                  env={**os.environ, "BENCH_PW": "pw"}, check=False)
-            elapsed = time.perf_counter() - start
+    """`regcred plan` as a child process against the project's fake kube-apiserver (tests/support/fakekube)."""
+    from tests.support.fakekube.server import FakeKube
+
+    with FakeKube() as server, tempfile.TemporaryDirectory() as tmp:
+        for obj in objs:
+            meta = {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}
+            server.seed({**obj, "apiVersion": API_VERSIONS[obj["kind"]], "metadata": meta})
+        kubeconfig = server.write_kubeconfig(Path(tmp) / "kubeconfig")
+        spec_file = Path(tmp) / "spec.yaml"
+        spec_file.write_text(SPEC)
+        server.request_log.clear()
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "regcred", "plan", "-f", str(spec_file), "-o", "json",
+                               "--kubeconfig", str(kubeconfig), "--qps", "0"], capture_output=True, text=True,
+                              env={**os.environ, "BENCH_PW": "pw"}, check=False)
+        elapsed = time.perf_counter() - start
         if done.returncode not in (0, 1):
             raise SystemExit(f"regcred plan failed: {done.stderr}")
-        changes = len(json.loads(done.stdout)["changes"])
-        return elapsed, changes, len(_Handler.requests)
-    finally:
-        server.shutdown()
+        records = list(server.request_log.records)
+        assert all(r.verb == "list" for r in records), "plan must read with LIST requests only"
+        return elapsed, len(json.loads(done.stdout)["changes"]), len(records)
 
 
 def main() -> None:
@@ -147,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     objs = cluster(args.namespaces, args.sas, args.workloads)
     print(f"cluster: {args.namespaces} namespaces x {args.sas} ServiceAccounts, {args.workloads} Deployments")
-    for name, run in (("in-process (read+resolve+plan)", in_process), ("CLI child process over HTTP", as_cli)):
+    for name, run in (("in-process (read+resolve+plan)", in_process), ("CLI child process against the fake API", as_cli)):
         timings = []
         for _ in range(args.repeat):
             elapsed, changes, requests = run(objs)
