@@ -84,7 +84,7 @@ class Change:
                                "name": self.name, "credential": self.credential}
         if self.secret:
             out["secret"] = self.secret
-        if self.kind == "Secret" and self.action in ("create", "update"):
+        if self.kind in ("Secret", "Node") and self.action in ("create", "update"):
             out["registries"] = {"added": list(self.added), "removed": list(self.removed),
                                  "updated": list(self.updated)}
         if self.reason:

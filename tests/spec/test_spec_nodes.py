@@ -1,0 +1,58 @@
+"""The node level of a spec: plan/apply through `node install`'s merge under a host root."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from regcred.core.spec import parse_document
+from regcred.shells.specnodes import apply_nodes, plan_nodes
+from regcred.shells.specsource import resolve_all
+
+
+def desired(servers: tuple[str, ...]) -> Any:
+    spec = parse_document({
+        "apiVersion": "regcred.dev/v1alpha1", "kind": "RegistryCredential", "metadata": {"name": "h"},
+        "spec": {"registries": [{"server": s, "username": "u", "passwordFrom": {"env": "NODE_PW"}} for s in servers],
+                 "nodes": {"enabled": True}}}, "h.yaml")
+    return resolve_all([spec], None)
+
+
+@pytest.fixture
+def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("NODE_PW", "node-pw")
+    (tmp_path / "var/lib/kubelet").mkdir(parents=True)
+    return tmp_path
+
+
+def auths(host: Path) -> dict[str, Any]:
+    return dict(json.loads((host / "var/lib/kubelet/config.json").read_text())["auths"])
+
+
+def test_plan_apply_idempotent_and_prune_only_own(host: Path) -> None:
+    config = host / "var/lib/kubelet/config.json"
+    config.write_text(json.dumps({"auths": {"theirs.io": {"auth": "dTpw"}}}))
+    d = desired(("r.example.com", "ghcr.io"))
+    (change,) = plan_nodes(d, str(host))
+    assert change.to_json()["registries"] == {"added": ["r.example.com", "ghcr.io"], "removed": [], "updated": []}
+    assert "node-pw" not in json.dumps(change.to_json())
+    assert json.loads(config.read_text()) == {"auths": {"theirs.io": {"auth": "dTpw"}}}  # plan wrote nothing
+    rows = apply_nodes([change], str(host), dry_run=False)
+    assert [(r.status, r.message) for r in rows] == [("updated", "+r.example.com +ghcr.io")]
+    assert list(auths(host)) == ["theirs.io", "r.example.com", "ghcr.io"]
+    assert plan_nodes(d, str(host)) == []  # nothing left to do
+    smaller = desired(("r.example.com",))
+    (change,) = plan_nodes(smaller, str(host))
+    assert change.to_json()["registries"]["removed"] == ["ghcr.io"]
+    apply_nodes([change], str(host), dry_run=False)
+    assert list(auths(host)) == ["theirs.io", "r.example.com"]  # another writer's entry stays
+
+
+def test_someone_elses_entry_for_the_same_registry_is_a_conflict(host: Path) -> None:
+    (host / "var/lib/kubelet/config.json").write_text(json.dumps({"auths": {"r.example.com": {"auth": "dTpw"}}}))
+    changes = plan_nodes(desired(("r.example.com",)), str(host))
+    assert [(c.action, c.reason) for c in changes] == [
+        ("conflict", "'r.example.com' has other credentials written by someone else: left as is")]
