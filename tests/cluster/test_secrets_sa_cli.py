@@ -358,3 +358,35 @@ def test_wrong_context_and_refused_credentials(kube: Any, tmp_path: Path) -> Non
     result = run_regcred("sa", "attach", "pull", "-n", "default", "--kubeconfig", stale)
     line = assert_clean_error(result, 2, "unauthorized")
     assert "not-a-valid-token" not in line
+
+
+def test_attach_restart_stuck_replaces_pods_that_could_not_pull(kube: Any) -> None:
+    ns = namespace(kube, "stuck")
+    make_secret(kube, ns)
+
+    def pod(name: str, image: str, sa: str = "default") -> dict[str, Any]:
+        return {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "ownerReferences": [
+                {"apiVersion": "batch/v1", "kind": "Job", "name": "job-" + name, "uid": "u-" + name,
+                 "controller": True}]},
+            "spec": {"serviceAccountName": sa, "containers": [{"name": "c", "image": image}]},
+            "status": {"phase": "Pending", "containerStatuses": [
+                {"name": "c", "image": image, "ready": False, "restartCount": 0, "imageID": "",
+                 "state": {"waiting": {"reason": "ImagePullBackOff", "message": "back-off"}}}]},
+        }
+
+    make_sa(kube, ns, name="builder")
+    for obj in (pod("covered", "r.io/team/app:1"),
+                pod("elsewhere", "quay.io/x/y:1"),  # the secret has no credential for it
+                pod("other-sa", "r.io/team/app:1", sa="builder")):  # not a ServiceAccount attached to
+        status = obj.pop("status")
+        created = kube.create(obj)
+        created["status"] = status  # what the kubelet reports (no kubelet here)
+        kube.update_status(created)
+    out = ok_json(regcred(kube, "sa", "attach", "pull", "-n", ns, "--restart-stuck", "-o", "json"))
+    rows = {(r["name"], r["status"]) for r in out["results"]}
+    assert ("default", "attached") in rows and ("Job/job-covered", "restarted") in rows
+    assert kube.get("v1", "Pod", "covered", ns) is None
+    assert kube.get("v1", "Pod", "elsewhere", ns) is not None
+    assert kube.get("v1", "Pod", "other-sa", ns) is not None

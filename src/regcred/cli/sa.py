@@ -43,15 +43,17 @@ def _targets(func: Any) -> Any:
 @sa.command("attach")
 @click.argument("secret")
 @_targets
+@click.option("--restart-stuck", is_flag=True,
+              help="Then replace Pods of these ServiceAccounts stuck pulling an image SECRET covers.")
 @cluster_options()
-def attach(secret: str, names: tuple[str, ...], all_sas: bool, cluster: ClusterOptions) -> None:
+def attach(secret: str, names: tuple[str, ...], all_sas: bool, restart_stuck: bool, cluster: ClusterOptions) -> None:
     """Add SECRET to imagePullSecrets of ServiceAccounts; other entries are kept, nothing is duplicated.
 
     SECRET must exist in each namespace (a missing or malformed one fails that namespace). The names regcred
     added are recorded in the annotation regcred.dev/added-pull-secrets, so `detach` removes only those.
     """
     update_service_accounts(secret, _names(names, all_sas), all_sas=all_sas, detach=False, force=False,
-                            cluster=cluster)
+                            cluster=cluster, restart_stuck=restart_stuck)
 
 
 @sa.command("detach")
@@ -110,7 +112,7 @@ def _names(names: tuple[str, ...], all_sas: bool) -> tuple[str, ...]:
 
 
 def update_service_accounts(secret: str, names: tuple[str, ...], *, all_sas: bool, detach: bool, force: bool,
-                            cluster: ClusterOptions) -> None:
+                            cluster: ClusterOptions, restart_stuck: bool = False) -> None:
     """attach/detach over the selected namespaces, with shared lists and bounded concurrency."""
     validate_subdomain(secret, "Secret")
     with cluster.connect() as api:
@@ -139,12 +141,26 @@ def update_service_accounts(secret: str, names: tuple[str, ...], *, all_sas: boo
                     rows.append(TargetResult(ns, name, "failed", f"serviceaccount {name} not found in namespace {ns}"))
                     continue
                 rows.append(update_one(api, in_ns[name], secret, detach=detach, force=force, cluster=cluster))
+            if restart_stuck:
+                rows += _restart_stuck(api, ns, secrets[ns], rows, cluster)
             return rows or [TargetResult(ns, "", "unchanged", "no ServiceAccounts")]
 
         rows = run_per_namespace(selection.active, work, workers=cluster.workers, what="namespaces")
     rows += skipped_rows(selection.skipped)
     report(rows, cluster, document={"kind": "ServiceAccountResult", "operation": "detach" if detach else "attach",
                                     "secret": secret})
+
+
+def _restart_stuck(api: KubeApi, ns: str, secret_obj: dict[str, Any], rows: list[TargetResult],
+                   cluster: ClusterOptions) -> list[TargetResult]:
+    """Pods created before the attach keep their empty list: replace those stuck on an image SECRET covers."""
+    from regcred.cli.workload import restart_stuck_pods, scope_from_secret
+
+    carrying = {r.name for r in rows if r.status in ("attached", "unchanged", "would-attach")}
+    if not carrying:
+        return []
+    return restart_stuck_pods(api, ns, scope=scope_from_secret(secret_obj), service_accounts=carrying,
+                              dry_run=cluster.dry_run)
 
 
 def _secret_problem(obj: dict[str, Any] | None, secret: str, ns: str) -> str | None:
