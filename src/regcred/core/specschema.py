@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from regcred.core.runtimes import CONTAINERD, CRIO, K3S, RKE2
+
 GROUP = "regcred.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -21,7 +23,7 @@ SCHEMA_ID = "https://regcred.dev/schemas/registrycredential.v1alpha1.json"
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
 DEFAULT_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
-RUNTIMES = ("containerd", "crio", "k3s", "rke2")
+RUNTIMES = (CONTAINERD, CRIO, K3S, RKE2)  # what `regcred node install --runtime` accepts
 SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
