@@ -9,28 +9,18 @@ import click
 
 from regcred.cli.options import output_option
 from regcred.cli.output import emit, render_table
-from regcred.core.errors import InputError
 from regcred.core.imageref import parse_image
 from regcred.core.keyring import Credential, Keyring, lookup_pull_credentials
-from regcred.core.pullsecret import read_pull_secret
 from regcred.shells import credfile
-from regcred.shells.manifests import iter_objects, read_manifest_file
+from regcred.shells.manifests import read_pull_secrets
 
 
 def secret_keyring(paths: tuple[str, ...]) -> Keyring:
     """One keyring from the pull Secrets in the given manifests, in document order (like a pod's list)."""
     keyring = Keyring()
-    for path in paths:
-        source, docs = read_manifest_file(path)
-        secrets = [obj for obj in iter_objects(docs) if obj.get("kind") == "Secret"]
-        if not secrets:
-            raise InputError(f"{source}: no Secret found", hint="give a manifest holding kind: Secret")
-        for obj in secrets:
-            secret = read_pull_secret(obj, source)
-            if secret.config is None:
-                click.echo(f"note: {source}: {secret.source} is ignored by the kubelet: {secret.ignored_reason}", err=True)
-                continue
-            keyring.add_config(secret.config, secret.source)
+    for secret in read_pull_secrets(paths):
+        assert secret.config is not None
+        keyring.add_config(secret.config, secret.source)
     return keyring
 
 

@@ -10,7 +10,6 @@ import click
 from regcred.cli.options import output_option, password_options, resolve_password
 from regcred.cli.output import emit, render_table
 from regcred.core.errors import InputError, OperationFailed
-from regcred.core.pullsecret import read_pull_secret
 from regcred.core.verification import (
     CheckRequest,
     RepositoryRef,
@@ -30,22 +29,14 @@ def requests_from_file(path: Path, refs: list[RepositoryRef]) -> list[CheckReque
 
 
 def requests_from_secrets(paths: tuple[str, ...], refs: list[RepositoryRef]) -> list[CheckRequest]:
-    from regcred.shells.manifests import iter_objects, read_manifest_file
+    from regcred.shells.manifests import read_pull_secrets
 
-    requests: list[CheckRequest] = []
-    for path in paths:
-        source, docs = read_manifest_file(path)
-        secrets = [obj for obj in iter_objects(docs) if obj.get("kind") == "Secret"]
-        if not secrets:
-            raise InputError(f"{source}: no Secret found", hint="give a manifest holding kind: Secret")
-        for obj in secrets:
-            secret = read_pull_secret(obj, source)
-            if secret.config is None:
-                click.echo(f"note: {source}: {secret.source} is ignored by the kubelet: {secret.ignored_reason}",
-                           err=True)
-                continue
-            requests += [_request(e.key, e.username, e.password, refs, secret.source) for e in secret.config.entries]
-    return requests
+    return [
+        _request(e.key, e.username, e.password, refs, secret.source)
+        for secret in read_pull_secrets(paths)
+        if secret.config is not None
+        for e in secret.config.entries
+    ]
 
 
 def _request(key: str, username: str, password: str, refs: list[RepositoryRef], source: str) -> CheckRequest:

@@ -18,6 +18,7 @@ from typing import Any
 from regcred.core.errors import ConfigFormatError, ImageReferenceError
 from regcred.core.imageref import DEFAULT_DOMAIN, parse_image
 from regcred.core.keyring import Credential, Keyring
+from regcred.core.podspec import CONTAINER_FIELDS, POD_SPEC_PATHS, current_service_account
 from regcred.core.pullsecret import PULL_SECRET_TYPES, read_pull_secret
 
 ERROR = "error"
@@ -46,20 +47,7 @@ CODES: dict[str, str] = {
     "credential-over-privileged": WARNING,
 }
 
-# kind -> path to the pod spec
-_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
-    "Deployment": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "ReplicationController": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-    "PodTemplate": ("template", "spec"),
-    "Pod": ("spec",),
-}
-WORKLOAD_KINDS = tuple(_TEMPLATE_PATHS)
-_CONTAINER_FIELDS = ("initContainers", "containers", "ephemeralContainers")
+WORKLOAD_KINDS = tuple(POD_SPEC_PATHS)
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 
@@ -189,8 +177,8 @@ class _Audit:
                 self.secrets[(ns, name)] = obj
             elif kind == "ServiceAccount":
                 self.accounts[(ns, name)] = obj
-            elif kind in _TEMPLATE_PATHS:
-                spec = _dig(obj, _TEMPLATE_PATHS[kind])
+            elif kind in POD_SPEC_PATHS:
+                spec = _dig(obj, POD_SPEC_PATHS[kind])
                 if isinstance(spec, dict):
                     self.workloads.append((kind, ns, name, spec, obj))
                     if kind != "Pod":
@@ -302,7 +290,7 @@ class _Audit:
                          f"{ns}; new pods get a dangling reference: create it or remove it from the list")
 
     def service_account_names(self, ns: str, spec: dict[str, Any], ref: str) -> list[str] | None:
-        sa_name = str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
+        sa_name = current_service_account(spec)
         sa = self.accounts.get((ns, sa_name))
         if sa is not None:
             return _secret_names(sa)
@@ -327,7 +315,7 @@ class _Audit:
         elif kind == "Pod":
             self.check_stale(ref, ns, spec, obj, own)
         ring = self.pod_ring(ns, tuple(n for n in effective if n))
-        for container_field in _CONTAINER_FIELDS:
+        for container_field in CONTAINER_FIELDS:
             for container in spec.get(container_field) or []:
                 if isinstance(container, dict):
                     self.check_image(ref, container, ring)
@@ -336,7 +324,7 @@ class _Audit:
         meta = obj.get("metadata") or {}
         if MIRROR_ANNOTATION in (meta.get("annotations") or {}):
             return
-        sa_name = str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
+        sa_name = current_service_account(spec)
         sa = self.accounts.get((ns, sa_name))
         if sa is None:
             return

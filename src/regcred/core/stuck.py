@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from regcred.core.podspec import RegistryScope
+from regcred.core.podspec import RegistryScope, current_service_account
 
 PULL_FAILURES = frozenset({"ErrImagePull", "ImagePullBackOff"})
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -90,7 +90,7 @@ def find_stuck_pods(pods: Iterable[Mapping[str, Any]], scope: RegistryScope) -> 
         covered = scope.covered_images(stuck_images(pod))
         if covered:
             spec = _mapping(pod.get("spec"))
-            sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+            sa = current_service_account(spec)
             stuck.append(StuckPod(str(meta.get("namespace", "")), str(meta.get("name")), tuple(covered), str(sa)))
     return stuck
 

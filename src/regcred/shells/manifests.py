@@ -5,10 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from regcred.core.errors import InputError
 from regcred.shells.files import read_bytes
+
+if TYPE_CHECKING:
+    from regcred.core.pullsecret import PullSecret
 
 
 def _loader() -> Any:
@@ -56,3 +59,29 @@ def read_manifest_file(path: str) -> tuple[str, list[Any]]:
     p = Path(path)
     text = read_bytes(p, what="manifest file").decode("utf-8", errors="replace")
     return str(p), load_documents(text, str(p))
+
+
+def read_pull_secrets(paths: tuple[str, ...] | list[str]) -> list[PullSecret]:
+    """The pull Secrets the kubelet would use from manifest files, in document order.
+
+    A file without any Secret is an error; a Secret the kubelet ignores (wrong type or key) is noted on
+    stderr and left out; one it would fail on raises ConfigFormatError naming the file and Secret.
+    """
+    import click
+
+    from regcred.core.pullsecret import read_pull_secret
+
+    usable: list[PullSecret] = []
+    for path in paths:
+        source, docs = read_manifest_file(path)
+        secrets = [obj for obj in iter_objects(docs) if obj.get("kind") == "Secret"]
+        if not secrets:
+            raise InputError(f"{source}: no Secret found", hint="give a manifest holding kind: Secret")
+        for obj in secrets:
+            secret = read_pull_secret(obj, source)
+            if secret.config is None:
+                click.echo(f"note: {source}: {secret.source} is ignored by the kubelet: {secret.ignored_reason}",
+                           err=True)
+                continue
+            usable.append(secret)
+    return usable
