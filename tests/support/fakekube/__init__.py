@@ -1,11 +1,11 @@
 """An in-process, HTTP-level fake of kube-apiserver v1.36 for regcred's tests.
 
 See ``FakeKube`` (server.py) for the entry point and test hooks, ``Rule`` (auth.py) for
-restricted identities, and ``Options`` (api.py) for the emulated controller behaviour.
+restricted identities, and ``Options`` (controllers.py) for the emulated controller behaviour.
 """
 
-from .api import Options
 from .auth import Rule, User
+from .controllers import Options
 from .router import WriteEvent
 from .server import FakeKube, Record, RequestLog
 

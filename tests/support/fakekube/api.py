@@ -6,11 +6,10 @@ invalid, NamespaceLifecycle answers before validation, and dry-run still validat
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
 from typing import Any
 
 from . import admission as adm
+from .controllers import Controllers, Options
 from .decode import convert_secret, decode_object, patched_object_error, prune_unknown
 from .defaults import default_object
 from .errors import (
@@ -27,7 +26,7 @@ from .errors import (
 from .gojson import loads
 from .patch import apply_json_patch, decode_json_patch, decode_merge_patch, merge_patch
 from .request import ApiRequest, Response, canonical, deep_copy, dry_run, field_validation, obj_response
-from .resources import BY_KEY, RESOURCES, ResourceType
+from .resources import BY_KEY, ResourceType
 from .store import Entry, Store
 from .strategic import apply_strategic
 from .validation import (
@@ -48,24 +47,13 @@ NAMESPACES = BY_KEY["namespaces"]
 SERVICEACCOUNTS = BY_KEY["serviceaccounts"]
 
 
-@dataclass
-class Options:
-    """Behaviour switches of the emulated control plane."""
-
-    auto_default_sa: bool = True  # kube-controller-manager creates "default" in every namespace
-    default_sa_delay: float | None = None  # None: synchronously; else seconds later (race tests)
-    sa_admission_wait: float = 1.0  # how long pod admission waits for a missing "default" SA
-    too_large_rv_wait: float = 3.0  # wait before answering 504 to a future resourceVersion
-    namespace_deletion_delay: float | None = None  # None: namespaces stay Terminating
-
-
 class Writer:
     """create/update/patch/delete against a Store; the HTTP layer calls these."""
 
     def __init__(self, store: Store, options: Options) -> None:
         self.store = store
         self.options = options
-        self._finishing: set[str] = set()  # namespaces the namespace controller is deleting
+        self.controllers = Controllers(store, options, self)
 
     # -- create --------------------------------------------------------------
     def create(self, req: ApiRequest) -> Response:
@@ -114,7 +102,7 @@ class Writer:
                 return obj_response(201, obj)
             entry = self.store.put(rt, obj, "ADDED")
             if rt.kind == "Namespace":
-                self._namespace_created(meta["name"])
+                self.controllers.namespace_created(meta["name"])
         return obj_response(201, entry)
 
     # -- update --------------------------------------------------------------
@@ -186,24 +174,56 @@ class Writer:
 
             return server_side_apply(self, req)
         dry = dry_run(req, "PatchOptions")
-        if ctype == "application/json-patch+json":
-            ops, warns = decode_json_patch(req.body)
-            req.warnings += warns
-            doc: Any = ops
-        else:
-            doc = decode_merge_patch(req.body, strategic=ctype.startswith("application/strategic"))
+        doc = self._decode_patch(req)
         with self.store.lock:
             cur = self.store.get(rt, req.namespace, req.name)
             if cur is None:
                 raise not_found(rt.plural, rt.group, req.name)
-            original = deep_copy(cur.obj)
-            if ctype == "application/json-patch+json":
-                patched = apply_json_patch(original, doc)
-            elif ctype == "application/merge-patch+json":
-                patched = merge_patch(original, doc)
-            else:
-                patched = apply_strategic(original, doc, rt.kind)
+            patched = self._apply_patch(req, rt, cur, doc)
+            if req.subresource == "status":
+                return self._status_update(req, rt, cur, patched, dry)
             return self.finish_patch(req, rt, cur, patched, dry)
+
+    def _decode_patch(self, req: ApiRequest) -> Any:
+        if req.content_type == "application/json-patch+json":
+            ops, warns = decode_json_patch(req.body)
+            req.warnings += warns
+            return ops
+        return decode_merge_patch(req.body, strategic=req.content_type.startswith("application/strategic"))
+
+    def _apply_patch(self, req: ApiRequest, rt: ResourceType, cur: Entry, doc: Any) -> dict[str, Any]:
+        original = deep_copy(cur.obj)
+        if req.content_type == "application/json-patch+json":
+            return apply_json_patch(original, doc)
+        if req.content_type == "application/merge-patch+json":
+            return merge_patch(original, doc)
+        return apply_strategic(original, doc, rt.kind)
+
+    def update_status(self, req: ApiRequest) -> Response:
+        """PUT .../status: only ``status`` changes (what kubelets and controllers write)."""
+        rt = _rt(req)
+        dry = dry_run(req, "UpdateOptions")
+        obj, warnings = decode_object(req.body, req.content_type, rt, field_validation(req))
+        req.warnings += warnings
+        _check_name(obj.setdefault("metadata", {}), req)
+        with self.store.lock:
+            cur = self.store.get(rt, req.namespace, req.name)
+            if cur is None:
+                raise not_found(rt.plural, rt.group, req.name)
+            return self._status_update(req, rt, cur, obj, dry)
+
+    def _status_update(self, req: ApiRequest, rt: ResourceType, cur: Entry, obj: dict[str, Any],
+                       dry: bool) -> Response:
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if rv and rv != cur.obj["metadata"]["resourceVersion"]:
+            raise conflict(rt.plural, rt.group, req.name)
+        new = deep_copy(cur.obj)
+        new["status"] = obj.get("status") or {}
+        if new == cur.obj:
+            return obj_response(200, cur)
+        if dry:
+            return obj_response(200, new)
+        return obj_response(200, self.store.put(rt, canonical(new), "MODIFIED"))
 
     def finish_patch(self, req: ApiRequest, rt: ResourceType, cur: Entry, patched: dict[str, Any],
                      dry: bool) -> Response:
@@ -277,12 +297,7 @@ class Writer:
         meta = final["metadata"]
         ns = meta.get("namespace", "")
         entry = self.store.remove(rt, ns, meta["name"], final)
-        if rt is SERVICEACCOUNTS and meta["name"] == "default" and self.options.auto_default_sa:
-            ns_entry = self.store.get(NAMESPACES, "", ns)
-            if ns_entry is not None and not ns_entry.obj["metadata"].get("deletionTimestamp"):
-                self.store.put(SERVICEACCOUNTS, adm.default_service_account(ns), "ADDED")
-        if rt is not NAMESPACES and ns:
-            self._maybe_finish_namespace(ns)
+        self.controllers.removed(rt, ns, meta["name"])
         return entry
 
     def _delete_namespace(self, cur: Entry, dry: bool) -> Response:
@@ -297,65 +312,8 @@ class Writer:
         if dry:
             return obj_response(200, new)
         entry = self.store.put(NAMESPACES, canonical(new), "MODIFIED")
-        delay = self.options.namespace_deletion_delay
-        if delay is not None:
-            t = threading.Timer(delay, self.finish_namespace_deletion, (name,))
-            t.daemon = True
-            t.start()
+        self.controllers.namespace_terminating(name)
         return obj_response(200, entry)
-
-    # -- controllers ---------------------------------------------------------
-    def _namespace_created(self, name: str) -> None:
-        if not self.options.auto_default_sa:
-            return
-        delay = self.options.default_sa_delay
-        if delay is None:
-            self.store.put(SERVICEACCOUNTS, adm.default_service_account(name), "ADDED")
-            return
-
-        def later() -> None:
-            with self.store.lock:
-                ns = self.store.get(NAMESPACES, "", name)
-                if ns is None or ns.obj["metadata"].get("deletionTimestamp"):
-                    return
-                if self.store.get(SERVICEACCOUNTS, name, "default") is None:
-                    self.store.put(SERVICEACCOUNTS, adm.default_service_account(name), "ADDED")
-
-        t = threading.Timer(delay, later)
-        t.daemon = True
-        t.start()
-
-    def finish_namespace_deletion(self, name: str) -> bool:
-        """What the namespace controller does: delete the content, then the namespace.
-
-        Objects with finalizers only get a deletionTimestamp; the namespace then stays
-        Terminating until they are gone. Returns True when the namespace was removed.
-        """
-        with self.store.lock:
-            ns = self.store.get(NAMESPACES, "", name)
-            if ns is None:
-                return True
-            if not ns.obj["metadata"].get("deletionTimestamp"):
-                raise ValueError(f"namespace {name} is not terminating")
-            self._finishing.add(name)
-            for rt in RESOURCES:
-                if not rt.namespaced:
-                    continue
-                for _, entry in self.store.entries(rt, name):
-                    self.delete_entry(rt, entry, {}, False)
-            return self._maybe_finish_namespace(name, force=True)
-
-    def _maybe_finish_namespace(self, ns: str, force: bool = False) -> bool:
-        if not force and ns not in self._finishing:
-            return False
-        entry = self.store.get(NAMESPACES, "", ns)
-        if entry is None or not entry.obj["metadata"].get("deletionTimestamp"):
-            return False
-        if not self.store.namespace_is_empty(ns):
-            return False
-        self._finishing.discard(ns)
-        self.store.remove(NAMESPACES, "", ns, deep_copy(entry.obj))
-        return True
 
     # -- validation ----------------------------------------------------------
     def _validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:

@@ -113,10 +113,22 @@ class Reader:
         watch = (req.q("watch") or "").lower() in ("1", "true")
         rv, rvm, cont = req.q("resourceVersion") or "", req.q("resourceVersionMatch") or "", req.q("continue") or ""
         errs: list[FieldError] = []
+        initial = req.q("sendInitialEvents")
+        if initial is not None:
+            if not watch:
+                errs.append(FieldError("Forbidden", "sendInitialEvents", detail="sendInitialEvents is forbidden for list"))
+            if rvm != "NotOlderThan":
+                errs.append(FieldError("Forbidden", "resourceVersionMatch", detail="sendInitialEvents requires "
+                                       "setting resourceVersionMatch to NotOlderThan"))
+            if (req.q("allowWatchBookmarks") or "").lower() != "true":
+                errs.append(FieldError("Forbidden", "allowWatchBookmarks", detail="allowWatchBookmarks must be "
+                                       "set to true when sendInitialEvents is set"))
         if rvm:
-            if watch and req.q("sendInitialEvents") is None:
-                errs.append(FieldError("Forbidden", "resourceVersionMatch", detail="resourceVersionMatch is forbidden for watch"))
-            if not rv:
+            if watch and initial is None:
+                errs.append(FieldError("Forbidden", "resourceVersionMatch",
+                                       detail="resourceVersionMatch is forbidden for watch unless sendInitialEvents "
+                                              "is provided"))
+            if not rv and initial is None:
                 errs.append(FieldError("Forbidden", "resourceVersionMatch",
                                        detail="resourceVersionMatch is forbidden unless resourceVersion is provided"))
             if cont:
@@ -141,10 +153,11 @@ class Reader:
                 if rv not in ("", "0"):
                     raise bad_request("specifying resource version is not allowed when using continue")
                 start, list_rv = decode_continue(cont)
-                if list_rv < self.store.compacted:
+                snap = self.store.snapshots.get((rt.key, ns or "", list_rv))
+                if snap is None and list_rv < self.store.compacted:
                     token = encode_continue(-1, start + "\x00")
                     raise expired(CONTINUE_TOO_OLD, {"continue": token})
-                items = self.store.get_snapshot(rt, ns, list_rv)
+                items = snap if snap is not None else self.store.state_at(rt, ns, list_rv)
             elif rvm == "Exact":
                 list_rv = _int_rv(rv)
                 self._wait_for(list_rv)

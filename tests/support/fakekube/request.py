@@ -10,11 +10,7 @@ from typing import Any
 from .auth import User
 from .errors import FieldError, options_invalid
 from .resources import ResourceType
-from .store import Entry
-
-_META_ORDER = ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-               "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
-               "ownerReferences", "finalizers", "managedFields")
+from .store import META_ORDER, Entry
 
 
 @dataclass
@@ -82,7 +78,7 @@ def deep_copy(obj: Any) -> Any:
 def canonical(obj: dict[str, Any]) -> dict[str, Any]:
     """Order keys as Go serialises them: kind, apiVersion, metadata (ObjectMeta order), ..., status."""
     meta = obj.get("metadata") or {}
-    ordered_meta = {k: meta[k] for k in _META_ORDER if k in meta and meta[k] not in (None, "", {}, [])}
+    ordered_meta = {k: meta[k] for k in META_ORDER if k in meta and meta[k] not in (None, "", {}, [])}
     out: dict[str, Any] = {"kind": obj.get("kind"), "apiVersion": obj.get("apiVersion"), "metadata": ordered_meta}
     for k, v in obj.items():
         if k in ("kind", "apiVersion", "metadata", "status") or v is None or v == []:

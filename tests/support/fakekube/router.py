@@ -218,7 +218,9 @@ def _resource(kube: FakeKube, req: ApiRequest, a: Attributes) -> Response:
         return Response(404, NOT_FOUND_TEXT, {"Content-Type": "text/plain; charset=utf-8",
                                               "X-Content-Type-Options": "nosniff"})
     rt = BY_PATH.get((a.group, version, a.resource))
-    if rt is None or a.subresource or (a.namespace and not rt.namespaced and rt.plural != "namespaces"):
+    status_sub = a.subresource == "status" and rt is not None and "status" in rt.subresources
+    if rt is None or (a.subresource and not status_sub) or (
+            a.namespace and not rt.namespaced and rt.plural != "namespaces"):
         raise unknown_resource()
     if rt.plural == "namespaces":
         req.namespace = ""
@@ -243,6 +245,14 @@ def _resource(kube: FakeKube, req: ApiRequest, a: Attributes) -> Response:
         if hook is not None:
             hook(WriteEvent(req.method, req.path, verb, rt.key, req.namespace, req.name, req.body,
                             req.user.name if req.user else "", req.content_type))
+    if status_sub:
+        if verb == "get":
+            return kube.reader.get(req)
+        if verb == "update":
+            return kube.writer.update_status(req)
+        if verb == "patch":
+            return kube.writer.patch(req)
+        raise method_not_allowed()
     if verb == "get":
         return kube.reader.get(req)
     if verb in ("list", "watch"):

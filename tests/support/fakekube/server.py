@@ -19,8 +19,9 @@ from typing import Any
 import yaml
 
 from . import admission as adm
-from .api import NAMESPACES, SERVICEACCOUNTS, Options, Writer
+from .api import NAMESPACES, SERVICEACCOUNTS, Writer
 from .auth import Authenticator, Rule, User
+from .controllers import Options
 from .decode import convert_secret
 from .defaults import default_object
 from .listwatch import Reader
@@ -30,6 +31,18 @@ from .router import Fault, Faults, WriteEvent
 from .store import Store
 
 BOOTSTRAP_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+# What kube-controller-manager (--use-service-account-credentials) creates in kube-system.
+CONTROLLER_SERVICE_ACCOUNTS = (
+    "attachdetach-controller", "bootstrap-signer", "certificate-controller", "clusterrole-aggregation-controller",
+    "cronjob-controller", "daemon-set-controller", "deployment-controller", "disruption-controller",
+    "endpoint-controller", "endpointslice-controller", "endpointslicemirroring-controller",
+    "ephemeral-volume-controller", "expand-controller", "generic-garbage-collector", "horizontal-pod-autoscaler",
+    "job-controller", "legacy-service-account-token-cleaner", "namespace-controller", "node-controller",
+    "persistent-volume-binder", "pod-garbage-collector", "pv-protection-controller", "pvc-protection-controller",
+    "replicaset-controller", "replication-controller", "resourcequota-controller", "root-ca-cert-publisher",
+    "service-account-controller", "service-cidrs-controller", "service-controller", "statefulset-controller",
+    "token-cleaner", "ttl-after-finished-controller", "ttl-controller", "validatingadmissionpolicy-status-controller",
+)
 
 
 @dataclass
@@ -92,7 +105,8 @@ class FakeKube:
     """A faithful fake kube-apiserver (v1.36 behaviour) served over HTTP on 127.0.0.1."""
 
     def __init__(self, *, options: Options | None = None, admin_token: str | None = None,
-                 bootstrap: bool = True, host: str = "127.0.0.1", port: int = 0, **overrides: Any) -> None:
+                 bootstrap: bool = True, controller_service_accounts: bool = False, host: str = "127.0.0.1",
+                 port: int = 0, **overrides: Any) -> None:
         self.options = options or Options(**overrides)
         self.store = Store()
         self.writer = Writer(self.store, self.options)
@@ -111,6 +125,10 @@ class FakeKube:
         if bootstrap:
             for ns in BOOTSTRAP_NAMESPACES:
                 self.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        if controller_service_accounts:
+            for name in CONTROLLER_SERVICE_ACCOUNTS:
+                self.seed({"apiVersion": "v1", "kind": "ServiceAccount",
+                           "metadata": {"name": name, "namespace": "kube-system"}})
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> FakeKube:
@@ -214,11 +232,15 @@ class FakeKube:
 
     def finish_namespace_deletion(self, name: str) -> bool:
         """Run the namespace controller for ``name`` (it must be Terminating)."""
-        return self.writer.finish_namespace_deletion(name)
+        return self.writer.controllers.finish_namespace_deletion(name)
 
-    def compact(self) -> int:
-        """Compact history (watch/list at older revisions then answer 410)."""
-        return self.store.compact()
+    def compact(self, *, restart: bool = False) -> int:
+        """Compact history: lists/watches at older revisions then answer 410.
+
+        ``restart=True`` also forgets list snapshots, as an apiserver restart does (old
+        continue tokens then answer 410 too).
+        """
+        return self.store.compact(restart=restart)
 
     @property
     def resource_version(self) -> int:

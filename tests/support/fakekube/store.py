@@ -16,6 +16,19 @@ from typing import Any
 from .errors import expired
 from .resources import ResourceType
 
+META_ORDER = ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+              "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+              "ownerReferences", "finalizers", "managedFields")
+
+
+def stamp(meta: dict[str, Any], rv: int) -> None:
+    """Set metadata.resourceVersion keeping Go's ObjectMeta field order."""
+    meta["resourceVersion"] = str(rv)
+    ordered = {k: meta[k] for k in META_ORDER if k in meta}
+    ordered.update({k: v for k, v in meta.items() if k not in ordered})
+    meta.clear()
+    meta.update(ordered)
+
 
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
@@ -98,8 +111,8 @@ class Store:
     def put(self, rt: ResourceType, obj: dict[str, Any], etype: str) -> Entry:
         """Store ``obj`` (ADDED or MODIFIED) with a fresh resourceVersion."""
         rv = self.next_rv()
-        obj["metadata"]["resourceVersion"] = str(rv)
         meta = obj["metadata"]
+        stamp(meta, rv)
         ns, name = meta.get("namespace", ""), meta["name"]
         bucket = self.data.setdefault(rt.key, {}).setdefault(ns, {})
         prev = bucket.get(name)
@@ -111,7 +124,7 @@ class Store:
     def remove(self, rt: ResourceType, ns: str, name: str, final: dict[str, Any]) -> Entry:
         """Delete; the DELETED event carries the last state stamped with the deletion revision."""
         rv = self.next_rv()
-        final["metadata"]["resourceVersion"] = str(rv)
+        stamp(final["metadata"], rv)
         bucket = self.data.get(rt.key, {}).get(ns, {})
         prev = bucket.pop(name, None)
         if not bucket:
@@ -133,8 +146,11 @@ class Store:
     def events_from(self, index: int) -> list[Event]:
         return self.events[max(0, index - self.event_base):]
 
-    def compact(self, rv: int | None = None) -> int:
-        """Drop history up to ``rv`` (default: now), like etcd compaction."""
+    def compact(self, rv: int | None = None, *, restart: bool = False) -> int:
+        """Drop history up to ``rv`` (default: now), like etcd compaction.
+
+        List snapshots (continue tokens) survive unless ``restart`` (an apiserver restart).
+        """
         with self.lock:
             target = self.rv if rv is None else rv
             cut = bisect.bisect_right(self.event_rvs, target)
@@ -142,7 +158,8 @@ class Store:
             del self.event_rvs[:cut]
             self.event_base += cut
             self.compacted = max(self.compacted, target)
-            self.snapshots.clear()
+            if restart:
+                self.snapshots.clear()
             return target
 
     def state_at(self, rt: ResourceType, ns: str | None, rv: int) -> list[tuple[str, Entry]]:
@@ -184,9 +201,4 @@ class Store:
         while len(self.snapshots) > 32:
             self.snapshots.popitem(last=False)
 
-    def get_snapshot(self, rt: ResourceType, ns: str | None, rv: int) -> list[tuple[str, Entry]]:
-        key = (rt.key, ns or "", rv)
-        if key in self.snapshots:
-            return self.snapshots[key]
-        return self.state_at(rt, ns, rv)
 
