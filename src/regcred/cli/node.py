@@ -79,7 +79,12 @@ def _target(settings: Any, location: str) -> str:
     return posixpath.join(settings.root_dir, "config.json")
 
 
-def _settings(host: Any, root_dir: str | None) -> Any:
+def kubelet_settings_for(host: Any, root_dir: str | None) -> Any:
+    """The kubelet's settings as read from the node (unit, env files), with an explicit root dir winning.
+
+    One place for "where does this node's kubelet read config.json": `node install`, `node remove` and
+    the node level of `regcred apply` all ask here.
+    """
     import dataclasses
 
     from regcred.shells.host import kubelet_settings
@@ -262,7 +267,7 @@ def install(server: str | None, from_file: Path | None, username: str | None, pa
         password = resolve_password(password_stdin, password_env, password_literal)
     wanted = wanted_entries(server, username, email, from_file, password)
     host = open_host_root(host_root)
-    settings = _settings(host, root_dir)
+    settings = kubelet_settings_for(host, root_dir)
     on_conflict = "overwrite" if overwrite else "keep" if keep_existing else "fail"
     result = install_entries(host, settings, wanted, location=location, runtime=runtime, on_conflict=on_conflict,
                              prune=prune, dry_run=dry_run)
@@ -363,7 +368,7 @@ def remove(server: str, host_root: str, root_dir: str | None, location: str, run
     from regcred.shells.host import open_host_root
 
     host = open_host_root(host_root)
-    settings = _settings(host, root_dir)
+    settings = kubelet_settings_for(host, root_dir)
     result = remove_registry(host, settings, server, location=location, runtime=runtime, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     lines = [f"{verb} {server} from {result['path']}" if result["removed"] else f"no entry for {server} in {result['path']}"]

@@ -3,73 +3,132 @@
 plan = what `node install --prune --keep-existing --dry-run` would change under --host-root; apply = the same
 without --dry-run. Entries another writer put in config.json for the same registry are kept and shown as
 conflicts; entries regcred installed before and the specs no longer list are pruned (ownership record).
+Every runtime a spec lists (`nodes.runtimes`) gets the credentials of that spec's registries in its own
+config, one change per runtime config file (the runtime reads it at start: a restart is needed).
 """
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Sequence
 from typing import Any
 
 from regcred.cli.clusteropts import TargetResult
 from regcred.core.planner import Change, DesiredCredential
 
+Entry = tuple[str, str, str, str]  # (key, username, password, email)
 
-def _wanted(desired: Sequence[DesiredCredential]) -> dict[tuple[str, str], list[tuple[str, str, str, str]]]:
-    """(rootDir, runtime) -> (key, username, password, email) for every spec with nodes enabled."""
-    groups: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}
+
+def _add(entries: list[Entry], d: DesiredCredential) -> None:
+    keys = {e[0] for e in entries}
+    entries += [(e.key, e.username, e.password, e.email) for e in d.config.entries if e.key not in keys]
+
+
+def _file_groups(desired: Sequence[DesiredCredential]) -> dict[str, list[Entry]]:
+    """rootDir -> the entries every spec with nodes enabled wants in `<rootDir>/config.json`."""
+    groups: dict[str, list[Entry]] = {}
     for d in desired:
-        if not d.spec.nodes.enabled:
-            continue
-        runtime = d.spec.nodes.runtimes[0] if d.spec.nodes.runtimes else "none"
-        entries = groups.setdefault((d.spec.nodes.root_dir, runtime), [])
-        entries += [(e.key, e.username, e.password, e.email) for e in d.config.entries
-                    if e.key not in {w[0] for w in entries}]
+        if d.spec.nodes.enabled:
+            _add(groups.setdefault(d.spec.nodes.root_dir, []), d)
     return groups
 
 
-def _install(host_root: str, root_dir: str, runtime: str, wanted: list[tuple[str, str, str, str]],
-             *, dry_run: bool) -> dict[str, Any]:
-    from regcred.cli.node import _settings, install_entries
+def _runtime_groups(desired: Sequence[DesiredCredential]) -> dict[str, tuple[str, list[Entry]]]:
+    """runtime -> (rootDir of the first spec naming it, entries of every spec naming it)."""
+    groups: dict[str, tuple[str, list[Entry]]] = {}
+    for d in desired:
+        if not d.spec.nodes.enabled:
+            continue
+        for runtime in dict.fromkeys(d.spec.nodes.runtimes):
+            _add(groups.setdefault(runtime, (d.spec.nodes.root_dir, []))[1], d)
+    return groups
+
+
+def _host_and_settings(host_root: str, root_dir: str) -> tuple[Any, Any]:
+    from regcred.cli.node import kubelet_settings_for
     from regcred.shells.host import open_host_root
 
     host = open_host_root(host_root)
-    settings = _settings(host, root_dir)
-    return install_entries(host, settings, wanted, runtime=runtime, on_conflict="keep", prune=True,
-                           dry_run=dry_run)
+    return host, kubelet_settings_for(host, root_dir)
+
+
+def _install(host_root: str, root_dir: str, wanted: list[Entry], *, dry_run: bool) -> dict[str, Any]:
+    """The kubelet's file only (runtime "none"): each runtime is its own change."""
+    from regcred.cli.node import install_entries
+
+    host, settings = _host_and_settings(host_root, root_dir)
+    return install_entries(host, settings, wanted, runtime="none", on_conflict="keep", prune=True, dry_run=dry_run)
+
+
+def _runtime(host_root: str, runtime: str, root_dir: str, wanted: list[Entry], *, dry_run: bool) -> dict[str, Any]:
+    """Give one named runtime every registry of the specs naming it (CRI-O: point it at the kubelet's file)."""
+    from regcred.cli.node import apply_runtime
+
+    host, settings = _host_and_settings(host_root, root_dir)
+    auth_file = posixpath.join(settings.root_dir, "config.json")
+    return apply_runtime(host, runtime, wanted, auth_file, dry_run=dry_run)
+
+
+def _restart_note(result: dict[str, Any]) -> str:
+    services = result.get("restart") or []
+    return f"restart {', '.join(services)} on the node to load it" if services else ""
 
 
 def plan_nodes(desired: Sequence[DesiredCredential], host_root: str) -> list[Change]:
-    """Node changes for the node mounted at host_root (nothing is written)."""
+    """Node changes for the node mounted at host_root: config.json, then each runtime's config (nothing written)."""
+    from regcred.core.runtimes import CONTAINERD_DEPRECATION
+
     changes: list[Change] = []
     owners = ",".join(sorted(d.spec.name for d in desired if d.spec.nodes.enabled))
-    for (root_dir, runtime), wanted in sorted(_wanted(desired).items()):
-        result = _install(host_root, root_dir, runtime, wanted, dry_run=True)
+    for root_dir, wanted in sorted(_file_groups(desired).items()):
+        result = _install(host_root, root_dir, wanted, dry_run=True)
         path = str(result["path"])
         if result["changed"]:
             changes.append(Change("Node", "update", "", path, owners, added=tuple(result["added"]),
                                   removed=tuple(result["removed"]), updated=tuple(result["replaced"]),
-                                  obj={"rootDir": root_dir, "runtime": runtime, "wanted": wanted}))
+                                  obj={"rootDir": root_dir, "wanted": wanted}))
         for key in result["skipped"]:
             changes.append(Change("Node", "conflict", "", path, owners, reason=f"{key!r} has other credentials "
                                   "written by someone else: left as is"))
+    for runtime, (root_dir, wanted) in _runtime_groups(desired).items():
+        result = _runtime(host_root, runtime, root_dir, wanted, dry_run=True)
+        path = str(result["config"] or runtime)
+        if result["changed"]:
+            changes.append(Change("Node", "update", "", path, owners, added=tuple(result["hosts"]),
+                                  reason=f"runtime {runtime}: {_restart_note(result)}",
+                                  obj={"rootDir": root_dir, "wanted": wanted, "runtime": runtime}))
+        else:
+            changes += [Change("Node", "conflict", "", path, owners, reason=f"runtime {runtime}: {note}")
+                        for note in result["notes"] if note != CONTAINERD_DEPRECATION]
     return changes
 
 
 def apply_nodes(changes: Sequence[Change], host_root: str, *, dry_run: bool) -> list[TargetResult]:
-    """Write the node files the plan said would change (the merge runs again under the file lock)."""
+    """Write the node files the plan said would change (the merge runs again, under the file lock)."""
     from regcred.core.errors import RegcredError
 
     rows: list[TargetResult] = []
+    status = "would-update" if dry_run else "updated"
     for change in changes:
         if change.action != "update" or change.obj is None:
             continue
-        try:  # the merge runs again under the file lock: another writer's entry is never dropped
-            result = _install(host_root, str(change.obj["rootDir"]), str(change.obj["runtime"]),
-                              list(change.obj["wanted"]), dry_run=dry_run)
+        root_dir, wanted = str(change.obj["rootDir"]), list(change.obj["wanted"])
+        runtime = change.obj.get("runtime")
+        try:  # planned afresh: another writer's entry is never dropped
+            if runtime is None:
+                result = _install(host_root, root_dir, wanted, dry_run=dry_run)
+            else:
+                result = _runtime(host_root, str(runtime), root_dir, wanted, dry_run=dry_run)
         except RegcredError as exc:
             rows.append(TargetResult("(node)", change.name, "failed", exc.line()))
             continue
-        summary = " ".join([*(f"+{k}" for k in result["added"]), *(f"~{k}" for k in result["replaced"]),
-                            *(f"-{k}" for k in result["removed"])])
-        rows.append(TargetResult("(node)", change.name, "would-update" if dry_run else "updated", summary))
+        if runtime is None:
+            summary = " ".join([*(f"+{k}" for k in result["added"]), *(f"~{k}" for k in result["replaced"]),
+                                *(f"-{k}" for k in result["removed"])])
+        elif not result["changed"]:
+            rows.append(TargetResult("(node)", change.name, "skipped", f"{runtime}: already up to date"))
+            continue
+        else:
+            summary = f"{runtime}: {' '.join(result['hosts'])}; {_restart_note(result)}"
+        rows.append(TargetResult("(node)", change.name, status, summary))
     return rows
