@@ -59,7 +59,7 @@ def test_creates_secrets_and_attaches_in_target_namespaces_only() -> None:
     result = plan([d], state)
     rows = [(c.namespace, c.kind, c.action, c.name) for c in result.changes]
     assert rows == [("team-a", "Secret", "create", "harbor"), ("team-a", "ServiceAccount", "add", "default")]
-    assert result.skipped == (("team-gone", "namespace is being terminated"),)
+    assert [(s.namespace, s.reason) for s in result.skipped] == [("team-gone", "namespace is being terminated")]
     patch = result.changes[1].obj
     assert patch == {"metadata": {"annotations": {ADDED_ANNOTATION: "harbor"}, "resourceVersion": "7"},
                      "imagePullSecrets": [{"name": "harbor"}]}
@@ -122,3 +122,19 @@ def test_selector_targets() -> None:
     d = spec(namespaces={"selector": {"matchLabels": {"pull": "yes"}}})
     result = plan([d], ClusterState(namespaces=[ns("a", {"pull": "yes"}), ns("b")]))
     assert [(c.namespace, c.action) for c in result.changes] == [("a", "create")]
+
+
+def test_named_service_accounts_that_do_not_exist_are_reported_globs_are_not() -> None:
+    d = spec(serviceAccounts=["default", "builder", "ci-*", "*"])
+    result = plan([d], ClusterState(namespaces=[ns("a"), ns("b")], service_accounts=[sa("b"), sa("b", "builder")]))
+    assert [(s.namespace, s.kind, s.name, s.waiting) for s in result.skipped] == [
+        ("a", "ServiceAccount", "default", True), ("a", "ServiceAccount", "builder", False)]
+    assert "ServiceAccount builder does not exist in namespace a" in result.skipped[1].reason
+    assert "waiting" in result.skipped[0].reason
+    assert {(c.namespace, c.name) for c in result.changes if c.kind == "ServiceAccount"} == {
+        ("b", "default"), ("b", "builder")}
+    assert result.waiting == (result.skipped[0],) and not result.in_sync
+    # a missing non-default account alone is reported but is no drift regcred can fix: in sync otherwise
+    only_builder = plan([spec(serviceAccounts=["builder"])], ClusterState(
+        namespaces=[ns("a")], secrets=[applied_secret(result.changes[0])]))
+    assert [s.name for s in only_builder.skipped] == ["builder"] and only_builder.in_sync

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.cli import run_regcred
 
 PASSWORD = "pw-not-printed-1"
@@ -171,3 +173,48 @@ def test_a_concurrent_writer_between_read_and_write_is_kept(fake_kube: Any, tmp_
     assert result.returncode == 0, result.stderr
     assert seen and pulls(fake_kube, a) == ["theirs", "harbor"]
     assert fake_kube.request_log.count(method="PATCH", status=409) == 1
+
+
+def test_a_named_service_account_that_does_not_exist_is_reported(kube: Any, tmp_path: Path) -> None:
+    (a,) = namespaces(kube, 1)
+    spec = write_spec(tmp_path, [a], extra="  serviceAccounts: [default, builder, \"ci-*\"]\n")
+    planned = regcred(kube, "plan", "-f", spec, "-o", "json")
+    assert planned.returncode == 1, planned.stderr
+    doc = json.loads(planned.stdout)
+    assert doc["skipped"] == [{"namespace": a, "kind": "ServiceAccount", "name": "builder", "waiting": False,
+                               "reason": f"ServiceAccount builder does not exist in namespace {a}: nothing "
+                                         "attached (create it, or take it out of spec.serviceAccounts)"}]
+    applied = regcred(kube, "apply", "-f", spec, "-o", "json")
+    assert applied.returncode == 0, applied.stderr
+    rows = {(r["name"], r["status"]) for r in json.loads(applied.stdout)["results"]}
+    assert rows == {("Secret/harbor", "created"), ("ServiceAccount/default", "attached"),
+                    ("ServiceAccount/builder", "skipped")}
+    table = regcred(kube, "plan", "-f", spec)
+    assert table.returncode == 0, table.stdout  # nothing regcred can do: in sync, but never silent
+    assert f"skipped: {a}: ServiceAccount builder does not exist" in table.stdout
+    kube.create({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "builder", "namespace": a}})
+    kube.create({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "ci-x", "namespace": a}})
+    assert regcred(kube, "apply", "-f", spec).returncode == 0
+    assert pulls(kube, a, "builder") == ["harbor"] and pulls(kube, a, "ci-x") == ["harbor"]
+    assert regcred(kube, "plan", "-f", spec).returncode == 0
+
+
+def test_default_service_account_not_created_yet_is_waiting(kube: Any, tmp_path: Path) -> None:
+    a = kube.unique_ns("sp")
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": a}})  # no default SA made here
+    if kube.get("v1", "ServiceAccount", "default", a) is not None:
+        pytest.skip(f"backend {kube.name} creates the default ServiceAccount with the namespace "
+                    "(emulated controller): the window this scenario needs does not exist there")
+    spec = write_spec(tmp_path, [a])
+    planned = regcred(kube, "plan", "-f", spec, "-o", "json")
+    assert planned.returncode == 1
+    (skip,) = json.loads(planned.stdout)["skipped"]
+    assert (skip["name"], skip["waiting"]) == ("default", True)
+    assert "does not exist in namespace" in skip["reason"] and "yet" in skip["reason"]
+    assert regcred(kube, "apply", "-f", spec).returncode == 0  # the Secret is created; default waits
+    still = regcred(kube, "plan", "-f", spec)
+    assert still.returncode == 1 and "waiting" in still.stdout  # a drift check keeps failing until it is done
+    kube.ensure_default_sa(a)  # what kube-controller-manager does
+    assert regcred(kube, "apply", "-f", spec).returncode == 0
+    assert pulls(kube, a) == ["harbor"]
+    assert regcred(kube, "plan", "-f", spec).returncode == 0

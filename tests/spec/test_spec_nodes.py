@@ -13,11 +13,11 @@ from regcred.shells.specnodes import apply_nodes, plan_nodes
 from regcred.shells.specsource import resolve_all
 
 
-def desired(servers: tuple[str, ...]) -> Any:
+def desired(servers: tuple[str, ...], runtimes: tuple[str, ...] = ()) -> Any:
     spec = parse_document({
         "apiVersion": "regcred.dev/v1alpha1", "kind": "RegistryCredential", "metadata": {"name": "h"},
         "spec": {"registries": [{"server": s, "username": "u", "passwordFrom": {"env": "NODE_PW"}} for s in servers],
-                 "nodes": {"enabled": True}}}, "h.yaml")
+                 "nodes": {"enabled": True, "runtimes": list(runtimes)}}}, "h.yaml")
     return resolve_all([spec], None)
 
 
@@ -56,3 +56,28 @@ def test_someone_elses_entry_for_the_same_registry_is_a_conflict(host: Path) -> 
     changes = plan_nodes(desired(("r.example.com",)), str(host))
     assert [(c.action, c.reason) for c in changes] == [
         ("conflict", "'r.example.com' has other credentials written by someone else: left as is")]
+
+
+def test_every_listed_runtime_gets_the_credentials(host: Path) -> None:
+    (host / "etc/containerd").mkdir(parents=True)
+    (host / "etc/containerd/config.toml").write_text("# ours\nversion = 2\n")
+    (host / "etc/rancher/k3s").mkdir(parents=True)
+    (host / "etc/crio").mkdir(parents=True)
+    d = desired(("r.example.com:5000",), ("containerd", "k3s", "crio"))
+    changes = plan_nodes(d, str(host))
+    assert [(c.action, c.name) for c in changes] == [
+        ("update", "/var/lib/kubelet/config.json"),
+        ("update", "/etc/containerd/config.toml"),
+        ("update", "/etc/rancher/k3s/registries.yaml"),
+        ("update", "/etc/crio/crio.conf.d/90-regcred-auth.conf"),
+    ]
+    assert "restart containerd" in changes[1].reason
+    assert not (host / "etc/rancher/k3s/registries.yaml").exists()  # plan wrote nothing
+    rows = apply_nodes(changes, str(host), dry_run=False)
+    assert [r.status for r in rows] == ["updated"] * 4
+    containerd = (host / "etc/containerd/config.toml").read_text()
+    assert containerd.startswith("# ours") and '"r.example.com:5000"' in containerd
+    assert "r.example.com:5000" in (host / "etc/rancher/k3s/registries.yaml").read_text()
+    assert "/var/lib/kubelet/config.json" in (host / "etc/crio/crio.conf.d/90-regcred-auth.conf").read_text()
+    assert not any("node-pw" in r.message for r in rows)
+    assert plan_nodes(d, str(host)) == []  # every runtime is in step: nothing left to do

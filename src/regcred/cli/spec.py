@@ -129,16 +129,17 @@ def plan_document(result: Plan) -> dict[str, Any]:
         "apiVersion": "regcred.dev/v1alpha1",
         "kind": "Plan",
         "changes": [c.to_json() for c in result.changes],
-        "skipped": [{"namespace": ns, "reason": why} for ns, why in result.skipped],
-        "summary": {**result.summary(), "pending": len(result.pending), "conflicts": len(result.conflicts)},
+        "skipped": [s.to_json() for s in result.skipped],
+        "summary": {**result.summary(), "pending": len(result.pending), "conflicts": len(result.conflicts),
+                    "skipped": len(result.skipped), "waiting": len(result.waiting)},
     }
 
 
 def _detail(change: Change) -> str:
-    if change.kind == "Secret" and change.action in ("create", "update"):
+    if change.kind in ("Secret", "Node") and change.action in ("create", "update"):
         parts = [f"+{k}" for k in change.added] + [f"-{k}" for k in change.removed]
         parts += [f"~{k} (credential changed)" for k in change.updated]
-        text = " ".join(parts) or "labels/annotations"
+        text = " ".join(parts) or ("labels/annotations" if change.kind == "Secret" else "")
         return f"{text}; {change.reason}" if change.reason else text
     if change.secret:
         sign = "+" if change.action == "add" else "-"
@@ -149,11 +150,14 @@ def _detail(change: Change) -> str:
 def plan_table(result: Plan) -> str:
     from regcred.cli.output import render_table
 
+    skipped = "".join(f"\nskipped: {s.namespace}: {s.reason}" for s in result.skipped)
     if not result.changes:
-        return "No changes: the cluster matches the spec(s)."
+        if result.waiting:
+            return f"No changes now; waiting for objects that do not exist yet:{skipped}"
+        return "No changes: the cluster matches the spec(s)." + skipped
     rows = [[c.namespace or "(node)", c.action, c.kind, c.name, c.credential, _detail(c)] for c in result.changes]
     table = render_table(["namespace", "action", "kind", "name", "credential", "detail"], rows)
-    return f"{table}\n\n{summary_line(result)}"
+    return f"{table}\n{skipped.lstrip(chr(10)) + chr(10) if skipped else ''}\n{summary_line(result)}"
 
 
 def summary_line(result: Plan) -> str:
@@ -169,6 +173,8 @@ def summary_line(result: Plan) -> str:
     text = "Plan: " + ("; ".join(parts) if parts else "nothing to change") + "."
     if result.conflicts:
         text += f" {len(result.conflicts)} conflict(s) need attention (see above)."
+    if result.skipped:
+        text += f" {len(result.skipped)} skipped ({len(result.waiting)} waiting)."
     return text
 
 
@@ -183,8 +189,8 @@ def plan_command(files: tuple[str, ...], host_root: str | None, cluster: Cluster
     result, api, _ = build_plan(files, cluster, host_root)
     api.close()
     emit(plan_document(result), cluster.output, plan_table(result))
-    if result.changes:
-        sys.exit(1)  # changes pending: a drift check fails, without an error line
+    if not result.in_sync:
+        sys.exit(1)  # changes pending (or waiting): a drift check fails, without an error line
 
 
 @click.command("apply")

@@ -8,6 +8,7 @@ in an annotation which `imagePullSecrets` entries regcred added, so only those a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,8 @@ from regcred.core.spec import RegistryCredential
 
 CREDENTIAL_LABEL = "regcred.dev/credential"
 REGISTRIES_ANNOTATION = "regcred.dev/registries"
+DEFAULT_SERVICE_ACCOUNT = "default"
+_GLOB = re.compile(r"[*?\[]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +96,43 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class Skip:
+    """What the plan cannot do: a terminating namespace, a ServiceAccount the spec names that does not exist.
+
+    `waiting` marks what the next run will do by itself (the `default` ServiceAccount the controller has not
+    created yet in a new namespace): still drift, so `plan` exits 1 for it.
+    """
+
+    namespace: str
+    reason: str
+    kind: str = "Namespace"
+    name: str = ""
+    waiting: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"namespace": self.namespace, "reason": self.reason}
+        if self.name:
+            out.update(kind=self.kind, name=self.name, waiting=self.waiting)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     changes: tuple[Change, ...]
-    skipped: tuple[tuple[str, str], ...] = ()  # (namespace, why)
+    skipped: tuple[Skip, ...] = ()
 
     @property
     def pending(self) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if not c.is_conflict)
+
+    @property
+    def waiting(self) -> tuple[Skip, ...]:
+        return tuple(s for s in self.skipped if s.waiting)
+
+    @property
+    def in_sync(self) -> bool:
+        """Nothing to change and nothing waiting: the cluster matches the specs (plan exits 0)."""
+        return not self.changes and not self.waiting
 
     @property
     def conflicts(self) -> tuple[Change, ...]:
@@ -265,7 +298,7 @@ def plan(desired: Sequence[DesiredCredential], state: ClusterState) -> Plan:
     """Every change that brings the cluster to the specs, grouped by namespace (sorted)."""
     namespaces = {_name(ns): ns for ns in state.namespaces}
     active = {n for n, ns in namespaces.items() if not is_terminating(ns)}
-    skipped = tuple(sorted((n, "namespace is being terminated") for n in namespaces if n not in active))
+    skipped = [Skip(n, "namespace is being terminated") for n in sorted(namespaces) if n not in active]
     targets: dict[str, list[DesiredCredential]] = {n: [] for n in active}
     for ns_name in active:
         labels = _meta(namespaces[ns_name]).get("labels") or {}
@@ -299,9 +332,37 @@ def plan(desired: Sequence[DesiredCredential], state: ClusterState) -> Plan:
                                       reason="no longer targeted by the spec"))
     conflicted = {(c.namespace, c.name) for c in changes if c.is_conflict}
     changes += _plan_attachments(targets, state, managed, conflicted, active)
+    skipped += missing_service_accounts(targets, state, conflicted)
     order = {"Secret": 0, "ServiceAccount": 1}
     changes.sort(key=lambda c: (c.namespace, order.get(c.kind, 2), c.name, c.secret))
-    return Plan(tuple(changes), skipped)
+    return Plan(tuple(changes), tuple(skipped))
+
+
+def missing_service_accounts(targets: Mapping[str, Sequence[DesiredCredential]], state: ClusterState,
+                             conflicted: set[tuple[str, str]]) -> list[Skip]:
+    """ServiceAccounts a spec names literally (not a glob) that a target namespace lacks: never silent.
+
+    Globs and "*" match existing accounts only. A missing `default` is waiting (kube-controller-manager
+    creates it right after the namespace; the next run attaches); any other name is the user's to create.
+    """
+    existing = {(_namespace(sa), _name(sa)) for sa in state.service_accounts}
+    skips: dict[tuple[str, str], Skip] = {}
+    for ns in sorted(targets):
+        for d in targets[ns]:
+            if (ns, d.spec.secret_name) in conflicted:
+                continue
+            for name in d.spec.service_accounts:
+                if _GLOB.search(name) or (ns, name) in existing or (ns, name) in skips:
+                    continue
+                if name == DEFAULT_SERVICE_ACCOUNT:
+                    reason = (f"ServiceAccount default does not exist in namespace {ns} yet (the controller "
+                              "creates it right after the namespace): waiting, the next apply attaches "
+                              f"{d.spec.secret_name}")
+                else:
+                    reason = (f"ServiceAccount {name} does not exist in namespace {ns}: nothing attached "
+                              "(create it, or take it out of spec.serviceAccounts)")
+                skips[(ns, name)] = Skip(ns, reason, "ServiceAccount", name, name == DEFAULT_SERVICE_ACCOUNT)
+    return list(skips.values())
 
 
 def _plan_attachments(targets: Mapping[str, Sequence[DesiredCredential]], state: ClusterState,

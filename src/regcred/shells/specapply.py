@@ -44,7 +44,8 @@ def apply_plan(api: Any, plan: Plan, *, cluster: ClusterOptions, desired: Sequen
         return out
 
     rows += run_per_namespace(sorted(groups), work, workers=cluster.workers, what="apply")
-    rows += [TargetResult(ns, "", "skipped", why) for ns, why in plan.skipped]
+    rows += [TargetResult(s.namespace, f"{s.kind}/{s.name}" if s.name else "", "skipped", s.reason)
+             for s in plan.skipped]
     node_changes = [c for c in plan.pending if c.kind == "Node"]
     if node_changes and host_root is not None:
         from regcred.shells.specnodes import apply_nodes
