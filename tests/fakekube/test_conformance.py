@@ -85,14 +85,14 @@ def matches(exp: Any, act: Any, partial: bool, path: str = "$") -> list[str]:
             return [f"{path}: expected object, got {act!r}"]
         errs: list[str] = []
         for k, v in exp.items():
-            if k in ("...", "managedFields", "_group_names") or (_is_trim(v) and k not in act):
+            if k in ("...", "_group_names") or (_is_trim(v) and k not in act):
                 continue
             if k not in act:
                 errs.append(f"{path}.{k}: missing (expected {v!r})")
                 continue
             errs += matches(v, act[k], partial, f"{path}.{k}")
         if not partial and "..." not in exp:
-            extra = set(act) - set(exp) - {"managedFields"}
+            extra = set(act) - set(exp)
             if extra:
                 errs.append(f"{path}: unexpected keys {sorted(extra)}")
         return errs
@@ -888,3 +888,33 @@ def test_scale_lists_stay_fast(fake: FakeKube, tmp_path: Path) -> None:
         client.get(ServiceAccount, "default", namespace="n0001")
     per_request = (time.perf_counter() - started) / 200
     assert per_request < 0.02, per_request
+
+
+# -- 4. server-side apply ---------------------------------------------------------------------------
+
+def test_section4_server_side_apply(api: Client) -> None:
+    api.ns("rc4")
+    api.replay("4. SSA ServiceAccount (creates it) fieldManager=m1 imagePullSecrets [a]")
+    api.replay("4. SSA same SA fieldManager=m2 imagePullSecrets [b], no force")
+    api.replay("4. SSA same SA fieldManager=m2 imagePullSecrets [b], force=true")
+    api.replay("4. SSA again as m1 [a] without force (m2 now owns the list)")
+    api.sa("rc4", "upd", ["a"])  # POST by User-Agent "regcred-tool/0.1 ..." -> Update manager "regcred-tool"
+    api.replay("4. (setup) SA created by POST: managedFields show an Update manager derived from User-Agent")
+    api.replay("4. SSA m1 [b] on a list owned by an Update manager, no force")
+    api.replay("4. SSA m1 applying the SAME value [a] as the Update manager")
+    api.replay("4. SSA imagePullSecrets [a] on the controller-created default SA")
+    api.replay("4. SSA without fieldManager")
+    api.replay("4. SSA body as JSON (JSON is YAML) under application/apply-patch+yaml")
+    api.replay("4. SSA with kind/apiVersion missing")
+    api.replay("4. SSA with metadata.name different from URL")
+    api.replay("4. SSA Deployment (creates) fieldManager=m1 template imagePullSecrets [a]")
+    api.replay("4. SSA Deployment fieldManager=m2 template imagePullSecrets [b], no force")
+    rv = api.get("/apis/apps/v1/namespaces/rc4/deployments/web")["metadata"]["resourceVersion"]
+    api.replay("4. SSA Deployment fieldManager=m2 [b] again with force=true")
+    assert api.get("/apis/apps/v1/namespaces/rc4/deployments/web")["metadata"]["resourceVersion"] == rv
+    api.replay("4. SSA Deployment m2 replicas: 3 (owned by m1=1), no force")
+    api.replay("4. SSA Deployment m2 imagePullSecrets [] (m2 gives up its item b)")
+    api.replay("4. SSA Deployment m2 [a, b] (a co-owned with m1)")
+    record = rec("13. managedFields manager name without ?fieldManager")["response"]["body"]
+    upd = api.get("/api/v1/namespaces/rc4/serviceaccounts/upd")["metadata"]["managedFields"]
+    assert [e["manager"] for e in upd if e["operation"] == "Update"] == record["manager recorded"]

@@ -165,13 +165,21 @@ class KubeBackend:
             return
         self._ok(resp)
 
-    def create_namespace(self, name: str, labels: dict[str, str] | None = None) -> None:
-        """Create a namespace and make sure its ``default`` ServiceAccount exists."""
+    def create_namespace(self, name: str, labels: dict[str, str] | None = None, *, default_sa: bool = True) -> None:
+        """Create a namespace and make sure its ``default`` ServiceAccount exists.
+
+        ``default_sa=False`` leaves it without one (the window before kube-controller-manager
+        creates it); ``ensure_default_sa`` closes the window later.
+        """
         meta: dict[str, Any] = {"name": name}
         if labels:
             meta["labels"] = labels
-        self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
-        self.ensure_default_sa(name)
+        self._create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": meta}, default_sa)
+        if default_sa:
+            self.ensure_default_sa(name)
+
+    def _create_namespace(self, obj: dict[str, Any], default_sa: bool) -> None:
+        self.create(obj)
 
     def ensure_default_sa(self, namespace: str) -> None:
         if self.get("v1", "ServiceAccount", "default", namespace) is None:
@@ -223,6 +231,15 @@ class FakeBackend(KubeBackend):
     def __init__(self, server: FakeKube, workdir: Path) -> None:
         self.server = server
         super().__init__(server.url, server.admin.token, workdir, verify=False)
+
+    def _create_namespace(self, obj: dict[str, Any], default_sa: bool) -> None:
+        options = self.server.options
+        saved = options.auto_default_sa
+        options.auto_default_sa = saved and default_sa
+        try:
+            self.create(obj)
+        finally:
+            options.auto_default_sa = saved
 
     def kubeconfig_for(self, rules: Sequence[RuleLike]) -> Path:
         user = self.server.add_user(to_rules(rules))

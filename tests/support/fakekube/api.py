@@ -9,17 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from . import admission as adm
+from .apply import server_side_apply, track_update
 from .controllers import Controllers, Options
 from .decode import convert_secret, decode_object, patched_object_error, prune_unknown
 from .defaults import default_object
 from .errors import (
     FieldError,
+    already_exists,
     bad_request,
     conflict,
     forbidden,
     internal,
     invalid,
     not_found,
+    options_invalid,
     success,
     unsupported_media_type,
 )
@@ -68,6 +71,12 @@ class Writer:
             meta["namespace"] = req.namespace
         else:
             meta.pop("namespace", None)
+        return self.create_object(req, rt, obj, dry)
+
+    def create_object(self, req: ApiRequest, rt: ResourceType, obj: dict[str, Any], dry: bool, *,
+                      managed: bool = False) -> Response:
+        """Defaulting, admission, validation and storage of a new object (POST and SSA create)."""
+        meta = obj["metadata"]
         if rt.kind == "Secret":
             convert_secret(obj)
         uid = adm.new_uid()
@@ -86,11 +95,12 @@ class Writer:
             if meta.get("resourceVersion"):
                 raise internal("resourceVersion should not be set on objects to be created")
             if self.store.get(rt, meta.get("namespace", ""), meta["name"]) is not None:
-                from .errors import already_exists
-
                 raise already_exists(rt.plural, rt.group, meta["name"])
-            for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"):
+            for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
                 meta.pop(k, None)
+            if not managed:
+                meta.pop("managedFields", None)
+                track_update(req, rt, None, obj)
             meta["uid"] = uid
             meta["creationTimestamp"] = adm.now()
             if rt.has_generation:
@@ -124,7 +134,8 @@ class Writer:
                 raise not_found(rt.plural, rt.group, req.name)
             return self._update(req, rt, cur, obj, dry)
 
-    def _update(self, req: ApiRequest, rt: ResourceType, cur: Entry, new: dict[str, Any], dry: bool) -> Response:
+    def _update(self, req: ApiRequest, rt: ResourceType, cur: Entry, new: dict[str, Any], dry: bool, *,
+                managed: bool = False) -> Response:
         old = cur.obj
         om, nm = old["metadata"], new["metadata"]
         rv = nm.get("resourceVersion")
@@ -137,7 +148,8 @@ class Writer:
                 nm[k] = om[k]
             else:
                 nm.pop(k, None)
-        nm.pop("managedFields", None)
+        if not managed:
+            nm["managedFields"] = om.get("managedFields")
         if rt.has_generation or rt.kind == "Namespace":
             new["status"] = old.get("status")
         if rt.kind == "Namespace":
@@ -154,7 +166,9 @@ class Writer:
             req.warnings += pull_secret_warnings(get_path(new, path), ".".join(path))
         new = canonical(new)
         new["metadata"]["resourceVersion"] = om["resourceVersion"]
-        if new == old:
+        if not managed:
+            track_update(req, rt, old, new)
+        if _without_times(new) == _without_times(old):
             return obj_response(200, cur)
         if dry:
             return obj_response(200, new)
@@ -170,10 +184,11 @@ class Writer:
         if ctype not in PATCH_TYPES:
             raise unsupported_media_type()
         if ctype == "application/apply-patch+yaml":
-            from .apply import server_side_apply
-
             return server_side_apply(self, req)
         dry = dry_run(req, "PatchOptions")
+        if req.q("force") is not None:
+            raise options_invalid("PatchOptions", [FieldError("Forbidden", "force",
+                                                              detail="may not be specified for non-apply patch")])
         doc = self._decode_patch(req)
         with self.store.lock:
             cur = self.store.get(rt, req.namespace, req.name)
@@ -226,7 +241,7 @@ class Writer:
         return obj_response(200, self.store.put(rt, canonical(new), "MODIFIED"))
 
     def finish_patch(self, req: ApiRequest, rt: ResourceType, cur: Entry, patched: dict[str, Any],
-                     dry: bool) -> Response:
+                     dry: bool, *, managed: bool = False) -> Response:
         """Decode the patched object like the apiserver, then run the update path."""
         err = patched_object_error(patched, rt)
         if err is not None:
@@ -244,7 +259,7 @@ class Writer:
         if rt.kind == "Secret":
             convert_secret(patched)
         default_object(rt, patched, creating=False)
-        return self._update(req, rt, cur, patched, dry)
+        return self._update(req, rt, cur, patched, dry, managed=managed)
 
     # -- delete --------------------------------------------------------------
     def delete(self, req: ApiRequest) -> Response:
@@ -332,6 +347,16 @@ class Writer:
             errs += validate_workload(rt, obj)
         if errs:
             raise invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), errs)
+
+
+def _without_times(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object with managedFields timestamps blanked (a write that changes nothing else is a no-op)."""
+    out = dict(obj)
+    meta = dict(out.get("metadata") or {})
+    if meta.get("managedFields"):
+        meta["managedFields"] = [{**e, "time": ""} for e in meta["managedFields"]]
+    out["metadata"] = meta
+    return out
 
 
 def _rt(req: ApiRequest) -> ResourceType:
