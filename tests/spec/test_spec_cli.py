@@ -116,3 +116,82 @@ def test_render_without_the_env_variable_is_one_clear_line(tmp_path: Path) -> No
     result = run_regcred("render", "-f", path, env={"HARBOR_TOKEN": ""})
     assert result.returncode == 2
     assert "spec.registries[0].passwordFrom: the password from env HARBOR_TOKEN is empty" in result.stderr
+
+
+WORKLOADS = """\
+# Team A workloads: keep this header
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api   # the API tier
+  namespace: team-a
+spec:
+  replicas: 2
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+        - name: api
+          image: "r.example.com/api:1"   # pinned
+          ports: [{containerPort: 8080}]
+---
+# not from our registry: must come out byte for byte
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hub, namespace: team-a}
+spec:
+  template:
+    spec:
+      containers: [{name: c, image: 'docker.io/library/nginx:1'}]   # quoted on purpose
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: builder   # CI builds
+  namespace: team-a
+imagePullSecrets:
+  - name: existing  # keep me
+"""
+
+
+def test_render_edits_given_manifests_in_their_own_text(tmp_path: Path) -> None:
+    import difflib
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC)
+    manifests = tmp_path / "apps.yaml"
+    manifests.write_text(WORKLOADS)
+    api_doc, hub_doc, builder_doc = WORKLOADS.split("---\n")
+    out = tmp_path / "out"
+    result = run_regcred("render", "-f", spec, "-f", manifests, "--out", out, env={"HARBOR_TOKEN": "tok-123"})
+    assert result.returncode == 0, result.stderr
+    api = (out / "team-a" / "deployment-api.yaml").read_text()
+    added = [line for line in difflib.ndiff(api_doc.splitlines(), api.splitlines()) if line[:1] in "+-"]
+    assert added == ["+       imagePullSecrets:", "+         - name: harbor"]  # every other line as it was
+    assert (out / "team-a" / "deployment-hub.yaml").read_text() == hub_doc  # untouched: byte-identical
+    assert "apps.yaml: document 2: Deployment/hub: written unchanged" in result.stderr
+    builder = (out / "team-a" / "serviceaccount-builder.yaml").read_text()
+    assert "# CI builds" in builder and "# keep me" in builder and builder.startswith("apiVersion: v1\n")
+    assert yaml.safe_load(builder)["imagePullSecrets"] == [{"name": "existing"}, {"name": "harbor"}]
+    stream = run_regcred("render", "-f", spec, "-f", manifests, env={"HARBOR_TOKEN": "tok-123"})
+    assert stream.returncode == 0, stream.stderr
+    assert f"---\n{api}" in stream.stdout and f"---\n{hub_doc}" in stream.stdout
+    assert len([d for d in yaml.safe_load_all(stream.stdout) if d]) == 8  # 2 Secrets, 2 SAs, 3 Deployments, DS
+    assert builder_doc.startswith("apiVersion: v1")
+
+
+def test_render_node_daemonset_handles_every_runtime(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(SPEC.replace("nodes: {enabled: true}", "nodes: {enabled: true, runtimes: [containerd, k3s]}"))
+    result = run_regcred("render", "-f", path, "--no-secrets")
+    assert result.returncode == 0, result.stderr
+    (ds,) = [d for d in yaml.safe_load_all(result.stdout) if d and d["kind"] == "DaemonSet"]
+    pod = ds["spec"]["template"]["spec"]
+    script = pod["containers"][0]["command"][-1]
+    assert "for rt in containerd k3s; do" in script and '--runtime "$rt"' in script and "--runtime none" not in script
+    mounts = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    assert {"/host/etc/containerd", "/host/etc/rancher/k3s"} <= mounts
+    assert {v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v} == {
+        "/var/lib/kubelet", "/etc/containerd", "/etc/rancher/k3s"}
+    assert "restart it on each node" in result.stderr

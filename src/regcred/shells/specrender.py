@@ -1,14 +1,17 @@
 """`regcred render`: the manifests a RegistryCredential stands for, for a GitOps repository.
 
 Target namespaces come from Namespace manifests (their labels feed the selector), `--namespace`, the
-namespaces of the given manifests and the literal names of `spec.namespaces.include`. Workload manifests
-are injected with the same pod-spec rules as `regcred inject`; ServiceAccount manifests get merged lists.
+namespaces of the given manifests and the literal names of `spec.namespaces.include`. Given workload
+manifests are edited in their own text by `regcred inject`'s editor (`shells.yamledit`), so comments, key
+order and quoting survive and an untouched document is written byte for byte; given ServiceAccount
+manifests get merged lists through a comment-keeping round trip.
 """
 
 from __future__ import annotations
 
 import copy
 import glob as globmod
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +20,7 @@ from typing import Any
 import click
 
 from regcred.core.planner import DesiredCredential, new_secret
-from regcred.core.podspec import EditRequest, RegistryScope, apply_plan, find_pod_specs, plan_spec
+from regcred.core.podspec import EditRequest, RegistryScope, find_pod_specs
 from regcred.core.pullsecret import KEY_DOCKERCONFIGJSON
 from regcred.core.serviceaccounts import ADDED_ANNOTATION, plan_attach
 
@@ -28,9 +31,21 @@ PLACEHOLDER_NOTE = ("# Rendered by regcred --no-secrets: Secrets carry ${VAR} pl
                     "# Fill them before applying, e.g. envsubst < file | kubectl apply -f -\n")
 
 
+# Where each runtime keeps the config `node install --runtime R` edits: mounted into the node DaemonSet.
+RUNTIME_DIRS = {"containerd": "/etc/containerd", "crio": "/etc/crio", "k3s": "/etc/rancher/k3s",
+                "rke2": "/etc/rancher/rke2"}
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedObject:
+    path: str  # relative: <namespace>/<kind>-<name>.yaml
+    obj: dict[str, Any]
+    text: str | None = None  # a given manifest's own (edited) text; None: dump `obj`
+
+
 @dataclass
 class Rendered:
-    objects: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (relative path, object)
+    objects: list[RenderedObject] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -86,15 +101,15 @@ def render(desired: Sequence[DesiredCredential], inputs: Any, *, extra_namespace
                 continue
             written.add((ns, d.spec.secret_name))
             secret = placeholder_secret(d, ns) if placeholders else new_secret(d, ns, d.spec.name)
-            out.objects.append((f"{ns}/secret-{d.spec.secret_name}.yaml", secret))
-    _service_accounts(out, targets, manifests)
-    _workloads(out, targets, manifests)
+            out.objects.append(RenderedObject(f"{ns}/secret-{d.spec.secret_name}.yaml", secret))
+    _service_accounts(out, targets, manifests, inputs.text_of)
+    _workloads(out, targets, manifests, inputs.text_of)
     _nodes(out, desired, placeholders, written)
     return out
 
 
 def _service_accounts(out: Rendered, targets: dict[str, list[DesiredCredential]],
-                      manifests: Sequence[tuple[str, dict[str, Any]]]) -> None:
+                      manifests: Sequence[tuple[str, dict[str, Any]]], text_of: Any) -> None:
     given = {(str(_meta(o).get("namespace") or "default"), str(_meta(o).get("name"))): o
              for _, o in manifests if o.get("kind") == "ServiceAccount"}
     for ns in sorted(targets):
@@ -105,40 +120,76 @@ def _service_accounts(out: Rendered, targets: dict[str, list[DesiredCredential]]
             wanted = [d.spec.secret_name for d in targets[ns] if d.spec.wants_service_account(name)]
             if not wanted:
                 continue
-            sa = copy.deepcopy(given.get((ns, name)) or {
+            original = given.get((ns, name))
+            sa = copy.deepcopy(original or {
                 "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": ns}})
+            changed = False
             for secret in dict.fromkeys(wanted):
                 change = plan_attach(sa, secret)
                 if change.changed:
+                    changed = True
                     sa["imagePullSecrets"] = change.image_pull_secrets
                     annotations = sa.setdefault("metadata", {}).setdefault("annotations", {})
                     annotations[ADDED_ANNOTATION] = ",".join(change.recorded)
-            out.objects.append((f"{ns}/serviceaccount-{name}.yaml", sa))
+            text = text_of(original) if original is not None else None
+            if text is not None and changed:
+                text = _edited_service_account_text(text, sa)
+            out.objects.append(RenderedObject(f"{ns}/serviceaccount-{name}.yaml", sa, text))
+
+
+def _edited_service_account_text(text: str, sa: dict[str, Any]) -> str | None:
+    """The given ServiceAccount's text with the merged list and annotation, comments and order kept (ruamel)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+
+    from regcred.shells.yamledit import looks_like_json
+
+    if looks_like_json(text):
+        return None  # JSON: written as YAML from the object
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    doc = yaml.load(text)
+    entries = doc.get("imagePullSecrets")
+    have = [e.get("name") for e in entries] if isinstance(entries, list) else []
+    if not isinstance(entries, list):
+        entries = doc["imagePullSecrets"] = []
+    entries.extend({"name": e["name"]} for e in sa["imagePullSecrets"] if e.get("name") not in have)
+    meta = doc.setdefault("metadata", CommentedMap())
+    if not isinstance(meta.get("annotations"), dict):
+        meta["annotations"] = CommentedMap()
+    meta["annotations"][ADDED_ANNOTATION] = sa["metadata"]["annotations"][ADDED_ANNOTATION]
+    buffer = io.StringIO()
+    yaml.dump(doc, buffer)
+    return buffer.getvalue()
 
 
 def _workloads(out: Rendered, targets: dict[str, list[DesiredCredential]],
-               manifests: Sequence[tuple[str, dict[str, Any]]]) -> None:
+               manifests: Sequence[tuple[str, dict[str, Any]]], text_of: Any) -> None:
+    """Every given workload manifest: injected where a spec targets it, byte for byte otherwise."""
+    from regcred.shells.yamledit import edit_stream
+
     for source, obj in manifests:
-        kind = str(obj.get("kind"))
+        if not any(True for _ in find_pod_specs(obj)):
+            continue
+        kind, name = str(obj.get("kind")), _meta(obj).get("name")
         ns = str(_meta(obj).get("namespace") or "default")
         specs = [d for d in targets.get(ns, []) if d.spec.workloads.enabled and kind in d.spec.workloads.kinds]
-        if not specs or not any(True for _ in find_pod_specs(obj)):
-            continue
-        edited = copy.deepcopy(obj)
-        changed = False
+        text = text_of(obj)
+        if text is None:  # could not be split from its stream: edited as data (the old way), said so
+            from regcred.cli.output import dump_yaml
+
+            text = dump_yaml(obj)
+            out.notes.append(f"{source}: the document could not be cut from its file: written re-formatted")
+        edited = text
         for d in specs:
             scope = RegistryScope(d.registry_keys()) if d.spec.workloads.match_registries else RegistryScope()
-            request = EditRequest(d.spec.secret_name, scope)
-            for _, pod_spec in find_pod_specs(edited):
-                decision = plan_spec(pod_spec, request)
-                if decision.changes:
-                    apply_plan(pod_spec, decision, d.spec.secret_name)
-                    changed = True
-        if changed:
-            out.objects.append((f"{ns}/{kind.lower()}-{_meta(obj).get('name')}.yaml", edited))
-        else:
-            out.notes.append(f"{source}: {kind}/{_meta(obj).get('name')}: unchanged (no image from the spec's "
-                             "registries, or already has the secret)")
+            edited = edit_stream(edited, source, EditRequest(d.spec.secret_name, scope)).text
+        out.objects.append(RenderedObject(f"{ns}/{kind.lower()}-{name}.yaml", obj, edited))
+        if edited == text:
+            why = "no spec targets its namespace or kind" if not specs else (
+                "no image from the spec's registries, or it already has the secret")
+            out.notes.append(f"{source}: {kind}/{name}: written unchanged ({why})")
 
 
 def _nodes(out: Rendered, desired: Sequence[DesiredCredential], placeholders: bool,
@@ -152,10 +203,32 @@ def _nodes(out: Rendered, desired: Sequence[DesiredCredential], placeholders: bo
             written.add((NODE_NAMESPACE, d.spec.secret_name))
             secret = placeholder_secret(d, NODE_NAMESPACE) if placeholders else new_secret(d, NODE_NAMESPACE,
                                                                                             d.spec.name)
-            out.objects.append((f"{NODE_NAMESPACE}/secret-{d.spec.secret_name}.yaml", secret))
+            out.objects.append(RenderedObject(f"{NODE_NAMESPACE}/secret-{d.spec.secret_name}.yaml", secret))
         ds = daemonset_manifest(secret=d.spec.secret_name, namespace=NODE_NAMESPACE, image=DEFAULT_IMAGE,
                                 name=f"regcred-node-{d.spec.name}"[:63], root_dir=d.spec.nodes.root_dir)
-        out.objects.append((f"{NODE_NAMESPACE}/daemonset-regcred-node-{d.spec.name}.yaml", ds))
+        runtimes = tuple(dict.fromkeys(d.spec.nodes.runtimes))
+        if runtimes:
+            _with_runtimes(ds, d.spec.nodes.root_dir, runtimes)
+            out.notes.append(f"{d.spec.name}: the node DaemonSet also writes the config of {', '.join(runtimes)}; "
+                             "a runtime reads it at start: restart it on each node after the first sync")
+        out.objects.append(RenderedObject(f"{NODE_NAMESPACE}/daemonset-regcred-node-{d.spec.name}.yaml", ds))
+
+
+def _with_runtimes(ds: dict[str, Any], root_dir: str, runtimes: Sequence[str]) -> None:
+    """One `node install --runtime R` per listed runtime each round, with the runtime's config dir mounted."""
+    from regcred.cli.node_daemonset import HOST_ROOT, sync_script
+
+    pod = ds["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    lines = sync_script(root_dir).splitlines()
+    (index,) = [i for i, line in enumerate(lines) if "--runtime none" in line]
+    install = lines[index].strip().replace("--runtime none", '--runtime "$rt"')
+    lines[index:index + 1] = [f"  for rt in {' '.join(runtimes)}; do", f"    {install}", "  done"]
+    container["command"][-1] = "\n".join(lines) + "\n"
+    for runtime in runtimes:
+        path = RUNTIME_DIRS[runtime]
+        pod["volumes"].append({"name": f"runtime-{runtime}", "hostPath": {"path": path, "type": "Directory"}})
+        container["volumeMounts"].append({"name": f"runtime-{runtime}", "mountPath": f"{HOST_ROOT}{path}"})
 
 
 def write_rendered(rendered: Rendered, out_dir: str | None, *, placeholders: bool) -> None:
@@ -166,16 +239,20 @@ def write_rendered(rendered: Rendered, out_dir: str | None, *, placeholders: boo
     note = PLACEHOLDER_NOTE if placeholders else RESOLVED_NOTE
     for line in rendered.notes:
         click.echo(f"note: {line}", err=True)
+    def text(item: RenderedObject) -> str:
+        body = item.text if item.text is not None else dump_yaml(item.obj)
+        return body if body.endswith("\n") else body + "\n"
+
     if out_dir is None:
-        click.echo(note + "".join(f"---\n{dump_yaml(obj)}" for _, obj in rendered.objects), nl=False)
+        click.echo(note + "".join(f"---\n{text(item)}" for item in rendered.objects), nl=False)
     else:
         root = Path(out_dir)
-        for relative, obj in rendered.objects:
-            mode = 0o600 if obj.get("kind") == "Secret" else 0o644
-            text = (note if obj.get("kind") == "Secret" else "") + dump_yaml(obj)
-            atomic_write(root / relative, text.encode(), mode=mode)
+        for item in rendered.objects:
+            secret = item.obj.get("kind") == "Secret"
+            atomic_write(root / item.path, ((note if secret else "") + text(item)).encode(),
+                         mode=0o600 if secret else 0o644)
         click.echo(f"wrote {len(rendered.objects)} file(s) under {root}", err=True)
-    secrets = sum(1 for _, o in rendered.objects if o.get("kind") == "Secret")
+    secrets = sum(1 for item in rendered.objects if item.obj.get("kind") == "Secret")
     if secrets:
         click.echo("note: " + ("Secrets hold ${VAR} placeholders (--no-secrets)" if placeholders else
                                f"{secrets} Secret(s) hold credentials resolved at render time"), err=True)

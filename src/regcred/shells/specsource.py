@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from regcred.core.registrykey import index_key
 from regcred.core.spec import PasswordFrom, Registry, RegistryCredential, SpecInvalid, parse_documents
 from regcred.core.specschema import WORKLOAD_KINDS
 from regcred.shells.files import read_bytes
-from regcred.shells.manifests import read_manifest_file
 
 # (namespace, name) -> the Secret object, or None when it does not exist.
 SecretReader = Callable[[str, str], "dict[str, Any] | None"]
@@ -33,32 +32,76 @@ class Inputs:
 
     specs: list[RegistryCredential]
     manifests: list[tuple[str, dict[str, Any]]]  # (source, object)
-    manifest_texts: list[tuple[str, str]]  # (source, file text) of files holding no spec
+    # the document's own text (comments, key order, quoting) by id() of its object in `manifests`, for
+    # `render` to edit in place; missing when a file's documents could not be split reliably
+    texts: dict[int, str] = field(default_factory=dict)
+
+    def text_of(self, obj: dict[str, Any]) -> str | None:
+        return self.texts.get(id(obj))
+
+
+_SEPARATOR = re.compile(r"^(?:---|\.\.\.)(?=[ \t]|$).*$\n?", re.MULTILINE)
+
+
+def document_texts(text: str) -> list[tuple[str, Any]]:
+    """(text, parsed) of each non-empty document of a YAML stream, comments included, separators left out.
+
+    A line starting with `---` or `...` at column 0 is always a document marker in YAML (it cannot be
+    content), so a textual split is exact; documents holding only comments are dropped.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    parsed = ((chunk, yaml.load(chunk, Loader=loader)) for chunk in _SEPARATOR.split(text))
+    return [(chunk, doc) for chunk, doc in parsed if doc is not None]
 
 
 def load_inputs(paths: Sequence[str]) -> Inputs:
     """Read every file (a directory: its *.yaml/*.yml/*.json); RegistryCredential documents become specs."""
     from regcred.core.spec import is_registry_credential
+    from regcred.shells.manifests import load_documents
 
     docs: list[tuple[Any, str]] = []
     manifests: list[tuple[str, dict[str, Any]]] = []
-    texts: list[tuple[str, str]] = []
+    texts: dict[int, str] = {}
     for path in _expand(paths):
-        source, documents = read_manifest_file(path)
-        held_spec = False
+        source, text = _read_text(path)
+        documents = load_documents(text, source)
+        chunks = iter(_chunks(text, [doc for doc in documents if doc is not None]))
         for index, doc in enumerate(documents, start=1):
             if doc is None:
                 continue
+            chunk = next(chunks, None)
             where = f"{source}: document {index}" if len(documents) > 1 else source
             if is_registry_credential(doc):
                 docs.append((doc, where))
-                held_spec = True
             elif isinstance(doc, dict):
                 manifests.append((where, doc))
-        if not held_spec and path != "-":
-            texts.append((source, Path(path).read_text(encoding="utf-8", errors="replace")))
+                if chunk is not None:
+                    texts[id(doc)] = chunk
     specs = parse_documents(docs)
     return Inputs(specs, manifests, texts)
+
+
+def _read_text(path: str) -> tuple[str, str]:
+    if path == "-":
+        import sys
+
+        return "<stdin>", sys.stdin.read()
+    return path, read_bytes(Path(path), what="manifest file").decode("utf-8", errors="replace")
+
+
+def _chunks(text: str, documents: list[Any]) -> list[str]:
+    """Document texts aligned with the parsed documents, or [] when they cannot be (then render re-dumps)."""
+    from regcred.shells.yamledit import looks_like_json
+
+    if looks_like_json(text):
+        return [text] if len(documents) == 1 else []
+    try:
+        chunks = document_texts(text)
+    except Exception:  # a document only valid in the context of the stream (directives): re-dump instead
+        return []
+    return [chunk for chunk, _ in chunks] if [doc for _, doc in chunks] == documents else []
 
 
 def _expand(paths: Sequence[str]) -> list[str]:
