@@ -26,6 +26,7 @@ from tests.support.fakekube import FakeKube
 _CANDIDATES = [
     Path(__file__).with_name("api-responses.json"),
     Path(os.environ.get("REGCRED_API_RESPONSES", "/nonexistent")),
+    Path(__file__).resolve().parents[3] / "shared" / "reference" / "api-responses.json",  # CI: shared/ beside the clone
     Path("/work/shared/reference/api-responses.json"),
 ]
 REF = next((p for p in _CANDIDATES if p.is_file()), None)

@@ -230,7 +230,7 @@ class FakeBackend(KubeBackend):
 
     def __init__(self, server: FakeKube, workdir: Path) -> None:
         self.server = server
-        super().__init__(server.url, server.admin.token, workdir, verify=False)
+        super().__init__(server.url, server.admin.token, workdir, verify=server.ssl_context(), ca_data=server.ca_data)
 
     def _create_namespace(self, obj: dict[str, Any], default_sa: bool) -> None:
         options = self.server.options
@@ -243,7 +243,7 @@ class FakeBackend(KubeBackend):
 
     def kubeconfig_for(self, rules: Sequence[RuleLike]) -> Path:
         user = self.server.add_user(to_rules(rules))
-        path = write_kubeconfig(self.workdir / f"kubeconfig-{user.name}", self.url, user.token)
+        path = write_kubeconfig(self.workdir / f"kubeconfig-{user.name}", self.url, user.token, self.ca_data)
         self.users[path] = user.name
         return path
 
@@ -271,7 +271,7 @@ class FakeBackend(KubeBackend):
 # -- fixtures ---------------------------------------------------------------------
 
 def _fake_backend(tmp_path: Path) -> Iterator[FakeBackend]:
-    server = FakeKube().start()
+    server = FakeKube(tls=True).start()
     backend = FakeBackend(server, tmp_path / "fakekube")
     try:
         yield backend

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import time
 import uuid
 from email.utils import formatdate
@@ -36,10 +37,17 @@ class KubeHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, addr: tuple[str, int], kube: FakeKube) -> None:
+    def __init__(self, addr: tuple[str, int], kube: FakeKube, tls: ssl.SSLContext | None = None) -> None:
         self.kube = kube
+        self.tls = tls
         self.connections: set[socket.socket] = set()
         super().__init__(addr, KubeHandler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        if self.tls is not None:  # the handshake happens in the handler thread, on first read
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
 
 
 class KubeHandler(BaseHTTPRequestHandler):
@@ -50,6 +58,14 @@ class KubeHandler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.connections.add(self.connection)
+
+    def handle(self) -> None:
+        try:
+            if isinstance(self.connection, ssl.SSLSocket):
+                self.connection.do_handshake()
+            super().handle()
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError, TimeoutError):
+            self.close_connection = True
 
     def finish(self) -> None:
         self.server.connections.discard(self.connection)
@@ -84,11 +100,12 @@ class KubeHandler(BaseHTTPRequestHandler):
             body=self._read_body(),
         )
         resp, fmt = dispatch(kube, req)
+        # Logged before the answer leaves: a client that got its response must see the record.
+        kube.request_log.add(req, resp.code, time.perf_counter() - started)
         try:
             self._write(resp, fmt, req)
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
-        kube.request_log.add(req, resp.code, time.perf_counter() - started)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 

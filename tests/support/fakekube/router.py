@@ -292,6 +292,10 @@ def _review(kube: FakeKube, req: ApiRequest, a: Attributes) -> Response:
         raise unknown_resource()
     if req.method != "POST":
         raise method_not_allowed()
+    if req.content_type not in ("application/json", ""):
+        raise ApiError(415, status(415, "UnsupportedMediaType",
+                                   "the body of the request was in an unknown format - accepted media types include: "
+                                   "application/json, application/yaml, application/vnd.kubernetes.protobuf", {}))
     user = req.user
     assert user is not None
     try:

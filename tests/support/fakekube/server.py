@@ -6,9 +6,11 @@ exercised end to end, while tests can seed state, inject faults and count reques
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import re
 import socket
+import ssl
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -29,6 +31,7 @@ from .request import ApiRequest, canonical, deep_copy
 from .resources import lookup
 from .router import Fault, Faults, WriteEvent
 from .store import Store
+from .tls import Pki, shared_pki
 
 BOOTSTRAP_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 # What kube-controller-manager (--use-service-account-credentials) creates in kube-system.
@@ -105,8 +108,8 @@ class FakeKube:
     """A faithful fake kube-apiserver (v1.36 behaviour) served over HTTP on 127.0.0.1."""
 
     def __init__(self, *, options: Options | None = None, admin_token: str | None = None,
-                 bootstrap: bool = True, controller_service_accounts: bool = False, host: str = "127.0.0.1",
-                 port: int = 0, **overrides: Any) -> None:
+                 bootstrap: bool = True, controller_service_accounts: bool = False, tls: bool = False,
+                 host: str = "127.0.0.1", port: int = 0, **overrides: Any) -> None:
         self.options = options or Options(**overrides)
         self.store = Store()
         self.writer = Writer(self.store, self.options)
@@ -120,6 +123,7 @@ class FakeKube:
         self.flowschema_uid = str(uuid.uuid4())
         self.prioritylevel_uid = str(uuid.uuid4())
         self.host, self.port = host, port
+        self.pki: Pki | None = shared_pki() if tls else None
         self._server: Any = None
         self._thread: threading.Thread | None = None
         if bootstrap:
@@ -134,7 +138,8 @@ class FakeKube:
     def start(self) -> FakeKube:
         from .handler import KubeHTTPServer
 
-        self._server = KubeHTTPServer((self.host, self.port), self)
+        ctx = self.pki.server_context() if self.pki is not None else None
+        self._server = KubeHTTPServer((self.host, self.port), self, ctx)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"fakekube:{self.port}", daemon=True)
@@ -161,7 +166,18 @@ class FakeKube:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.pki else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def ca_data(self) -> str | None:
+        """base64 CA bundle for kubeconfig ``certificate-authority-data`` (None without TLS)."""
+        return base64.b64encode(self.pki.ca_pem).decode() if self.pki else None
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        """What an httpx client needs to verify this server."""
+        if self.pki is None:
+            return True
+        return ssl.create_default_context(cadata=self.pki.ca_pem.decode())
 
     # -- identities ------------------------------------------------------------
     def add_user(self, rules: Iterable[Rule] | None, name: str | None = None, token: str | None = None,
@@ -175,7 +191,8 @@ class FakeKube:
         if namespace:
             context["namespace"] = namespace
         doc = {"apiVersion": "v1", "kind": "Config", "preferences": {},
-               "clusters": [{"name": "test", "cluster": {"server": self.url}}],
+               "clusters": [{"name": "test", "cluster": {"server": self.url, **(
+                   {"certificate-authority-data": self.ca_data} if self.pki else {})}}],
                "users": [{"name": "test", "user": {"token": user.token}}],
                "contexts": [{"name": "test", "context": context}], "current-context": "test"}
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
