@@ -10,8 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.support.cli import run_regcred
 
 PASSWORD = "pw-not-printed-1"
@@ -201,10 +199,8 @@ def test_a_named_service_account_that_does_not_exist_is_reported(kube: Any, tmp_
 
 def test_default_service_account_not_created_yet_is_waiting(kube: Any, tmp_path: Path) -> None:
     a = kube.unique_ns("sp")
-    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": a}})  # no default SA made here
-    if kube.get("v1", "ServiceAccount", "default", a) is not None:
-        pytest.skip(f"backend {kube.name} creates the default ServiceAccount with the namespace "
-                    "(emulated controller): the window this scenario needs does not exist there")
+    kube.create_namespace(a, default_sa=False)  # the window before kube-controller-manager creates it
+    assert kube.get("v1", "ServiceAccount", "default", a) is None
     spec = write_spec(tmp_path, [a])
     planned = regcred(kube, "plan", "-f", spec, "-o", "json")
     assert planned.returncode == 1
