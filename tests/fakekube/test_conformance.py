@@ -919,3 +919,67 @@ def test_section4_server_side_apply(api: Client) -> None:
     record = rec("13. managedFields manager name without ?fieldManager")["response"]["body"]
     upd = api.get("/api/v1/namespaces/rc4/serviceaccounts/upd")["metadata"]["managedFields"]
     assert [e["manager"] for e in upd if e["operation"] == "Update"] == record["manager recorded"]
+
+
+# -- the backend fixture API and the envtest harness ---------------------------------------------------
+
+def test_kube_backend_api_on_the_fake(fake_kube: Any) -> None:
+    from tests.support.kube import KubeError
+
+    kube = fake_kube
+    assert kube.name == "fake" and kube.supports_hooks and kube.url.startswith("https://")
+    ns = kube.unique_ns("api")
+    kube.create_namespace(ns, labels={"team": "x"})
+    assert kube.get("v1", "ServiceAccount", "default", ns) is not None
+    bare = kube.unique_ns("bare")
+    kube.create_namespace(bare, default_sa=False)
+    assert kube.get("v1", "ServiceAccount", "default", bare) is None
+    kube.ensure_default_sa(bare)
+    kube.create({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "s", "namespace": ns}})
+    sa = kube.patch("v1", "ServiceAccount", "s", {"imagePullSecrets": [{"name": "a"}]}, ns)
+    sa["imagePullSecrets"].append({"name": "b"})
+    assert [r["name"] for r in kube.replace(sa)["imagePullSecrets"]] == ["a", "b"]
+    with pytest.raises(KubeError) as err:
+        kube.replace(sa)  # stale resourceVersion now
+    assert err.value.status == 409 and err.value.reason == "Conflict"
+    assert [s["metadata"]["name"] for s in kube.list("v1", "ServiceAccount", ns)] == ["default", "s"]
+    limited = kube.kubeconfig_for([{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get"],
+                                    "namespaces": [ns]}])
+    token = yaml_token(limited)
+    assert kube.request("GET", f"/api/v1/namespaces/{ns}/serviceaccounts/s", token=token).status_code == 200
+    denied = kube.request("GET", f"/api/v1/namespaces/{ns}/secrets", token=token)
+    assert denied.status_code == 403 and kube.username_of(limited) in denied.json()["message"]
+    kube.terminate_namespace(ns)
+    assert kube.get("v1", "Namespace", ns)["status"]["phase"] == "Terminating"
+    assert kube.finish_namespace_deletion(ns) and kube.get("v1", "Namespace", ns) is None
+    kube.delete("v1", "Namespace", "missing-ns")  # missing_ok
+
+
+def yaml_token(path: Path) -> str:
+    import yaml
+
+    return yaml.safe_load(path.read_text())["users"][0]["user"]["token"]
+
+
+def test_watch_follows_objects_into_and_out_of_a_label_selector(api: Client) -> None:
+    api.ns("w")
+    api.sa("w", "s")
+    rv = api.get("/api/v1/namespaces/w/serviceaccounts")["metadata"]["resourceVersion"]
+    api.patch("/api/v1/namespaces/w/serviceaccounts/s", {"metadata": {"labels": {"pick": "me"}}})
+    api.patch("/api/v1/namespaces/w/serviceaccounts/s", {"metadata": {"labels": {"pick": "other"}}})
+    resp = api.http.get(f"/api/v1/namespaces/w/serviceaccounts?watch=1&resourceVersion={rv}&labelSelector=pick%3Dme"
+                        "&timeoutSeconds=1")
+    assert [json.loads(x)["type"] for x in resp.text.splitlines()] == ["ADDED", "DELETED"]
+
+
+@pytest.mark.skipif(not Path("/usr/bin/etcd").exists(), reason="no etcd binary (Debian package etcd-server)")
+def test_envtest_etcd_half_starts(tmp_path: Path) -> None:
+    from tests.support.envtest import Etcd
+
+    etcd = Etcd(Path("/usr/bin/etcd"), tmp_path)
+    etcd.start()
+    try:
+        assert httpx.get(etcd.url + "/health", timeout=5).json()["health"] == "true"
+    finally:
+        etcd.stop()
+    assert not etcd.process.alive()

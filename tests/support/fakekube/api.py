@@ -14,15 +14,16 @@ from .controllers import Controllers, Options
 from .decode import convert_secret, decode_object, patched_object_error, prune_unknown
 from .defaults import default_object
 from .errors import (
+    ApiError,
     FieldError,
     already_exists,
     bad_request,
     conflict,
     forbidden,
-    internal,
     invalid,
     not_found,
     options_invalid,
+    status,
     success,
     unsupported_media_type,
 )
@@ -93,7 +94,8 @@ class Writer:
             if path:
                 req.warnings += pull_secret_warnings(get_path(obj, path), ".".join(path))
             if meta.get("resourceVersion"):
-                raise internal("resourceVersion should not be set on objects to be created")
+                # storage.ErrResourceVersionSetOnCreate is not a Status: a 500 with no reason.
+                raise ApiError(500, status(500, "", "resourceVersion should not be set on objects to be created"))
             if self.store.get(rt, meta.get("namespace", ""), meta["name"]) is not None:
                 raise already_exists(rt.plural, rt.group, meta["name"])
             for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):

@@ -92,11 +92,12 @@ class Controllers:
             return self.maybe_finish(name)
 
     def maybe_finish(self, ns: str) -> bool:
-        if ns not in self.finishing:
-            return False
+        """Remove a namespace the controller works on once it is empty; True when it is gone."""
         entry = self.store.get(NAMESPACES, "", ns)
-        if entry is None or not self.store.namespace_is_empty(ns):
-            return entry is None
+        if entry is None:
+            return True
+        if ns not in self.finishing or not self.store.namespace_is_empty(ns):
+            return False
         self.finishing.discard(ns)
         self.store.remove(NAMESPACES, "", ns, deep_copy(entry.obj))
         return True
