@@ -536,7 +536,9 @@ def test_section10_too_old(api: Client, fake: FakeKube) -> None:
     fake.compact()
     api.replay("10-too-old. LIST with resourceVersion=1&resourceVersionMatch=Exact after compaction")
     ok = api.http.get(f"/api/v1/serviceaccounts?limit=2&continue={token}")
-    assert ok.status_code == 200  # the apiserver still holds the snapshot
+    record = rec("10-too-old. LIST page 2 with a continue token older than the compaction")
+    assert ok.status_code == record["response"]["status"] == 200  # the apiserver still holds the snapshot
+    assert ok.json()["metadata"]["resourceVersion"] == str(json.loads(base64.urlsafe_b64decode(token + "=="))["rv"])
     api.replay("10-too-old. LIST with resourceVersion=1 (NotOlderThan semantics, no resourceVersionMatch)")
     fake.compact(restart=True)
     record = rec("10-too-old. LIST page 2 with the pre-compaction continue token, after the apiserver restart")
@@ -589,6 +591,9 @@ def test_section10_watch_from_a_list_resource_version(api: Client) -> None:
     assert rvs == [created["metadata"]["resourceVersion"], patched["metadata"]["resourceVersion"],
                    deleted["metadata"]["resourceVersion"]]
     assert int(rvs[2]) > int(rvs[1])  # DELETED is a new revision carrying the last state
+    facts = rec("13. resourceVersion carried by watch events")["response"]["body"]
+    assert [e["type"] for e in events] == facts["events"]
+    assert events[2]["object"]["imagePullSecrets"] == events[1]["object"]["imagePullSecrets"]
 
 
 def test_section10_watch_variants(api: Client) -> None:
@@ -606,11 +611,14 @@ def test_section10_watch_variants(api: Client) -> None:
         assert not errs, (scenario, errs)
     started = time.monotonic()
     rv = api.get("/api/v1/namespaces/rc10c/serviceaccounts")["metadata"]["resourceVersion"]
-    resp = api.http.get(f"/api/v1/namespaces/rc10c/serviceaccounts?watch=1&resourceVersion={rv}&timeoutSeconds=1")
+    record = rec("10. WATCH with timeoutSeconds=1")
+    resp = api.send(record, {"<rv>": rv})
     assert resp.status_code == 200 and resp.text == "" and 0.9 < time.monotonic() - started < 3
-    history = api.http.get("/api/v1/namespaces/rc10a/serviceaccounts?watch=1&resourceVersion=1&timeoutSeconds=1")
-    assert [e["object"]["metadata"]["name"] for e in map(json.loads, history.text.splitlines())] == [
-        "default", "s1", "s2", "s3"]
+    record = rec("10. WATCH serviceaccounts with resourceVersion=1 on a FRESH apiserver")
+    history = api.http.get(record["request"]["path"] + "&timeoutSeconds=1")
+    events = [json.loads(x) for x in history.text.splitlines()]
+    assert not matches(record["response"]["body"], events[:3], False)
+    assert [e["object"]["metadata"]["name"] for e in events] == ["default", "s1", "s2", "s3"]
 
 
 # -- 11. warnings, negotiation, unknown paths ----------------------------------------------------
@@ -714,9 +722,13 @@ def test_section13_resource_version_rules(api: Client) -> None:
     assert int(real["metadata"]["resourceVersion"]) == int(r) + 1
     listing = api.get("/api/v1/namespaces/rc13/serviceaccounts")
     assert int(listing["metadata"]["resourceVersion"]) >= int(real["metadata"]["resourceVersion"])
+    facts = rec("13. resourceVersion after no-op / dry-run / real patches")["response"]["body"]
+    assert facts["resourceVersion JSON type"] == "str" and facts["list metadata.resourceVersion >= newest item rv"]
     secret = api.post("/api/v1/namespaces/rc13/secrets", {"apiVersion": "v1", "kind": "Secret",
                                                           "metadata": {"name": "sd"}, "stringData": {"k": "v"}})
-    assert "stringData" not in secret and secret["data"] == {"k": "dg=="} and secret["type"] == "Opaque"
+    held = rec("13. Secret created with stringData: what the response holds")["response"]["body"]
+    assert ("stringData" in secret) == held["has stringData"]
+    assert secret["data"] == held["data"] and secret["type"] == held["type"]
 
 
 # -- the real client library against the fake ------------------------------------------------------

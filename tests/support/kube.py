@@ -3,6 +3,20 @@
 Why: product tests run the SAME scenarios on both; acceptance re-runs them against a real
 kube-apiserver, so helpers here only use what both backends can do over HTTP, and the fake's
 extra hooks (request log, before_write, fail_next, seed) are flagged by ``supports_hooks``.
+
+Fixtures: ``kube`` (params fake, envtest; envtest skips without KUBEBUILDER_ASSETS),
+``fake_kube`` (fake only), ``envtest_cluster`` (session). Backend API (admin, over HTTP):
+``create(obj, dry_run=False)``, ``get(api_version, kind, name, namespace=None)`` -> dict | None,
+``list(api_version, kind, namespace=None, label_selector=, field_selector=)``, ``replace(obj)``,
+``update_status(obj)``, ``patch(api_version, kind, name, patch, namespace=None, patch_type=
+"merge"|"strategic"|"json"|"apply", field_manager=, force=)``, ``delete(..., missing_ok=True)``,
+``request(method, path, json=, content=, content_type=, params=, token=)``,
+``create_namespace(name, labels=None, default_sa=True)``, ``ensure_default_sa(ns)``,
+``terminate_namespace(name)``, ``finish_namespace_deletion(name)``, ``kubeconfig_for(rules)``
+(RBAC PolicyRule dicts with an optional ``namespaces`` list, or ``Rule`` objects),
+``username_of(kubeconfig)``, ``unique_ns(prefix)``; attributes ``name``, ``kubeconfig``, ``url``,
+``supports_hooks``. Fake only: ``request_log``, ``before_write(hook)``, ``fail_next(...)``,
+``seed(obj)``, ``get_object(...)``, ``server`` (the FakeKube). Errors raise ``KubeError``.
 """
 
 from __future__ import annotations
