@@ -71,9 +71,10 @@ class RequestLog:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, req: ApiRequest, code: int, seconds: float) -> None:
+        # As in RequestInfo, /api/v1/namespaces/<name> counts as a request "in" namespace <name>.
+        ns = req.namespace or (req.name if req.rt is not None and req.rt.plural == "namespaces" else "")
         rec = Record(req.method, req.path, req.query, req.content_type, code, req.verb,
-                     req.rt.key if req.rt else "", req.namespace, req.name,
-                     req.user.name if req.user else "", seconds)
+                     req.rt.key if req.rt else "", ns, req.name, req.user.name if req.user else "", seconds)
         with self.lock:
             self.records.append(rec)
 
