@@ -446,8 +446,12 @@ def test_section8_terminating_namespace(api: Client, fake: FakeKube) -> None:
 def test_section9_forbidden_and_unauthorized(api: Client, fake: FakeKube) -> None:
     api.ns("rc9")
     api.sa("rc9", "nobody")
-    nobody = fake.add_user([], name="system:serviceaccount:rc9:nobody",
-                           groups=("system:serviceaccounts", "system:serviceaccounts:rc9"))
+    assert rec("9. get a token: kubectl create token nobody -n rc9")["request"]["path"].startswith("kubectl")
+    minted = api.replay("9. TokenRequest (what kubectl create token calls)")
+    token = minted["status"]["token"]
+    assert len(token.split(".")) == 3
+    nobody = fake.auth.authenticate(f"Bearer {token}")
+    assert nobody is not None and nobody.name == "system:serviceaccount:rc9:nobody"
     for scenario in (
         "9. GET a ServiceAccount as system:serviceaccount:rc9:nobody",
         "9. PATCH a ServiceAccount as nobody",
@@ -468,6 +472,11 @@ def test_section9_forbidden_and_unauthorized(api: Client, fake: FakeKube) -> Non
     assert body["status"]["userInfo"]["groups"] == record["response"]["body"]["status"]["userInfo"]["groups"]
     api.replay("9. request with an invalid bearer token")
     api.replay("9. request with no credentials (anonymous auth is disabled here)")
+    from tests.support.fakekube import Rule
+
+    fake.grant(nobody.name, [Rule.of(["get"], ["serviceaccounts"], namespaces=["rc9"])])  # like a RoleBinding
+    ok = api.send(rec("9. GET a ServiceAccount as system:serviceaccount:rc9:nobody"), token=token)
+    assert ok.status_code == 200 and ok.json()["metadata"]["name"] == "default"
 
 
 # -- 10. LIST / WATCH -----------------------------------------------------------------------------

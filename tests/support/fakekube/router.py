@@ -6,20 +6,25 @@ negotiation -> handler), so a denied request never reveals whether an object exi
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import discovery
+from .admission import new_uid, now
 from .auth import Attributes, allowed, forbidden_error
 from .errors import (
     ApiError,
     bad_request,
     method_not_allowed,
     not_acceptable,
+    not_found,
     status,
     unauthorized,
     unknown_resource,
@@ -219,6 +224,11 @@ def _resource(kube: FakeKube, req: ApiRequest, a: Attributes) -> Response:
                                               "X-Content-Type-Options": "nosniff"})
     rt = BY_PATH.get((a.group, version, a.resource))
     status_sub = a.subresource == "status" and rt is not None and "status" in rt.subresources
+    if rt is not None and rt.plural == "serviceaccounts" and a.subresource == "token" and req.name:
+        if a.verb != "create":
+            raise method_not_allowed()
+        req.rt = rt
+        return _token_request(kube, req)
     if rt is None or (a.subresource and not status_sub) or (
             a.namespace and not rt.namespaced and rt.plural != "namespaces"):
         raise unknown_resource()
@@ -284,6 +294,41 @@ def _delete_collection(kube: FakeKube, req: ApiRequest) -> Response:
         item.pop("kind", None)
         item.pop("apiVersion", None)
     return Response(200, {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": {}, "items": items})
+
+
+def _token_request(kube: FakeKube, req: ApiRequest) -> Response:
+    """POST serviceaccounts/<name>/token: a bearer token for system:serviceaccount:<ns>:<name>.
+
+    The identity has no permissions until ``FakeKube.grant`` gives it rules (RBAC bindings).
+    """
+    rt = req.rt
+    assert rt is not None
+    with kube.store.lock:
+        sa = kube.store.get(rt, req.namespace, req.name)
+        if sa is None:
+            raise not_found(rt.plural, rt.group, req.name)
+        uid = sa.obj["metadata"]["uid"]
+    try:
+        body = json.loads(req.body or b"{}")
+    except ValueError as e:
+        raise bad_request(str(e)) from None
+    spec = body.get("spec") or {}
+    seconds = int(spec.get("expirationSeconds") or 3600)
+    name = f"system:serviceaccount:{req.namespace}:{req.name}"
+    claims = {"sub": name, "kubernetes.io": {"namespace": req.namespace, "serviceaccount": {"name": req.name,
+                                                                                           "uid": uid}}}
+    segs = [base64.urlsafe_b64encode(json.dumps(x).encode()).decode().rstrip("=")
+            for x in ({"alg": "RS256", "typ": "JWT"}, claims)]
+    token = ".".join([*segs, secrets.token_urlsafe(32)])
+    kube.auth.add(name, kube.grants.get(name, []), token,
+                  groups=("system:serviceaccounts", f"system:serviceaccounts:{req.namespace}"))
+    expires = datetime.now(UTC) + timedelta(seconds=seconds)
+    out = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+           "metadata": {"name": req.name, "namespace": req.namespace, "uid": new_uid(), "creationTimestamp": now()},
+           "spec": {"audiences": spec.get("audiences") or ["https://kubernetes.default.svc.cluster.local"],
+                    "expirationSeconds": seconds, "boundObjectRef": spec.get("boundObjectRef")},
+           "status": {"token": token, "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}}
+    return Response(201, out)
 
 
 def _review(kube: FakeKube, req: ApiRequest, a: Attributes) -> Response:

@@ -119,6 +119,7 @@ class FakeKube:
         self.admin: User = self.auth.add("kubernetes-admin", None, admin_token or uuid.uuid4().hex,
                                          groups=("system:masters",))
         self.faults = Faults()
+        self.grants: dict[str, list[Rule]] = {}  # rules for identities minted later (SA tokens)
         self.request_log = RequestLog()
         self.before_write: Callable[[WriteEvent], None] | None = None
         self.flowschema_uid = str(uuid.uuid4())
@@ -185,6 +186,14 @@ class FakeKube:
                  groups: Iterable[str] = ()) -> User:
         """Register a bearer token; ``rules=None`` makes a cluster-admin."""
         return self.auth.add(name, rules, token, groups)
+
+    def grant(self, username: str, rules: Iterable[Rule]) -> None:
+        """Give an identity (e.g. ``system:serviceaccount:ns:name``) rules, like an RBAC binding."""
+        rules = list(rules)
+        self.grants[username] = rules
+        for user in list(self.auth.users.values()):
+            if user.name == username:
+                user.rules = tuple(rules)
 
     def write_kubeconfig(self, path: Path, user: User | None = None, namespace: str | None = None) -> Path:
         user = user or self.admin
