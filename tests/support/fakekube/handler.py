@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import ssl
 import time
@@ -128,15 +129,32 @@ class KubeHandler(BaseHTTPRequestHandler):
                 lines.append(f"Warning: 299 - {go_quote(w)}")
         return lines
 
+    def _peer_closed(self) -> bool:
+        """True when the client hung up on a watch (readable socket that reads EOF)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1) == b""
+        except (OSError, ValueError):
+            return True
+
     def _write(self, resp: Response, fmt: str, req: ApiRequest) -> None:
         ctype = "application/yaml" if fmt == "yaml" else "application/json"
         if resp.stream is not None:
             head = [*self._headers(resp, "application/json", req), "Transfer-Encoding: chunked"]
             self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode())
-            for chunk in resp.stream:
-                if chunk:
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    self.wfile.flush()
+            stream = resp.stream
+            try:
+                for chunk in stream:
+                    if chunk:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
+                    elif self._peer_closed():
+                        self.close_connection = True
+                        return
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
             self.wfile.write(b"0\r\n\r\n")
             return
         body = resp.body

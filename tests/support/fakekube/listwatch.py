@@ -220,15 +220,21 @@ class Reader:
         store = self.store
         while True:
             with store.cond:
-                while idx >= store.event_base + len(store.events) and not store.stopped:
+                if idx >= store.event_base + len(store.events) and not store.stopped:
                     left = (deadline - time.monotonic()) if deadline else 1.0
                     if left <= 0:
                         return
                     store.cond.wait(min(left, 1.0))
                 if store.stopped:
                     return
-                events = store.events_from(idx)
-                idx = store.event_base + len(store.events)
+                if idx >= store.event_base + len(store.events):
+                    events = []
+                else:
+                    events = store.events_from(idx)
+                    idx = store.event_base + len(store.events)
+            if not events:
+                yield b""  # idle tick: lets the HTTP layer notice a client that went away
+                continue
             out = []
             for ev in events:
                 if ev.key != rt.key or (ns is not None and ev.ns != ns):
