@@ -1,7 +1,17 @@
 """An in-process, HTTP-level fake of kube-apiserver v1.36 for regcred's tests.
 
-See ``FakeKube`` (server.py) for the entry point and test hooks, ``Rule`` (auth.py) for
-restricted identities, and ``Options`` (controllers.py) for the emulated controller behaviour.
+Faithful to recordings of a real apiserver (tests/fakekube/test_conformance.py replays them):
+status codes, reasons, messages, details, list/watch shapes, patch semantics (json-patch,
+merge, strategic merge with the upstream merge keys, server-side apply with managedFields),
+Secret validation, ServiceAccount admission, namespace termination, RBAC-like 403s.
+
+Entry point: ``FakeKube(tls=False, bootstrap=True, controller_service_accounts=False,
+**Options)`` with ``start()/stop()`` (or ``with``), ``url``, ``admin`` (token user),
+``write_kubeconfig(path, user=None)``, ``add_user(rules, name=None)``, ``grant(username, rules)``,
+``seed(obj)``, ``get_object(...)``, ``list_objects(...)``, ``finish_namespace_deletion(name)``,
+``compact(restart=False)``, ``request_log`` (``count/filter/clear``), ``before_write`` (callable
+receiving a ``WriteEvent``), ``fail_next(method, path_regex, status, ...)``.
+``Options`` (controllers.py) switches the emulated kube-controller-manager behaviour.
 """
 
 from .auth import Rule, User
