@@ -157,11 +157,11 @@ def test_restart_stuck_rolls_out_the_deployment(kube: Any) -> None:
         "name": "web-1-abc", "namespace": ns, "labels": {"app": "web"},
         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1",
                              "uid": rs["metadata"]["uid"], "controller": True}]},
-        "spec": pod_spec(), "status": stuck_status})
-    stored = kube.get("v1", "Pod", "web-1-abc", ns)
-    if not (stored.get("status") or {}).get("containerStatuses"):
-        pytest.skip("this API backend drops a Pod's status on create (no kubelet to report it), "
-                    "so a stuck Pod cannot be seeded here")
+        "spec": pod_spec()})
+    pod = kube.get("v1", "Pod", "web-1-abc", ns)
+    pod["status"] = stuck_status  # what the kubelet would report, through the status subresource
+    kube.update_status(pod)
+    assert kube.get("v1", "Pod", "web-1-abc", ns)["status"]["containerStatuses"][0]["state"]["waiting"]
     doc = ok_json(regcred(kube, "workload", "attach", "pull", "-n", ns, "--restart-stuck", "-o", "json"))
     rows = {r["name"]: r for r in doc["results"]}
     assert rows["Deployment/web"]["status"] in ("patched", "restarted")
