@@ -12,12 +12,12 @@ import pytest
 import yaml
 
 from regcred.core.audit import ClusterState, audit
+from regcred.localregistry.registry import RegistryServer
 from regcred.shells.clusterdump import read_live
 from regcred.shells.kube import KubeApi
 from tests.audit.builders import deployment, entry, pod, pull_secret, service_account
 from tests.support.cli import assert_clean_error, run_regcred
 from tests.support.fixtures import TOKEN_PASSWORDS
-from tests.support.registry import RegistryServer
 
 REG = "reg.example.com"
 

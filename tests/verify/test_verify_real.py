@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from regcred.localregistry.registry import RegistryServer
 from tests.support.cli import run_regcred
 from tests.support.fixtures import HTPASSWD_USERS, TOKEN_PASSWORDS
-from tests.support.registry import RegistryServer
 from tests.support.tokenserver import TokenServer
 
 pytestmark = pytest.mark.real
