@@ -18,6 +18,11 @@ CASES = [
     pytest.param({"server": "r.io", "username": "ünï", "password": "pässwörd€", "email": "é@x"}, id="unicode"),
     pytest.param({"server": "https://r.io/v2/", "username": "u", "password": "<tag>&amp;", "email": None}, id="html-escapes"),
     pytest.param({"server": "r.io", "username": "robot$team+ci", "password": "a b\tc", "email": None}, id="spaces-tab"),
+    pytest.param({"server": "régistry.example.com", "username": "u", "password": "p", "email": None}, id="unicode-server"),
+    pytest.param({"server": "r.io", "username": "u", "password": "p", "email": ""}, id="empty-email"),
+    pytest.param({"server": "r.io", "username": "u", "password": "x:" * 4000, "email": None}, id="long-password"),
+    pytest.param({"server": "r.io", "username": "u", "password": "a\x01b\x7fc\u2028d\u2029", "email": None},
+                 id="control-characters"),
 ]
 
 
@@ -26,7 +31,7 @@ def kubectl_secret(case: dict, namespace: str | None) -> dict:
            f"--docker-password={case['password']}", "--dry-run=client", "-o", "json"]
     if case["server"]:
         cmd.append(f"--docker-server={case['server']}")
-    if case["email"]:
+    if case["email"] is not None:
         cmd.append(f"--docker-email={case['email']}")
     if namespace:
         cmd += ["-n", namespace]
@@ -39,7 +44,7 @@ def test_identical_to_kubectl(case: dict, namespace: str | None) -> None:
     args = ["secret", "create", "pull", "--username", case["username"], "--password-stdin", "--dry-run=client", "-o", "json"]
     if case["server"]:
         args += ["--server", case["server"]]
-    if case["email"]:
+    if case["email"] is not None:
         args += ["--email", case["email"]]
     if namespace:
         args += ["-n", namespace]

@@ -39,6 +39,14 @@ def users(keyring: Keyring, repository: str) -> list[str]:
         ("reg.io/%zz", None),
         ("reg.io/\x01", None),
         ("HTTPS://reg.io", "HTTPS://reg.io"),  # upper-case scheme not recognised: host 'HTTPS:', path '//reg.io'
+        # Go's url.Parse checks only ASCII host bytes: a Unicode host parses (and is kept by the kubelet).
+        ("régistry.example.com", "régistry.example.com"),
+        ("reg.io%c3%a9", "reg.ioé"),
+        ("reg%41.io", None),  # in a host, %-escapes may only encode non-ASCII bytes (or %25)
+        ("u:p@reg.io/x", "reg.io/x"),
+        ("u%zz@reg.io", None),  # userinfo with a bad escape
+        ("u p@reg.io", None),  # userinfo with a character validUserinfo refuses
+        ("reg.io#%zz", None),  # the fragment is unescaped too
     ],
 )
 def test_index_key(key: str, expected: str | None) -> None:
@@ -112,6 +120,13 @@ def test_invalid_keys_are_skipped_and_recorded() -> None:
     keyring = ring("reg.io:abc", "ok.io")
     assert [s.key for s in keyring.skipped] == ["reg.io:abc"]
     assert users(keyring, "ok.io/x") == ["user1"]
+
+
+def test_unparseable_repository_still_gets_the_docker_hub_fallback() -> None:
+    # Go: every URLsMatchStr fails on the target, nothing matched, isDefaultRegistryMatch("a b") is true.
+    keyring = ring("https://index.docker.io/v1/")
+    assert users(keyring, "a b") == ["user0"]
+    assert users(keyring, "a b.io/x") == []
 
 
 def test_pod_secrets_before_node_files() -> None:

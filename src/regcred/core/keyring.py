@@ -132,11 +132,13 @@ class Keyring:
     def lookup(self, repository: str) -> list[Credential]:
         """The credentials the kubelet would try for `repository` (already normalised), in order."""
         target = _target(repository)
-        if target is None:
-            return []
-        host, port, path = target
-        matched = [slot for slot in self._exact.get((host, port), ()) if path.startswith(slot.parsed.path)]
-        groups = self._globs.get((port, host.count(".") + 1)) if self._globs else None
+        # A repository Go's url.Parse rejects matches no key, but the Docker Hub fallback still applies.
+        host, port, path = target if target is not None else ("", "", "")
+        matched = (
+            [slot for slot in self._exact.get((host, port), ()) if path.startswith(slot.parsed.path)]
+            if target is not None else []
+        )
+        groups = self._globs.get((port, host.count(".") + 1)) if self._globs and target is not None else None
         if groups:
             labels = host.split(".")
             for size, by_tail in groups.items():

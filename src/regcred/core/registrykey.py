@@ -12,8 +12,13 @@ from functools import lru_cache
 from urllib.parse import unquote
 
 # Characters Go accepts unescaped in a URL host (net/url shouldEscape in encodeHost mode), plus '%'.
-_HOST_OK = re.compile(r"\A[A-Za-z0-9\-_.~!$&'()*+,;=:\[\]<>\"%]*\Z")
+# Go checks only ASCII bytes there: non-ASCII host characters (UTF-8 bytes >= 0x80) are accepted.
+_HOST_OK = re.compile(r"\A(?:[A-Za-z0-9\-_.~!$&'()*+,;=:\[\]<>\"%]|[^\x00-\x7f])*\Z")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# In a host, %-escapes may only encode non-ASCII bytes (first hex digit >= 8), except %25 (RFC 6874 zones).
+_ASCII_HOST_ESCAPE = re.compile(r"%(?!25)[0-7][0-9A-Fa-f]")
+# Go's validUserinfo: the characters allowed before '@'.
+_USERINFO_OK = re.compile(r"\A[A-Za-z0-9\-._:~!$&'()*+,;=%@]*\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -62,11 +67,16 @@ def parse_schemeless(location: str) -> ParsedKey | None:
     if _CONTROL.search(location):
         return None
     url = location if location.startswith(("https://", "http://")) else "https://" + location
-    rest = url.split("://", 1)[1].split("#", 1)[0].split("?", 1)[0]
+    rest, _, fragment = url.split("://", 1)[1].partition("#")
+    rest = rest.split("?", 1)[0]
     slash = rest.find("/")
     authority, path = (rest, "") if slash == -1 else (rest[:slash], rest[slash:])
-    authority = authority.rpartition("@")[2]
+    userinfo, at, authority = authority.rpartition("@")
+    if at and (not _USERINFO_OK.match(userinfo) or _BAD_ESCAPE.search(userinfo)):
+        return None
     if not _HOST_OK.match(authority) or _BAD_ESCAPE.search(authority) or _BAD_ESCAPE.search(path):
+        return None
+    if _ASCII_HOST_ESCAPE.search(authority) or _BAD_ESCAPE.search(fragment):
         return None
     if not _valid_port(authority):
         return None
