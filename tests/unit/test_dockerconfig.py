@@ -24,6 +24,15 @@ def test_field_names_match_case_insensitively_and_last_duplicate_wins() -> None:
     assert entry is not None and (entry.username, entry.password) == ("b", "p")
 
 
+def test_field_names_fold_like_go_encoding_json() -> None:
+    # Go folds each rune with unicode.ToUpper(unicode.ToLower(r)): the long s, the Kelvin sign and the
+    # dotted capital I fold onto ASCII letters; 'ß' folds to nothing ASCII, so 'paßword' is not 'password'.
+    cfg = parse('{"auth\u017f":{"r":{"u\u017fername":"a","ema\u0130l":"e","paßword":"x","\u212aeep":"y"}}}')
+    entry = cfg.get("r")
+    assert entry is not None and (entry.username, entry.email, entry.password) == ("a", "e", "")
+    assert parse('{"auths":{"r":{"\u00fcsername":"a"}}}').get("r") == dc.Entry("r")
+
+
 def test_null_entry_is_an_empty_entry_and_null_documents_are_empty() -> None:
     assert parse('{"auths":{"r":null}}').get("r") == dc.Entry("r")
     for text in ("null", "{}", '{"auths":null}', '{"credsStore":"desktop"}'):

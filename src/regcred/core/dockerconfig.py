@@ -16,7 +16,7 @@ from typing import Any
 
 from regcred.core.errors import ConfigFormatError
 from regcred.core.gobase64 import AuthDecodeError, decode_auth, encode_auth
-from regcred.core.gojson import Pairs, go_type_name, loads_pairs
+from regcred.core.gojson import Pairs, fold_field_name, go_type_name, loads_pairs
 
 
 class Layout(Enum):
@@ -95,7 +95,7 @@ def _decode_entry(key: str, value: Any, source: str) -> Entry:
     found: dict[str, str] = {}
     ignored: list[str] = []
     for name, item in value:
-        folded = name.lower()
+        folded = fold_field_name(name)
         if folded in _ENTRY_FIELDS:
             found[folded] = _string_field(item, source, key, name)
         elif folded in IGNORED_ENTRY_FIELDS and item not in (None, ""):
@@ -146,7 +146,7 @@ def parse_config_json(text: str | bytes, source: str) -> DockerConfig:
     has_auths = False
     ignored_top: list[str] = []
     for name, value in doc:
-        folded = name.lower()
+        folded = fold_field_name(name)
         if folded == "auths":
             has_auths = True
             if value is None:  # Go sets the map to nil: earlier entries are gone
@@ -204,7 +204,7 @@ def entry_object(username: str, password: str, email: str = "") -> dict[str, str
 def _auths_field(raw: dict[str, Any]) -> str:
     """The name under which the file keeps its auths (an existing 'Auths' spelling is kept)."""
     for name in raw:
-        if name.lower() == "auths" and isinstance(raw[name], dict):
+        if fold_field_name(name) == "auths" and isinstance(raw[name], dict):
             return name
     return "auths"
 

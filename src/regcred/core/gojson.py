@@ -21,6 +21,24 @@ _GO_ESCAPES = {
 _GO_ESCAPE_TABLE = str.maketrans(_GO_ESCAPES)
 
 
+# Non-ASCII runes whose Go fold (unicode.ToUpper(unicode.ToLower(r))) is an ASCII letter: the Kelvin
+# sign, the long s and the dotted capital I. No other rune folds onto ASCII, so no other rune can match
+# an ASCII field name.
+_GO_FOLD_TO_ASCII = str.maketrans({"\u212a": "k", "\u017f": "s", "\u0130": "i"})
+
+
+def fold_field_name(name: str) -> str:
+    """A JSON key folded as Go's encoding/json matches it against struct field names, in lower case.
+
+    Compare the result with a lower-case ASCII field name: `Auths`, `AUTHS` and `auth\u017f` all give
+    `auths`. Python's `str.lower` differs (it keeps the long s, and turns the dotted I into two runes).
+    """
+    return name.translate(_GO_FOLD_TO_ASCII).translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans({chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)})
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid character in JSON: {name} is not a JSON value")
 
