@@ -13,6 +13,7 @@ from regcred.core.verification import (
     CheckRequest,
     CheckResult,
     RepositoryRef,
+    TokenGrant,
     TokenReplyError,
     decode_jwt_payload,
     expires_at,
@@ -56,7 +57,8 @@ def test_repository_labels() -> None:
     assert parse_repository_option("team/app@sha256:" + "b" * 64).label == "team/app@sha256:" + "b" * 64
 
 
-@pytest.mark.parametrize("value", ["", "team/ app", "/x", "x/", "a//b", "team/app:"])
+@pytest.mark.parametrize("value", ["", "team/ app", "/x", "x/", "a//b", "team/app:", "Team/App:v1", "team/app:-v1",
+                                   "team/app@sha256:xyz", "team/app:v1:v2", "team/app@"])
 def test_bad_repository_option(value: str) -> None:
     with pytest.raises(InputError, match="invalid --repository"):
         parse_repository_option(value)
@@ -159,3 +161,16 @@ def test_plan_checks_verifies_each_registry_and_credential_once() -> None:
     rendered = [row_json(r, results) for r in rows]
     assert [r["ok"] for r in rendered] == [True, True, False, False, False]
     assert rendered[3]["error"].startswith("registry key '*.io' is a wildcard")
+
+
+def test_docker_hub_official_images_are_under_library() -> None:
+    refs = [parse_repository_option("nginx:1.25"), parse_repository_option("team/app")]
+    hub = repositories_for("registry-1.docker.io", refs)
+    assert [r.label for r in hub] == ["library/nginx:1.25", "team/app:latest"]
+    assert [r.label for r in repositories_for("reg.example.com", refs)] == ["nginx:1.25", "team/app:latest"]
+
+
+def test_star_action_grants_push() -> None:
+    grant = TokenGrant(None, None, None, (("repository", "team/app", frozenset({"*"})),))
+    assert grant.actions_for("team/app") >= {"pull", "push"}
+    assert grant.actions_for("other") == frozenset()

@@ -25,8 +25,9 @@ Route = Callable[[BaseHTTPRequestHandler], Reply]
 class FakeServer:
     """A threaded HTTP server whose answers come from `route`; it records (method, path, has-Authorization)."""
 
-    def __init__(self, route: Route) -> None:
+    def __init__(self, route: Route, tls_dir: Path | None = None) -> None:
         self.route = route
+        self.ca_file: Path | None = None
         self.seen: list[tuple[str, str, bool]] = []
         outer = self
 
@@ -54,6 +55,15 @@ class FakeServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if tls_dir is not None:  # HTTPS with a throw-away CA (ca_file)
+            import ssl
+
+            from regcred.localregistry.registry import make_tls_material
+
+            self.ca_file, cert, key = make_tls_material(tls_dir)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     @property
@@ -69,8 +79,8 @@ class FakeServer:
 def serve() -> Iterator[Callable[[Route], FakeServer]]:
     servers: list[FakeServer] = []
 
-    def start(route: Route) -> FakeServer:
-        servers.append(FakeServer(route))
+    def start(route: Route, tls_dir: Path | None = None) -> FakeServer:
+        servers.append(FakeServer(route, tls_dir))
         return servers[-1]
 
     yield start
@@ -275,3 +285,27 @@ def test_ca_file_that_is_not_pem(tmp_path: Path) -> None:
     result = run_regcred("verify", "reg.io", "-u", "a", "--password-env", "PW", "--ca-file", bad_ca,
                          env={"PW": PASSWORD})
     assert_clean_error(result, 2, "not a PEM CA bundle")
+
+
+def test_token_the_registry_does_not_accept_is_not_a_login(serve: Callable[[Route], FakeServer]) -> None:
+    """As `docker login`: the token must open `/v2/`; a realm the registry does not trust fails the login."""
+    realm = serve(lambda h: (200, {}, b'{"token": "untrusted-token"}'))
+    registry = serve(lambda h: (401, {"WWW-Authenticate": f'Bearer realm="http://{realm.host}/token"'}, b"{}"))
+    result, data = verify(registry.host, "--repository", "team/app:v1")
+    [row] = data["results"]
+    assert result.returncode == 1 and row["login"] is False
+    assert "login with the token: 401 unauthorized" in row["error"]
+    assert ("GET", "/v2/", True) in registry.seen
+
+
+def test_plain_http_realm_of_an_https_registry_gets_no_credentials(serve: Callable[..., FakeServer],
+                                                                   tmp_path: Path) -> None:
+    realm = serve(lambda h: (200, {}, b'{"token": "t"}'))
+    registry = serve(lambda h: (401, {"WWW-Authenticate": f'Bearer realm="http://{realm.host}/token"'}, b"{}"),
+                     tmp_path)
+    result = run_regcred("verify", registry.host, "-u", "alice", "--password-stdin", "--ca-file",
+                         str(registry.ca_file), "-o", "json", input=PASSWORD)
+    [row] = json.loads(result.stdout)["results"]
+    assert result.returncode == 1 and row["tls"] is True and not row["login"]
+    assert "plain http while the registry is https" in row["error"]
+    assert realm.seen == [] and PASSWORD not in result.stdout + result.stderr

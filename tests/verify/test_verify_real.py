@@ -211,3 +211,28 @@ def test_table_output_names_result_and_reason(registry_htpasswd: RegistryServer)
     assert header.split()[:5] == ["KEY", "REGISTRY", "RESULT", "AUTH", "LOGIN"]
     assert "FAIL" in row and "401 unauthorized" in row
     assert "wrong-password-123" not in result.stdout + result.stderr
+
+
+def test_harbor_like_login_ok_but_pull_denied_fails(registry_token: RegistryServer, token_log: TokenServer) -> None:
+    """A robot account allowed elsewhere: the token endpoint and `/v2/` accept it, the manifest does not."""
+    token_log.accounts["robot-elsewhere"] = ("elsewhere-pw-9", {"other/*": frozenset({"pull"})})
+    try:
+        result, data = verify(registry_token.host, "-u", "robot-elsewhere", "--repository", "team/app:v1",
+                              "--insecure-http", password="elsewhere-pw-9")
+    finally:
+        del token_log.accounts["robot-elsewhere"]
+    row = only(data)
+    assert result.returncode == 1 and "elsewhere-pw-9" not in result.stdout + result.stderr
+    assert row["login"] is True and row["pull"] == {"team/app:v1": False} and not row["ok"]
+    assert "the login works but this credential may not pull it" in row["error"]
+
+
+def test_login_only_check_says_so(registry_token: RegistryServer, token_log: TokenServer) -> None:
+    result, data = verify(registry_token.host, "-u", "reader", "--insecure-http", password=TOKEN_PASSWORDS["reader"])
+    assert result.returncode == 0 and only(data)["login"] is True and only(data)["pull"] == {}
+    assert "only the login was checked" in result.stderr
+
+
+def test_https_spoken_to_a_plain_http_registry_hints_insecure_http(registry_htpasswd: RegistryServer) -> None:
+    result, data = verify(registry_htpasswd.host, "-u", "alice", password=HTPASSWD_USERS["alice"])
+    assert result.returncode == 1 and "use --insecure-http" in only(data)["error"]

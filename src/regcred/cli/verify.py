@@ -126,6 +126,9 @@ def verify(server: str | None, config_file: Path | None, secret_files: tuple[str
     rows = run_checks(requests, ca_file=ca_file, insecure_http=insecure_http, timeout=timeout,
                       probe_upload=probe_upload, concurrency=concurrency)
     emit({"results": rows}, output, render(rows))
+    if any(r["login"] and not r["pull"] for r in rows):
+        click.echo("note: only the login was checked where no --repository applies; a login can succeed while "
+                   "pulls are denied (Harbor robot accounts): give --repository REPO[:TAG]", err=True)
     failed = [r for r in rows if not r["ok"]]
     if failed:
         raise OperationFailed(f"{len(failed)} of {len(rows)} registry key(s) failed verification",

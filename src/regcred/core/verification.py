@@ -12,8 +12,9 @@ import base64
 import binascii
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from regcred.core.errors import InputError
@@ -23,6 +24,11 @@ from regcred.core.registrykey import index_key, parse_schemeless
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
 _DOCKER_HUB_KEYS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 DEFAULT_TAG = "latest"
+# The distribution reference grammar: the registry would answer 400/404 to anything else.
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_PATH_RE = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
+_TAG_RE = re.compile(r"[\w][\w.-]{0,127}")
+_DIGEST_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +64,10 @@ def parse_repository_option(value: str) -> RepositoryRef:
             path, reference = text, DEFAULT_TAG
         else:
             reference = tag
-    if not path or not reference or path.startswith("/") or path.endswith("/") or "//" in path:
-        raise InputError(f"invalid --repository {value!r}", hint="use REPO[:TAG] such as team/app:v1")
+    reference_ok = (_DIGEST_RE if by_digest else _TAG_RE).fullmatch(reference) is not None
+    if not _PATH_RE.fullmatch(path) or not reference_ok:
+        raise InputError(f"invalid --repository {value!r}",
+                         hint="use REPO[:TAG] or REPO@DIGEST such as team/app:v1 (lower-case repository names)")
     if registry in _DOCKER_HUB_KEYS:
         registry = DOCKER_HUB_API_HOST
         if "/" not in path:
@@ -118,6 +126,8 @@ class TokenGrant:
         for typ, name, actions in self.access:
             if typ == "repository" and name == repository:
                 granted |= actions
+        if "*" in granted:  # Harbor and distribution grant "*" for every action (push included)
+            granted |= {"pull", "push"}
         return frozenset(granted)
 
 
@@ -330,6 +340,8 @@ def repositories_for(registry: str, refs: Iterable[RepositoryRef]) -> list[Repos
     for ref in refs:
         if ref.registry is not None and ref.registry != registry:
             continue
+        if registry == DOCKER_HUB_API_HOST and "/" not in ref.path:
+            ref = replace(ref, path=f"library/{ref.path}")  # `nginx` is `library/nginx` on Docker Hub
         if (ref.path, ref.reference) not in seen:
             seen.add((ref.path, ref.reference))
             chosen.append(ref)

@@ -114,7 +114,8 @@ def transport_reason(exc: httpx.HTTPError, host: str, timeout: float) -> Registr
             detail = cause.verify_message or "certificate verification failed"
             return RegistryProblem(f"TLS error with {host}: {detail} (give its CA with --ca-file)", tls=False)
         if isinstance(cause, ssl.SSLError):
-            return RegistryProblem(f"TLS error with {host}: {cause.reason or 'handshake failed'}", tls=False)
+            hint = " (it may speak plain HTTP: then use --insecure-http)" if cause.reason == "WRONG_VERSION_NUMBER" else ""
+            return RegistryProblem(f"TLS error with {host}: {cause.reason or 'handshake failed'}{hint}", tls=False)
         if isinstance(cause, socket.gaierror):
             return RegistryProblem(f"DNS: cannot resolve {host}", reachable=False)
         if isinstance(cause, ConnectionRefusedError):
@@ -284,11 +285,19 @@ class _Check:
 
     def _bearer(self, realm: str, service: str | None) -> None:
         self.result.scheme = "bearer"
+        if self.client.scheme == "https" and not realm.startswith("https://"):
+            raise RegistryProblem(f"the Bearer realm {realm} is plain http while the registry is https; regcred "
+                                  "does not send credentials in clear text")
         realm_host = urlsplit(realm).netloc.lower()
         self.token_hosts = {realm_host, *self.hosts}
-        _token, grant = self._token(realm, service, None)
-        self.result.login = True
+        token, grant = self._token(realm, service, None)
         self._record_lifetime(grant)
+        # As `docker login`: the registry itself must accept the token (a realm it does not trust fails here).
+        ping = self.client.request("GET", f"{self.base}/v2/", allowed_hosts=self.hosts,
+                                   headers={"Authorization": f"Bearer {token}"})
+        if ping.status != 200:
+            raise RegistryProblem(status_reason(ping.status, what="login with the token"))
+        self.result.login = True
 
         def pull_auth(repo: RepositoryRef, actions: str) -> dict[str, str]:
             token, _ = self._token(realm, service, f"repository:{repo.path}:{actions}")
@@ -350,7 +359,12 @@ class _Check:
                 reply = self.client.request("HEAD", url, allowed_hosts=self.hosts, headers=headers)
                 ok = reply.status == 200
                 self.result.pull[repo.label] = ok
-                if not ok:
+                if ok:
+                    continue
+                if reply.status == 401 and self.result.login:  # Harbor robots: login fine, pull not allowed
+                    self.result.errors.append(f"pull {repo.label}: 401 unauthorized: the login works but this "
+                                              "credential may not pull it (insufficient scope)")
+                else:
                     self.result.errors.append(status_reason(reply.status, what=f"pull {repo.label}"))
             except RegistryProblem as problem:
                 self.result.pull[repo.label] = False
