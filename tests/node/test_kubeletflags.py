@@ -86,3 +86,23 @@ def test_with_env_assignment_is_idempotent_and_keeps_other_lines():
     changed = kf.with_env_assignment(once, "HOME", "/home/k")
     assert changed is not None and changed.count("HOME=") == 1 and "KUBELET_KUBEADM_ARGS" in changed
     assert kf.with_env_assignment(None, "HOME", "/root") == "HOME=/root\n"
+
+
+def test_user_in_the_unit_makes_systemd_set_home():
+    # systemd.exec: $HOME is set for units that have User= set (User=root included); Environment= wins.
+    unit = BASE_UNIT.replace("[Service]\n", "[Service]\nUser=root\n")
+    s = settings([("/etc/systemd/system/kubelet.service", unit)], [])
+    assert (s.home, s.home_source) == ("/root", "User=root in the kubelet unit")
+    passwd = "kube:x:900:900::/home/kube-svc:/bin/false\n"
+    s = settings([("/etc/systemd/system/kubelet.service", unit.replace("User=root", "User=kube"))], [], passwd)
+    assert s.home == "/home/kube-svc"
+    s = settings([("/etc/systemd/system/kubelet.service", unit.replace("User=root", "User=root\nEnvironment=HOME=/x"))], [])
+    assert s.home == "/x"
+    assert settings([("/etc/systemd/system/kubelet.service", BASE_UNIT)], []).home is None
+
+
+def test_working_directory_tilde_and_dash():
+    unit = BASE_UNIT.replace("[Service]\n", "[Service]\nWorkingDirectory=~\n")
+    assert settings([("/etc/systemd/system/kubelet.service", unit)], []).cwd == "/root"
+    unit = BASE_UNIT.replace("[Service]\n", "[Service]\nWorkingDirectory=-/srv/kubelet\n")
+    assert settings([("/etc/systemd/system/kubelet.service", unit)], []).cwd == "/srv/kubelet"

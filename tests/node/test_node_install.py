@@ -121,6 +121,25 @@ def test_location_home_without_kubeadm_writes_a_dropin(regcred, fake_node):
     assert "Environment=HOME=/root" in fake_node.read("/etc/systemd/system/kubelet.service.d/90-regcred-home.conf")
 
 
+def test_location_home_ignores_env_files_the_unit_does_not_read(regcred, fake_node):
+    # The unit names no EnvironmentFile=: systemd never reads kubeadm-flags.env, so HOME must go in a drop-in.
+    fake_node.write("/etc/systemd/system/kubelet.service", "[Service]\nExecStart=/usr/bin/kubelet\n", mode=0o644)
+    fake_node.write("/var/lib/kubelet/kubeadm-flags.env", 'KUBELET_KUBEADM_ARGS="--v=2"\n', mode=0o644)
+    code, result, _ = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--location", "home",
+                              "--runtime", "none")
+    assert code == 0 and result["home"]["path"] == "/etc/systemd/system/kubelet.service.d/90-regcred-home.conf"
+    assert "HOME" not in fake_node.read("/var/lib/kubelet/kubeadm-flags.env")
+
+
+def test_location_home_with_user_in_the_unit_needs_no_home_change(regcred, fake_node):
+    fake_node.write("/etc/systemd/system/kubelet.service", "[Service]\nUser=root\nExecStart=/usr/bin/kubelet\n",
+                    mode=0o644)
+    code, result, _ = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--location", "home",
+                              "--runtime", "none")
+    assert code == 0 and result["home"] is None and result["restart_needed"] == []
+    assert result["path"] == "/root/.docker/config.json"
+
+
 def test_restart_kubelet_on_a_foreign_host_root_is_one_clear_line(regcred, fake_node):
     code, _, err = regcred("node", "install", "reg.example.com", "-u", "alice", "--password-env", "NODE_PW",
                            "--host-root", str(fake_node.root), "--runtime", "none", "--restart-kubelet")

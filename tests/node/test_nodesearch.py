@@ -38,6 +38,13 @@ def test_home_unset_resolves_in_the_working_directory():
     assert [c.searched_as for c in under_root if c.path == "/.docker/config.json"] == [("home", "root")]
 
 
+def test_relative_root_dir_and_home_resolve_in_the_working_directory():
+    # The kubelet makes every candidate absolute with filepath.Abs, i.e. against its working directory.
+    paths = [c.path for c in ns.candidate_paths("kubelet-data", "/srv", "users/k")]
+    assert paths[:3] == ["/srv/kubelet-data/config.json", "/srv/config.json", "/srv/users/k/.docker/config.json"]
+    assert "/srv/users/k/.dockercfg" in paths
+
+
 def walk(files, home=None, cwd="/", expected_home="/root"):
     cands = ns.candidate_paths("/var/lib/kubelet", cwd, home)
     return ns.evaluate(cands, files, home=home, expected_home=expected_home)

@@ -208,17 +208,29 @@ def kubelet_settings(
         )
     user = (unit.user if unit else None) or "root"
     home = env.get("HOME") or None
+    home_source = origin.get("HOME") if home else None
+    if "HOME" not in env and unit is not None and unit.user:
+        # systemd sets HOME (and USER, LOGNAME, SHELL) for a unit with User=, even User=root; Environment= wins.
+        home, home_source = user_home(unit.user, passwd_text), f"User={unit.user} in the kubelet unit"
     return KubeletSettings(
         root_dir=_clean(root_dir) if root_dir else DEFAULT_ROOT_DIR,
         root_dir_source=root_source,
         home=_clean(home) if home else None,
-        home_source=origin.get("HOME") if home else None,
-        cwd=_clean(unit.working_directory) if unit and unit.working_directory else "/",
+        home_source=home_source,
+        cwd=_working_directory(unit.working_directory if unit else None, user, passwd_text),
         user=user,
         user_home=user_home(user, passwd_text),
         environment_files=tuple(path for path, _ in env_files),
         unit_found=unit is not None and bool(unit.sources),
     )
+
+
+def _working_directory(value: str | None, user: str, passwd_text: str | None) -> str:
+    """systemd's WorkingDirectory=: '-' only makes a missing directory non-fatal, '~' is the user's home."""
+    value = (value or "").strip().removeprefix("-")
+    if not value:
+        return "/"  # system services run in /
+    return user_home(user, passwd_text) if value == "~" else _clean(value)
 
 
 def _clean(path: str) -> str:

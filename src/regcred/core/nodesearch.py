@@ -84,8 +84,12 @@ def _join(directory: str, *names: str) -> str:
 
 def candidate_paths(root_dir: str, cwd: str, home: str | None) -> list[Candidate]:
     """The eight paths in the kubelet's order, duplicates folded (the first position is the one that counts)."""
-    home_dir = home if home else cwd  # "" joined with .docker is relative: it resolves in the working directory
-    dirs = (("root-dir", root_dir, ""), ("cwd", cwd, ""), ("home", home_dir, ".docker"), ("root", "/", ".docker"))
+    # The kubelet joins each directory with the file name and makes it absolute (filepath.Abs): a relative
+    # --root-dir or HOME, and an unset HOME ("" joined with .docker), resolve in the working directory.
+    cwd = _join("/", cwd)
+    home_dir = _join(cwd, home) if home else cwd
+    dirs = (("root-dir", _join(cwd, root_dir), ""), ("cwd", cwd, ""), ("home", home_dir, ".docker"),
+            ("root", "/", ".docker"))
     ordered: dict[str, tuple[Layout, list[str]]] = {}
     for name, layout in (("config.json", Layout.CONFIG_JSON), (".dockercfg", Layout.DOCKERCFG)):
         for role, directory, sub in dirs:

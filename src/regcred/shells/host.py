@@ -120,7 +120,8 @@ def kubelet_settings(host: HostRoot) -> kubeletflags.KubeletSettings:
     """Read the kubelet's unit, drop-ins and environment files under the host root."""
     units = unit_files(host)
     unit = kubeletflags.parse_units(units) if units else None
-    specs = unit.environment_files if unit and unit.environment_files else list(kubeletflags.FALLBACK_ENV_FILES)
+    # systemd reads only the environment files the unit names; the usual files are a guess only without a unit.
+    specs = unit.environment_files if unit else list(kubeletflags.FALLBACK_ENV_FILES)
     env_files = []
     for spec in specs:
         path, _optional = kubeletflags.env_file_path(spec)
