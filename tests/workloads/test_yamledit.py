@@ -341,3 +341,32 @@ def test_json_that_only_json_accepts_falls_back_to_json_editor() -> None:
     out = edit_stream(text, "t.json", EditRequest("regsecret")).text
     assert json.loads(out)["spec"]["imagePullSecrets"] == [{"name": "regsecret"}]
     assert "\t" in out
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("case", ["deployment", "existing-block", "multi", "anchored", "cronjob"])
+def test_crlf_stream_stays_crlf(case: str, engine: str) -> None:
+    """A Windows-edited file must not come back with mixed line endings."""
+    text = CASES[case].replace("\n", "\r\n")
+    out = edit_stream(text, case, EditRequest("regsecret"), engine=engine).text
+    assert "regsecret" in out
+    assert out.count("\n") == out.count("\r\n"), out
+    assert _load(out) == _expected(text, EditRequest("regsecret"))
+
+
+def test_crlf_json_fallback_stays_crlf() -> None:
+    text = '{"kind": "Pod",\r\n "spec": {"containers": [{"image": "a"}]}}\r\n{"kind": "Pod", "spec": {}}\r\n'
+    out = edit_stream(text, "two.json", EditRequest("regsecret")).text
+    assert out.count("\n") == out.count("\r\n") and out.count("regsecret") == 2
+
+
+def test_tab_indented_json_gets_tab_indented_keys() -> None:
+    text = ('{\n\t"apiVersion": "apps/v1",\n\t"kind": "Deployment",\n\t"metadata": {"name": "w"},\n\t"spec": {\n'
+            '\t\t"template": {\n\t\t\t"spec": {\n\t\t\t\t"containers": [{"name": "a", "image": "r.io/x"}]\n'
+            '\t\t\t}\n\t\t}\n\t}\n}\n')
+    out = edit_stream(text, "tab.json", EditRequest("regsecret")).text
+    assert '\t\t\t\t"imagePullSecrets": [{"name": "regsecret"}]' in out.splitlines()
+    assert json.loads(out)["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "regsecret"}]
+    multiline_flow = '{"kind": "Pod", "spec": {\n\t"containers": [{"image": "a"}]}}\n'
+    out = edit_stream(multiline_flow, "f.json", EditRequest("regsecret")).text
+    assert '\t"imagePullSecrets": [{"name": "regsecret"}]}}' in out.splitlines()

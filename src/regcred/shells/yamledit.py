@@ -252,11 +252,24 @@ def _content_end(node: Any) -> int:
             return int(node.end_mark.index)
 
 
+def _newline(text: str) -> str:
+    """The stream's line ending: new lines follow the first line's (CRLF files stay CRLF)."""
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
+
+
+def _indent(text: str, node: Any) -> str:
+    """Whitespace reaching the node's column, tabs kept (a tab-indented JSON file stays tab-indented)."""
+    start = int(node.start_mark.index)
+    return re.sub(r"[^\t]", " ", text[text.rfind("\n", 0, start) + 1 : start])
+
+
 def _new_line_block(text: str, after: Any, lines: list[str]) -> tuple[int, int, str]:
     at = _line_end_after(text, _content_end(after))
-    block = "".join(line + "\n" for line in lines)
+    newline = _newline(text)
+    block = "".join(line + newline for line in lines)
     if at == len(text) and text and not text.endswith("\n"):
-        block = "\n" + block
+        block = newline + block
     return (at, at, block)
 
 
@@ -297,7 +310,7 @@ def _text_edits(text: str, spec: Any, plan: SpecPlan, request: EditRequest, is_j
                     raise _Unsupported
                 edits.append((start, end, f"[{item_flow}]"))
         elif isinstance(existing, yaml.SequenceNode) and existing.value:
-            dash = " " * existing.start_mark.column
+            dash = _indent(text, existing)
             edits.append(_new_line_block(text, existing, [f"{dash}- name: {_plain_or_quoted(secret, False)}"]))
         else:
             raise _Unsupported
@@ -323,10 +336,10 @@ def _text_edits(text: str, spec: Any, plan: SpecPlan, request: EditRequest, is_j
         if spec.flow_style:
             last_value = spec.value[-1][1]
             multiline = first_key.start_mark.line > spec.start_mark.line
-            sep = ",\n" + " " * first_key.start_mark.column if multiline else ", "
+            sep = "," + _newline(text) + _indent(text, first_key) if multiline else ", "
             edits.append((last_value.end_mark.index, last_value.end_mark.index, "".join(sep + t for t, _ in new_keys)))
         else:
-            indent = " " * first_key.start_mark.column
+            indent = _indent(text, first_key)
             dash = " " * _sequence_dash_offset(spec)
             lines: list[str] = []
             for flow_text, which in new_keys:
@@ -378,7 +391,7 @@ def _roundtrip_document(doc_text: str, request: EditRequest, is_json: bool) -> t
     new = buffer.getvalue()
     if not doc_text.endswith("\n"):
         new = new.rstrip("\n")
-    return new, outcomes
+    return _same_newlines(new, doc_text), outcomes
 
 
 def _keep_anchors(node: Any) -> None:
@@ -435,7 +448,12 @@ def _json_dump_like(data: Any, original: str) -> str:
     match = re.search(r"\n([ \t]+)\S", original)
     indent: str | int | None = match.group(1) if match else None
     dumped = json.dumps(data, indent=indent, ensure_ascii=False)
-    return dumped + ("\n" if original.endswith("\n") else "")
+    return _same_newlines(dumped + ("\n" if original.endswith("\n") else ""), original)
+
+
+def _same_newlines(new: str, original: str) -> str:
+    """A re-dumped document written with the original's line endings."""
+    return new.replace("\n", "\r\n") if _newline(original) == "\r\n" else new
 
 
 def _edit_json_stream(text: str, source: str, request: EditRequest) -> StreamResult:
@@ -459,7 +477,7 @@ def _edit_json_stream(text: str, source: str, request: EditRequest) -> StreamRes
         outcomes = _edit_plain(data, request, "json")
         result.outcomes.extend(outcomes)
         if any(o.plan.changes for o in outcomes):
-            replacements.append((index, end, _json_dump_like(data, text[index:end]).rstrip("\n")))
+            replacements.append((index, end, _json_dump_like(data, text[index:end]).rstrip("\r\n")))
         index = end
     result.text = _apply(text, replacements)
     return result
