@@ -134,3 +134,10 @@ def test_apply_plan_does_not_touch_other_fields() -> None:
     before = copy.deepcopy(spec)
     apply_plan(spec, plan_spec(spec, EditRequest("s")), "s")
     assert spec["volumes"] == before["volumes"] and spec["containers"] == before["containers"]
+
+
+@pytest.mark.parametrize("pattern", ["", "http://", "https://"])
+def test_registry_pattern_without_a_host_is_input_error(pattern: str) -> None:
+    """It would match no image: `--registry ''` must not silently turn a run into a no-op."""
+    with pytest.raises(InputError, match="not a registry key"):
+        RegistryScope([pattern])

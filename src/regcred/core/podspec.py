@@ -103,7 +103,7 @@ class RegistryScope:
         if self.patterns:
             self._keyring = Keyring()
             for pattern in self.patterns:
-                if index_key(pattern) is None or not self._keyring.add(Credential(pattern, "", "")):
+                if not index_key(pattern) or not self._keyring.add(Credential(pattern, "", "")):  # '' has no host
                     raise InputError(
                         f"--registry {pattern!r}: not a registry key the kubelet accepts",
                         hint="give host[:port][/path], globs allowed in the host, e.g. *.example.com",
