@@ -390,3 +390,13 @@ def test_attach_restart_stuck_replaces_pods_that_could_not_pull(kube: Any) -> No
     assert kube.get("v1", "Pod", "covered", ns) is None
     assert kube.get("v1", "Pod", "elsewhere", ns) is not None
     assert kube.get("v1", "Pod", "other-sa", ns) is not None
+
+
+@pytest.mark.parametrize("selector", ["a in (", "=bad"])
+def test_invalid_label_selector_is_input_exit_2(kube: Any, selector: str) -> None:
+    """The server answers 400 to a selector it cannot parse: that is the user's input, exit 2, one line."""
+    ns = namespace(kube, "sel")
+    result = regcred(kube, "sa", "attach", "pull", "--namespace-selector", selector)
+    assert_clean_error(result, 2, f"invalid label selector {selector!r}")
+    workloads = regcred(kube, "workload", "attach", "pull", "-n", ns, "-l", selector)
+    assert_clean_error(workloads, 2, f"invalid label selector {selector!r}")

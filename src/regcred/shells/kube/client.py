@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 
 from regcred import __version__
-from regcred.shells.kube.errors import KubeConfigError, KubeUnreachable, error_from_status
+from regcred.core.errors import InputError
+from regcred.shells.kube.errors import KubeApiError, KubeConfigError, KubeUnreachable, error_from_status
 from regcred.shells.kube.resources import ResourceType, resource_type
 
 FIELD_MANAGER = "regcred"
@@ -166,7 +167,13 @@ class KubeApi:
         if field_selector:
             params["fieldSelector"] = field_selector
         while True:
-            page = self.request("GET", rt.collection_path(namespace), rt=rt, namespace=namespace, params=params)
+            try:
+                page = self.request("GET", rt.collection_path(namespace), rt=rt, namespace=namespace, params=params)
+            except KubeApiError as exc:
+                if exc.status == 400 and label_selector:  # the only user text in a list request: exit 2
+                    raise InputError(f"invalid label selector {label_selector!r}: {exc.detail}",
+                                     hint="e.g. team=a,env!=prod or 'env in (a,b)'") from None
+                raise
             for item in page.get("items") or []:
                 item.setdefault("apiVersion", rt.api_version)
                 item.setdefault("kind", rt.kind)

@@ -15,8 +15,10 @@ class KubeApiError(OperationFailed):
     """The API answered with an error Status (exit 1: that target failed)."""
 
     def __init__(self, message: str, *, status: int, reason: str = "", verb: str = "", resource: str = "",
-                 namespace: str | None = None, name: str | None = None, hint: str | None = None) -> None:
+                 namespace: str | None = None, name: str | None = None, hint: str | None = None,
+                 detail: str = "") -> None:
         super().__init__(message, hint=hint)
+        self.detail = detail  # the server's own Status message, one line
         self.status = status
         self.reason = reason
         self.verb = verb
@@ -77,7 +79,7 @@ def error_from_status(status_code: int, body: Any, *, verb: str, resource: str, 
     target = f'{resource} "{name}"' if name else resource
     kw: dict[str, Any] = {
         "status": status_code, "reason": reason, "verb": verb, "resource": resource,
-        "namespace": namespace, "name": name,
+        "namespace": namespace, "name": name, "detail": message,
     }
     if status_code == 401:
         return KubeUnauthorized(
