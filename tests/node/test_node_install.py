@@ -140,6 +140,18 @@ def test_location_home_with_user_in_the_unit_needs_no_home_change(regcred, fake_
     assert result["path"] == "/root/.docker/config.json"
 
 
+def test_location_home_warns_when_an_earlier_file_shadows_it(regcred, fake_node):
+    fake_node.write(KUBELET, '{"credsStore": "desktop"}')  # parses: the kubelet stops here
+    code, result, err = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--location", "home",
+                                "--runtime", "none")
+    assert code == 0 and result["path"] == "/root/.docker/config.json"
+    assert f"warning: {KUBELET} parses and comes first" in err
+    fake_node.write(KUBELET, "{not json")  # an invalid file is skipped by the kubelet: no shadowing
+    code, _, err = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--location", "home",
+                           "--runtime", "none")
+    assert code == 0 and "warning" not in err
+
+
 def test_restart_kubelet_on_a_foreign_host_root_is_one_clear_line(regcred, fake_node):
     code, _, err = regcred("node", "install", "reg.example.com", "-u", "alice", "--password-env", "NODE_PW",
                            "--host-root", str(fake_node.root), "--runtime", "none", "--restart-kubelet")

@@ -273,6 +273,12 @@ def install(server: str | None, from_file: Path | None, username: str | None, pa
                              prune=prune, dry_run=dry_run)
     result["root_dir"] = settings.root_dir
     emit(result, output, _install_table(result, settings))
+    if location == "home":  # the root dir and the working directory come first in the kubelet's search
+        cands = nodesearch.candidate_paths(settings.root_dir, settings.cwd, settings.home or settings.user_home)
+        earlier = nodesearch.shadowing_file(cands, {c.path: host.state(c.path) for c in cands}, result["path"])
+        if earlier:
+            click.echo(f"warning: {earlier} parses and comes first in the kubelet's search, so the kubelet never "
+                       f"reads {result['path']}: remove it or install with --location root-dir", err=True)
     if restart_kubelet and not dry_run:
         home = result["home"] or {}
         restart_services(host, ["kubelet"], daemon_reload=bool(home.get("daemon_reload") and home.get("changed")))

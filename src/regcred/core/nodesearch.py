@@ -176,6 +176,22 @@ def evaluate(
     return SearchReport(reports, used, problems, notes)
 
 
+def shadowing_file(candidates: Sequence[Candidate], states: Mapping[str, FileState], target: str) -> str | None:
+    """The earlier candidate the kubelet would use instead of `target` (a file that parses comes first), if any."""
+    for cand in candidates:
+        if cand.path == target:
+            return None
+        state = states.get(cand.path)
+        if state is None or state.content is None:
+            continue
+        try:
+            parse(state.content, cand.path, cand.layout)
+        except ConfigFormatError:
+            continue
+        return cand.path
+    return None
+
+
 def _home_problems(
     reports: Sequence[CandidateReport], states: Mapping[str, FileState], *, home: str | None, expected_home: str | None
 ) -> list[str]:
