@@ -46,8 +46,11 @@ def cronjob(name: str, ns: str, *images: str, secrets: tuple[str, ...] | None = 
 
 
 def pod(name: str, ns: str, *images: str, secrets: tuple[str, ...] | None = None, sa: str | None = None,
-        owner: tuple[str, str] | None = None) -> dict[str, Any]:
+        owner: tuple[str, str] | None = None, created: bool = True) -> dict[str, Any]:
+    """A Pod as read from the API (with a uid), or with `created=False` a Pod manifest not yet applied."""
     meta: dict[str, Any] = {"name": name, "namespace": ns}
+    if created:
+        meta["uid"] = f"uid-{ns}-{name}"
     if owner:
         meta["ownerReferences"] = [{"kind": owner[0], "name": owner[1], "apiVersion": "apps/v1", "uid": "u"}]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec(*images, secrets=secrets, sa=sa)}

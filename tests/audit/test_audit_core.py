@@ -151,3 +151,24 @@ def test_credential_uses_collect_images_per_credential_and_never_show_in_json() 
     assert (use.key, use.username, use.source, use.images) == (REG, "robot", "Secret/app/good",
                                                                (f"{REG}/x:1", f"{REG}/y:2"))
     assert "pw-1" not in repr(use) and "pw-1" not in str(report.as_json())
+
+
+def test_pod_manifest_not_yet_created_gets_its_service_account_list() -> None:
+    """§e: the admission copy happens at creation, so a Pod manifest without a list is covered by its SA."""
+    objects = [pull_secret("good", "app", {REG: entry("robot", "pw")}), service_account("default", "app", "good"),
+               pod("new", "app", f"{REG}/x:1", created=False),
+               pod("old", "app", f"{REG}/x:1")]
+    report = audit(ClusterState(objects))
+    by_object = {row["object"]: row for row in report.images}
+    assert by_object["Pod/app/new"]["credential"]["source"] == "Secret/app/good"
+    assert by_object["Pod/app/old"]["anonymous"] is True
+    assert codes(report) == [("uncovered-image", "Pod/app/old"), ("pod-stale-pull-secrets", "Pod/app/old")]
+
+
+def test_dockercfg_secret_holding_config_json_content() -> None:
+    """§b: config.json content read as legacy is one registry named `auths` with no credential."""
+    legacy = pull_secret("legacy", "app", {REG: entry("robot", "pw")}, type_="kubernetes.io/dockercfg",
+                         key=".dockercfg")
+    report = audit(ClusterState([legacy, deployment("web", "app", f"{REG}/x:1", secrets=("legacy",))]))
+    assert ("secret-wrong-layout", "Secret/app/legacy") in codes(report)
+    assert report.images[0]["anonymous"] is True and report.has_errors

@@ -62,3 +62,30 @@ def test_live_audit_of_a_clean_namespace_exits_zero(kube: Any) -> None:
     report = json.loads(result.stdout)
     assert [f for f in report["findings"] if f["severity"] == "error"] == []
     assert report["images"][0]["credential"]["source"] == f"Secret/{ns}/pull"
+
+
+def test_live_pod_created_before_its_service_account_was_patched_is_stale(kube: Any) -> None:
+    """The API server's admission copies the SA list into the Pod at creation; a later SA patch leaves it behind."""
+    ns = namespace(kube, "stale")
+    make_secret(kube, ns, "old", dockerconfigjson_payload(REGISTRY, "robot", "old-pw"))
+    make_secret(kube, ns, "new", dockerconfigjson_payload("other.example.com", "robot", "new-pw"))
+    make_sa(kube, ns, "default", pull=["old"])
+    rs = kube.create({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web-1", "namespace": ns},
+                      "spec": {"selector": {"matchLabels": {"app": "web"}},
+                               "template": {"metadata": {"labels": {"app": "web"}},
+                                            "spec": {"containers": [{"name": "app", "image": "other.example.com/a:1"}]}}}})
+    owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1", "uid": rs["metadata"]["uid"]}
+    created = kube.create({"apiVersion": "v1", "kind": "Pod",
+                           "metadata": {"name": "web-1-a", "namespace": ns, "ownerReferences": [owner]},
+                           "spec": {"containers": [{"name": "app", "image": "other.example.com/a:1"}]}})
+    assert [r["name"] for r in created["spec"]["imagePullSecrets"]] == ["old"]  # the admission copy
+    make_sa(kube, ns, "default", pull=["old", "new"])
+
+    result = run_regcred("audit", "-n", ns, "-o", "json", "--kubeconfig", kube.kubeconfig)
+    assert "Traceback" not in result.stderr and "new-pw" not in result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    codes = {(f["code"], f["object"]) for f in report["findings"]}
+    assert ("pod-stale-pull-secrets", f"Pod/{ns}/web-1-a") in codes
+    rows = {row["object"]: row for row in report["images"]}
+    assert rows[f"Pod/{ns}/web-1-a"]["anonymous"] is True  # its list still lacks `new`
+    assert rows[f"ReplicaSet/{ns}/web-1"]["credential"]["source"] == f"Secret/{ns}/new"  # new pods get it

@@ -31,6 +31,7 @@ CODES: dict[str, str] = {
     "secret-missing-key": ERROR,
     "secret-unusable": ERROR,
     "secret-no-auths": ERROR,
+    "secret-wrong-layout": ERROR,
     "secret-empty": WARNING,
     "secret-key-skipped": WARNING,
     "uncovered-image": ERROR,
@@ -213,6 +214,10 @@ class _Audit:
             elif not secret.config.has_auths and wanted[0] == ".dockerconfigjson":
                 self.add("secret-no-auths", ref, "its .dockerconfigjson has no 'auths' object (legacy .dockercfg "
                          "content?), so it gives no credential; rewrite it as {\"auths\": {...}}")
+            elif wanted[0] == ".dockercfg" and any(e.key == "auths" for e in secret.config.entries):
+                self.add("secret-wrong-layout", ref, "its .dockercfg holds config.json content ({\"auths\": ...}): "
+                         "the kubelet reads one registry named 'auths' and no credential; recreate it as "
+                         "kubernetes.io/dockerconfigjson (regcred secret create)")
             elif secret.config.is_empty:
                 self.add("secret-empty", ref, "it holds no registry entry; add one or stop referencing it")
             else:
@@ -310,15 +315,21 @@ class _Audit:
             if self.secret_info(ns, secret) is None:
                 self.missing.setdefault((ns, secret), []).append(ref)
         effective = own
-        if kind != "Pod" and not own:
+        created = kind == "Pod" and self.created(obj)
+        if not created and not own:  # the admission copy at pod creation (templates, Pod manifests)
             effective = self.service_account_names(ns, spec, ref) or []
-        elif kind == "Pod":
+        elif created:
             self.check_stale(ref, ns, spec, obj, own)
         ring = self.pod_ring(ns, tuple(n for n in effective if n))
         for container_field in CONTAINER_FIELDS:
             for container in spec.get(container_field) or []:
                 if isinstance(container, dict):
                     self.check_image(ref, container, ring)
+
+    def created(self, obj: dict[str, Any]) -> bool:
+        """A Pod that exists (read live, or dumped with a uid): its list was fixed at creation."""
+        meta = obj.get("metadata") or {}
+        return self.state.live or bool(meta.get("uid") or meta.get("creationTimestamp"))
 
     def check_stale(self, ref: str, ns: str, spec: dict[str, Any], obj: dict[str, Any], own: list[str]) -> None:
         meta = obj.get("metadata") or {}
