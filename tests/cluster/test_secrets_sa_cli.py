@@ -400,3 +400,26 @@ def test_invalid_label_selector_is_input_exit_2(kube: Any, selector: str) -> Non
     assert_clean_error(result, 2, f"invalid label selector {selector!r}")
     workloads = regcred(kube, "workload", "attach", "pull", "-n", ns, "-l", selector)
     assert_clean_error(workloads, 2, f"invalid label selector {selector!r}")
+
+
+def test_forbidden_on_one_account_names_it_and_the_others_go_on(kube: Any) -> None:
+    ns = namespace(kube, "rbac2")
+    make_sa(kube, ns, name="builder")
+    make_secret(kube, ns)
+    limited = kube.kubeconfig_for([
+        {"apiGroups": [""], "resources": ["namespaces", "secrets", "serviceaccounts"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["patch"], "resourceNames": ["default"],
+         "namespaces": [ns]},
+    ])
+    result = run_regcred("sa", "attach", "pull", "-n", ns, "--all-service-accounts", "-o", "json",
+                         "--kubeconfig", limited)
+    rows = {r["name"]: r for r in json.loads(result.stdout)["results"]}
+    assert rows["default"]["status"] == "attached" and pull_names(kube, ns) == ["pull"]
+    assert rows["builder"]["status"] == "failed"
+    assert rows["builder"]["message"].startswith('forbidden: cannot patch serviceaccounts "builder"')
+    assert_clean_error(result, 1, "1 target(s) failed")
+    denied = run_regcred("secret", "create", "pull2", "--server", "r.io", "--username", "u", "--password-stdin",
+                         "-n", ns, "-o", "json", "--kubeconfig", limited, input="other-pw\n")
+    row = json.loads(denied.stdout)["results"][0]
+    assert (row["name"], row["status"]) == ("pull2", "failed") and "forbidden: cannot create" in row["message"]
+    assert "other-pw" not in denied.stdout + denied.stderr

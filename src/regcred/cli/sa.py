@@ -179,6 +179,20 @@ def _secret_problem(obj: dict[str, Any] | None, secret: str, ns: str) -> str | N
 def update_one(api: KubeApi, account: dict[str, Any], secret: str, *, detach: bool, force: bool,
                cluster: ClusterOptions) -> TargetResult:
     """Plan against the object read; write conditionally on its resourceVersion; on conflict read and retry."""
+    from regcred.shells.kube import KubeApiError, NamespaceGone, NamespaceTerminating
+
+    meta = account["metadata"]
+    ns, name = str(meta["namespace"]), str(meta["name"])
+    try:
+        return _update_one(api, account, secret, detach=detach, force=force, cluster=cluster)
+    except (NamespaceGone, NamespaceTerminating):
+        raise  # the whole namespace is going: reported once for it
+    except KubeApiError as exc:  # 403/422/... on this account: its row names it, the other accounts go on
+        return TargetResult(ns, name, "failed", exc.line())
+
+
+def _update_one(api: KubeApi, account: dict[str, Any], secret: str, *, detach: bool, force: bool,
+                cluster: ClusterOptions) -> TargetResult:
     from regcred.core.serviceaccounts import change_patch, plan_attach, plan_detach
     from regcred.shells.kube import KubeConflict, KubeInvalid, KubeNotFound
 

@@ -17,7 +17,13 @@ MAX_ATTEMPTS = 5
 
 def apply_pull_secret(name: str, payload: bytes, *, overwrite: bool, cluster: ClusterOptions) -> None:
     """Create or update Secret `name` in every selected namespace; print the summary; exit 1 on failures."""
-    from regcred.shells.kube import KubeConflict, KubeNotFound
+    from regcred.shells.kube import (
+        KubeApiError,
+        KubeConflict,
+        KubeNotFound,
+        NamespaceGone,
+        NamespaceTerminating,
+    )
 
     with cluster.connect() as api:
         selection = cluster.select_namespaces(api)
@@ -40,6 +46,10 @@ def apply_pull_secret(name: str, payload: bytes, *, overwrite: bool, cluster: Cl
                         current = None
                         continue
                     raise
+                except (NamespaceGone, NamespaceTerminating):
+                    raise  # the whole namespace is going: reported once for it
+                except KubeApiError as exc:  # 403/422 on this Secret: the row names it
+                    return [TargetResult(ns, name, "failed", exc.line())]
             return [TargetResult(ns, name, "failed", f"secret {name} kept changing: gave up after "
                                                      f"{MAX_ATTEMPTS} attempts")]
 
