@@ -152,6 +152,14 @@ def test_location_home_warns_when_an_earlier_file_shadows_it(regcred, fake_node)
     assert code == 0 and "warning" not in err
 
 
+def test_runtime_config_that_cannot_be_edited_refuses_before_any_write(regcred, fake_node):
+    fake_node.write("/etc/containerd/config.toml", 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n'
+                    '  configs = { "o.io" = { auth = { username = "x", password = "y" } } }\n')
+    code, _, err = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "containerd")
+    assert code == 2 and err.count("\n") == 1 and "config.toml" in err
+    assert not fake_node.path(KUBELET).exists()
+
+
 def test_restart_kubelet_on_a_foreign_host_root_is_one_clear_line(regcred, fake_node):
     code, _, err = regcred("node", "install", "reg.example.com", "-u", "alice", "--password-env", "NODE_PW",
                            "--host-root", str(fake_node.root), "--runtime", "none", "--restart-kubelet")

@@ -92,6 +92,34 @@ def test_real_containerd_reads_a_created_or_commented_config(tmp_path, start):
         assert 'registry.configs."other.example.com".tls]' in dump
 
 
+DOTTED_PLUGINS = 'version = 2\n[plugins]\n  "io.containerd.grpc.v1.cri".sandbox_image = "r/p:1"\n'
+
+
+def test_containerd_edit_under_dotted_keys_lands_at_the_right_path():
+    # tomlkit alone writes a header relative to [plugins] here, which containerd silently ignores.
+    new = rt.containerd_with_auth(DOTTED_PLUGINS, [CRED])
+    assert new is not None and new.startswith(DOTTED_PLUGINS)
+    facts = rt.containerd_facts(new)
+    assert facts.auth_hosts == ("reg.example.com:5000",) and facts.sandbox_image == "r/p:1"
+    assert rt.containerd_with_auth(new, [CRED]) is None
+
+
+@pytest.mark.parametrize("text", [
+    'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  configs = { "o.io" = { auth = { username = "x" } } }\n',
+    'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  configs."reg.example.com:5000".auth.username = "old"\n',
+])
+def test_containerd_inline_or_dotted_registry_tables_are_refused_in_one_line(text):
+    with pytest.raises(ConfigFormatError, match="cannot add registry auth without changing other settings"):
+        rt.containerd_with_auth(text, [CRED])
+
+
+@pytest.mark.real
+def test_real_containerd_reads_an_edit_under_dotted_keys(tmp_path):
+    dump = _containerd_dump(tmp_path, rt.containerd_with_auth(DOTTED_PLUGINS, [CRED]))
+    section = dump.split('registry.configs."reg.example.com:5000".auth]', 1)[1].split("[", 1)[0]
+    assert 'username = "alice"' in section and 'sandbox_image = "r/p:1"' in dump
+
+
 CRIO_CONF = '[crio]\n[crio.image]\npause_image = "reg.example.com:5000/pause:3.10"\n'
 
 

@@ -106,6 +106,8 @@ def install_entries(
     target = _target(settings, location)
     path = host.path(target)
     record = target + nodesearch.OWNERSHIP_SUFFIX
+    if not dry_run:  # a runtime config that cannot be edited refuses the install before any file is written
+        apply_runtime(host, runtime, wanted, target, dry_run=True)
     lock = locked_directory(path.parent) if not dry_run else _NoLock()
     with lock:
         current = credfile.load_optional(path) or credfile.empty(path)

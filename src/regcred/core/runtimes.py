@@ -139,29 +139,89 @@ def containerd_facts(text: str | None, source: str = CONTAINERD_CONFIG) -> Runti
 
 
 def containerd_with_auth(text: str | None, creds: Iterable[HostCredential], source: str = CONTAINERD_CONFIG) -> str | None:
-    """The config with `registry.configs."HOST".auth` set for each credential; None when already so."""
+    """The config with `registry.configs."HOST".auth` set for each credential; None when already so.
+
+    tomlkit mis-writes new tables under dotted keys (`[plugins] "io.containerd.grpc.v1.cri".x = 1`), so
+    every result is checked with tomllib against the intended data; when the check fails, the auth tables
+    are appended as explicit `[...auth]` sections instead, and when that fails too the edit is refused.
+    """
     import tomlkit
 
+    creds = list(creds)
     doc = _toml(text, source) if text is not None else tomlkit.document()
     if text is None:
         doc["version"] = 2
     _, configs_path, _ = _containerd_layout(doc)
-    configs = _table(doc, configs_path, source)
+    expected = _expected_data(text, source, configs_path, creds)
+    if expected is None:
+        return None
+    candidates: list[str] = []
+    try:
+        configs = _table(doc, configs_path, source)
+        for cred in creds:
+            host = configs.get(cred.host)
+            if host is None:
+                host = tomlkit.table(is_super_table=True)
+                configs[cred.host] = host
+            new_auth = tomlkit.table()
+            new_auth["username"] = cred.username
+            new_auth["password"] = cred.password
+            host["auth"] = new_auth
+        candidates.append(tomlkit.dumps(doc))
+    except (ValueError, TypeError, KeyError):  # tomlkit refuses, e.g. a table inside an inline table
+        pass
+    candidates.append(_appended_sections(text, doc, configs_path, creds))
+    for new in candidates:
+        if _toml_data(new) == expected:
+            return new
+    raise ConfigFormatError(
+        source, "cannot add registry auth without changing other settings (inline or dotted registry tables)",
+        hint="write the [...registry.configs.\"HOST\".auth] section by hand",
+    )
+
+
+def _toml_data(text: str | None) -> Any:
+    import tomllib
+
+    try:
+        return tomllib.loads(text or "")
+    except tomllib.TOMLDecodeError:
+        return None
+
+
+def _expected_data(text: str | None, source: str, path: Sequence[str], creds: Sequence[HostCredential]) -> Any:
+    """The plain data the edited file must hold; None when it already holds it."""
+    data = _toml_data(text) if text is not None else {"version": 2}
+    if data is None:
+        raise ConfigFormatError(source, "is not valid TOML")
+    import copy
+
+    want = copy.deepcopy(data)
+    cur = want
+    for key in path:
+        cur = cur.setdefault(key, {})
+        if not isinstance(cur, dict):
+            raise ConfigFormatError(source, f"{'.'.join(path)}: {key!r} is not a table")
     for cred in creds:
-        host = configs.get(cred.host)
-        if host is None:
-            host = tomlkit.table(is_super_table=True)
-            configs[cred.host] = host
-        auth = host.get("auth")
-        if auth is not None and auth.get("username") == cred.username and auth.get("password") == cred.password \
-                and not auth.get("auth") and not auth.get("identitytoken"):
-            continue
-        new_auth = tomlkit.table()
-        new_auth["username"] = cred.username
-        new_auth["password"] = cred.password
-        host["auth"] = new_auth
-    new = tomlkit.dumps(doc)
-    return None if text is not None and new == text else new
+        host = cur.setdefault(cred.host, {})
+        if not isinstance(host, dict):
+            raise ConfigFormatError(source, f"registry.configs.{cred.host!r} is not a table")
+        host["auth"] = {"username": cred.username, "password": cred.password}
+    return None if text is not None and want == data else want
+
+
+def _appended_sections(text: str | None, doc: Any, path: Sequence[str], creds: Sequence[HostCredential]) -> str:
+    import tomlkit
+
+    base = text if text is not None else "version = 2\n"
+    if base and not base.endswith("\n"):
+        base += "\n"
+    parts = [base]
+    for cred in creds:
+        header = ".".join(tomlkit.key(k).as_string() for k in [*path, cred.host, "auth"])
+        parts.append(f"\n[{header}]\nusername = {tomlkit.string(cred.username).as_string()}\n"
+                     f"password = {tomlkit.string(cred.password).as_string()}\n")
+    return "".join(parts)
 
 
 def containerd_without_auth(text: str | None, hosts: Iterable[str], source: str = CONTAINERD_CONFIG) -> str | None:
@@ -171,6 +231,8 @@ def containerd_without_auth(text: str | None, hosts: Iterable[str], source: str 
     doc = _toml(text, source)
     _, configs_path, _ = _containerd_layout(doc)
     configs = _get(doc, configs_path)
+    expected = _toml_data(text)
+    want_configs = _get(expected, configs_path) if expected is not None else None
     changed = False
     for name in hosts:
         host = configs.get(name) if configs is not None else None
@@ -179,12 +241,20 @@ def containerd_without_auth(text: str | None, hosts: Iterable[str], source: str 
         del host["auth"]
         if not host:
             del configs[name]
+        if isinstance(want_configs, dict) and isinstance(want_configs.get(name), dict):
+            want_configs[name].pop("auth", None)
+            if not want_configs[name]:
+                del want_configs[name]
         changed = True
     if not changed:
         return None
     import tomlkit
 
-    return tomlkit.dumps(doc)
+    new = tomlkit.dumps(doc)
+    if _toml_data(new) != expected:
+        raise ConfigFormatError(source, "cannot remove registry auth without changing other settings",
+                                hint="remove the [...registry.configs.\"HOST\".auth] section by hand")
+    return new
 
 
 # --- CRI-O --------------------------------------------------------------------------------------------------
