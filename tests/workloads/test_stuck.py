@@ -180,3 +180,12 @@ def test_scope_from_secret_uses_its_registry_keys() -> None:
     assert scope.covers("registry.example.com/app:1") and not scope.covers("quay.io/x/app")
     broken = {**SECRET_OBJ, "data": {".dockerconfigjson": "bm90IGpzb24="}}
     assert not scope_from_secret(broken).covers("registry.example.com/app:1")
+
+
+def test_owner_whose_template_was_just_patched_gets_no_second_rollout() -> None:
+    api = RecordingApi([pod("d1", owner=("ReplicaSet", "web-1")), rs("web-1", "web"),
+                        pod("s1", owner=("StatefulSet", "db"))])
+    rows = restart_stuck_pods(api, "ns", scope=SCOPE, rolled_out={("Deployment", "web")})  # type: ignore[arg-type]
+    assert [c[:3] for c in api.calls if c[0] in ("patch", "delete")] == [("patch", "StatefulSet", "db")]
+    assert [(r.name, r.status) for r in rows] == [("Deployment/web", "restarted"), ("StatefulSet/db", "restarted")]
+    assert "template change" in rows[0].message

@@ -139,33 +139,52 @@ def test_bad_input(kube: Any) -> None:
     assert_clean_error(regcred(kube, "workload", "attach", "pull", "-n", "x", "--kind", "Secret"), 2, "--kind")
 
 
-def test_restart_stuck_rolls_out_the_deployment(kube: Any) -> None:
-    ns = setup_ns(kube, "wl6")
-    kube.create(deployment(ns, "web"))
-    dep = kube.get("apps/v1", "Deployment", "web", ns)
-    owner = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": dep["metadata"]["uid"],
+def _stuck_deployment(kube: Any, ns: str, name: str, **kw: Any) -> None:
+    """A Deployment, its ReplicaSet and one Pod whose kubelet reports ImagePullBackOff (status subresource)."""
+    kube.create(deployment(ns, name, **kw))
+    dep = kube.get("apps/v1", "Deployment", name, ns)
+    owner = {"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": dep["metadata"]["uid"],
              "controller": True}
     kube.create({"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                 "metadata": {"name": "web-1", "namespace": ns, "ownerReferences": [owner], "labels": {"app": "web"}},
-                 "spec": {"selector": {"matchLabels": {"app": "web"}},
-                          "template": {"metadata": {"labels": {"app": "web"}}, "spec": pod_spec()}}})
-    rs = kube.get("apps/v1", "ReplicaSet", "web-1", ns)
+                 "metadata": {"name": f"{name}-1", "namespace": ns, "ownerReferences": [owner],
+                              "labels": {"app": name}},
+                 "spec": {"selector": {"matchLabels": {"app": name}},
+                          "template": {"metadata": {"labels": {"app": name}}, "spec": pod_spec(**kw)}}})
+    rs = kube.get("apps/v1", "ReplicaSet", f"{name}-1", ns)
     stuck_status = {"phase": "Pending", "containerStatuses": [
         {"name": "app", "image": IMAGE, "ready": False, "restartCount": 0, "imageID": "",
          "state": {"waiting": {"reason": "ImagePullBackOff", "message": "pull access denied"}}}]}
     kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": {
-        "name": "web-1-abc", "namespace": ns, "labels": {"app": "web"},
-        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1",
+        "name": f"{name}-1-abc", "namespace": ns, "labels": {"app": name},
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": f"{name}-1",
                              "uid": rs["metadata"]["uid"], "controller": True}]},
-        "spec": pod_spec()})
-    pod = kube.get("v1", "Pod", "web-1-abc", ns)
+        "spec": pod_spec(**kw)})
+    pod = kube.get("v1", "Pod", f"{name}-1-abc", ns)
     pod["status"] = stuck_status  # what the kubelet would report, through the status subresource
     kube.update_status(pod)
-    assert kube.get("v1", "Pod", "web-1-abc", ns)["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert kube.get("v1", "Pod", f"{name}-1-abc", ns)["status"]["containerStatuses"][0]["state"]["waiting"]
+
+
+def _template_annotations(kube: Any, ns: str, name: str) -> dict[str, str]:
+    return kube.get("apps/v1", "Deployment", name, ns)["spec"]["template"]["metadata"].get("annotations") or {}
+
+
+def test_restart_stuck_rolls_out_each_deployment_once(kube: Any) -> None:
+    """`web` gets the secret now: that template change is its rollout, no second one (restartedAt).
+    `had` already carried the secret (it was created later): only restartedAt rolls it out."""
+    ns = setup_ns(kube, "wl6")
+    _stuck_deployment(kube, ns, "web")
+    _stuck_deployment(kube, ns, "had", secrets=("pull",))
+    generation = kube.get("apps/v1", "Deployment", "web", ns)["metadata"]["generation"]
     doc = ok_json(regcred(kube, "workload", "attach", "pull", "-n", ns, "--restart-stuck", "-o", "json"))
-    rows = {r["name"]: r for r in doc["results"]}
-    assert rows["Deployment/web"]["status"] in ("patched", "restarted")
-    restarted = [r for r in doc["results"] if r["status"] == "restarted"]
-    assert [r["name"] for r in restarted] == ["Deployment/web"]
-    annotations = kube.get("apps/v1", "Deployment", "web", ns)["spec"]["template"]["metadata"].get("annotations") or {}
-    assert RESTARTED_AT in annotations
+    rows = [(r["name"], r["status"]) for r in doc["results"]]
+    assert ("Deployment/web", "patched") in rows and ("Deployment/had", "unchanged") in rows
+    restarted = {r["name"]: r for r in doc["results"] if r["status"] == "restarted"}
+    assert sorted(restarted) == ["Deployment/had", "Deployment/web"]
+    assert "rolled out by the template change" in restarted["Deployment/web"]["message"]
+    assert restarted["Deployment/web"]["pods"] == ["web-1-abc"]
+    assert RESTARTED_AT not in _template_annotations(kube, ns, "web")
+    assert kube.get("apps/v1", "Deployment", "web", ns)["metadata"]["generation"] == generation + 1  # one rollout
+    assert template_secrets(kube, ns, "web") == ["pull"]
+    stamp = _template_annotations(kube, ns, "had")[RESTARTED_AT]
+    assert "T" in stamp and template_secrets(kube, ns, "had") == ["pull"]

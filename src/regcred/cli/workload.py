@@ -82,8 +82,9 @@ def attach(secret: str, kinds: tuple[str, ...], selector: str | None, registries
                 listed = None  # reuse the Pod list when it was read unfiltered
                 if "Pod" in wanted and not selector:
                     listed = [o for o in objects.get(ns, []) if o.get("kind") == "Pod"]
+                patched = {tuple(r.name.split("/", 1)) for r in rows if r.status in ("patched", "would-patch")}
                 rows += restart_stuck_pods(api, ns, scope=request.scope, owners=covered, dry_run=cluster.dry_run,
-                                           pods=listed)
+                                           pods=listed, rolled_out=patched)
             return rows
 
         rows = run_per_namespace(selection.active, work, workers=cluster.workers, what="namespaces")
@@ -183,12 +184,14 @@ def _describe(plan: Any, request: EditRequest) -> str:
 def restart_stuck_pods(api: KubeApi, namespace: str, *, scope: RegistryScope,
                        owners: Collection[tuple[str, str]] | None = None,
                        service_accounts: Collection[str] | None = None,
-                       dry_run: str = "none", pods: list[dict[str, Any]] | None = None) -> list[TargetResult]:
+                       dry_run: str = "none", pods: list[dict[str, Any]] | None = None,
+                       rolled_out: Collection[tuple[str, ...]] = ()) -> list[TargetResult]:
     """Replace Pods of `namespace` stuck pulling an image `scope` covers; one row per owner acted on.
 
     `owners` limits the restart to pods whose top owner is one of these (kind, name) (workload attach);
     `service_accounts` to pods running as one of these ServiceAccounts (sa attach). `pods` may be given when
-    already listed. Requests: one pod list (unless given), one GET per ReplicaSet of a stuck pod, then one
+    already listed. `rolled_out` names owners whose template this run changed: that change already rolls
+    them out, so no second rollout (restartedAt) is sent. Requests: one pod list (unless given), one GET per ReplicaSet of a stuck pod, then one
     PATCH per owner rolled out or one DELETE per Job/ReplicaSet pod; nothing when no pod is stuck.
     """
     import contextlib
@@ -220,6 +223,10 @@ def restart_stuck_pods(api: KubeApi, namespace: str, *, scope: RegistryScope,
         pods_text = f"{len(action.pods)} stuck pod(s) on {images}"
         if action.action == "report":
             rows.append(TargetResult(namespace, label, "stuck", f"{pods_text}; {action.reason}"))
+            continue
+        if action.action == "rollout" and (action.kind, action.name) in rolled_out:
+            rows.append(TargetResult(namespace, label, "would-restart" if dry_run != "none" else "restarted",
+                                     f"{pods_text}: rolled out by the template change", extra={"pods": action.pods}))
             continue
         if dry_run == "client":
             rows.append(TargetResult(namespace, label, "would-restart", pods_text))
