@@ -59,8 +59,12 @@ def test_every_problem_is_reported_with_its_path() -> None:
 
 @pytest.mark.parametrize(("change", "needle"), [
     ({"registries": []}, "spec.registries: needs at least 1 item(s)"),
-    ({"registries": [{"server": "bad host:x", "username": "u", "passwordFrom": {"env": "X"}}]},
-     "spec.registries[0].server: 'bad host:x' is not a registry key the kubelet can parse"),
+    ({"registries": [{"server": "a.io:x", "username": "u", "passwordFrom": {"env": "X"}}]},
+     "spec.registries[0].server: 'a.io:x' is not a registry key the kubelet can parse"),
+    ({"registries": [{"server": "https://", "username": "u", "passwordFrom": {"env": "X"}}]},
+     "spec.registries[0].server: 'https://' is not a registry key the kubelet can parse"),
+    ({"registries": [{"server": "bad host", "username": "u", "passwordFrom": {"env": "X"}}]},
+     "spec.registries[0].server: 'bad host' must not contain spaces"),
     ({"registries": [{"server": "a.io", "username": "u", "passwordFrom": {"env": "1X"}}]},
      "spec.registries[0].passwordFrom.env: '1X' is not an environment variable name"),
     ({"registries": [{"server": "a.io", "username": "u", "passwordFrom": {"env": "X"}},
@@ -72,8 +76,13 @@ def test_every_problem_is_reported_with_its_path() -> None:
     ({"workloads": {"enabled": "yes"}}, "spec.workloads.enabled: must be true or false, not a string"),
     ({"nodes": {"runtimes": ["docker"]}}, "spec.nodes.runtimes[0]: 'docker' is not one of containerd"),
     ({"namespaces": {"selector": {"matchExpressions": [{"key": "a", "operator": "In"}]}}},
-     "spec.namespaces.selector.matchExpressions[0].values: operator In needs at least one value"),
-    ({"namespaces": {"include": ["team-[a"]}}, "spec.namespaces.include[0]: 'team-[a' has an unbalanced"),
+     "spec.namespaces.selector.matchExpressions[0].values: operator In and NotIn need at least one value"),
+    ({"namespaces": {"include": ["team-[a"]}}, "spec.namespaces.include[0]: 'team-[a' is not a name or glob"),
+    ({"namespaces": {"exclude": ["Team-A"]}}, "spec.namespaces.exclude[0]: 'Team-A' is not a name or glob"),
+    ({"serviceAccounts": ["ns/builder"]}, "spec.serviceAccounts[0]: 'ns/builder' is not a name or glob"),
+    ({"namespaces": {"include": []}}, "spec.namespaces.include: needs at least 1 item(s)"),
+    ({"namespaces": {"selector": {"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]}}},
+     "spec.namespaces.selector.matchExpressions[0].values: operator Exists and DoesNotExist take no values"),
     ({"secretName": "UPPER"}, "spec.secretName: 'UPPER' is not a lowercase RFC 1123 subdomain"),
 ])
 def test_single_problems(change: dict[str, Any], needle: str) -> None:

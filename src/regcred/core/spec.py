@@ -23,6 +23,8 @@ from regcred.core.specschema import (
     DOCUMENT,
     ENV_NAME,
     KIND,
+    NAME_GLOB,
+    NO_SPACE,
     Arr,
     Bool,
     Node,
@@ -32,6 +34,8 @@ from regcred.core.specschema import (
 )
 
 PATTERN_RULES = {
+    NAME_GLOB: "is not a name or glob of lowercase letters, digits, '-', '.', '*', '?' and closed [...] classes",
+    NO_SPACE: "must not contain spaces",
     DNS_SUBDOMAIN: "is not a lowercase RFC 1123 subdomain (a-z, 0-9, '-' and '.', alphanumeric at both ends)",
     DNS_LABEL: "is not a lowercase RFC 1123 label (a-z, 0-9 and '-', alphanumeric at both ends)",
     ENV_NAME: "is not an environment variable name (letters, digits and '_', not starting with a digit)",
@@ -243,7 +247,7 @@ def _check_object(node: Obj, value: Any, path: str) -> list[str]:
     if not isinstance(value, dict):
         return [f"{_at(path) or 'the document: '}must be a mapping, not {_type_name(value)}"]
     problems = [f"{_at(path)}unknown field {key!r} (known: {', '.join(node.fields)})"
-                for key in value if key not in node.fields and path != "metadata"]
+                for key in value if key not in node.fields and not node.open]
     problems += [f"{_join(path, key)}: required field is missing" for key in node.required if key not in value]
     if node.one_of:
         present = [alt for alt in node.one_of if any(k in value for k in alt)]
@@ -256,14 +260,9 @@ def _check_object(node: Obj, value: Any, path: str) -> list[str]:
     for key, child in node.fields.items():
         if key in value:
             problems += check_structure(child, value[key], _join(path, key))
-    return problems
-
-
-def _glob_problems(patterns: Iterable[str], path: str) -> list[str]:
-    problems = []
-    for i, pattern in enumerate(patterns):
-        if pattern.count("[") != pattern.count("]"):
-            problems.append(f"{path}[{i}]: {pattern!r} has an unbalanced '[' ']' class")
+    if not problems:  # the rules between fields read a structurally valid object
+        problems += [f"{_join(path, rule.path) if rule.path else path}: {rule.message}"
+                     for rule in node.rules if not rule.check(value)]
     return problems
 
 
@@ -273,7 +272,7 @@ def _registry(item: dict[str, Any], path: str) -> tuple[Registry, list[str]]:
         return Registry(path, from_secret=SecretRef(ref["namespace"], ref["name"])), []
     problems: list[str] = []
     server = item["server"]
-    if server.strip() != server or index_key(server) is None:
+    if server.strip() != server or not index_key(server):
         problems.append(f"{path}.server: {server!r} is not a registry key the kubelet can parse "
                         "(use host[:port][/path], for example registry.example.com:5000)")
     source = item["passwordFrom"]
@@ -286,21 +285,14 @@ def _registry(item: dict[str, Any], path: str) -> tuple[Registry, list[str]]:
     return Registry(path, server, item["username"], password_from, item.get("email", "")), problems
 
 
-def _selector(raw: dict[str, Any] | None, path: str) -> tuple[LabelSelector | None, list[str]]:
+def _selector(raw: dict[str, Any] | None) -> LabelSelector | None:
+    """The typed selector (its rules were checked with the structure)."""
     if raw is None:
-        return None, []
-    problems: list[str] = []
-    requirements = []
-    for i, expr in enumerate(raw.get("matchExpressions") or []):
-        values = tuple(expr.get("values") or ())
-        op = expr["operator"]
-        if op in ("In", "NotIn") and not values:
-            problems.append(f"{path}.matchExpressions[{i}].values: operator {op} needs at least one value")
-        if op in ("Exists", "DoesNotExist") and values:
-            problems.append(f"{path}.matchExpressions[{i}].values: operator {op} takes no values")
-        requirements.append(Requirement(expr["key"], op, values))
+        return None
+    requirements = tuple(Requirement(expr["key"], expr["operator"], tuple(expr.get("values") or ()))
+                         for expr in raw.get("matchExpressions") or [])
     labels = tuple(sorted((raw.get("matchLabels") or {}).items()))
-    return LabelSelector(labels, tuple(requirements)), problems
+    return LabelSelector(labels, requirements)
 
 
 def parse_document(doc: Any, source: str) -> RegistryCredential:
@@ -327,16 +319,10 @@ def parse_document(doc: Any, source: str) -> RegistryCredential:
     namespaces = spec.get("namespaces") or {}
     nodes = spec.get("nodes") or {}
     workloads = spec.get("workloads") or {}
-    selector, found = _selector(namespaces.get("selector"), "spec.namespaces.selector")
-    local += found
+    selector = _selector(namespaces.get("selector"))
     include = tuple(namespaces.get("include", ["*"]))
     exclude = tuple(namespaces.get("exclude", []))
     accounts = tuple(spec.get("serviceAccounts", ["default"]))
-    local += _glob_problems(include, "spec.namespaces.include")
-    local += _glob_problems(exclude, "spec.namespaces.exclude")
-    local += _glob_problems(accounts, "spec.serviceAccounts")
-    if not include:
-        local.append("spec.namespaces.include: is empty, so no namespace is targeted (remove it for all)")
     if local:
         raise SpecInvalid([f"{source}: {p}" for p in local])
     return RegistryCredential(

@@ -7,6 +7,7 @@ field name, a type, a default or an enum.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,10 @@ SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# A namespace or ServiceAccount name, or a glob of one: the characters such names have, `*`, `?`, and
+# closed `[...]` / `[!...]` classes (an unclosed '[' or an upper-case letter could never match anything).
+NAME_GLOB = r"^([-a-z0-9.*?]|\[!?[-a-z0-9.]+\])+$"
+NO_SPACE = r"^\S+$"
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,23 @@ class Obj:
     # Exactly one of these alternatives must be present (each alternative: the keys it requires).
     one_of: tuple[tuple[str, ...], ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()
+    open: bool = False  # other keys are allowed and not checked (metadata, status)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule between an object's fields that types cannot say, in the three places that enforce it.
+
+    `check` is the CLI's (it sees a structurally valid object), `json` the JSON Schema an editor applies,
+    `cel` the apiserver's x-kubernetes-validations rule; a test checks all three agree on sample documents.
+    """
+
+    path: str  # where the message points, relative to the object ("values"), or ""
+    message: str
+    check: Callable[[Mapping[str, Any]], bool]
+    json: dict[str, Any]
+    cel: str
 
 
 Node = Str | Bool | Arr | StrMap | Obj
@@ -105,7 +127,8 @@ FROM_SECRET = Obj(
 REGISTRY = Obj(
     "One registry credential: server, username and passwordFrom; or fromSecret.",
     {
-        "server": Str("Registry key as the kubelet matches it: host[:port][/path], globs allowed.", min_length=1),
+        "server": Str("Registry key as the kubelet matches it: host[:port][/path], globs allowed.", min_length=1,
+                      pattern=NO_SPACE),
         "username": Str("Registry user name.", min_length=1),
         "passwordFrom": PASSWORD_FROM,
         "email": Str("Optional e-mail (never needed for pulls)."),
@@ -128,6 +151,20 @@ LABEL_SELECTOR = Obj(
                     "values": Arr("Values for In and NotIn.", Str("A label value.")),
                 },
                 required=("key", "operator"),
+                rules=(
+                    Rule("values", "operator In and NotIn need at least one value",
+                         lambda o: o["operator"] not in ("In", "NotIn") or bool(o.get("values")),
+                         {"if": {"required": ["operator"], "properties": {"operator": {"enum": ["In", "NotIn"]}}},
+                          "then": {"required": ["values"], "properties": {"values": {"minItems": 1}}}},
+                         "!(self.operator in ['In', 'NotIn']) || (has(self.values) && size(self.values) > 0)"),
+                    Rule("values", "operator Exists and DoesNotExist take no values",
+                         lambda o: o["operator"] not in ("Exists", "DoesNotExist") or not o.get("values"),
+                         {"if": {"required": ["operator"],
+                                 "properties": {"operator": {"enum": ["Exists", "DoesNotExist"]}}},
+                          "then": {"properties": {"values": {"maxItems": 0}}}},
+                         "!(self.operator in ['Exists', 'DoesNotExist']) || !has(self.values) "
+                         "|| size(self.values) == 0"),
+                ),
             ),
         ),
     },
@@ -147,9 +184,10 @@ NODES = Obj(
 NAMESPACES = Obj(
     "Which namespaces get the pull Secret; terminating namespaces are always skipped.",
     {
-        "include": Arr("Namespace names or globs (*, ?, [..]).", Str("A name or glob.", min_length=1),
-                       default=("*",)),
-        "exclude": Arr("Namespace names or globs never targeted.", Str("A name or glob.", min_length=1), default=()),
+        "include": Arr("Namespace names or globs (*, ?, [..]).", Str("A name or glob.", pattern=NAME_GLOB),
+                       min_items=1, default=("*",)),
+        "exclude": Arr("Namespace names or globs never targeted.", Str("A name or glob.", pattern=NAME_GLOB),
+                       default=()),
         "selector": LABEL_SELECTOR,
     },
     defaults={"include": ["*"], "exclude": []},
@@ -175,7 +213,7 @@ SPEC = Obj(
         "nodes": NODES,
         "namespaces": NAMESPACES,
         "serviceAccounts": Arr("ServiceAccount names or globs; \"*\" for all.",
-                               Str("A name or glob.", min_length=1), default=("default",)),
+                               Str("A name or glob.", pattern=NAME_GLOB), default=("default",)),
         "workloads": WORKLOADS,
     },
     required=("registries",),
@@ -189,7 +227,11 @@ METADATA = Obj(
         "annotations": StrMap("Annotations."),
     },
     required=("name",),
+    open=True,
 )
+
+STATUS = Obj("Observed state, written by the controller (read back from the cluster, never checked).", {},
+             open=True)
 
 DOCUMENT = Obj(
     "A RegistryCredential: one source of truth for private-registry credentials on every level.",
@@ -198,6 +240,7 @@ DOCUMENT = Obj(
         "kind": Str("Kind.", enum=(KIND,)),
         "metadata": METADATA,
         "spec": SPEC,
+        "status": STATUS,
     },
     required=("apiVersion", "kind", "metadata", "spec"),
 )
@@ -238,23 +281,28 @@ def _json_schema(node: Node, *, crd: bool) -> dict[str, Any]:
         if node.required:
             out["required"] = list(node.required)
         if node.one_of:
+            # Each alternative: its keys, and none of the other alternatives' keys (so {server, fromSecret}
+            # is refused even though it completes neither alternative).
             out["oneOf"] = [{"required": list(alt)} for alt in node.one_of]
-            if not crd:
-                # JSON Schema can also say "not the other alternatives' keys"; a CRD keeps oneOf minimal.
-                for index, alt in enumerate(node.one_of):
-                    others = sorted({k for j, a in enumerate(node.one_of) if j != index for k in a} - set(alt))
-                    if others:
-                        out["oneOf"][index]["not"] = {"anyOf": [{"required": [k]} for k in others]}
+            for index, alt in enumerate(node.one_of):
+                others = sorted({k for j, a in enumerate(node.one_of) if j != index for k in a} - set(alt))
+                if others:
+                    out["oneOf"][index]["not"] = {"anyOf": [{"required": [k]} for k in others]}
+        if node.rules and crd:
+            out["x-kubernetes-validations"] = [
+                {"rule": r.cel, "message": f"{r.path}: {r.message}" if r.path else r.message} for r in node.rules]
+        elif node.rules:
+            out["allOf"] = [r.json for r in node.rules]
+        if node.open and not node.fields and crd:
+            out["x-kubernetes-preserve-unknown-fields"] = True
         if not crd:
-            out["additionalProperties"] = False
+            out["additionalProperties"] = node.open
     return out
 
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a RegistryCredential document, for editors and CI linters."""
     schema = _json_schema(DOCUMENT, crd=False)
-    metadata = schema["properties"]["metadata"]
-    metadata["additionalProperties"] = True  # metadata is open: uid, resourceVersion, ... are fine
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -266,11 +314,7 @@ def json_schema() -> dict[str, Any]:
 def crd() -> dict[str, Any]:
     """The CustomResourceDefinition (apiextensions.k8s.io/v1) serving the same schema, cluster-scoped."""
     spec_schema = _json_schema(SPEC, crd=True)
-    status_schema = {
-        "description": "Observed state, written by the controller.",
-        "type": "object",
-        "x-kubernetes-preserve-unknown-fields": True,
-    }
+    status_schema = _json_schema(STATUS, crd=True)
     root = {
         "description": DOCUMENT.description,
         "type": "object",
