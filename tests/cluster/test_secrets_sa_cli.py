@@ -423,3 +423,23 @@ def test_forbidden_on_one_account_names_it_and_the_others_go_on(kube: Any) -> No
     row = json.loads(denied.stdout)["results"][0]
     assert (row["name"], row["status"]) == ("pull2", "failed") and "forbidden: cannot create" in row["message"]
     assert "other-pw" not in denied.stdout + denied.stderr
+
+
+def test_server_dry_run_of_sa_commands_persists_nothing(kube: Any) -> None:
+    """dryRun=All goes through admission and validation on the server, and nothing is stored."""
+    ns = namespace(kube, "sadry")
+    make_sa(kube, ns, pull=["other"])
+    make_secret(kube, ns)
+    before = kube.get("v1", "ServiceAccount", "default", ns)["metadata"]["resourceVersion"]
+    out = ok_json(regcred(kube, "sa", "attach", "pull", "-n", ns, "--dry-run=server", "-o", "json"))
+    assert [r["status"] for r in out["results"]] == ["would-attach"]
+    created = ok_json(regcred(kube, "sa", "create", "svc", "--pull-secret", "pull", "-n", ns, "--dry-run=server",
+                              "-o", "json"))
+    assert [r["status"] for r in created["results"]] == ["would-create"]
+    assert kube.get("v1", "ServiceAccount", "svc", ns) is None
+    sa = kube.get("v1", "ServiceAccount", "default", ns)
+    assert sa["metadata"]["resourceVersion"] == before and pull_names(kube, ns) == ["other"]
+    assert ADDED_ANNOTATION not in (sa["metadata"].get("annotations") or {})
+    invalid = regcred(kube, "sa", "create", "svc", "--pull-secret", "pull", "-n", ns, "--dry-run=server",
+                      "--service-account", "x")
+    assert invalid.returncode == 2  # no such option on create: usage error, nothing sent

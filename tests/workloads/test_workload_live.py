@@ -188,3 +188,14 @@ def test_restart_stuck_rolls_out_each_deployment_once(kube: Any) -> None:
     assert template_secrets(kube, ns, "web") == ["pull"]
     stamp = _template_annotations(kube, ns, "had")[RESTARTED_AT]
     assert "T" in stamp and template_secrets(kube, ns, "had") == ["pull"]
+
+
+def test_server_dry_run_persists_nothing(kube: Any) -> None:
+    ns = setup_ns(kube, "wl7")
+    kube.create(deployment(ns, "web", secrets=("other",)))
+    kube.create(cronjob(ns, "nightly"))
+    doc = ok_json(regcred(kube, "workload", "attach", "pull", "-n", ns, "--dry-run=server", "-o", "json"))
+    assert {r["name"]: r["status"] for r in doc["results"]} == {"Deployment/web": "would-patch",
+                                                                "CronJob/nightly": "would-patch"}
+    assert template_secrets(kube, ns, "web") == ["other"]
+    assert template_secrets(kube, ns, "nightly", "CronJob") == []
