@@ -443,3 +443,12 @@ def test_server_dry_run_of_sa_commands_persists_nothing(kube: Any) -> None:
     invalid = regcred(kube, "sa", "create", "svc", "--pull-secret", "pull", "-n", ns, "--dry-run=server",
                       "--service-account", "x")
     assert invalid.returncode == 2  # no such option on create: usage error, nothing sent
+
+
+def test_repeated_service_account_is_one_target(kube: Any) -> None:
+    ns = namespace(kube, "sarep")
+    make_secret(kube, ns)
+    out = ok_json(regcred(kube, "sa", "attach", "pull", "-n", ns, "--service-account", "default",
+                          "--service-account", "default", "-o", "json"))
+    assert [(r["name"], r["status"]) for r in out["results"]] == [("default", "attached")]
+    assert pull_names(kube, ns) == ["pull"]

@@ -108,7 +108,7 @@ def _names(names: tuple[str, ...], all_sas: bool) -> tuple[str, ...]:
         raise InputError("give either --service-account or --all-service-accounts")
     for n in names:
         validate_subdomain(n, "ServiceAccount")
-    return names or (() if all_sas else ("default",))
+    return tuple(dict.fromkeys(names)) or (() if all_sas else ("default",))  # a repeated name counts once
 
 
 def update_service_accounts(secret: str, names: tuple[str, ...], *, all_sas: bool, detach: bool, force: bool,
