@@ -156,9 +156,11 @@ def test_missing_secret_key_ref_and_env_are_clear_errors() -> None:
             {"server": "e.io", "username": "u", "passwordFrom": {"env": "NOT_SET_ANYWHERE"}}]}}, "q.yaml")
     with pytest.raises(SpecInvalid) as info:
         resolve_all([ref], lambda ns, name: api.get_optional("Secret", name, ns))
-    assert info.value.problems == [
+    assert info.value.problems == [  # every unresolvable source of the spec at once, one line each
         "q.yaml: spec.registries[0].passwordFrom.secretKeyRef: Secret ops/quay not found "
-        "(create it, or fix the reference)"]
+        "(create it, or fix the reference)",
+        "q.yaml: spec.registries[1].passwordFrom.env: environment variable NOT_SET_ANYWHERE is not set "
+        "(export it before running regcred)"]
     api.add({"kind": "Secret", "metadata": {"name": "quay", "namespace": "ops"},
              "data": {"token": base64.b64encode(b"tok").decode()}})
     with pytest.raises(SpecInvalid) as info:

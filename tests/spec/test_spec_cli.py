@@ -195,3 +195,41 @@ def test_render_node_daemonset_handles_every_runtime(tmp_path: Path) -> None:
     assert {v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v} == {
         "/var/lib/kubelet", "/etc/containerd", "/etc/rancher/k3s"}
     assert "restart it on each node" in result.stderr
+
+
+def test_a_list_from_kubectl_get_is_read_item_by_item(tmp_path: Path) -> None:
+    spec = yaml.safe_load(SPEC.split("---")[0])
+    spec["metadata"].update(uid="0f1e", resourceVersion="42", generation=1)  # as read back from the cluster
+    spec["status"] = {"observedGeneration": 1}
+    other = json.loads(json.dumps(spec))
+    other["metadata"]["name"] = "quay"
+    other["spec"]["namespaces"]["selector"] = {"matchExpressions": [{"key": "a", "operator": "In"}]}
+    path = tmp_path / "list.yaml"
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [spec, other]}))
+    result = run_regcred("spec", "validate", "-f", path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"regcred: error: {path}: items[1]: spec.namespaces.selector.matchExpressions[0].values: "
+        "operator In and NotIn need at least one value")
+    other["spec"]["namespaces"]["selector"]["matchExpressions"][0]["values"] = ["x"]
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [spec, other]}))
+    result = run_regcred("spec", "validate", "-f", path)
+    assert result.returncode == 0, result.stderr
+    assert "RegistryCredential harbor is valid" in result.stdout and "RegistryCredential quay is valid" in result.stdout
+
+
+def test_render_says_what_it_could_not_write(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("apiVersion: regcred.dev/v1alpha1\nkind: RegistryCredential\nmetadata: {name: harbor}\n"
+                    "spec:\n  registries:\n    - {server: r.example.com, username: u, passwordFrom: {env: T}}\n"
+                    "    - fromSecret: {namespace: ops, name: legacy}\n  namespaces: {include: ['team-*']}\n")
+    result = run_regcred("render", "-f", path, "--no-secrets")
+    assert result.returncode == 0, result.stderr
+    assert "note: harbor: no target namespace is known" in result.stderr  # nothing rendered: never silent
+    assert ("note: harbor: spec.registries[1]: fromSecret ops/legacy is left out of the Secrets "
+            "(--no-secrets cannot render it)") in result.stderr
+    result = run_regcred("render", "-f", path, "--no-secrets", "--namespace", "team-a")
+    assert result.returncode == 0, result.stderr
+    assert "no target namespace" not in result.stderr and "fromSecret ops/legacy is left out" in result.stderr
+    (secret,) = [d for d in yaml.safe_load_all(result.stdout) if d and d["kind"] == "Secret"]
+    assert list(json.loads(secret["stringData"][".dockerconfigjson"])["auths"]) == ["r.example.com"]

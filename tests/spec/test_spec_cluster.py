@@ -214,3 +214,19 @@ def test_default_service_account_not_created_yet_is_waiting(kube: Any, tmp_path:
     assert regcred(kube, "apply", "-f", spec).returncode == 0
     assert pulls(kube, a) == ["harbor"]
     assert regcred(kube, "plan", "-f", spec).returncode == 0
+
+
+def test_a_literal_namespace_that_does_not_exist_is_reported(kube: Any, tmp_path: Path) -> None:
+    (a,) = namespaces(kube, 1)
+    later, gone = kube.unique_ns("sp"), kube.unique_ns("sp")
+    spec = write_spec(tmp_path, [a, later, gone], exclude=[gone])
+    assert regcred(kube, "apply", "-f", spec).returncode == 0
+    planned = regcred(kube, "plan", "-f", spec, "-o", "json")
+    assert planned.returncode == 0, planned.stdout  # nothing regcred can do: in sync, but never silent
+    assert json.loads(planned.stdout)["skipped"] == [
+        {"namespace": later, "reason": f"namespace {later} does not exist (spec.namespaces.include of harbor): "
+                                       "nothing to do there until it is created"}]  # an excluded one is not
+    kube.create_namespace(later)
+    assert regcred(kube, "apply", "-f", spec).returncode == 0
+    assert pulls(kube, later) == ["harbor"]
+    assert "skipped" not in regcred(kube, "plan", "-f", spec).stdout

@@ -8,7 +8,6 @@ in an annotation which `imagePullSecrets` entries regcred added, so only those a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from regcred.core.dockerconfig import DockerConfig, parse_config_json
 from regcred.core.errors import ConfigFormatError
 from regcred.core.gojson import go_compact_dumps
+from regcred.core.planskips import Skip, missing_namespaces, missing_service_accounts
 from regcred.core.podspec import RegistryScope, find_pod_specs, pod_spec_path, spec_images
 from regcred.core.pullsecret import MANAGED_BY_LABEL, MANAGED_BY_VALUE, read_pull_secret, secret_manifest
 from regcred.core.secretsync import is_managed, plan_secret
@@ -31,8 +31,6 @@ from regcred.core.spec import RegistryCredential
 
 CREDENTIAL_LABEL = "regcred.dev/credential"
 REGISTRIES_ANNOTATION = "regcred.dev/registries"
-DEFAULT_SERVICE_ACCOUNT = "default"
-_GLOB = re.compile(r"[*?\[]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,27 +90,6 @@ class Change:
                                  "updated": list(self.updated)}
         if self.reason:
             out["reason"] = self.reason
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class Skip:
-    """What the plan cannot do: a terminating namespace, a ServiceAccount the spec names that does not exist.
-
-    `waiting` marks what the next run will do by itself (the `default` ServiceAccount the controller has not
-    created yet in a new namespace): still drift, so `plan` exits 1 for it.
-    """
-
-    namespace: str
-    reason: str
-    kind: str = "Namespace"
-    name: str = ""
-    waiting: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"namespace": self.namespace, "reason": self.reason}
-        if self.name:
-            out.update(kind=self.kind, name=self.name, waiting=self.waiting)
         return out
 
 
@@ -299,6 +276,7 @@ def plan(desired: Sequence[DesiredCredential], state: ClusterState) -> Plan:
     namespaces = {_name(ns): ns for ns in state.namespaces}
     active = {n for n, ns in namespaces.items() if not is_terminating(ns)}
     skipped = [Skip(n, "namespace is being terminated") for n in sorted(namespaces) if n not in active]
+    skipped += missing_namespaces(desired, namespaces)
     targets: dict[str, list[DesiredCredential]] = {n: [] for n in active}
     for ns_name in active:
         labels = _meta(namespaces[ns_name]).get("labels") or {}
@@ -336,33 +314,6 @@ def plan(desired: Sequence[DesiredCredential], state: ClusterState) -> Plan:
     order = {"Secret": 0, "ServiceAccount": 1}
     changes.sort(key=lambda c: (c.namespace, order.get(c.kind, 2), c.name, c.secret))
     return Plan(tuple(changes), tuple(skipped))
-
-
-def missing_service_accounts(targets: Mapping[str, Sequence[DesiredCredential]], state: ClusterState,
-                             conflicted: set[tuple[str, str]]) -> list[Skip]:
-    """ServiceAccounts a spec names literally (not a glob) that a target namespace lacks: never silent.
-
-    Globs and "*" match existing accounts only. A missing `default` is waiting (kube-controller-manager
-    creates it right after the namespace; the next run attaches); any other name is the user's to create.
-    """
-    existing = {(_namespace(sa), _name(sa)) for sa in state.service_accounts}
-    skips: dict[tuple[str, str], Skip] = {}
-    for ns in sorted(targets):
-        for d in targets[ns]:
-            if (ns, d.spec.secret_name) in conflicted:
-                continue
-            for name in d.spec.service_accounts:
-                if _GLOB.search(name) or (ns, name) in existing or (ns, name) in skips:
-                    continue
-                if name == DEFAULT_SERVICE_ACCOUNT:
-                    reason = (f"ServiceAccount default does not exist in namespace {ns} yet (the controller "
-                              "creates it right after the namespace): waiting, the next apply attaches "
-                              f"{d.spec.secret_name}")
-                else:
-                    reason = (f"ServiceAccount {name} does not exist in namespace {ns}: nothing attached "
-                              "(create it, or take it out of spec.serviceAccounts)")
-                skips[(ns, name)] = Skip(ns, reason, "ServiceAccount", name, name == DEFAULT_SERVICE_ACCOUNT)
-    return list(skips.values())
 
 
 def _plan_attachments(targets: Mapping[str, Sequence[DesiredCredential]], state: ClusterState,

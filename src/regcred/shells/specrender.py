@@ -94,6 +94,14 @@ def render(desired: Sequence[DesiredCredential], inputs: Any, *, extra_namespace
                                  f"{d.spec.name} cannot be checked: skipped for it")
             elif d.spec.namespaces.matches(ns, labels or {}):
                 targets[ns].append(d)
+    for d in desired:
+        if not any(d in specs for specs in targets.values()):
+            out.notes.append(f"{d.spec.name}: no target namespace is known, so no namespace Secret is written "
+                             "(give --namespace NS, Namespace manifests, or literal names in namespaces.include)")
+        if placeholders:
+            out.notes += [f"{d.spec.name}: {r.path}: fromSecret {r.from_secret.namespace}/{r.from_secret.name} "
+                          "is left out of the Secrets (--no-secrets cannot render it)"
+                          for r in d.spec.registries if r.from_secret is not None]
     written: set[tuple[str, str]] = set()
     for ns in sorted(targets):
         for d in targets[ns]:

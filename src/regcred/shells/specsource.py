@@ -73,7 +73,14 @@ def load_inputs(paths: Sequence[str]) -> Inputs:
                 continue
             chunk = next(chunks, None)
             where = f"{source}: document {index}" if len(documents) > 1 else source
-            if is_registry_credential(doc):
+            if _is_list(doc):  # `kubectl get ... -o yaml` output: a List whose items are the documents
+                for item_index, item in enumerate(doc["items"]):
+                    item_where = f"{where}: items[{item_index}]"
+                    if is_registry_credential(item):
+                        docs.append((item, item_where))
+                    elif isinstance(item, dict):
+                        manifests.append((item_where, item))
+            elif is_registry_credential(doc):
                 docs.append((doc, where))
             elif isinstance(doc, dict):
                 manifests.append((where, doc))
@@ -81,6 +88,12 @@ def load_inputs(paths: Sequence[str]) -> Inputs:
                     texts[id(doc)] = chunk
     specs = parse_documents(docs)
     return Inputs(specs, manifests, texts)
+
+
+def _is_list(doc: Any) -> bool:
+    """`kind: List` (or `RegistryCredentialList`, ...) with `items`, as kubectl reads and writes them."""
+    return (isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List")
+            and isinstance(doc.get("items"), list))
 
 
 def _read_text(path: str) -> tuple[str, str]:
@@ -190,44 +203,60 @@ def resolve(spec: RegistryCredential, read_secret: SecretReader | None, *,
     """
     entries: list[tuple[str, dict[str, Any]]] = []
     seen: dict[str, str] = {}
+    problems: list[str] = []
     for index, registry in enumerate(spec.registries):
+        try:
+            new = _registry_entries(spec, registry, index, read_secret, placeholders=placeholders)
+        except InputError as exc:
+            problems.append(exc.line())
+            continue
         where = f"{spec.source}: {registry.path}"
-        if registry.from_secret is not None:
-            if placeholders:
-                continue
-            ref = registry.from_secret
-            secret = _read_secret(read_secret, ref.namespace, ref.name, f"{where}.fromSecret")
-            try:
-                pull = read_pull_secret(secret)
-            except ConfigFormatError as exc:
-                raise InputError(f"{where}.fromSecret: {exc.line()}") from None
-            if pull.config is None:
-                raise InputError(f"{where}.fromSecret: Secret {ref.namespace}/{ref.name} is not a pull secret: "
-                                 f"{pull.ignored_reason}")
-            new = list(raw_entries(pull.config).items())
-        else:
-            assert registry.server is not None and registry.username is not None
-            assert registry.password_from is not None
-            if placeholders:
-                obj = {"username": registry.username,
-                       "password": "${" + placeholder_name(spec, registry, index) + "}"}
-                if registry.email:
-                    obj["email"] = registry.email
-            else:
-                password = read_password(registry.password_from, f"{where}.passwordFrom", read_secret)
-                obj = entry_object(registry.username, password, registry.email)
-            new = [(registry.server, obj)]
         for key, obj in new:
             normal = index_key(key) or key
             if normal in seen:
-                raise InputError(f"{where}: registry {key!r} is also given by {seen[normal]}",
-                                 hint="list each registry once")
+                problems.append(InputError(f"{where}: registry {key!r} is also given by {seen[normal]}",
+                                           hint="list each registry once").line())
+                continue
             seen[normal] = registry.path
             entries.append((key, obj))
+    if problems:
+        raise SpecInvalid(problems)
     if not entries:
         raise InputError(f"{spec.source}: no registry credentials to write (fromSecret cannot be rendered "
                          "with placeholders)")
     return DesiredCredential.build(spec, payload_from_entries(entries))
+
+
+def _registry_entries(spec: RegistryCredential, registry: Registry, index: int, read_secret: SecretReader | None,
+                      *, placeholders: bool) -> list[tuple[str, dict[str, Any]]]:
+    """The (key, entry) pairs one `registries[]` item stands for; [] for fromSecret with placeholders."""
+    where = f"{spec.source}: {registry.path}"
+    if registry.from_secret is not None:
+        if placeholders:
+            return []
+        ref = registry.from_secret
+        secret = _read_secret(read_secret, ref.namespace, ref.name, f"{where}.fromSecret")
+        try:
+            pull = read_pull_secret(secret)
+        except ConfigFormatError as exc:
+            raise InputError(f"{where}.fromSecret: {exc.line()}") from None
+        if pull.config is None:
+            raise InputError(f"{where}.fromSecret: Secret {ref.namespace}/{ref.name} is not a pull secret: "
+                             f"{pull.ignored_reason}")
+        new = list(raw_entries(pull.config).items())
+    else:
+        assert registry.server is not None and registry.username is not None
+        assert registry.password_from is not None
+        if placeholders:
+            obj = {"username": registry.username,
+                   "password": "${" + placeholder_name(spec, registry, index) + "}"}
+            if registry.email:
+                obj["email"] = registry.email
+        else:
+            password = read_password(registry.password_from, f"{where}.passwordFrom", read_secret)
+            obj = entry_object(registry.username, password, registry.email)
+        new = [(registry.server, obj)]
+    return new
 
 
 def resolve_all(specs: Sequence[RegistryCredential], read_secret: SecretReader | None, *,
@@ -238,6 +267,8 @@ def resolve_all(specs: Sequence[RegistryCredential], read_secret: SecretReader |
     for spec in specs:
         try:
             desired.append(resolve(spec, read_secret, placeholders=placeholders))
+        except SpecInvalid as exc:
+            problems += exc.problems
         except InputError as exc:
             problems.append(exc.line())
     if problems:
