@@ -452,3 +452,38 @@ def test_repeated_service_account_is_one_target(kube: Any) -> None:
                           "--service-account", "default", "-o", "json"))
     assert [(r["name"], r["status"]) for r in out["results"]] == [("default", "attached")]
     assert pull_names(kube, ns) == ["pull"]
+
+
+def _exec_kubeconfig(kube: Any, tmp_path: Path, script: str) -> Path:
+    import yaml
+
+    plugin = tmp_path / "plugin.sh"
+    plugin.write_text("#!/bin/sh\n" + script)
+    plugin.chmod(0o755)
+    config = yaml.safe_load(Path(kube.kubeconfig).read_text())
+    config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
+                                           "command": str(plugin), "interactiveMode": "Never"}}
+    path = tmp_path / "exec-kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_exec_credential_plugin_works_and_its_failures_are_one_line(kube: Any, tmp_path: Path) -> None:
+    ns = namespace(kube, "exec")
+    make_secret(kube, ns)
+    good = _exec_kubeconfig(kube, tmp_path, "echo '" + json.dumps(
+        {"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential",
+         "status": {"token": kube.token}}) + "'\n")
+    out = ok_json(run_regcred("sa", "attach", "pull", "-n", ns, "-o", "json", "--kubeconfig", good))
+    assert out["results"][0]["status"] == "attached"
+    failing = _exec_kubeconfig(kube, tmp_path, "echo 'token expired, run login' >&2\nexit 3\n")
+    assert_clean_error(run_regcred("sa", "attach", "pull", "-n", ns, "--kubeconfig", failing), 2,
+                       "exec plugin", "returned 3: token expired, run login")
+    leaky = _exec_kubeconfig(kube, tmp_path, "echo 'not-json-s3cr3t-token'\n")
+    result = run_regcred("sa", "attach", "pull", "-n", ns, "--kubeconfig", leaky)
+    assert_clean_error(result, 2, "exec plugin", "not an ExecCredential")
+    assert "s3cr3t" not in result.stdout + result.stderr
+    missing = tmp_path / "exec-missing"
+    missing.write_text(failing.read_text().replace(str(tmp_path / "plugin.sh"), "/no/such/plugin"))
+    assert_clean_error(run_regcred("sa", "attach", "pull", "-n", ns, "--kubeconfig", missing), 2,
+                       "executable /no/such/plugin not found")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from lightkube.core.exceptions import ConfigError as PluginError
 
 from regcred import __version__
 from regcred.core.errors import InputError
@@ -125,6 +126,11 @@ class KubeApi:
         except httpx.HTTPError as exc:
             raise KubeUnreachable(f"cannot reach the Kubernetes API at {self.server}: {_describe(exc)}",
                                   hint="check the server address, the network and --context") from None
+        except (PluginError, OSError, ValueError, KeyError, TypeError) as exc:  # the exec credential plugin (auth flow)
+            if type(self.http.auth).__name__ != "ExecAuth":
+                raise
+            raise KubeConfigError(f"cannot get credentials from the kubeconfig's exec plugin: {_plugin_failure(exc)}",
+                                  hint="run the plugin by hand, or log in again") from None
         if response.status_code >= 400:
             try:
                 decoded: Any = response.json()
@@ -245,6 +251,18 @@ def _describe(exc: httpx.HTTPError) -> str:
     if "refused" in low:
         return "connection refused"
     return text
+
+
+def _plugin_failure(exc: Exception) -> str:
+    """Why the exec plugin gave no token; never its output (a token may be in it), at most its stderr's first line."""
+    if isinstance(exc, FileNotFoundError):
+        return f"executable {exc.filename} not found"
+    if isinstance(exc, OSError):
+        return f"cannot run it: {exc.strerror or type(exc).__name__}"
+    if isinstance(exc, PluginError):  # lightkube: the plugin exited non-zero ("Exec CMD returned N: stderr")
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return first[:200]
+    return "its output is not an ExecCredential with status.token"
 
 
 def _kubeconfig_path(explicit: str | None) -> Path | None:
