@@ -90,3 +90,16 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     assert_clean_error(run_regcred("inject", "s", "--service-account", "NOPE", input=DEPLOYMENT), 2, "NOPE")
     (tmp_path / "x.yaml").write_bytes(b"kind: Pod\nname: \xff\n")
     assert_clean_error(run_regcred("inject", "s", "-f", tmp_path / "x.yaml"), 2, "not UTF-8")
+
+
+def test_crlf_files_to_stdout_stay_crlf(tmp_path: Path) -> None:
+    for name in ("a.yaml", "b.yaml"):
+        (tmp_path / name).write_bytes(b"kind: Pod\r\nspec:\r\n  containers: [{image: r.io/a}]\r\n")
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "regcred", "inject", "s", "-f", str(tmp_path)],
+                            capture_output=True, stdin=subprocess.DEVNULL, check=False)  # bytes: no newline translation
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode()
+    assert out.count("- name: s\r\n") == 2 and "---\r\n" in out and out.count("\n") == out.count("\r\n")

@@ -122,7 +122,7 @@ def inject(
             if chunks and not chunks[-1].endswith("\n"):
                 chunks.append("\n")
             if chunks and not text.lstrip().startswith("---"):
-                chunks.append("---\n")
+                chunks.append("---\r\n" if "\r\n" in text[: text.find("\n") + 1] else "---\n")  # CRLF stays CRLF
             chunks.append(text)
         sys.stdout.write("".join(chunks))
         sys.stdout.flush()
