@@ -103,3 +103,14 @@ def test_crlf_files_to_stdout_stay_crlf(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout.decode()
     assert out.count("- name: s\r\n") == 2 and "---\r\n" in out and out.count("\n") == out.count("\r\n")
+
+
+def test_non_utf8_stdin_is_one_line_exit_2() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "regcred", "inject", "s"], input=b"kind: Pod\nmetadata: {name: \xff}\n",
+                            capture_output=True, check=False)
+    assert result.returncode == 2 and b"Traceback" not in result.stderr
+    assert result.stderr.decode().strip() == "regcred: error: <stdin>: not UTF-8 text (byte 27) (nothing was written)"
+    assert result.stdout == b""

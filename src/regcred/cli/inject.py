@@ -52,17 +52,19 @@ def _expand(paths: tuple[str, ...]) -> list[str]:
 
 
 def _read(name: str) -> _Input:
-    if name == "-":
-        return _Input("<stdin>", None, sys.stdin.read())
+    if name == "-":  # bytes, decoded here: a non-UTF-8 stream is an input error, not a crash on output
+        return _Input("<stdin>", None, _decode(sys.stdin.buffer.read(), "<stdin>"))
     from regcred.shells.files import read_bytes
 
     path = Path(name)
-    data = read_bytes(path, what="manifest file")
+    return _Input(str(path), path, _decode(read_bytes(path, what="manifest file"), str(path)))
+
+
+def _decode(data: bytes, name: str) -> str:
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})", hint="nothing was written") from None
-    return _Input(str(path), path, text)
+        raise InputError(f"{name}: not UTF-8 text (byte {exc.start})", hint="nothing was written") from None
 
 
 @click.command("inject")
