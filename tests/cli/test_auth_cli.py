@@ -150,3 +150,17 @@ def test_legacy_dockercfg_file(tmp_path: Path) -> None:
     assert add(path, server="r.io").returncode == 0
     doc = json.loads(path.read_text())
     assert set(doc) == {"https://index.docker.io/v1/", "r.io"}
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["nope"], "No such command 'nope'"),
+        (["auth", "add"], "Missing argument 'SERVER'"),
+        (["match", "nginx", "-o", "yaml"], "'yaml' is not one of"),
+        (["auth", "list", "--bogus"], "No such option"),
+    ],
+)
+def test_usage_errors_are_one_line_too(args: list[str], needle: str) -> None:
+    line = assert_clean_error(run_regcred(*args), 2, needle)
+    assert "--help" in line and "Usage:" not in line
