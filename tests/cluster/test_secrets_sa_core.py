@@ -67,6 +67,22 @@ def test_detach_leaves_a_name_regcred_did_not_add() -> None:
     assert plan_detach(account("a", "mine"), "mine", force=True).image_pull_secrets == [{"name": "a"}]
 
 
+def test_detach_removes_exactly_one_entry_and_leaves_another_writers_duplicate() -> None:
+    """regcred appended its entry once: detach removes that one (the last occurrence), not a duplicate
+    another writer added; --force removes every occurrence."""
+    sa = account("mine", "a", "mine", "b", recorded="mine")
+    change = plan_detach(sa, "mine")
+    assert change.changed and change.status == "detached"
+    assert change.image_pull_secrets == [{"name": "mine"}, {"name": "a"}, {"name": "b"}]
+    assert change.recorded == () and "1 other entry(ies) of that name kept" in change.reason
+    assert plan_detach(change_patch_applied(sa, change), "mine").status == "not-ours"  # the rest is theirs
+    assert plan_detach(sa, "mine", force=True).image_pull_secrets == [{"name": "a"}, {"name": "b"}]
+
+
+def change_patch_applied(sa: dict[str, Any], change: Any) -> dict[str, Any]:
+    return {**sa, "metadata": {**sa["metadata"], "annotations": {}}, "imagePullSecrets": change.image_pull_secrets}
+
+
 def test_detach_last_entry_removes_field_and_annotation() -> None:
     sa = account("mine", recorded="mine")
     patch = change_patch(sa, plan_detach(sa, "mine"))

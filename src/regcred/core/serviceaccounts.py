@@ -54,7 +54,11 @@ def plan_attach(sa: dict[str, Any], secret: str) -> ServiceAccountChange:
 
 
 def plan_detach(sa: dict[str, Any], secret: str, *, force: bool = False) -> ServiceAccountChange:
-    """Remove `secret` only if regcred added it (or `force`); every other entry stays, in order."""
+    """Remove `secret` only if regcred added it (or `force`); every other entry stays, in order.
+
+    Without `force` exactly one entry goes (the last occurrence, the one regcred appended): a duplicate of the
+    name that another writer added is theirs and stays. `force` removes every occurrence.
+    """
     entries = _entries(sa)
     names = pull_secret_names(sa)
     recorded = recorded_names(sa)
@@ -66,8 +70,17 @@ def plan_detach(sa: dict[str, Any], secret: str, *, force: bool = False) -> Serv
     if secret not in recorded and not force:
         return ServiceAccountChange(list(entries), recorded, False, "not-ours",
                                     "listed but not added by regcred: left in place (use --force to remove)")
-    kept = [e for e in entries if not (isinstance(e, dict) and e.get("name") == secret)]
-    return ServiceAccountChange(kept, new_recorded, True, "detached", "removed")
+    positions = [i for i, e in enumerate(entries) if isinstance(e, dict) and e.get("name") == secret]
+    if secret in recorded and not force:
+        # regcred appended its entry once: remove that one (the last occurrence); a duplicate another
+        # writer added stays, and so does the name on the list
+        drop = {positions[-1]}
+        others = len(positions) - 1
+        reason = "removed" if not others else f"removed regcred's entry; {others} other entry(ies) of that name kept"
+    else:  # --force: the user wants the name gone, every occurrence
+        drop, reason = set(positions), "removed"
+    kept = [e for i, e in enumerate(entries) if i not in drop]
+    return ServiceAccountChange(kept, new_recorded, True, "detached", reason)
 
 
 def change_patch(sa: dict[str, Any], change: ServiceAccountChange) -> dict[str, Any]:
