@@ -189,3 +189,31 @@ def test_owner_whose_template_was_just_patched_gets_no_second_rollout() -> None:
     assert [c[:3] for c in api.calls if c[0] in ("patch", "delete")] == [("patch", "StatefulSet", "db")]
     assert [(r.name, r.status) for r in rows] == [("Deployment/web", "restarted"), ("StatefulSet/db", "restarted")]
     assert "template change" in rows[0].message
+
+
+def test_sa_restart_skips_owners_whose_template_lists_its_own_pull_secrets() -> None:
+    """New Pods copy the ServiceAccount's list only when their template has none: rolling out (or deleting
+    the pods of) an owner with its own list cannot help, so it is reported, with one GET per stuck owner."""
+    def owned(name: str, kind: str, secrets: tuple[str, ...]) -> dict[str, Any]:
+        obj = deployment(name, secrets=secrets)
+        return {**obj, "kind": kind}
+
+    api = RecordingApi([
+        pod("d1", owner=("ReplicaSet", "own-1")), pod("d2", owner=("ReplicaSet", "own-1")), rs("own-1", "own"),
+        owned("own", "Deployment", ("other",)),
+        pod("p1", owner=("ReplicaSet", "plain-1")), rs("plain-1", "plain"), owned("plain", "Deployment", ()),
+        pod("n1", owner=("StatefulSet", "named")), owned("named", "StatefulSet", ("other", "s")),
+        pod("j1", owner=("Job", "batch")), owned("batch", "Job", ("other",)),
+    ])
+    rows = restart_stuck_pods(api, "ns", scope=SCOPE, copied_secret="s")  # type: ignore[arg-type]
+    statuses = {r.name: r.status for r in rows}
+    assert statuses == {"Deployment/own": "stuck", "Deployment/plain": "restarted", "StatefulSet/named": "restarted",
+                        "Job/batch": "stuck"}
+    messages = {r.name: r.message for r in rows}
+    assert "lists its own imagePullSecrets" in messages["Deployment/own"]
+    assert "regcred workload attach s -n ns --kind Deployment" in messages["Deployment/own"]
+    assert "recreate the Job" in messages["Job/batch"]
+    writes = [c[:3] for c in api.calls if c[0] in ("patch", "delete")]
+    assert writes == [("patch", "Deployment", "plain"), ("patch", "StatefulSet", "named")]
+    gets = [c for c in api.calls if c[0] == "get"]
+    assert len(gets) == len(set(gets)) == 6  # 2 ReplicaSets + one GET per stuck owner (4)

@@ -199,3 +199,18 @@ def test_server_dry_run_persists_nothing(kube: Any) -> None:
                                                                 "CronJob/nightly": "would-patch"}
     assert template_secrets(kube, ns, "web") == ["other"]
     assert template_secrets(kube, ns, "nightly", "CronJob") == []
+
+
+def test_sa_attach_restart_stuck_leaves_owners_with_their_own_pull_secrets(kube: Any) -> None:
+    """`own` lists its own imagePullSecrets: its new Pods would not copy the ServiceAccount's, so no rollout
+    (reported `stuck`, pointing at `workload attach`); `plain` has none: rolled out."""
+    ns = setup_ns(kube, "wl8")
+    _stuck_deployment(kube, ns, "own", secrets=("other",))
+    _stuck_deployment(kube, ns, "plain")
+    doc = ok_json(regcred(kube, "sa", "attach", "pull", "-n", ns, "--restart-stuck", "-o", "json"))
+    rows = {r["name"]: r for r in doc["results"]}
+    assert rows["default"]["status"] == "attached"
+    assert rows["Deployment/plain"]["status"] == "restarted" and RESTARTED_AT in _template_annotations(kube, ns, "plain")
+    assert rows["Deployment/own"]["status"] == "stuck"
+    assert "regcred workload attach pull" in rows["Deployment/own"]["message"]
+    assert RESTARTED_AT not in _template_annotations(kube, ns, "own")

@@ -160,7 +160,7 @@ def _restart_stuck(api: KubeApi, ns: str, secret_obj: dict[str, Any], rows: list
     if not carrying:
         return []
     return restart_stuck_pods(api, ns, scope=scope_from_secret(secret_obj), service_accounts=carrying,
-                              dry_run=cluster.dry_run)
+                              dry_run=cluster.dry_run, copied_secret=str(secret_obj["metadata"]["name"]))
 
 
 def _secret_problem(obj: dict[str, Any] | None, secret: str, ns: str) -> str | None:

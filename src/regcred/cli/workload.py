@@ -185,19 +185,23 @@ def restart_stuck_pods(api: KubeApi, namespace: str, *, scope: RegistryScope,
                        owners: Collection[tuple[str, str]] | None = None,
                        service_accounts: Collection[str] | None = None,
                        dry_run: str = "none", pods: list[dict[str, Any]] | None = None,
-                       rolled_out: Collection[tuple[str, ...]] = ()) -> list[TargetResult]:
+                       rolled_out: Collection[tuple[str, ...]] = (),
+                       copied_secret: str | None = None) -> list[TargetResult]:
     """Replace Pods of `namespace` stuck pulling an image `scope` covers; one row per owner acted on.
 
     `owners` limits the restart to pods whose top owner is one of these (kind, name) (workload attach);
     `service_accounts` to pods running as one of these ServiceAccounts (sa attach). `pods` may be given when
     already listed. `rolled_out` names owners whose template this run changed: that change already rolls
-    them out, so no second rollout (restartedAt) is sent. Requests: one pod list (unless given), one GET per ReplicaSet of a stuck pod, then one
-    PATCH per owner rolled out or one DELETE per Job/ReplicaSet pod; nothing when no pod is stuck.
+    them out, so no second rollout (restartedAt) is sent. `copied_secret` (sa attach) is the secret the Pods
+    should get from their ServiceAccount: an owner whose template lists its own imagePullSecrets is then read
+    (one GET per stuck owner) and reported `stuck` instead, since its new Pods would not copy that list.
+    Requests: one pod list (unless given), one GET per ReplicaSet of a stuck pod, then one PATCH per owner
+    rolled out or one DELETE per Job/ReplicaSet pod; nothing when no pod is stuck.
     """
     import contextlib
     from datetime import UTC, datetime
 
-    from regcred.core.stuck import find_stuck_pods, plan_restarts, restart_patch
+    from regcred.core.stuck import find_stuck_pods, plan_restarts, restart_patch, service_account_copy_blocked
     from regcred.shells.kube import KubeApiError, KubeNotFound, NamespaceGone, NamespaceTerminating
 
     listed = pods if pods is not None else api.list("Pod", namespace)
@@ -224,6 +228,12 @@ def restart_stuck_pods(api: KubeApi, namespace: str, *, scope: RegistryScope,
         if action.action == "report":
             rows.append(TargetResult(namespace, label, "stuck", f"{pods_text}; {action.reason}"))
             continue
+        if copied_secret is not None:
+            blocked = service_account_copy_blocked(lookup(action.kind, namespace, action.name), copied_secret)
+            if blocked:
+                rows.append(TargetResult(namespace, label, "stuck", f"{pods_text}; not restarted: {blocked} "
+                                         f"({_template_fix(action.kind, copied_secret, namespace)})"))
+                continue
         if action.action == "rollout" and (action.kind, action.name) in rolled_out:
             rows.append(TargetResult(namespace, label, "would-restart" if dry_run != "none" else "restarted",
                                      f"{pods_text}: rolled out by the template change", extra={"pods": action.pods}))
@@ -248,6 +258,12 @@ def restart_stuck_pods(api: KubeApi, namespace: str, *, scope: RegistryScope,
         rows.append(TargetResult(namespace, label, "would-restart" if server_dry else "restarted",
                                  f"{pods_text}: {verb}", extra={"pods": action.pods}))
     return rows
+
+
+def _template_fix(kind: str, secret: str, namespace: str) -> str:
+    if kind == "Job":  # a Job's pod template cannot change
+        return f"recreate the Job with {secret} in its pod template"
+    return f"add it to the template: regcred workload attach {secret} -n {namespace} --kind {kind} --restart-stuck"
 
 
 def scope_from_secret(secret_obj: dict[str, Any]) -> RegistryScope:

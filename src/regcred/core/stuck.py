@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from regcred.core.podspec import RegistryScope, current_service_account
+from regcred.core.podspec import RegistryScope, current_service_account, find_pod_specs, pull_secret_names
 
 PULL_FAILURES = frozenset({"ErrImagePull", "ImagePullBackOff"})
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -138,6 +138,21 @@ def _resolve(pod: Mapping[str, Any], namespace: str, lookup: OwnerLookup) -> tup
     if kind in DELETE_POD_OWNERS:
         return "delete-pods", kind, name, ""
     return "report", kind, name, f"owned by {kind}/{name}: restart it yourself"
+
+
+def service_account_copy_blocked(owner: Mapping[str, Any] | None, secret: str) -> str:
+    """Why replacing this owner's Pods cannot give them `secret` through their ServiceAccount, or "".
+
+    A new Pod copies its ServiceAccount's imagePullSecrets only when its own list is empty (admission),
+    so an owner whose pod template lists its own entries (any, even an unnamed one) creates Pods that never
+    see the ServiceAccount's: a rollout would fail the same way, unless the template itself names `secret`.
+    An owner that could not be read (None) is not judged here.
+    """
+    for _, spec in find_pod_specs(owner):
+        entries = spec.get("imagePullSecrets")
+        if isinstance(entries, list) and entries and secret not in pull_secret_names(spec):
+            return "its pod template lists its own imagePullSecrets, so new Pods will not copy the ServiceAccount's"
+    return ""
 
 
 def restart_patch(now: datetime) -> dict[str, Any]:
