@@ -210,6 +210,29 @@ def test_auto_gives_containerd_the_sandbox_registry_only(regcred, fake_node):
     assert json.loads(out)["runtime"]["registry_has_credentials"] is True and code == 0
 
 
+def test_remove_undoes_install_of_the_only_containerd_host(regcred, fake_node):
+    fake_node.write("/etc/containerd/config.toml", CONTAINERD)
+    assert install(regcred, fake_node, "reg.example.com", "-u", "alice")[0] == 0
+    code, out, err = regcred("node", "remove", "reg.example.com", "--host-root", str(fake_node.root), "-o", "json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["removed"] == ["reg.example.com"] and result["runtime"]["changed"] is True
+    import tomllib
+
+    data = tomllib.loads(fake_node.read("/etc/containerd/config.toml"))
+    assert data["plugins"]["io.containerd.grpc.v1.cri"] == {"sandbox_image": "reg.example.com/pause:3.9"}
+
+
+def test_remove_refused_by_the_runtime_leaves_config_json_untouched(regcred, fake_node):
+    fake_node.write(KUBELET, {"auths": {"reg.example.com": OTHER}})
+    before = fake_node.read(KUBELET)
+    fake_node.write("/etc/containerd/config.toml", "version = 2\n[plugins\n")
+    code, out, err = regcred("node", "remove", "reg.example.com", "--host-root", str(fake_node.root),
+                             "--runtime", "containerd")
+    assert code == 2 and out == "" and err.startswith("regcred: error: /etc/containerd/config.toml")
+    assert fake_node.read(KUBELET) == before and not fake_node.path(KUBELET + ".bak").exists()
+
+
 def test_doctor_names_missing_runtime_credentials_for_the_sandbox_image(regcred, fake_node):
     fake_node.write("/etc/containerd/config.toml", CONTAINERD)
     install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "none")

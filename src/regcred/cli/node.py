@@ -330,6 +330,21 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
     record = target + nodesearch.OWNERSHIP_SUFFIX
     removed: list[str] = []
     backup = None
+    # The runtime edit is computed first: when it is refused, no file has been written yet.
+    name = detect_runtime(host) if runtime == "auto" else (None if runtime == "none" else runtime)
+    rt: dict[str, Any] = {"name": name, "config": None, "hosts": [], "changed": False, "notes": []}
+    restart: list[str] = []
+    run_host = runtimes.runtime_host(server)
+    runtime_edit: tuple[str, str] | None = None
+    if name in (runtimes.CONTAINERD, runtimes.K3S, runtimes.RKE2) and run_host:
+        cfg = runtimes.CONTAINERD_CONFIG if name == runtimes.CONTAINERD else runtimes.REGISTRIES_YAML[name]
+        text = host.read_text(cfg)
+        new = (runtimes.containerd_without_auth(text, [run_host]) if name == runtimes.CONTAINERD
+               else runtimes.registries_yaml_without_auth(text, [run_host], name))
+        rt.update(config=cfg, hosts=[run_host], changed=new is not None)
+        if new is not None:
+            restart.append(runtimes.SERVICE[name])
+            runtime_edit = (cfg, new)
     with locked_directory(path.parent) if not dry_run and path.parent.exists() else _NoLock():
         current = credfile.load_optional(path)
         if current is not None and current.get(server) is not None:
@@ -342,21 +357,10 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
                         atomic_write(host.path(record), nodesearch.dumps_ownership(owned).encode())
                     else:
                         host.remove(record)
-    name = detect_runtime(host) if runtime == "auto" else (None if runtime == "none" else runtime)
-    rt: dict[str, Any] = {"name": name, "config": None, "hosts": [], "changed": False, "notes": []}
-    restart: list[str] = []
-    run_host = runtimes.runtime_host(server)
-    if name in (runtimes.CONTAINERD, runtimes.K3S, runtimes.RKE2) and run_host:
-        cfg = runtimes.CONTAINERD_CONFIG if name == runtimes.CONTAINERD else runtimes.REGISTRIES_YAML[name]
-        text = host.read_text(cfg)
-        new = (runtimes.containerd_without_auth(text, [run_host]) if name == runtimes.CONTAINERD
-               else runtimes.registries_yaml_without_auth(text, [run_host], name))
-        rt.update(config=cfg, hosts=[run_host], changed=new is not None)
-        if new is not None:
-            restart.append(runtimes.SERVICE[name])
-            if not dry_run:
-                host.write(cfg, new, mode=host.path(cfg).stat().st_mode & 0o777, backup=True)
-    elif name == runtimes.CRIO:
+    if runtime_edit is not None and not dry_run:
+        cfg, new = runtime_edit
+        host.write(cfg, new, mode=host.path(cfg).stat().st_mode & 0o777, backup=True)
+    if name == runtimes.CRIO:
         rt["notes"].append("crio reads the kubelet's file through global_auth_file: nothing else to remove")
     return {"path": target, "removed": removed, "backup": str(Path(target).parent / backup.name) if backup else None,
             "runtime": rt, "restart_needed": restart, "dry_run": dry_run}

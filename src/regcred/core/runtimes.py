@@ -224,6 +224,14 @@ def _appended_sections(text: str | None, doc: Any, path: Sequence[str], creds: S
     return "".join(parts)
 
 
+def _without_empty_tables(data: Any) -> Any:
+    """`data` with every table that is (or becomes) empty left out, for comparing TOML documents."""
+    if not isinstance(data, dict):
+        return data
+    kept = {key: _without_empty_tables(value) for key, value in data.items()}
+    return {key: value for key, value in kept.items() if value != {}}
+
+
 def containerd_without_auth(text: str | None, hosts: Iterable[str], source: str = CONTAINERD_CONFIG) -> str | None:
     """The config with the `auth` of each host removed (the host's other settings, e.g. tls, kept)."""
     if text is None:
@@ -251,7 +259,8 @@ def containerd_without_auth(text: str | None, hosts: Iterable[str], source: str 
     import tomlkit
 
     new = tomlkit.dumps(doc)
-    if _toml_data(new) != expected:
+    # Removing the last host also drops the implicit `registry.configs` tables around it: empty tables mean nothing.
+    if _without_empty_tables(_toml_data(new)) != _without_empty_tables(expected):
         raise ConfigFormatError(source, "cannot remove registry auth without changing other settings",
                                 hint="remove the [...registry.configs.\"HOST\".auth] section by hand")
     return new
