@@ -82,7 +82,7 @@ def test_registry_filter_and_service_account_refusal_exit_1(tmp_path: Path) -> N
 
 
 def test_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
-    assert_clean_error(run_regcred("inject", "Bad_Name", input=DEPLOYMENT), 2, "Bad_Name")
+    assert_clean_error(run_regcred("inject", "Bad_Name", input=DEPLOYMENT), 2, "invalid Secret name 'Bad_Name':")
     assert_clean_error(run_regcred("inject", "s", "--registry", "host:abc", input=DEPLOYMENT), 2, "--registry")
     assert_clean_error(run_regcred("inject", "s", "-f", tmp_path / "missing.yaml"), 2, "missing.yaml")
     assert_clean_error(run_regcred("inject", "s", "-f", "-", "--in-place", input=DEPLOYMENT), 2, "standard input")

@@ -95,7 +95,7 @@ def inject(
     """
     from regcred.shells.yamledit import edit_stream
 
-    validate_subdomain(secret, "secret name")
+    validate_subdomain(secret, "Secret")
     if service_account is not None:
         validate_subdomain(service_account, "--service-account")
     request = EditRequest(secret, RegistryScope(registries), service_account, force)
