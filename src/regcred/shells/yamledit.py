@@ -5,14 +5,13 @@ minimal text insertion (a new `imagePullSecrets` block at the spec's indentation
 `[]` -> `[{name: S}]`, a changed `serviceAccountName` scalar). Comments, key order and quoting of every
 other line stay byte-identical, and documents without an edit are copied verbatim. Documents with an
 unusual layout (anchors/aliases, a null `imagePullSecrets`, an empty flow mapping) fall back to a
-ruamel.yaml round-trip of that document alone (JSON documents to a json re-dump). ruamel round-trips
-4,000 documents in ~18 s; the fast path needs ~1 s.
+round-trip of that document alone (yamlroundtrip: ruamel.yaml, or a json re-dump for JSON). ruamel
+round-trips 4,000 documents in ~18 s; the fast path needs ~1 s.
 """
 
 from __future__ import annotations
 
 import gc
-import io
 import json
 import re
 from collections.abc import Iterator
@@ -25,11 +24,9 @@ from regcred.core.podspec import (
     CONTAINER_FIELDS,
     EditRequest,
     SpecPlan,
-    find_pod_specs,
     object_label,
     plan_spec,
     pod_spec_path,
-    pull_secret_names,
 )
 
 _ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s,\[{:?-])[&*][A-Za-z0-9_]", re.MULTILINE)
@@ -83,13 +80,15 @@ def edit_stream(text: str, source: str, request: EditRequest, *, engine: str = "
 def _edit_stream(text: str, source: str, request: EditRequest, engine: str) -> StreamResult:
     import yaml
 
+    from regcred.shells.yamlroundtrip import edit_json_stream, roundtrip_document
+
     is_json = looks_like_json(text)
     roots: list[Any] = []
     try:
         roots.extend(yaml.compose_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
     except yaml.MarkedYAMLError as exc:
         if is_json:
-            return _edit_json_stream(text, source, request)
+            return edit_json_stream(text, source, request)
         mark = exc.problem_mark or exc.context_mark
         line = f" line {mark.line + 1}," if mark is not None else ""
         raise InputError(
@@ -122,14 +121,14 @@ def _edit_stream(text: str, source: str, request: EditRequest, engine: str) -> S
         elif engine == "text":
             raise InputError(f"{source}: a document needs the round-trip editor")
         else:
-            new_doc, outcomes = _roundtrip_document(doc_text, request, is_json)
+            new_doc, outcomes = roundtrip_document(doc_text, request, is_json)
             replacements.append((doc_start, root.end_mark.index, new_doc))
             result.outcomes.extend(outcomes)
-    result.text = _apply(text, replacements)
+    result.text = apply_replacements(text, replacements)
     return result
 
 
-def _apply(text: str, replacements: list[tuple[int, int, str]]) -> str:
+def apply_replacements(text: str, replacements: list[tuple[int, int, str]]) -> str:
     if not replacements:
         return text
     pieces: list[str] = []
@@ -252,7 +251,7 @@ def _content_end(node: Any) -> int:
             return int(node.end_mark.index)
 
 
-def _newline(text: str) -> str:
+def line_ending(text: str) -> str:
     """The stream's line ending: new lines follow the first line's (CRLF files stay CRLF)."""
     first = text.find("\n")
     return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
@@ -266,7 +265,7 @@ def _indent(text: str, node: Any) -> str:
 
 def _new_line_block(text: str, after: Any, lines: list[str]) -> tuple[int, int, str]:
     at = _line_end_after(text, _content_end(after))
-    newline = _newline(text)
+    newline = line_ending(text)
     block = "".join(line + newline for line in lines)
     if at == len(text) and text and not text.endswith("\n"):
         block = newline + block
@@ -336,7 +335,7 @@ def _text_edits(text: str, spec: Any, plan: SpecPlan, request: EditRequest, is_j
         if spec.flow_style:
             last_value = spec.value[-1][1]
             multiline = first_key.start_mark.line > spec.start_mark.line
-            sep = "," + _newline(text) + _indent(text, first_key) if multiline else ", "
+            sep = "," + line_ending(text) + _indent(text, first_key) if multiline else ", "
             edits.append((last_value.end_mark.index, last_value.end_mark.index, "".join(sep + t for t, _ in new_keys)))
         else:
             indent = _indent(text, first_key)
@@ -349,135 +348,3 @@ def _text_edits(text: str, spec: Any, plan: SpecPlan, request: EditRequest, is_j
                     lines.append(f"{indent}{flow_text}")
             edits.append(_new_line_block(text, spec, lines))
     return edits
-
-
-# --- fallbacks: ruamel round-trip (YAML) and json re-dump (JSON) ---------------------------------------------
-
-
-def _roundtrip_document(doc_text: str, request: EditRequest, is_json: bool) -> tuple[str, list[SpecOutcome]]:
-    if is_json:
-        data = json.loads(doc_text)
-        json_outcomes = _edit_plain(data, request, "json")
-        return _json_dump_like(data, doc_text), json_outcomes
-    from ruamel.yaml import YAML
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-    yaml_rt = YAML()
-    yaml_rt.preserve_quotes = True
-    yaml_rt.width = 4096
-    offset = _guess_dash_offset(doc_text)
-    yaml_rt.indent(mapping=2, sequence=offset + 2, offset=offset)
-    data = yaml_rt.load(doc_text)
-    _keep_anchors(data)
-    outcomes: list[SpecOutcome] = []
-    for obj, spec in find_pod_specs(data):
-        plan = plan_spec(spec, request)
-        if plan.add_secret and request.secret not in pull_secret_names(spec):
-            entries: Any = spec.get("imagePullSecrets")
-            if not isinstance(entries, list):
-                entries = CommentedSeq()
-                spec["imagePullSecrets"] = entries
-            item = CommentedMap()
-            item["name"] = request.secret
-            if entries.fa.flow_style():
-                item.fa.set_flow_style()
-            entries.append(item)
-            _move_trailing_comment(entries)
-        if plan.set_service_account is not None:
-            spec["serviceAccountName"] = plan.set_service_account
-        outcomes.append(SpecOutcome(object_label(obj), plan, "ruamel"))
-    buffer = io.StringIO()
-    yaml_rt.dump(data, buffer)
-    new = buffer.getvalue()
-    if not doc_text.endswith("\n"):
-        new = new.rstrip("\n")
-    return _same_newlines(new, doc_text), outcomes
-
-
-def _keep_anchors(node: Any) -> None:
-    """ruamel drops anchors nothing refers to; a round-trip must keep them."""
-    anchor = getattr(node, "anchor", None)
-    if anchor is not None and getattr(anchor, "value", None):
-        anchor.always_dump = True
-    if isinstance(node, dict):
-        for value in node.values():
-            _keep_anchors(value)
-    elif isinstance(node, list):
-        for value in node:
-            _keep_anchors(value)
-
-
-def _move_trailing_comment(entries: Any) -> None:
-    """ruamel hangs comments after a list on its last item; keep them after the item we appended."""
-    if len(entries) < 2:
-        return
-    previous, new = entries[-2], entries[-1]
-    if len(entries) - 2 in entries.ca.items:
-        entries.ca.items[len(entries) - 1] = entries.ca.items.pop(len(entries) - 2)
-    elif hasattr(previous, "ca") and previous:
-        last_key = list(previous)[-1]
-        comment = previous.ca.items.get(last_key)
-        token = comment[2] if comment is not None and len(comment) > 2 else None
-        if token is None or "\n" not in token.value.rstrip("\n"):
-            return
-        from ruamel.yaml.tokens import CommentToken
-
-        inline, _, rest = token.value.partition("\n")
-        token.value = inline + "\n"
-        new.ca.items["name"] = [None, None, CommentToken("\n" + rest, token.start_mark, None), None]
-
-
-def _guess_dash_offset(doc_text: str) -> int:
-    match = re.search(r"^( *)[A-Za-z_\"'][^\n]*:[ \t]*\n( *)- ", doc_text, re.MULTILINE)
-    return max(0, len(match.group(2)) - len(match.group(1))) if match else 0
-
-
-def _edit_plain(data: Any, request: EditRequest, editor: str) -> list[SpecOutcome]:
-    from regcred.core.podspec import apply_plan
-
-    outcomes: list[SpecOutcome] = []
-    for obj, spec in find_pod_specs(data):
-        plan = plan_spec(spec, request)
-        if plan.changes:
-            apply_plan(spec, plan, request.secret)
-        outcomes.append(SpecOutcome(object_label(obj), plan, editor))
-    return outcomes
-
-
-def _json_dump_like(data: Any, original: str) -> str:
-    match = re.search(r"\n([ \t]+)\S", original)
-    indent: str | int | None = match.group(1) if match else None
-    dumped = json.dumps(data, indent=indent, ensure_ascii=False)
-    return _same_newlines(dumped + ("\n" if original.endswith("\n") else ""), original)
-
-
-def _same_newlines(new: str, original: str) -> str:
-    """A re-dumped document written with the original's line endings."""
-    return new.replace("\n", "\r\n") if _newline(original) == "\r\n" else new
-
-
-def _edit_json_stream(text: str, source: str, request: EditRequest) -> StreamResult:
-    """JSON the YAML composer refuses (tabs, escapes): decode with json, re-dump only edited documents."""
-    decoder = json.JSONDecoder()
-    result = StreamResult(text)
-    replacements: list[tuple[int, int, str]] = []
-    index, count = 0, 0
-    while True:
-        while index < len(text) and text[index] in " \t\r\n":
-            index += 1
-        if index >= len(text):
-            break
-        count += 1
-        try:
-            data, end = decoder.raw_decode(text, index)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"{source}: document {count}, line {exc.lineno}, invalid JSON: {exc.msg}", hint="nothing was written"
-            ) from None
-        outcomes = _edit_plain(data, request, "json")
-        result.outcomes.extend(outcomes)
-        if any(o.plan.changes for o in outcomes):
-            replacements.append((index, end, _json_dump_like(data, text[index:end]).rstrip("\r\n")))
-        index = end
-    result.text = _apply(text, replacements)
-    return result
