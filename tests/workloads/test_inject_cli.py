@@ -114,3 +114,13 @@ def test_non_utf8_stdin_is_one_line_exit_2() -> None:
     assert result.returncode == 2 and b"Traceback" not in result.stderr
     assert result.stderr.decode().strip() == "regcred: error: <stdin>: not UTF-8 text (byte 27) (nothing was written)"
     assert result.stdout == b""
+
+
+def test_in_place_with_a_duplicate_key_writes_no_file(tmp_path: Path) -> None:
+    good, dup = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    good.write_text(DEPLOYMENT)
+    dup_text = "kind: Pod\nmetadata:\n  name: p\nspec:\n  containers: []\n  containers: []\n"
+    dup.write_text(dup_text)
+    result = run_regcred("inject", "regsecret", "-f", good, "-f", dup, "--in-place")
+    assert_clean_error(result, 2, str(dup), "document 1", "line 6", "duplicate key 'containers'", "nothing was written")
+    assert good.read_text() == DEPLOYMENT and dup.read_text() == dup_text

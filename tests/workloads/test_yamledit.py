@@ -370,3 +370,29 @@ def test_tab_indented_json_gets_tab_indented_keys() -> None:
     multiline_flow = '{"kind": "Pod", "spec": {\n\t"containers": [{"image": "a"}]}}\n'
     out = edit_stream(multiline_flow, "f.json", EditRequest("regsecret")).text
     assert '\t"imagePullSecrets": [{"name": "regsecret"}]}}' in out.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("kind: ConfigMap\n---\nkind: Pod\nmetadata:\n  name: a\n  name: b\nspec: {}\n",
+         "dup.yaml: document 2, line 6, duplicate key 'name' (first at line 5)"),
+        ("kind: Pod\nspec: {containers: [], containers: []}\n", "document 1, line 2, duplicate key 'containers'"),
+        ("kind: Pod\nkind: Pod\nspec: {}\n", "document 1, line 2, duplicate key 'kind' (first at line 1)"),
+        ('{"kind": "Pod",\n "spec": {"containers": [{"image": "a\\/b", "image": "c"}]}}\n',
+         "document 1, line 2, duplicate key 'image'"),
+        ('{\n\t"kind": "Pod",\n\t"spec": {"containers": [{"image": "a\\/b"}]},\n\t"kind": "Pod"\n}\n',
+         "document 1, line 4, duplicate key 'kind'"),  # JSON only json decodes (the fallback path)
+    ],
+)
+def test_duplicate_keys_are_refused_as_kubectl_does(text: str, needle: str) -> None:
+    """kubectl (strict decoding) rejects a repeated key; a YAML/JSON loader would silently keep the last one."""
+    with pytest.raises(InputError) as info:
+        edit_stream(text, "dup.yaml", EditRequest("regsecret"))
+    assert needle in info.value.line() and "kubectl rejects it" in info.value.line()
+
+
+def test_same_key_in_different_mappings_and_merge_keys_are_fine() -> None:
+    text = ("kind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: a\n    image: x\n"
+            "  - name: b\n    image: y\nx: &A {k: 1}\ny:\n  <<: *A\n  k: 2\n")
+    assert "regsecret" in edit_stream(text, "ok.yaml", EditRequest("regsecret")).text

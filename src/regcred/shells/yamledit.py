@@ -97,6 +97,8 @@ def _edit_stream(text: str, source: str, request: EditRequest, engine: str) -> S
         ) from None
     except yaml.YAMLError as exc:
         raise InputError(f"{source}: document {len(roots) + 1}: invalid YAML: {exc}") from None
+    for number, root in enumerate(roots, 1):
+        _refuse_duplicate_keys(root, source, number)
     result = StreamResult(text)
     replacements: list[tuple[int, int, str]] = []
     for root in roots:
@@ -142,6 +144,37 @@ def apply_replacements(text: str, replacements: list[tuple[int, int, str]]) -> s
 
 
 # --- reading composed nodes -------------------------------------------------------------------------
+
+
+def _refuse_duplicate_keys(root: Any, source: str, number: int) -> None:
+    """A mapping that repeats a key is invalid for kubectl (strict decoding: "key already set in map"),
+    although YAML loaders keep the last value: refuse the whole stream before anything is written."""
+    import yaml
+
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:  # an aliased node is checked once
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], Any] = {}
+            for key, value in node.value:
+                stack.append(value)
+                if not isinstance(key, yaml.ScalarNode):
+                    stack.append(key)
+                    continue
+                if key.tag == "tag:yaml.org,2002:merge":
+                    continue
+                earlier = first.setdefault((key.tag, key.value), key)
+                if earlier is not key:
+                    raise InputError(f"{source}: document {number}, line {key.start_mark.line + 1}, duplicate key "
+                                     f"{key.value!r} (first at line {earlier.start_mark.line + 1}); kubectl rejects it",
+                                     hint="nothing was written")
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
 
 
 def _get(node: Any, key: str) -> Any:

@@ -121,7 +121,7 @@ def _same_newlines(new: str, original: str) -> str:
 
 def edit_json_stream(text: str, source: str, request: EditRequest) -> StreamResult:
     """JSON the YAML composer refuses (tabs, escapes): decode with json, re-dump only edited documents."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(object_pairs_hook=_refuse_duplicates)
     result = StreamResult(text)
     replacements: list[tuple[int, int, str]] = []
     index, count = 0, 0
@@ -137,6 +137,10 @@ def edit_json_stream(text: str, source: str, request: EditRequest) -> StreamResu
             raise InputError(
                 f"{source}: document {count}, line {exc.lineno}, invalid JSON: {exc.msg}", hint="nothing was written"
             ) from None
+        except _DuplicateKey as dup:
+            line = _duplicate_line(text, index, dup.key)
+            raise InputError(f"{source}: document {count}, line {line}, duplicate key {dup.key!r}; kubectl rejects it",
+                             hint="nothing was written") from None
         outcomes = _edit_plain(data, request, "json")
         result.outcomes.extend(outcomes)
         if any(o.plan.changes for o in outcomes):
@@ -144,3 +148,25 @@ def edit_json_stream(text: str, source: str, request: EditRequest) -> StreamResu
         index = end
     result.text = apply_replacements(text, replacements)
     return result
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """kubectl's strict decoding refuses an object that repeats a key (json keeps the last): so do we."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    return data
+
+
+def _duplicate_line(text: str, start: int, key: str) -> int:
+    """The line of the key's second literal occurrence in the document (its first line if written with escapes)."""
+    matches = list(re.finditer(re.escape(json.dumps(key)) + r"\s*:", text[start:]))
+    at = start + matches[1].start() if len(matches) > 1 else start
+    return text.count("\n", 0, at) + 1
