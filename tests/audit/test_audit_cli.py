@@ -86,6 +86,23 @@ def test_bad_input(tmp_path: Path, args: tuple[str, ...], needle: str, code: int
     assert subst.get(needle, needle) in line
 
 
+@pytest.mark.parametrize("content", ["- 1\n", "", "a: 1\n---\nb: 2\n", "[]"])
+def test_file_without_kubernetes_objects_is_input_exit_2(tmp_path: Path, content: str) -> None:
+    """Auditing nothing must not pass a CI gate silently (as `match --secret-file` refuses a file without Secret)."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text(content)
+    line = assert_clean_error(run_regcred("audit", "-f", empty, "-o", "json"), 2)
+    assert f"{empty}: no Kubernetes objects found" in line
+
+
+def test_empty_kubectl_list_dump_is_a_clean_audit(tmp_path: Path) -> None:
+    dump = tmp_path / "pods.json"
+    dump.write_text('{"apiVersion": "v1", "items": [], "kind": "List", "metadata": {"resourceVersion": ""}}')
+    result = run_regcred("audit", "-f", dump, "-o", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"images": [], "findings": []}
+
+
 # --- live: the real KubeApi over an in-process API fake ----------------------------------------------------
 
 

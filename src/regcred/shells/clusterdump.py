@@ -29,10 +29,18 @@ Note = Callable[[str], None]
 
 
 def read_manifests(paths: Iterable[str]) -> list[dict[str, Any]]:
-    """Every object of every file ('-' is stdin), `kind: List` expanded."""
+    """Every object of every file ('-' is stdin), `kind: List` expanded.
+
+    A file with no Kubernetes object at all (empty, `- 1`, mappings without a `kind`) is an input error:
+    auditing it would report nothing and pass a CI gate silently. An empty `kind: List` is an object
+    (what `kubectl get -o yaml` prints for an empty namespace).
+    """
     objects: list[dict[str, Any]] = []
     for path in paths:
-        _source, docs = _read(path)
+        source, docs = _read(path)
+        if not any(isinstance(doc, dict) and isinstance(doc.get("kind"), str) and doc["kind"] for doc in docs):
+            raise InputError(f"{source}: no Kubernetes objects found (no document with a kind)",
+                             hint="give manifests or a kubectl get -o yaml|json dump")
         objects.extend(iter_objects(docs))
     return objects
 
