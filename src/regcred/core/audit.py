@@ -11,7 +11,7 @@ Speed: a keyring is built once per (namespace, secret list) and each (keyring, r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -413,17 +413,3 @@ def audit(state: ClusterState, *, default_namespace: str = "default", namespace:
     report = _Audit(state, default_namespace, namespace).run()
     report.findings.sort(key=lambda f: (f.severity != ERROR, f.code, f.object, f.message))
     return report
-
-
-def verification_findings(uses: Iterable[CredentialUse], rows: Iterable[dict[str, Any]]) -> Iterator[Finding]:
-    """credential-rejected / credential-over-privileged from verify rows (same order as `uses`)."""
-    for use, row in zip(uses, rows, strict=True):
-        ref = use.source
-        failed = [repo for repo, ok in row["pull"].items() if not ok]
-        if not row["login"] or failed or (row["error"] and not row["over_privileged"]):
-            reason = row["error"] or "pull not authorised"
-            yield Finding("credential-rejected", ref, f"{use.key} (user {use.username}): {reason}; renew the "
-                          "credential or fix its key")
-        if row["over_privileged"]:
-            yield Finding("credential-over-privileged", ref, f"{use.key} (user {use.username}) may push; use a "
-                          "read-only (pull) credential for pulls")
