@@ -106,3 +106,36 @@ def test_working_directory_tilde_and_dash():
     assert settings([("/etc/systemd/system/kubelet.service", unit)], []).cwd == "/root"
     unit = BASE_UNIT.replace("[Service]\n", "[Service]\nWorkingDirectory=-/srv/kubelet\n")
     assert settings([("/etc/systemd/system/kubelet.service", unit)], []).cwd == "/srv/kubelet"
+
+
+# --- second review: pflag normalisation, the space form, quoted values --------------------------------------------
+
+
+def test_flag_value_reads_underscores_as_pflag_does():
+    assert kf.flag_value(["--root_dir=/a"], "--root-dir") == "/a"
+    assert kf.flag_value(["--root_dir", "/b", "--v=2"], "--root-dir") == "/b"
+    assert kf.flag_value(["--root-dir=/a", "--root_dir=/c"], "--root-dir") == "/c"  # the last one wins
+    assert kf.flag_value(["--root-dir", "--v=2"], "--root-dir") == "--v=2"  # pflag takes the next word, whatever it is
+    assert kf.flag_value(["--root-dir=/a", "--", "--root-dir=/b"], "--root-dir") == "/a"  # `--` ends the flags
+    assert kf.flag_value(["-root-dir=/a", "--root-dirx=/b"], "--root-dir") is None
+
+
+def test_kubeadm_flags_env_with_underscores_spaces_and_quotes():
+    unit = [("/usr/lib/systemd/system/kubelet.service", BASE_UNIT),
+            ("/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf", KUBEADM_DROPIN)]
+    for env, want in (
+        ('KUBELET_KUBEADM_ARGS="--v=2 --root_dir=/data/k"\n', "/data/k"),
+        ('KUBELET_KUBEADM_ARGS="--v=2 --root-dir /data/k2"\n', "/data/k2"),
+        ("KUBELET_KUBEADM_ARGS=\"--root-dir='/data/my kubelet' --v=2\"\n", "/data/my kubelet"),
+        ('KUBELET_KUBEADM_ARGS="--root-dir=\\"/data/esc aped\\" --v=2"\n', "/data/esc aped"),
+    ):
+        s = settings(unit, [(kf.KUBEADM_FLAGS_ENV, env), ("/etc/default/kubelet", None)])
+        assert (s.root_dir, s.root_dir_source) == (want, kf.KUBEADM_FLAGS_ENV), env
+    # no unit: the usual variables of the usual files, read the same way
+    s = settings([], [("/etc/default/kubelet", "KUBELET_EXTRA_ARGS='--root_dir=/srv/kubelet'\n")])
+    assert (s.root_dir, s.root_dir_source) == ("/srv/kubelet", "/etc/default/kubelet")
+
+
+def test_env_file_values_as_systemd_reads_them():
+    env = kf.parse_env_file("A='x y'\nB=\"q \\\" \\\\ \\$\"\nC=plain  \nD=a\\ b\n")
+    assert env == {"A": "x y", "B": 'q " \\ $', "C": "plain", "D": "a b"}

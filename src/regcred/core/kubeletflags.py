@@ -126,11 +126,46 @@ def parse_env_file(text: str) -> dict[str, str]:
         name = name.strip()
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        env[name] = value
+        env[name] = _env_value(value.strip())
     return env
+
+
+def _env_value(raw: str) -> str:
+    """One EnvironmentFile value as systemd reads it: single quotes literal, double quotes with backslash escapes
+    of the quote, backslash, backtick and dollar, a backslash outside quotes escaping any character."""
+    out: list[str] = []
+    quote = ""
+    i = 0
+    while i < len(raw):
+        c = raw[i]
+        if quote == "'":
+            quote = "" if c == "'" else quote
+            out.append(c if quote else "")
+        elif quote == '"':
+            if c == "\\" and i + 1 < len(raw) and raw[i + 1] in '"\\`$':
+                i += 1
+                out.append(raw[i])
+            elif c == '"':
+                quote = ""
+            else:
+                out.append(c)
+        elif c in "'\"":
+            quote = c
+        elif c == "\\" and i + 1 < len(raw):
+            i += 1
+            out.append(raw[i])
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out).rstrip() if not raw.endswith(("'", '"')) else "".join(out)
+
+
+def split_words(value: str) -> list[str]:
+    """A variable's value split into words as systemd splits an unbraced `$VAR` (whitespace, quotes removed)."""
+    try:
+        return shlex.split(value)
+    except ValueError:
+        return value.split()
 
 
 def env_file_path(spec: str) -> tuple[str, bool]:
@@ -148,20 +183,30 @@ def expand_command(command: str, env: dict[str, str]) -> list[str]:
     for part in parts:
         whole = _VAR.fullmatch(part)
         if whole and whole.group(2):
-            words.extend(env.get(whole.group(2), "").split())
+            words.extend(split_words(env.get(whole.group(2), "")))
             continue
         words.append(_VAR.sub(lambda m: env.get(m.group(1) or m.group(2), ""), part))
     return [w for w in words if w]
 
 
 def flag_value(args: Sequence[str], flag: str) -> str | None:
-    """The last value of `--flag=V` or `--flag V` (the kubelet's pflag: the last one wins)."""
+    """The last value of `--flag=V` or `--flag V`, as the kubelet's pflag reads it: the last one wins, `_` in a
+    flag name is `-` (the kubelet's word-separator normalisation: `--root_dir` is `--root-dir`), `--` ends flags."""
+    wanted = flag.replace("_", "-")
     found: str | None = None
-    for i, arg in enumerate(args):
-        if arg.startswith(flag + "="):
-            found = arg[len(flag) + 1:]
-        elif arg == flag and i + 1 < len(args):
-            found = args[i + 1]
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            break
+        name, sep, value = arg.partition("=")
+        if name.startswith("--") and name.replace("_", "-") == wanted:
+            if sep:
+                found = value
+            elif i + 1 < len(args):
+                found = args[i + 1]
+                i += 1  # pflag takes the next word as the value, whatever it looks like
+        i += 1
     return found
 
 
@@ -197,13 +242,14 @@ def kubelet_settings(
         args = expand_command(unit.exec_start.lstrip("@-:+!"), env)
         arg_sources = unit.sources[-1:]
     else:
-        args = [w for name in FLAG_VARIABLES for w in env.get(name, "").split()]
+        args = [w for name in FLAG_VARIABLES for w in split_words(env.get(name, ""))]
         arg_sources = []
     root_dir = flag_value(args, "--root-dir")
     root_source = "default"
     if root_dir:
         root_source = next(
-            (origin[name] for name in reversed(FLAG_VARIABLES) if "--root-dir" in env.get(name, "")),
+            (origin[name] for name in reversed(FLAG_VARIABLES)
+             if flag_value(split_words(env.get(name, "")), "--root-dir") is not None),
             arg_sources[0] if arg_sources else "unit",
         )
     user = (unit.user if unit else None) or "root"
