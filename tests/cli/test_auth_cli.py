@@ -164,3 +164,30 @@ def test_legacy_dockercfg_file(tmp_path: Path) -> None:
 def test_usage_errors_are_one_line_too(args: list[str], needle: str) -> None:
     line = assert_clean_error(run_regcred(*args), 2, needle)
     assert "--help" in line and "Usage:" not in line
+
+
+@pytest.mark.parametrize(
+    ("server", "args", "input", "needle"),
+    [
+        ("bad host", ["-u", "u", "--password-stdin"], "pw\n", "invalid registry key 'bad host'"),
+        ("r.io", ["-u", "", "--password-stdin"], "pw\n", "registry 'r.io': the username is empty"),
+        ("r.io", ["-u", "u", "--password-stdin"], "\n", "registry 'r.io': the password is empty"),
+        ("r.io", ["-u", "u", "--password-env", "NOPE_UNSET"], "", "registry 'r.io': environment variable NOPE_UNSET"),
+    ],
+)
+def test_bad_input_names_the_file_and_the_registry_key(tmp_path: Path, server, args, input, needle) -> None:
+    path = tmp_path / "config.json"
+    path.write_text('{"auths": {}}')
+    line = assert_clean_error(run_regcred("auth", "add", server, *args, "--file", path, input=input), 2,
+                              f"{path}: ", needle)
+    assert "pw" not in line.split(needle)[0] and path.read_text() == '{"auths": {}}'
+
+
+def test_remove_of_an_invalid_key_is_bad_input_unless_it_is_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text('{"auths": {"bad host": {"auth": "dTpw"}}}')
+    assert_clean_error(run_regcred("auth", "remove", "other host", "--file", path), 2, str(path),
+                       "invalid registry key 'other host'")
+    assert_clean_error(run_regcred("auth", "remove", "ok.example.com", "--file", path), 1, "no entry")
+    assert run_regcred("auth", "remove", "bad host", "--file", path).returncode == 0  # a hand-made bad key can go
+    assert json.loads(path.read_text()) == {"auths": {}}

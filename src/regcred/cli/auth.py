@@ -11,7 +11,7 @@ from regcred.cli.options import output_option, password_options, resolve_passwor
 from regcred.cli.output import emit, render_table
 from regcred.core import dockerconfig
 from regcred.core.dockerconfig import DockerConfig
-from regcred.core.errors import InputError, OperationFailed
+from regcred.core.errors import ConfigFormatError, InputError, OperationFailed
 from regcred.core.registrykey import index_key
 from regcred.shells import credfile
 
@@ -39,6 +39,21 @@ def same_registry_keys(config: DockerConfig, server: str) -> list[str]:
     return [k for k in config.registry_keys() if k != server and index_key(k) == wanted]
 
 
+class naming:
+    """Prefix an input error with the file and the registry key it is about (issue 2: name both, never the secret)."""
+
+    def __init__(self, file: Path, server: str) -> None:
+        self.file, self.server = file, server
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: object, _tb: object) -> None:
+        if isinstance(exc, InputError) and not isinstance(exc, ConfigFormatError):
+            where = f"{self.file}: " if "registry key" in exc.message else f"{self.file}: registry {self.server!r}: "
+            raise InputError(where + exc.message, hint=exc.hint) from None
+
+
 @click.group()
 def auth() -> None:
     """Add, list and remove entries of a docker credential file (config.json)."""
@@ -53,10 +68,11 @@ def auth() -> None:
 def add(server: str, username: str, password_stdin: bool, password_env: str | None,
         password_literal: str | None, email: str, file: Path) -> None:
     """Add or replace the entry for SERVER, keeping every other entry and key of the file."""
-    validate_server(server)
-    if not username:
-        raise InputError("the username is empty")
-    password = resolve_password(password_stdin, password_env, password_literal)
+    with naming(file, server):
+        validate_server(server)
+        if not username:
+            raise InputError("the username is empty")
+        password = resolve_password(password_stdin, password_env, password_literal)
     outcome: dict[str, str] = {}
 
     def change(config: DockerConfig) -> dict[str, Any]:
@@ -110,7 +126,10 @@ def remove(server: str, file: Path, ignore_not_found: bool) -> None:
     credfile.update(file, change)
     if found:
         click.echo(f"removed {server} from {file}")
-    elif ignore_not_found:
+        return
+    with naming(file, server):  # no such entry, and none could exist: bad input (exit 2), not "not found"
+        validate_server(server)
+    if ignore_not_found:
         click.echo(f"no entry for {server} in {file}")
     else:
         raise OperationFailed(f"{file}: no entry for {server!r}", hint="see regcred auth list --file")
