@@ -28,7 +28,7 @@ def test_install_into_an_empty_node(regcred, fake_node):
         "path": KUBELET, "added": ["reg.example.com:5000"], "replaced": [], "kept": [], "removed": [], "skipped": [],
         "backup": None, "changed": True, "home": None,
         "runtime": {"name": None, "config": None, "hosts": [], "changed": False, "notes": []},
-        "restart_needed": [], "dry_run": False, "root_dir": "/var/lib/kubelet",
+        "restart_needed": [], "dry_run": False, "root_dir": "/var/lib/kubelet", "warnings": [],
     }
     path = fake_node.path(KUBELET)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -282,7 +282,7 @@ def test_remove_keeps_other_entries_and_reports_not_found(regcred, fake_node):
     code, _, _ = regcred("node", "remove", "reg.example.com", "--host-root", str(fake_node.root), "--runtime", "none")
     assert code == 0 and fake_node.json(KUBELET)["auths"] == {"other.example.com": OTHER}
     code, _, err = regcred("node", "remove", "reg.example.com", "--host-root", str(fake_node.root), "--runtime", "none")
-    assert code == 1 and "found in no credential file" in err
+    assert code == 1 and f"no entry for 'reg.example.com' in {KUBELET}" in err
     code, _, _ = regcred("node", "remove", "reg.example.com", "--host-root", str(fake_node.root), "--runtime", "none",
                          "--ignore-not-found")
     assert code == 0

@@ -99,15 +99,20 @@ def install_entries(
     host: Any, settings: Any, wanted: list[tuple[str, str, str, str]], *, location: str = "root-dir",
     runtime: str = "auto", on_conflict: str = "fail", prune: bool = False, dry_run: bool = False,
 ) -> dict[str, Any]:
-    """Merge `wanted` into the node file (and the runtime's config); the DaemonSet's sync calls this each loop."""
+    """Merge `wanted` into the node file (and the runtime's config); the DaemonSet's sync calls this each loop.
+
+    Every file is planned before the first is written. The writes go inert-first: the runtime's config
+    and the kubelet's environment (read only after a restart), then config.json (read live by the
+    kubelet), then its ownership record. A failed write restores the files already written.
+    """
+    from regcred.cli.node_runtime import plan_runtime
     from regcred.shells import credfile
-    from regcred.shells.files import atomic_write, locked_directory
+    from regcred.shells.files import locked_directory
 
     target = _target(settings, location)
     path = host.path(target)
     record = target + nodesearch.OWNERSHIP_SUFFIX
-    if not dry_run:  # a runtime config that cannot be edited refuses the install before any file is written
-        apply_runtime(host, runtime, wanted, target, dry_run=True)
+    runtime_result, runtime_write = plan_runtime(host, runtime, wanted, target)
     lock = locked_directory(path.parent) if not dry_run else _NoLock()
     with lock:
         current = credfile.load_optional(path) or credfile.empty(path)
@@ -118,21 +123,30 @@ def install_entries(
                 f"{target}: {', '.join(map(repr, plan.conflicts))} already has other credentials; file left untouched",
                 hint="--overwrite replaces them, --keep-existing leaves them",
             )
+        home_change, home_write = (None, None) if location == "root-dir" else _plan_home(host, settings)
         backup = None
-        if plan.document is not None and not dry_run:
+        if not dry_run:
             from regcred.core.dockerconfig import dumps_file
+            from regcred.shells.filechanges import FileChanges
 
-            backup = atomic_write(path, dumps_file(plan.document).encode(), backup=True)
-        if (plan.owned_changed or plan.document is not None) and not dry_run:
-            if plan.owned:
-                atomic_write(host.path(record), nodesearch.dumps_ownership(plan.owned).encode())
-            else:
-                host.remove(record)
-    restart: list[str] = []
-    home_change = None if location == "root-dir" else _ensure_home(host, settings, dry_run=dry_run)
-    if home_change:
-        restart.append("kubelet")
-    runtime_result = apply_runtime(host, runtime, wanted, target, dry_run=dry_run)
+            changes = FileChanges()
+            with _all_or_nothing(changes):
+                if runtime_write is not None:
+                    changes.write(host.path(runtime_write.path), runtime_write.text.encode(), shown=runtime_write.path,
+                                  mode=runtime_write.mode, backup=runtime_write.backup)
+                if home_write is not None:
+                    changes.write(host.path(home_write[0]), home_write[1].encode(), shown=home_write[0],
+                                  mode=home_write[2])
+                if plan.document is not None:
+                    backup = changes.write(path, dumps_file(plan.document).encode(), shown=target, mode=0o600,
+                                           backup=True)
+                if plan.owned_changed or plan.document is not None:
+                    if plan.owned:
+                        changes.write(host.path(record), nodesearch.dumps_ownership(plan.owned).encode(),
+                                      shown=record, mode=0o600)
+                    else:
+                        changes.remove(host.path(record, follow_last=False), shown=record)
+    restart = ["kubelet"] if home_change else []
     restart.extend(runtime_result.pop("restart", []))
     return {
         "path": target,
@@ -141,12 +155,13 @@ def install_entries(
         "kept": plan.kept,
         "removed": plan.removed,
         "skipped": plan.conflicts,
-        "backup": str(Path(target).parent / backup.name) if backup else None,
+        "backup": host.node_path(backup) if backup else None,
         "changed": plan.document is not None,
         "home": home_change,
         "runtime": runtime_result,
         "restart_needed": restart,
         "dry_run": dry_run,
+        "warnings": _shadow_warnings(host, settings, target) if location == "home" else [],
     }
 
 
@@ -158,12 +173,42 @@ class _NoLock:
         return None
 
 
-def _ensure_home(host: Any, settings: Any, *, dry_run: bool) -> dict[str, Any] | None:
+class _all_or_nothing:
+    """On a failed write, restore what `changes` wrote and raise one line saying what was and was not changed."""
+
+    def __init__(self, changes: Any) -> None:
+        self.changes = changes
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: Any, _tb: object) -> None:
+        from regcred.core.errors import RegcredError
+        from regcred.shells.filechanges import failed_line
+
+        if isinstance(exc, RegcredError):
+            raise failed_line(exc, self.changes, self.changes.rollback()) from None
+        if isinstance(exc, OSError):
+            error = OperationFailed(f"{getattr(exc, 'filename', None) or 'a file'}: {exc.strerror or exc}")
+            raise failed_line(error, self.changes, self.changes.rollback()) from None
+
+
+def _shadow_warnings(host: Any, settings: Any, target: str) -> list[str]:
+    """The root dir and the working directory come first in the kubelet's search: a file there hides `target`."""
+    cands = nodesearch.candidate_paths(settings.root_dir, settings.cwd, settings.home or settings.user_home)
+    earlier = nodesearch.shadowing_file(cands, {c.path: host.state(c.path) for c in cands}, target)
+    if not earlier:
+        return []
+    return [f"{earlier} parses and comes first in the kubelet's search, so the kubelet never reads {target}: "
+            "remove it or install with --location root-dir"]
+
+
+def _plan_home(host: Any, settings: Any) -> tuple[dict[str, Any] | None, tuple[str, str, int] | None]:
     """Make the kubelet's environment set HOME: kubeadm-flags.env when the unit reads it, else a drop-in."""
     from regcred.core import kubeletflags
 
     if settings.home:
-        return None
+        return None, None
     home = settings.user_home
     if kubeletflags.KUBEADM_FLAGS_ENV in settings.environment_files and host.exists(kubeletflags.KUBEADM_FLAGS_ENV):
         path = kubeletflags.KUBEADM_FLAGS_ENV
@@ -174,66 +219,17 @@ def _ensure_home(host: Any, settings: Any, *, dry_run: bool) -> dict[str, Any] |
         new = kubeletflags.home_dropin(home)
         new = None if host.read_text(path) == new else new
         mode = 0o644
-    if new is not None and not dry_run:
-        host.write(path, new, mode=mode)
-    return {"path": path, "set": f"HOME={home}", "changed": new is not None,
-            "daemon_reload": path == kubeletflags.REGCRED_HOME_DROPIN}
+    change = {"path": path, "set": f"HOME={home}", "changed": new is not None,
+              "daemon_reload": path == kubeletflags.REGCRED_HOME_DROPIN}
+    return change, (None if new is None else (path, new, mode))
 
 
 def apply_runtime(host: Any, runtime: str, wanted: list[tuple[str, str, str, str]], auth_file: str,
                   *, dry_run: bool) -> dict[str, Any]:
-    """Give the runtime the credentials it needs for the sandbox image (auto) or for every registry (named)."""
-    from regcred.shells.host import detect_runtime, runtime_facts
+    """The runtime's credentials on their own (kept here for `regcred apply`; see node_runtime)."""
+    from regcred.cli.node_runtime import apply_runtime as apply
 
-    name = detect_runtime(host) if runtime == "auto" else (None if runtime == "none" else runtime)
-    result: dict[str, Any] = {"name": name, "config": None, "hosts": [], "changed": False, "notes": []}
-    if name is None:
-        if runtime == "auto":
-            result["notes"].append("no container runtime found under the host root")
-        return result
-    facts = runtime_facts(host, name)
-    creds = [runtimes.HostCredential(h, u, p) for k, u, p, _ in wanted if (h := runtimes.runtime_host(k))]
-    if runtime == "auto":
-        sandbox_host = runtimes.image_host(facts.sandbox_image) if facts.sandbox_image else None
-        creds = [c for c in creds if c.host == sandbox_host]
-        if not creds:
-            result["notes"].append(
-                f"{name}: the sandbox image {facts.sandbox_image or '(runtime default)'} is not on these registries; "
-                "runtime config left as is (name the runtime with --runtime to give it every registry)"
-            )
-            return result
-    result["hosts"] = sorted({c.host for c in creds})
-    if name == runtimes.CRIO:
-        path, new = _crio_change(host, facts, auth_file, result)
-        mode = 0o644
-    elif name == runtimes.CONTAINERD:
-        path = runtimes.CONTAINERD_CONFIG
-        new = runtimes.containerd_with_auth(host.read_text(path), creds)
-        result["notes"].append(runtimes.CONTAINERD_DEPRECATION)
-        mode = 0o600
-    else:
-        path = runtimes.REGISTRIES_YAML[name]
-        new = runtimes.registries_yaml_with_auth(host.read_text(path), creds, name)
-        mode = 0o600
-    result["config"] = path
-    if new is not None:
-        result["changed"] = True
-        result["restart"] = [runtimes.SERVICE[name]]
-        if not dry_run:
-            host.write(path, new, mode=mode, backup=host.exists(path))
-    return result
-
-
-def _crio_change(host: Any, facts: runtimes.RuntimeFacts, auth_file: str, result: dict[str, Any]) -> tuple[str, str | None]:
-    path = runtimes.CRIO_DROPIN
-    if facts.auth_file == auth_file:
-        return path, None
-    if facts.auth_file and host.read_text(path) is None:
-        result["notes"].append(
-            f"crio already uses auth file {facts.auth_file}; not changed (put the credentials there or remove that setting)"
-        )
-        return path, None
-    return path, runtimes.crio_dropin(auth_file)
+    return apply(host, runtime, wanted, auth_file, dry_run=dry_run)
 
 
 @node.command("install")
@@ -274,44 +270,15 @@ def install(server: str | None, from_file: Path | None, username: str | None, pa
     result = install_entries(host, settings, wanted, location=location, runtime=runtime, on_conflict=on_conflict,
                              prune=prune, dry_run=dry_run)
     result["root_dir"] = settings.root_dir
-    emit(result, output, _install_table(result, settings))
-    if location == "home":  # the root dir and the working directory come first in the kubelet's search
-        cands = nodesearch.candidate_paths(settings.root_dir, settings.cwd, settings.home or settings.user_home)
-        earlier = nodesearch.shadowing_file(cands, {c.path: host.state(c.path) for c in cands}, result["path"])
-        if earlier:
-            click.echo(f"warning: {earlier} parses and comes first in the kubelet's search, so the kubelet never "
-                       f"reads {result['path']}: remove it or install with --location root-dir", err=True)
+    from regcred.cli.node_report import install_table
+
+    emit(result, output, install_table(result, settings))
+    for warning in result["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
     if restart_kubelet and not dry_run:
         home = result["home"] or {}
         restart_services(host, ["kubelet"], daemon_reload=bool(home.get("daemon_reload") and home.get("changed")))
         click.echo("restarted kubelet", err=True)
-
-
-def _install_table(result: dict[str, Any], settings: Any) -> str:
-    verb = "would be " if result["dry_run"] else ""
-    lines = [f"{result['path']}  (kubelet root dir {settings.root_dir}, from {settings.root_dir_source})"]
-    for label in ("added", "replaced", "removed", "skipped"):
-        for key in result[label]:
-            lines.append(f"  {verb}{label:<9} {key}" if label != "skipped" else
-                         f"  skipped   {key} (has other credentials, left as is)")
-    if result["kept"]:
-        lines.append(f"  kept      {len(result['kept'])} entr{'y' if len(result['kept']) == 1 else 'ies'} unchanged")
-    if not result["changed"]:
-        lines.append("  no change to the file")
-    if result["backup"]:
-        lines.append(f"backup of the previous file: {result['backup']}")
-    if result["home"] and result["home"]["changed"]:
-        lines.append(f"{verb}set {result['home']['set']} in {result['home']['path']}")
-    rt = result["runtime"]
-    if rt["name"] and rt["config"]:
-        state = "updated" if rt["changed"] else "already up to date"
-        lines.append(f"runtime {rt['name']}: {rt['config']} {verb}{state} for {', '.join(rt['hosts'])}")
-    lines.extend(f"note: {n}" for n in rt["notes"])
-    if result["restart_needed"]:
-        lines.append(f"restart needed: {', '.join(result['restart_needed'])}")
-    elif result["changed"]:
-        lines.append("the kubelet re-reads this file within 5 minutes; no restart needed")
-    return "\n".join(lines)
 
 
 # --- remove -------------------------------------------------------------------------------------------------
@@ -319,50 +286,45 @@ def _install_table(result: dict[str, Any], settings: Any) -> str:
 
 def remove_registry(host: Any, settings: Any, server: str, *, location: str = "root-dir", runtime: str = "auto",
                     dry_run: bool = False) -> dict[str, Any]:
-    """Remove SERVER's entry from the node file, the ownership record and the runtime's config."""
+    """Remove SERVER's entry from the node file, the ownership record and the runtime's config (all or nothing)."""
+    from regcred.cli.node_runtime import plan_runtime_removal
     from regcred.core.dockerconfig import dumps_file, without_entry
     from regcred.shells import credfile
-    from regcred.shells.files import atomic_write, locked_directory
-    from regcred.shells.host import detect_runtime
+    from regcred.shells.filechanges import FileChanges
+    from regcred.shells.files import locked_directory
 
     target = _target(settings, location)
     path = host.path(target)
     record = target + nodesearch.OWNERSHIP_SUFFIX
     removed: list[str] = []
     backup = None
-    # The runtime edit is computed first: when it is refused, no file has been written yet.
-    name = detect_runtime(host) if runtime == "auto" else (None if runtime == "none" else runtime)
-    rt: dict[str, Any] = {"name": name, "config": None, "hosts": [], "changed": False, "notes": []}
-    restart: list[str] = []
-    run_host = runtimes.runtime_host(server)
-    runtime_edit: tuple[str, str] | None = None
-    if name in (runtimes.CONTAINERD, runtimes.K3S, runtimes.RKE2) and run_host:
-        cfg = runtimes.CONTAINERD_CONFIG if name == runtimes.CONTAINERD else runtimes.REGISTRIES_YAML[name]
-        text = host.read_text(cfg)
-        new = (runtimes.containerd_without_auth(text, [run_host]) if name == runtimes.CONTAINERD
-               else runtimes.registries_yaml_without_auth(text, [run_host], name))
-        rt.update(config=cfg, hosts=[run_host], changed=new is not None)
-        if new is not None:
-            restart.append(runtimes.SERVICE[name])
-            runtime_edit = (cfg, new)
+    rt, runtime_write = plan_runtime_removal(host, runtime, server)
     with locked_directory(path.parent) if not dry_run and path.parent.exists() else _NoLock():
         current = credfile.load_optional(path)
         if current is not None and current.get(server) is not None:
             removed.append(server)
-            if not dry_run:
-                backup = atomic_write(path, dumps_file(without_entry(current, server)).encode(), backup=True)
-                owned = nodesearch.parse_ownership(host.read_text(record))
-                if owned.pop(server, None) is not None:
-                    if owned:
-                        atomic_write(host.path(record), nodesearch.dumps_ownership(owned).encode())
-                    else:
-                        host.remove(record)
-    if runtime_edit is not None and not dry_run:
-        cfg, new = runtime_edit
-        host.write(cfg, new, mode=host.path(cfg).stat().st_mode & 0o777, backup=True)
-    if name == runtimes.CRIO:
-        rt["notes"].append("crio reads the kubelet's file through global_auth_file: nothing else to remove")
-    return {"path": target, "removed": removed, "backup": str(Path(target).parent / backup.name) if backup else None,
+        if not removed and runtime_write is None:
+            from regcred.cli.auth import validate_server
+
+            validate_server(server)  # a key that is nowhere and could never be: bad input, not "not found"
+        changes = FileChanges()
+        if not dry_run:
+            with _all_or_nothing(changes):
+                if runtime_write is not None:
+                    changes.write(host.path(runtime_write.path), runtime_write.text.encode(), shown=runtime_write.path,
+                                  mode=runtime_write.mode, backup=True)
+                if removed and current is not None:
+                    backup = changes.write(path, dumps_file(without_entry(current, server)).encode(), shown=target,
+                                           mode=0o600, backup=True)
+                    owned = nodesearch.parse_ownership(host.read_text(record))
+                    if owned.pop(server, None) is not None:
+                        if owned:
+                            changes.write(host.path(record), nodesearch.dumps_ownership(owned).encode(),
+                                          shown=record, mode=0o600)
+                        else:
+                            changes.remove(host.path(record, follow_last=False), shown=record)
+    restart = rt.pop("restart", [])
+    return {"path": target, "removed": removed, "backup": host.node_path(backup) if backup else None,
             "runtime": rt, "restart_needed": restart, "dry_run": dry_run}
 
 
@@ -381,18 +343,14 @@ def remove(server: str, host_root: str, root_dir: str | None, location: str, run
 
     host = open_host_root(host_root)
     settings = kubelet_settings_for(host, root_dir)
+    from regcred.cli.node_report import remove_table
+
     result = remove_registry(host, settings, server, location=location, runtime=runtime, dry_run=dry_run)
-    verb = "would remove" if dry_run else "removed"
-    lines = [f"{verb} {server} from {result['path']}" if result["removed"] else f"no entry for {server} in {result['path']}"]
     rt = result["runtime"]
-    if rt["changed"]:
-        lines.append(f"{verb} the {rt['name']} credential for {', '.join(rt['hosts'])} from {rt['config']}")
-    lines.extend(f"note: {n}" for n in rt["notes"])
-    if result["restart_needed"]:
-        lines.append(f"restart needed: {', '.join(result['restart_needed'])}")
-    emit(result, output, "\n".join(lines))
+    emit(result, output, remove_table(result, server))
     if not result["removed"] and not rt["changed"] and not ignore_not_found:
-        raise OperationFailed(f"{server!r} was found in no credential file", hint="see regcred node doctor")
+        places = " or ".join([result["path"]] + ([rt["config"]] if rt["config"] else []))
+        raise OperationFailed(f"no entry for {server!r} in {places}", hint="see regcred node doctor")
 
 
 def _register_subcommands() -> None:

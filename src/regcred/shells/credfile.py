@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from regcred.core.dockerconfig import DockerConfig, Layout, dumps_file, parse
-from regcred.shells.files import atomic_write, locked_directory, read_bytes, read_optional
+from regcred.shells.files import atomic_write, follow_symlink, locked_directory, read_bytes, read_optional
 
 
 def layout_for(path: Path) -> Layout:
@@ -50,8 +50,9 @@ def update(
     """Read-modify-write under a directory lock; `change` returns the new raw document or None for no change.
 
     The file is parsed before anything is written, so an unparseable file is refused and left untouched.
+    A symlinked file is updated in its target's directory (the lock is taken there too); the link stays.
     """
-    with locked_directory(path.parent) if not dry_run else _nothing():
+    with locked_directory(follow_symlink(path).parent) if not dry_run else _nothing():
         before = load_optional(path)
         new = change(before if before is not None else empty(path))
         if new is None or dry_run:

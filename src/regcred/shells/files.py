@@ -3,7 +3,8 @@
 A credential file is never left torn or emptied: the new content is fully written and synced to a
 temporary file in the same directory before it replaces the old one, and the directory is synced
 after the rename. Read-modify-write cycles hold an exclusive lock on the directory so that two regcred
-processes never drop each other's entries.
+processes never drop each other's entries. A symlink is followed and its target replaced in the
+target's own directory (like `sed -i --follow-symlinks`), so the link itself survives.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,8 +43,17 @@ def read_optional(path: Path, *, what: str = "file") -> bytes | None:
     return read_bytes(path, what=what)
 
 
+def follow_symlink(path: Path) -> Path:
+    """The file a write to `path` must replace: the final target when `path` is a symlink, else `path`."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 def atomic_write(path: Path, data: bytes, *, mode: int = CREDENTIAL_MODE, backup: bool = False) -> Path | None:
-    """Replace `path` with `data` atomically; returns the backup path when one was kept."""
+    """Replace `path` (or the file it links to) with `data` atomically; returns the backup path when one was kept.
+
+    The backup (`NAME.bak`, same mode) is itself written atomically, so it is never torn either.
+    """
+    path = follow_symlink(path)
     parent = path.parent
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a file")
@@ -66,8 +75,9 @@ def atomic_write(path: Path, data: bytes, *, mode: int = CREDENTIAL_MODE, backup
             os.fsync(handle.fileno())
         if backup and path.exists():
             backup_path = path.with_name(path.name + ".bak")
-            shutil.copy2(path, backup_path)
-            os.chmod(backup_path, mode)
+            if backup_path.is_dir():
+                raise IsADirectoryError(errno.EISDIR, f"{backup_path.name} is a directory")
+            _write_backup(path, backup_path, mode)
         os.replace(tmp, path)
         _fsync_dir(parent)
     except OSError as exc:
@@ -75,6 +85,21 @@ def atomic_write(path: Path, data: bytes, *, mode: int = CREDENTIAL_MODE, backup
             tmp.unlink()
         raise OperationFailed(f"{path}: cannot write: {exc.strerror}", hint="the existing file is untouched") from None
     return backup_path
+
+
+def _write_backup(source: Path, backup_path: Path, mode: int) -> None:
+    fd, name = tempfile.mkstemp(prefix=f".{backup_path.name}.", suffix=".tmp", dir=backup_path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(source.read_bytes())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(name, backup_path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
 
 
 def _fsync_dir(directory: Path) -> None:

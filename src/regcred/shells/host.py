@@ -1,8 +1,10 @@
 """A node's files seen through a host root (`/` on the node, `/host` inside the DaemonSet), and systemd.
 
 Every node path (`/var/lib/kubelet/config.json`) is mapped under the host root before it is touched,
-so the same code runs on a node, in a privileged pod and against a fake root in a test. Writes go
-through files.atomic_write (temp file, fsync, rename, mode 0600).
+so the same code runs on a node, in a privileged pod and against a fake root in a test. Symlinks are
+resolved as the node would see them: an absolute link target is taken inside the host root (never this
+machine's own file of that name), and a link that leads outside the host root is refused. Writes go
+through files.atomic_write (temp file, fsync, rename, mode 0600), so a symlinked file keeps its link.
 """
 
 from __future__ import annotations
@@ -33,11 +35,26 @@ class HostRoot:
         """True when the host root is this machine's own `/` (systemd can then be reached)."""
         return self.root.resolve() == Path("/")
 
-    def path(self, node_path: str) -> Path:
-        return self.root / node_path.lstrip("/")
+    def path(self, node_path: str, *, follow_last: bool = True) -> Path:
+        """Where `node_path` is under the host root, with every symlink resolved inside the host root."""
+        if self.is_live:
+            return Path("/" + node_path.lstrip("/"))
+        return _resolve_in_root(self.root, node_path, follow_last=follow_last)
+
+    def node_path(self, path: Path) -> str:
+        """The node's own name for a path under the host root (for messages and JSON)."""
+        if self.is_live:
+            return str(path)
+        try:
+            return "/" + str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
 
     def exists(self, node_path: str) -> bool:
-        return self.path(node_path).exists()
+        try:
+            return self.path(node_path).exists()
+        except InputError:
+            return True  # a link that leads outside the host root: it is there, and reading it is refused
 
     def read_text(self, node_path: str) -> str | None:
         """A file's text, None when missing; unreadable files are one clear line."""
@@ -53,7 +70,10 @@ class HostRoot:
 
     def state(self, node_path: str) -> FileState:
         """A candidate credential file's state, for nodesearch.evaluate."""
-        path = self.path(node_path)
+        try:
+            path = self.path(node_path)
+        except InputError as exc:
+            return FileState(node_path, exists=True, error=exc.message)
         try:
             st = path.stat()
         except FileNotFoundError:
@@ -79,12 +99,42 @@ class HostRoot:
 
     def remove(self, node_path: str) -> bool:
         try:
-            self.path(node_path).unlink()
+            self.path(node_path, follow_last=False).unlink()
         except FileNotFoundError:
             return False
         except OSError as exc:
             raise OperationFailed(f"{node_path}: cannot remove: {exc.strerror}") from None
         return True
+
+
+_MAX_LINKS = 40  # the kernel's ELOOP limit
+
+
+def _resolve_in_root(root: Path, node_path: str, *, follow_last: bool) -> Path:
+    """Resolve `node_path` component by component as if `root` were `/` (like a chroot), refusing escapes."""
+    pending = [p for p in node_path.split("/") if p not in ("", ".")]
+    done: list[str] = []
+    links = 0
+    while pending:
+        part = pending.pop(0)
+        if part == "..":
+            if not done:
+                raise InputError(f"{node_path}: a symlink on the way leads outside --host-root {root}",
+                                 hint="refusing to read or write outside the node's files")
+            done.pop()
+            continue
+        here = root.joinpath(*done, part)
+        if (pending or follow_last) and here.is_symlink():
+            links += 1
+            if links > _MAX_LINKS:
+                raise InputError(f"{node_path}: too many levels of symbolic links under --host-root {root}")
+            target = os.readlink(here)
+            if target.startswith("/"):
+                done = []  # an absolute target is a path on the node: inside the host root
+            pending = [p for p in target.split("/") if p not in ("", ".")] + pending
+            continue
+        done.append(part)
+    return root.joinpath(*done)
 
 
 def open_host_root(directory: str | Path) -> HostRoot:

@@ -1,0 +1,45 @@
+"""What `regcred node install` and `node remove` print: the table form of their JSON results (never a secret)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def install_table(result: dict[str, Any], settings: Any) -> str:
+    verb = "would be " if result["dry_run"] else ""
+    lines = [f"{result['path']}  (kubelet root dir {settings.root_dir}, from {settings.root_dir_source})"]
+    for label in ("added", "replaced", "removed", "skipped"):
+        for key in result[label]:
+            lines.append(f"  {verb}{label:<9} {key}" if label != "skipped" else
+                         f"  skipped   {key} (has other credentials, left as is)")
+    if result["kept"]:
+        lines.append(f"  kept      {len(result['kept'])} entr{'y' if len(result['kept']) == 1 else 'ies'} unchanged")
+    if not result["changed"]:
+        lines.append("  no change to the file")
+    if result["backup"]:
+        lines.append(f"backup of the previous file: {result['backup']}")
+    if result["home"] and result["home"]["changed"]:
+        lines.append(f"{verb}set {result['home']['set']} in {result['home']['path']}")
+    rt = result["runtime"]
+    if rt["name"] and rt["config"]:
+        state = "updated" if rt["changed"] else "already up to date"
+        lines.append(f"runtime {rt['name']}: {rt['config']} {verb}{state} for {', '.join(rt['hosts'])}")
+    lines.extend(f"note: {n}" for n in rt["notes"])
+    if result["restart_needed"]:
+        lines.append(f"restart needed: {', '.join(result['restart_needed'])}")
+    elif result["changed"]:
+        lines.append("the kubelet re-reads this file within 5 minutes; no restart needed")
+    return "\n".join(lines)
+
+
+def remove_table(result: dict[str, Any], server: str) -> str:
+    verb = "would remove" if result["dry_run"] else "removed"
+    lines = [f"{verb} {server} from {result['path']}" if result["removed"]
+             else f"no entry for {server} in {result['path']}"]
+    rt = result["runtime"]
+    if rt["changed"]:
+        lines.append(f"{verb} the {rt['name']} credential for {', '.join(rt['hosts'])} from {rt['config']}")
+    lines.extend(f"note: {n}" for n in rt["notes"])
+    if result["restart_needed"]:
+        lines.append(f"restart needed: {', '.join(result['restart_needed'])}")
+    return "\n".join(lines)
