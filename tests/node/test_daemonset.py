@@ -98,3 +98,93 @@ def test_dockerfile_installs_the_package_on_python_slim():
 
     text = (Path(__file__).resolve().parents[2] / "deploy/node/Dockerfile").read_text()
     assert "FROM python:3.11-slim" in text and "pip install ." in text and "COPY src ./src" in text
+
+
+# --- second review: the rendered loop run for real, quoting, the manifest on the real apiserver -------------------
+
+
+def _secret_volume(directory, doc):
+    """A Secret volume as the kubelet lays it out: the key is a symlink into a ..data directory swapped atomically."""
+    import os
+
+    version = directory / f"..{len(list(directory.iterdir()))}_v"
+    version.mkdir()
+    (version / ".dockerconfigjson").write_text(json.dumps(doc))
+    tmp = directory / "..data_tmp"
+    tmp.symlink_to(version.name)
+    os.replace(tmp, directory / "..data")
+    if not (directory / ".dockerconfigjson").is_symlink():
+        (directory / ".dockerconfigjson").symlink_to("..data/.dockerconfigjson")
+
+
+def _run_one_round(tmp_path, node, secret_dir, root_dir="/var/lib/kubelet"):
+    """Run the DaemonSet's own script with its real `regcred`; a fake `sleep` ends the loop after one round."""
+    import os
+    import subprocess
+    import sys
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "sleep").write_text("#!/bin/sh\nkill -TERM $PPID\n")
+    (bin_dir / "sleep").chmod(0o755)
+    script = sync_script(root_dir, host_root=str(node.root), secret_dir=str(secret_dir))
+    path = f"{bin_dir}:{os.path.dirname(sys.executable)}:/usr/bin:/bin"
+    done = subprocess.run(["/bin/sh", "-c", script], env={"PATH": path, "REGCRED_INTERVAL": "60"},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert "sync failed" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert "-pw" not in done.stdout + done.stderr  # no password in the pod's log
+    return json.loads(done.stdout)
+
+
+def test_the_rendered_loop_adds_then_removes_and_never_touches_other_entries(tmp_path, fake_node):
+    hand = {"username": "admin", "password": "hand-pw", "auth": "YWRtaW46aGFuZC1wdw=="}
+    fake_node.write(KUBELET, {"auths": {"hand.example.com": hand, "clash.example.com": hand}, "credsStore": "x"})
+    secret_dir = tmp_path / "secret"
+    secret_dir.mkdir()
+    _secret_volume(secret_dir, secret("a.example.com", "b.example.com", "clash.example.com"))
+    first = _run_one_round(tmp_path, fake_node, secret_dir)
+    assert sorted(first["added"]) == ["a.example.com", "b.example.com"] and first["skipped"] == ["clash.example.com"]
+    _secret_volume(secret_dir, secret("a.example.com"))  # the Secret loses b
+    second = _run_one_round(tmp_path, fake_node, secret_dir)
+    assert second["removed"] == ["b.example.com"]
+    assert set(fake_node.json(KUBELET)["auths"]) == {"a.example.com", "hand.example.com", "clash.example.com"}
+    _secret_volume(secret_dir, {"auths": {}})  # and then every registry
+    third = _run_one_round(tmp_path, fake_node, secret_dir)
+    assert third["removed"] == ["a.example.com"]
+    doc = fake_node.json(KUBELET)
+    assert doc == {"auths": {"hand.example.com": hand, "clash.example.com": hand}, "credsStore": "x"}
+    assert not fake_node.path(KUBELET + ".regcred-owned").exists()
+
+
+def test_the_loop_quotes_the_root_dir(tmp_path, fake_node):
+    odd = "/data/kube let;$(touch INJECTED)"
+    fake_node.path(odd).mkdir(parents=True)
+    secret_dir = tmp_path / "secret"
+    secret_dir.mkdir()
+    _secret_volume(secret_dir, secret("a.example.com"))
+    result = _run_one_round(tmp_path, fake_node, secret_dir, root_dir=odd)
+    assert result["path"] == odd + "/config.json" and fake_node.path(odd + "/config.json").is_file()
+    assert not list(tmp_path.rglob("INJECTED"))
+
+
+def test_the_manifest_runs_on_linux_nodes_only_and_everywhere_among_them():
+    pod = daemonset_manifest(secret="s", namespace="n", image="i")["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"} and pod["tolerations"] == [{"operator": "Exists"}]
+    container = pod["containers"][0]
+    assert container["securityContext"]["runAsUser"] == 0 and container["securityContext"]["capabilities"] == {
+        "drop": ["ALL"]}
+    assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+
+
+def test_the_manifest_is_accepted_by_the_api_server(kube, regcred):
+    from tests.support.kube import unique_ns
+
+    ns = unique_ns("ds")
+    kube.create_namespace(ns)
+    code, out, _ = regcred("node", "daemonset", "--secret", "global-pull", "-n", ns, "-o", "json",
+                           "--root-dir", "/data/kubelet")
+    assert code == 0
+    created = kube.create(json.loads(out), dry_run=True)
+    spec = created["spec"]["template"]["spec"]
+    assert spec["volumes"][0]["hostPath"] == {"path": "/data/kubelet", "type": "Directory"}
+    assert spec["containers"][0]["volumeMounts"][0]["mountPath"] == "/host/data/kubelet"

@@ -10,6 +10,7 @@ Nothing is written when nothing changed, so the loop is cheap and leaves no chur
 from __future__ import annotations
 
 import posixpath
+import shlex
 from typing import Any
 
 import click
@@ -24,13 +25,17 @@ HOST_ROOT = "/host"
 SECRET_DIR = "/secret"
 
 
-def sync_script(root_dir: str) -> str:
-    """The container's loop: one `node install` per interval; a failed round is logged and retried."""
+def sync_script(root_dir: str, *, host_root: str = HOST_ROOT, secret_dir: str = SECRET_DIR) -> str:
+    """The container's loop: one `node install` per interval; a failed round is logged and retried.
+
+    Every path is shell-quoted: a root dir is data, never shell syntax.
+    """
+    secret_file = shlex.quote(f"{secret_dir}/{KEY_DOCKERCONFIGJSON}")
     return (
         "set -u\n"
         "while :; do\n"
-        f"  regcred node install --from-file {SECRET_DIR}/{KEY_DOCKERCONFIGJSON} --host-root {HOST_ROOT} "
-        f"--root-dir {root_dir} --runtime none --prune --keep-existing -o json "
+        f"  regcred node install --from-file {secret_file} --host-root {shlex.quote(host_root)} "
+        f"--root-dir {shlex.quote(root_dir)} --runtime none --prune --keep-existing -o json "
         '|| echo "regcred-node: sync failed; retrying in ${REGCRED_INTERVAL}s" >&2\n'
         '  sleep "${REGCRED_INTERVAL}"\n'
         "done\n"
@@ -73,6 +78,7 @@ def daemonset_manifest(*, secret: str, namespace: str, image: str, name: str = D
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "tolerations": [{"operator": "Exists"}],
+                    "nodeSelector": {"kubernetes.io/os": "linux"},
                     "terminationGracePeriodSeconds": 5,
                     "containers": [container],
                     "volumes": [
