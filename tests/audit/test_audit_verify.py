@@ -33,6 +33,8 @@ from tests.support.fixtures import TOKEN_PASSWORDS
         ("DNS: cannot resolve nope.invalid", "registry unreachable"),
         ("timeout after 10s talking to r.io", "registry unreachable"),
         ("pull team/app:v1: timeout after 10s talking to r.io", "registry unreachable"),
+        ("pull a:1: timeout: the check of r.io passed its 30s deadline (the registry answers too slowly)",
+         "the registry answers too slowly"),
         ("TLS error with r.io: self-signed certificate (give its CA with --ca-file)", "TLS: fix the registry's"),
         ("registry key '*.example.com' is a wildcard", "fix its key"),
     ],

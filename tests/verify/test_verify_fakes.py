@@ -309,3 +309,45 @@ def test_plain_http_realm_of_an_https_registry_gets_no_credentials(serve: Callab
     assert result.returncode == 1 and row["tls"] is True and not row["login"]
     assert "plain http while the registry is https" in row["error"]
     assert realm.seen == [] and PASSWORD not in result.stdout + result.stderr
+
+
+def test_trickling_registry_is_stopped_by_the_check_deadline() -> None:
+    """Each byte comes within --timeout, so no read times out; the whole check still ends at its deadline
+    (S × (2 + repositories): 0.5 × 2 = 1 s here), instead of after the ~60 s the body would take."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def trickle(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 600\r\n\r\n")
+            for _ in range(600):
+                if stop.wait(0.1):
+                    return
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=trickle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        started = time.monotonic()
+        result, data = verify(f"127.0.0.1:{listener.getsockname()[1]}", "--timeout", "0.5")
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        listener.close()
+    assert result.returncode == 1
+    assert "passed its 1s deadline" in error_of(data) and elapsed < 10

@@ -100,7 +100,7 @@ def render(report: AuditReport) -> str:
 @click.option("--ca-file", type=click.Path(path_type=Path), help="With --verify: trust only this PEM CA bundle.")
 @click.option("--insecure-http", is_flag=True, help="With --verify: speak plain HTTP to the registries.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-              help="With --verify: seconds per request.")
+              help="With --verify: seconds per network read (each registry check: S × (2 + repositories) at most).")
 @cluster_options(dry_run=False, output_choices=("table", "json"))
 def audit(files: tuple[str, ...], node_configs: tuple[Path, ...], verify: bool, ca_file: Path | None,
           insecure_http: bool, timeout: float, cluster: ClusterOptions) -> None:

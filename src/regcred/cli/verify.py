@@ -89,7 +89,7 @@ def render(rows: list[dict[str, Any]]) -> str:
 @click.option("--ca-file", type=click.Path(path_type=Path), help="Trust only this PEM CA bundle for TLS.")
 @click.option("--insecure-http", is_flag=True, help="Speak plain HTTP to the registries (no TLS).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-              help="Seconds per request.")
+              help="Seconds per network read; a whole registry check stops after S × (2 + repositories).")
 @click.option("--probe-upload", is_flag=True,
               help="When push rights cannot be read from a token (Basic auth, opaque tokens), start a blob upload "
                    "and cancel it at once to find out. Nothing is pushed.")

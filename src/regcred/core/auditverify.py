@@ -17,6 +17,7 @@ from regcred.core.audit import CredentialUse, Finding
 # (pattern on one reason, the fix) — first match wins; order matters (the pull-scoped 401/403 before the
 # login ones, TLS before the generic transport failures).
 _FIXES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), fix) for p, fix in (
+    (r"passed its \S+ deadline", "the registry answers too slowly: retry later, or raise --timeout"),
     (r"TLS error with ", "TLS: fix the registry's certificate or trust its CA (--ca-file with --verify)"),
     (r"^(DNS: cannot resolve|connection refused by|timeout after|\w+ talking to)|: (DNS: cannot resolve|"
      r"connection refused by|timeout after)",

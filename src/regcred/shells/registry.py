@@ -6,18 +6,22 @@ a runtime sends. Push rights are read from the `access` claim of a token asked f
 is ever pushed. Redirects are followed by hand and only within the registry and its realm, so a
 credential never leaves for another host; replies are read up to a cap; the token and the password
 never appear in a result, a log line or an error.
+
+`--timeout S` bounds each network read; a server trickling bytes could hold a read open for ever, so each
+registry check as a whole also has a deadline, S × (2 + number of repositories) seconds, after which the
+check stops with a timeout reason.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import socket
 import ssl
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -35,6 +39,7 @@ from regcred.core.verification import (
     read_token_reply,
     status_reason,
 )
+from regcred.shells.registryproblems import Deadline, DeadlinePassed, RegistryProblem, transport_reason
 
 MANIFEST_ACCEPT = ", ".join((
     "application/vnd.oci.image.index.v1+json",
@@ -47,16 +52,6 @@ MAX_REDIRECTS = 5
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONCURRENCY = 8
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
-
-class RegistryProblem(Exception):
-    """One check could not go on; the message is the user-facing reason (never holds a secret)."""
-
-    def __init__(self, message: str, *, reachable: bool = True, tls: bool | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.reachable = reachable
-        self.tls = tls
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,43 +89,6 @@ def _basic_header(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
-def _root_cause(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain and len(chain) < 10:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
-def transport_reason(exc: httpx.HTTPError, host: str, timeout: float) -> RegistryProblem:
-    """DNS, refused, TLS, timeout...: one reason naming the host."""
-    chain = _root_cause(exc)
-    if isinstance(exc, httpx.TimeoutException):
-        reachable = not isinstance(exc, httpx.ConnectTimeout)
-        return RegistryProblem(f"timeout after {timeout:g}s talking to {host}", reachable=reachable)
-    for cause in chain:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            detail = cause.verify_message or "certificate verification failed"
-            return RegistryProblem(f"TLS error with {host}: {detail} (give its CA with --ca-file)", tls=False)
-        if isinstance(cause, ssl.SSLError):
-            hint = " (it may speak plain HTTP: then use --insecure-http)" if cause.reason == "WRONG_VERSION_NUMBER" else ""
-            return RegistryProblem(f"TLS error with {host}: {cause.reason or 'handshake failed'}{hint}", tls=False)
-        if isinstance(cause, socket.gaierror):
-            return RegistryProblem(f"DNS: cannot resolve {host}", reachable=False)
-        if isinstance(cause, ConnectionRefusedError):
-            return RegistryProblem(f"connection refused by {host}", reachable=False)
-    text = " ".join(str(exc).split()).lower()
-    if "refused" in text:
-        return RegistryProblem(f"connection refused by {host}", reachable=False)
-    if "name or service not known" in text or "name resolution" in text:
-        return RegistryProblem(f"DNS: cannot resolve {host}", reachable=False)
-    if "ssl" in text or "certificate" in text:
-        return RegistryProblem(f"TLS error with {host}", tls=False)
-    reachable = not isinstance(exc, httpx.ConnectError)
-    return RegistryProblem(f"{type(exc).__name__} talking to {host}", reachable=reachable)
-
-
 class RegistryClient:
     """One HTTP client (shared pool, thread-safe) for a verification run."""
 
@@ -162,14 +120,21 @@ class RegistryClient:
     # --- one request, with the redirect and size policy ------------------------------------------------
 
     def request(self, method: str, url: str, *, allowed_hosts: Iterable[str], headers: dict[str, str] | None = None,
-                data: dict[str, str] | None = None, params: Sequence[tuple[str, str]] | None = None) -> _Reply:
-        """Send; follow same-host redirects by hand; refuse any other host; cap the body."""
+                data: dict[str, str] | None = None, params: Sequence[tuple[str, str]] | None = None,
+                deadline: Deadline | None = None) -> _Reply:
+        """Send; follow same-host redirects by hand; refuse any other host; cap the body and the time."""
         allowed = {h.lower() for h in allowed_hosts}
         start_scheme = urlsplit(url).scheme
         for _ in range(MAX_REDIRECTS + 1):
             host = urlsplit(url).netloc
+            limit = self.options.timeout
+            if deadline is not None:
+                if deadline.remaining() <= 0:
+                    raise deadline.problem(host)
+                limit = min(limit, deadline.remaining())
             try:
-                with self.http.stream(method, url, headers=headers, data=data, params=params) as resp:
+                with self.http.stream(method, url, headers=headers, data=data, params=params,
+                                      timeout=limit) as resp:
                     if resp.status_code in _REDIRECTS and "location" in resp.headers:
                         location = urljoin(str(resp.url), resp.headers["location"])
                         target = urlsplit(location)
@@ -184,16 +149,20 @@ class RegistryClient:
                         if resp.status_code == 303:
                             method, data = "GET", None
                         continue
-                    body = self._read_capped(resp, host) if method != "HEAD" else b""
+                    body = self._read_capped(resp, host, deadline) if method != "HEAD" else b""
                     return _Reply(resp.status_code, resp.headers, body, str(resp.url))
             except httpx.HTTPError as exc:
+                if deadline is not None and limit < self.options.timeout and isinstance(exc, httpx.TimeoutException):
+                    raise deadline.problem(host) from None
                 raise transport_reason(exc, host, self.options.timeout) from None
         raise RegistryProblem(f"more than {MAX_REDIRECTS} redirects from {urlsplit(url).netloc}")
 
-    def _read_capped(self, resp: httpx.Response, host: str) -> bytes:
+    def _read_capped(self, resp: httpx.Response, host: str, deadline: Deadline | None = None) -> bytes:
         chunks: list[bytes] = []
         size = 0
         for chunk in resp.iter_bytes():
+            if deadline is not None and deadline.remaining() <= 0:
+                raise deadline.problem(host)
             size += len(chunk)
             if size > self.options.max_body:
                 raise RegistryProblem(
@@ -238,9 +207,13 @@ class _Check:
         self.hosts = {target.registry.lower()}
         self.basic = _basic_header(target.username, target.password)
         self.token_hosts = set(self.hosts)
+        self.deadline = Deadline.for_check(client.options.timeout, len(target.repositories))
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> _Reply:
+        return self.client.request(method, url, deadline=self.deadline, **kwargs)
 
     def run(self) -> None:
-        ping = self.client.request("GET", f"{self.base}/v2/", allowed_hosts=self.hosts)
+        ping = self._request("GET", f"{self.base}/v2/", allowed_hosts=self.hosts)
         self.result.reachable = True
         self.result.tls = True if self.client.scheme == "https" else None
         if ping.status == 200:
@@ -273,7 +246,7 @@ class _Check:
     def _basic(self) -> None:
         self.result.scheme = "basic"
         auth = {"Authorization": self.basic}
-        reply = self.client.request("GET", f"{self.base}/v2/", allowed_hosts=self.hosts, headers=auth)
+        reply = self._request("GET", f"{self.base}/v2/", allowed_hosts=self.hosts, headers=auth)
         if reply.status != 200:
             raise RegistryProblem(status_reason(reply.status, what="login"))
         self.result.login = True
@@ -293,7 +266,7 @@ class _Check:
         token, grant = self._token(realm, service, None)
         self._record_lifetime(grant)
         # As `docker login`: the registry itself must accept the token (a realm it does not trust fails here).
-        ping = self.client.request("GET", f"{self.base}/v2/", allowed_hosts=self.hosts,
+        ping = self._request("GET", f"{self.base}/v2/", allowed_hosts=self.hosts,
                                    headers={"Authorization": f"Bearer {token}"})
         if ping.status != 200:
             raise RegistryProblem(status_reason(ping.status, what="login with the token"))
@@ -330,7 +303,7 @@ class _Check:
             params.append(("scope", scope))
         params.append(("account", self.target.username))
         what = "token request" if scope is None else f"token for {scope}"
-        reply = self.client.request("GET", realm, allowed_hosts=self.token_hosts, params=params,
+        reply = self._request("GET", realm, allowed_hosts=self.token_hosts, params=params,
                                     headers={"Authorization": self.basic})
         if reply.status in (404, 405):
             form = {"grant_type": "password", "username": self.target.username, "password": self.target.password,
@@ -339,7 +312,7 @@ class _Check:
                 form["service"] = service
             if scope:
                 form["scope"] = scope
-            reply = self.client.request("POST", realm, allowed_hosts=self.token_hosts, data=form)
+            reply = self._request("POST", realm, allowed_hosts=self.token_hosts, data=form)
         if reply.status != 200:
             raise RegistryProblem(status_reason(reply.status, what=what))
         try:
@@ -356,7 +329,7 @@ class _Check:
                 headers = dict(auth_for(repo, "pull"))
                 headers["Accept"] = MANIFEST_ACCEPT
                 url = f"{self.base}/v2/{repo.path}/manifests/{repo.reference}"
-                reply = self.client.request("HEAD", url, allowed_hosts=self.hosts, headers=headers)
+                reply = self._request("HEAD", url, allowed_hosts=self.hosts, headers=headers)
                 ok = reply.status == 200
                 self.result.pull[repo.label] = ok
                 if ok:
@@ -366,6 +339,8 @@ class _Check:
                                               "credential may not pull it (insufficient scope)")
                 else:
                     self.result.errors.append(status_reason(reply.status, what=f"pull {repo.label}"))
+            except DeadlinePassed:
+                raise  # the check is over: reported once, the remaining repositories count as not pulled
             except RegistryProblem as problem:
                 self.result.pull[repo.label] = False
                 self.result.errors.append(f"pull {repo.label}: {problem.message}")
@@ -376,14 +351,14 @@ class _Check:
         if repo is None:
             return None
         url = f"{self.base}/v2/{repo.path}/blobs/uploads/"
-        reply = self.client.request("POST", url, allowed_hosts=self.hosts, headers=auth)
+        reply = self._request("POST", url, allowed_hosts=self.hosts, headers=auth)
         if reply.status in (401, 403):
             return False
         if reply.status != 202:
             return None
         location = reply.headers.get("location")
         if location:
-            cancel = self.client.request("DELETE", urljoin(reply.url, location), allowed_hosts=self.hosts,
+            cancel = self._request("DELETE", urljoin(reply.url, location), allowed_hosts=self.hosts,
                                          headers=auth)
             if cancel.status not in (200, 202, 204):
                 self.result.errors.append(f"push probe: could not cancel the upload session ({cancel.status})")
