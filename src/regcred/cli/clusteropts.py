@@ -101,7 +101,7 @@ def cluster_options(*, namespaces: bool = True, dry_run: bool = True, output: bo
             opts.append(click.option("-o", "--output", "kc_output", type=click.Choice(list(output_choices)),
                                      default=output_choices[0], show_default=True, help="Output format."))
         for opt in reversed(opts):
-            wrapper = opt(wrapper)  # type: ignore[assignment]
+            wrapper = opt(wrapper)
         return wrapper  # type: ignore[return-value]
 
     return decorate

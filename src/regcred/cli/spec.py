@@ -196,14 +196,12 @@ def plan_command(files: tuple[str, ...], host_root: str | None, cluster: Cluster
 @click.command("apply")
 @_files_option
 @click.option("--host-root", metavar="DIR", help="Also write the node level for the node whose / is mounted at DIR.")
-@cluster_options(namespaces=True, dry_run=True, output_choices=("table", "json", "yaml"))
+@cluster_options(namespaces=False, dry_run=True, output_choices=("table", "json", "yaml"))
 def apply_command(files: tuple[str, ...], host_root: str | None, cluster: ClusterOptions) -> None:
     """Make exactly the planned changes (conditional writes, ownership kept); a second run changes nothing."""
     from regcred.cli.clusteropts import report
     from regcred.shells.specapply import apply_plan
 
-    if cluster.namespace or cluster.all_namespaces or cluster.namespace_selector:
-        raise InputError("apply takes its namespaces from the spec", hint="use spec.namespaces instead of -n/-A")
     result, api, desired = build_plan(files, cluster, host_root)
     with api:
         rows = apply_plan(api, result, cluster=cluster, desired=desired, host_root=host_root)

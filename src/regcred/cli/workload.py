@@ -103,8 +103,11 @@ def _kinds(kinds: tuple[str, ...]) -> tuple[str, ...]:
         return DEFAULT_KINDS
     chosen = []
     for kind in kinds:
-        rt = resource_type(kind)
-        if rt.kind not in DEFAULT_KINDS:
+        try:
+            rt = resource_type(kind)
+        except InputError:
+            rt = None
+        if rt is None or rt.kind not in DEFAULT_KINDS:
             raise InputError(f"--kind {kind}: not a workload kind", hint=f"use one of {', '.join(DEFAULT_KINDS)}")
         chosen.append(rt.kind)
     return tuple(dict.fromkeys(chosen))

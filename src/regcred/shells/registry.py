@@ -133,7 +133,8 @@ class RegistryClient:
                     raise deadline.problem(host)
                 limit = min(limit, deadline.remaining())
             try:
-                with self.http.stream(method, url, headers=headers, data=data, params=params,
+                with self.http.stream(method, url, headers=headers, data=data,
+                                      params=httpx.QueryParams(list(params)) if params else None,
                                       timeout=limit) as resp:
                     if resp.status_code in _REDIRECTS and "location" in resp.headers:
                         location = urljoin(str(resp.url), resp.headers["location"])
