@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from regcred.core.audit import ClusterState, audit
+from regcred.core.audit.simulation import ClusterState, audit
 from regcred.shells.clusterdump import read_manifests
 
 REGISTRIES = ("reg-a.example.com", "reg-b.example.com:5000", "quay.io", "docker.io", "ghcr.io")

@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from regcred.core import gomatch
-from regcred.core.keyring import Credential, Keyring
-from regcred.core.registrykey import parse_schemeless
+from regcred.core.credentials import gomatch
+from regcred.core.credentials.keyring import Credential, Keyring
+from regcred.core.credentials.registrykey import parse_schemeless
 
 RUNS = 15
 
@@ -105,7 +105,7 @@ def main() -> None:
     print("keyring: 1,000 keys, 100,000 repositories")
     print(f"  indexed lookup            {len(repos) / elapsed:10,.0f} lookups/s   ({hits:,} with credentials; goal >= 200,000/s)")
 
-    from regcred.core.registrykey import index_key
+    from regcred.core.credentials.registrykey import index_key
 
     entries = []
     for k in keys:

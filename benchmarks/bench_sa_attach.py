@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.fakekube import FakeKube  # noqa: E402
 
-from regcred.core.pullsecret import dockerconfigjson_payload  # noqa: E402
-from regcred.core.serviceaccounts import ADDED_ANNOTATION  # noqa: E402
+from regcred.core.cluster.serviceaccounts import ADDED_ANNOTATION  # noqa: E402
+from regcred.core.credentials.pullsecret import dockerconfigjson_payload  # noqa: E402
 
 NS_PATH = re.compile(r"/namespaces/(bench-\d+)/")
 

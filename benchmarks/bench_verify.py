@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from regcred.core.verification import RepositoryRef, Target
+from regcred.core.verify.verification import RepositoryRef, Target
 from regcred.shells.registry import RegistryClient, VerifyOptions
 
 USER, PASSWORD = "bench", "bench-password"

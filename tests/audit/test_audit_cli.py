@@ -11,7 +11,7 @@ import httpx
 import pytest
 import yaml
 
-from regcred.core.audit import ClusterState, audit
+from regcred.core.audit.simulation import ClusterState, audit
 from regcred.localregistry.registry import RegistryServer
 from regcred.shells.clusterdump import read_live
 from regcred.shells.kube import KubeApi

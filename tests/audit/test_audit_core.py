@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from regcred.core.audit import CODES, ClusterState, audit
-from regcred.core.dockerconfig import parse_config_json
-from regcred.core.keyring import Keyring
+from regcred.core.audit.simulation import CODES, ClusterState, audit
+from regcred.core.credentials.dockerconfig import parse_config_json
+from regcred.core.credentials.keyring import Keyring
 from tests.audit.builders import cronjob, deployment, entry, pod, pull_secret, service_account
 
 REG = "reg.example.com"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from regcred.core.pullsecret import dockerconfigjson_payload
+from regcred.core.credentials.pullsecret import dockerconfigjson_payload
 from tests.cluster.test_secrets_sa_cli import make_sa, make_secret, namespace
 from tests.support.cli import run_regcred
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from regcred.core.audit import CredentialUse
-from regcred.core.auditverify import rejection_fix, verification_findings
-from regcred.core.verification import status_reason
+from regcred.core.audit.simulation import CredentialUse
+from regcred.core.audit.verification import rejection_fix, verification_findings
+from regcred.core.verify.verification import status_reason
 from regcred.localregistry.registry import RegistryServer
 from tests.audit.builders import deployment, entry, pull_secret
 from tests.support.cli import run_regcred

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from regcred.core.pullsecret import dockerconfigjson_payload
-from regcred.core.serviceaccounts import ADDED_ANNOTATION
+from regcred.core.cluster.serviceaccounts import ADDED_ANNOTATION
+from regcred.core.credentials.pullsecret import dockerconfigjson_payload
 from tests.support.cli import assert_clean_error, run_regcred
 
 MANAGED = {"app.kubernetes.io/managed-by": "regcred"}

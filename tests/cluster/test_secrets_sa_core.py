@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from regcred.core.pullsecret import dockerconfigjson_payload, secret_manifest
-from regcred.core.secretsync import plan_secret
-from regcred.core.serviceaccounts import (
+from regcred.core.cluster.secretsync import plan_secret
+from regcred.core.cluster.serviceaccounts import (
     ADDED_ANNOTATION,
     change_patch,
     new_service_account,
@@ -17,6 +16,7 @@ from regcred.core.serviceaccounts import (
     plan_detach,
     recorded_names,
 )
+from regcred.core.credentials.pullsecret import dockerconfigjson_payload, secret_manifest
 
 
 def account(*names: str, recorded: str | None = None, rv: str = "7") -> dict[str, Any]:

@@ -8,7 +8,7 @@ import yaml
 
 from regcred.cli.node import install_entries
 from regcred.cli.node_daemonset import daemonset_manifest, sync_script
-from regcred.core.dockerconfig import parse_config_json
+from regcred.core.credentials.dockerconfig import parse_config_json
 from regcred.shells.host import HostRoot, kubelet_settings
 
 KUBELET = "/var/lib/kubelet/config.json"

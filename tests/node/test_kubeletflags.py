@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from regcred.core import kubeletflags as kf
+from regcred.core.node import kubeletflags as kf
 
 KUBEADM_DROPIN = """\
 # Note: This dropin only works with kubeadm and kubelet v1.11+

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from regcred.core import nodesearch as ns
-from regcred.core.dockerconfig import parse_config_json
+from regcred.core.credentials.dockerconfig import parse_config_json
+from regcred.core.node import search as ns
 
 GOOD = json.dumps({"auths": {"reg.example.com": {"auth": "dTpw"}}}).encode()  # u:p
 

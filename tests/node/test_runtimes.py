@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from regcred.core import runtimes as rt
 from regcred.core.errors import ConfigFormatError
+from regcred.core.node import runtimes as rt
 
 CRED = rt.HostCredential("reg.example.com:5000", "alice", 's3cret"quote')
 

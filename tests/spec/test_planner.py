@@ -6,10 +6,10 @@ import base64
 import json
 from typing import Any
 
-from regcred.core.dockerconfig import entry_object
-from regcred.core.planner import ClusterState, DesiredCredential, payload_from_entries, plan
-from regcred.core.serviceaccounts import ADDED_ANNOTATION
-from regcred.core.spec import parse_document
+from regcred.core.cluster.serviceaccounts import ADDED_ANNOTATION
+from regcred.core.credentials.dockerconfig import entry_object
+from regcred.core.spec.model import parse_document
+from regcred.core.spec.planner import ClusterState, DesiredCredential, payload_from_entries, plan
 
 SECRET_VALUE = "s3cret-value"
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from regcred.cli.clusteropts import ClusterOptions
-from regcred.core.planner import CREDENTIAL_LABEL, plan
-from regcred.core.serviceaccounts import ADDED_ANNOTATION
-from regcred.core.spec import SpecInvalid, parse_document
-from regcred.shells.specapply import apply_plan
-from regcred.shells.specsource import read_cluster_state, resolve_all
+from regcred.core.cluster.serviceaccounts import ADDED_ANNOTATION
+from regcred.core.spec.model import SpecInvalid, parse_document
+from regcred.core.spec.planner import CREDENTIAL_LABEL, plan
+from regcred.shells.spec.apply import apply_plan
+from regcred.shells.spec.source import read_cluster_state, resolve_all
 from tests.spec.memapi import MemApi
 
 OPTS = ClusterOptions(workers=1, output="json")

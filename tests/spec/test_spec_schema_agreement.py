@@ -18,8 +18,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from regcred.core.spec import SpecInvalid, parse_document
-from regcred.core.specschema import crd, json_schema
+from regcred.core.spec.model import SpecInvalid, parse_document
+from regcred.core.spec.schema import crd, json_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = yaml.safe_load((ROOT / "examples" / "registrycredential.yaml").read_text())

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from regcred.core.spec import SpecInvalid, parse_document, parse_documents
-from regcred.core.specschema import crd, json_schema
+from regcred.core.spec.model import SpecInvalid, parse_document, parse_documents
+from regcred.core.spec.schema import crd, json_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from regcred.core import dockerconfig as dc
+from regcred.core.credentials import dockerconfig as dc
 from regcred.core.errors import ConfigFormatError
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from regcred.core.gobase64 import AuthDecodeError, decode_auth, encode_auth, go_std_decode
+from regcred.core.credentials.gobase64 import AuthDecodeError, decode_auth, encode_auth, go_std_decode
 
 
 @pytest.mark.parametrize(

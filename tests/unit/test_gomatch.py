@@ -2,7 +2,7 @@
 
 import pytest
 
-from regcred.core.gomatch import match
+from regcred.core.credentials.gomatch import match
 
 
 @pytest.mark.parametrize(

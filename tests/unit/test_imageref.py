@@ -2,8 +2,8 @@
 
 import pytest
 
+from regcred.core.credentials.imageref import normalize_repository, parse_image
 from regcred.core.errors import ImageReferenceError
-from regcred.core.imageref import normalize_repository, parse_image
 
 
 @pytest.mark.parametrize(

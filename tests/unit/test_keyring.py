@@ -2,15 +2,15 @@
 
 import pytest
 
-from regcred.core.dockerconfig import parse_config_json
-from regcred.core.keyring import (
+from regcred.core.credentials.dockerconfig import parse_config_json
+from regcred.core.credentials.keyring import (
     Credential,
     Keyring,
     build_keyring,
     is_default_registry_match,
     lookup_pull_credentials,
 )
-from regcred.core.registrykey import index_key
+from regcred.core.credentials.registrykey import index_key
 
 
 def ring(*keys: str) -> Keyring:

@@ -5,10 +5,10 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from regcred.core import dockerconfig as dc
-from regcred.core.gobase64 import decode_auth, encode_auth
-from regcred.core.gojson import go_compact_dumps
-from regcred.core.keyring import Credential, Keyring
+from regcred.core.credentials import dockerconfig as dc
+from regcred.core.credentials.gobase64 import decode_auth, encode_auth
+from regcred.core.credentials.gojson import go_compact_dumps
+from regcred.core.credentials.keyring import Credential, Keyring
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 users = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=":"), max_size=20)
@@ -85,8 +85,8 @@ glob_host = st.lists(st.one_of(label, glob_label), min_size=1, max_size=4).map("
 @settings(max_examples=300)
 def test_glob_lookup_equals_label_by_label_scan(keys: list[tuple[str, str]], h: str, repo_path: str) -> None:
     """With globs, the indexed lookup still equals the kubelet's scan (label count, filepath.Match, prefix)."""
-    from regcred.core.gomatch import match
-    from regcred.core.registrykey import index_key
+    from regcred.core.credentials.gomatch import match
+    from regcred.core.credentials.registrykey import index_key
 
     keyring = Keyring()
     slots: dict[str, list[str]] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from regcred.core.challenge import (
+from regcred.core.verify.challenge import (
     Challenge,
     ChallengeError,
     bearer_parameters,

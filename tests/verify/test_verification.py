@@ -9,7 +9,7 @@ import json
 import pytest
 
 from regcred.core.errors import InputError
-from regcred.core.verification import (
+from regcred.core.verify.verification import (
     CheckRequest,
     CheckResult,
     RepositoryRef,

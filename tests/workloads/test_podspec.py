@@ -6,8 +6,7 @@ import copy
 
 import pytest
 
-from regcred.core.errors import InputError
-from regcred.core.podspec import (
+from regcred.core.cluster.podspec import (
     EditRequest,
     RegistryScope,
     apply_plan,
@@ -16,6 +15,7 @@ from regcred.core.podspec import (
     spec_images,
     template_patch,
 )
+from regcred.core.errors import InputError
 
 
 def _spec(*images: str, secrets: tuple[str, ...] = (), sa: str | None = None) -> dict:

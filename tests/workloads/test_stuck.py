@@ -11,8 +11,14 @@ from typing import Any
 
 from regcred.cli.clusteropts import ClusterOptions
 from regcred.cli.workload import attach_in_namespace, restart_stuck_pods
-from regcred.core.podspec import EditRequest, RegistryScope
-from regcred.core.stuck import RESTARTED_AT, find_stuck_pods, plan_restarts, restart_patch, stuck_images
+from regcred.core.cluster.podspec import EditRequest, RegistryScope
+from regcred.core.cluster.stuck import (
+    RESTARTED_AT,
+    find_stuck_pods,
+    plan_restarts,
+    restart_patch,
+    stuck_images,
+)
 from regcred.shells.kube import KubeNotFound
 
 SCOPE = RegistryScope(["registry.example.com"])
@@ -172,7 +178,7 @@ def test_scope_from_secret_uses_its_registry_keys() -> None:
     import base64
 
     from regcred.cli.workload import scope_from_secret
-    from regcred.core.pullsecret import dockerconfigjson_payload
+    from regcred.core.credentials.pullsecret import dockerconfigjson_payload
 
     payload = base64.b64encode(dockerconfigjson_payload("registry.example.com", "u", "p")).decode()
     secret = {**SECRET_OBJ, "data": {".dockerconfigjson": payload}}

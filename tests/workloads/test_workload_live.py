@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from regcred.core.pullsecret import dockerconfigjson_payload
-from regcred.core.stuck import RESTARTED_AT
+from regcred.core.cluster.stuck import RESTARTED_AT
+from regcred.core.credentials.pullsecret import dockerconfigjson_payload
 from tests.support.cli import assert_clean_error, run_regcred
 
 if importlib.util.find_spec("tests.support.kube") is None:

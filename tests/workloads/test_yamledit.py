@@ -13,8 +13,8 @@ import json
 import pytest
 import yaml
 
+from regcred.core.cluster.podspec import EditRequest, RegistryScope, apply_plan, find_pod_specs, plan_spec
 from regcred.core.errors import InputError
-from regcred.core.podspec import EditRequest, RegistryScope, apply_plan, find_pod_specs, plan_spec
 from regcred.shells.yamledit import edit_stream
 
 ENGINES = ["auto", "ruamel"]

@@ -10,12 +10,12 @@ import click
 
 from regcred.cli.clusteropts import cluster_options
 from regcred.cli.output import emit, render_table
-from regcred.core.audit import AuditReport, ClusterState, CredentialUse
-from regcred.core.audit import audit as run_audit
-from regcred.core.auditverify import verification_findings
+from regcred.core.audit.simulation import AuditReport, ClusterState, CredentialUse
+from regcred.core.audit.simulation import audit as run_audit
+from regcred.core.audit.verification import verification_findings
+from regcred.core.credentials.imageref import parse_image
 from regcred.core.errors import InputError, OperationFailed
-from regcred.core.imageref import parse_image
-from regcred.core.verification import CheckRequest, RepositoryRef
+from regcred.core.verify.verification import CheckRequest, RepositoryRef
 
 if TYPE_CHECKING:
     from regcred.cli.clusteropts import ClusterOptions

@@ -9,10 +9,10 @@ import click
 
 from regcred.cli.options import output_option, password_options, resolve_password
 from regcred.cli.output import emit, render_table
-from regcred.core import dockerconfig
-from regcred.core.dockerconfig import DockerConfig
+from regcred.core.credentials import dockerconfig
+from regcred.core.credentials.dockerconfig import DockerConfig
+from regcred.core.credentials.registrykey import index_key
 from regcred.core.errors import ConfigFormatError, InputError, OperationFailed
-from regcred.core.registrykey import index_key
 from regcred.shells import credfile
 
 FILE_OPTION = click.option(

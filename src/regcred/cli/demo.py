@@ -18,11 +18,11 @@ from pathlib import Path
 import click
 
 from regcred.cli.output import render_table
-from regcred.core import dockerconfig
+from regcred.core.credentials import dockerconfig
+from regcred.core.credentials.imageref import parse_image
+from regcred.core.credentials.keyring import build_keyring
+from regcred.core.credentials.pullsecret import dockerconfigjson_payload, secret_manifest
 from regcred.core.errors import InputError, OperationFailed
-from regcred.core.imageref import parse_image
-from regcred.core.keyring import build_keyring
-from regcred.core.pullsecret import dockerconfigjson_payload, secret_manifest
 from regcred.shells import credfile
 from regcred.shells.files import atomic_write
 

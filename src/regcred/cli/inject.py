@@ -15,9 +15,9 @@ from pathlib import Path
 
 import click
 
+from regcred.core.cluster.podspec import EditRequest, RegistryScope
 from regcred.core.errors import InputError, OperationFailed
 from regcred.core.names import validate_subdomain
-from regcred.core.podspec import EditRequest, RegistryScope
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 

@@ -9,8 +9,8 @@ import click
 
 from regcred.cli.options import output_option
 from regcred.cli.output import emit, render_table
-from regcred.core.imageref import parse_image
-from regcred.core.keyring import Credential, Keyring, lookup_pull_credentials
+from regcred.core.credentials.imageref import parse_image
+from regcred.core.credentials.keyring import Credential, Keyring, lookup_pull_credentials
 from regcred.shells import credfile
 from regcred.shells.manifests import read_pull_secrets
 

@@ -14,8 +14,9 @@ import click
 
 from regcred.cli.options import output_option, password_options, resolve_password
 from regcred.cli.output import emit
-from regcred.core import nodesearch, runtimes
 from regcred.core.errors import InputError, OperationFailed
+from regcred.core.node import runtimes
+from regcred.core.node import search as nodesearch
 
 RUNTIME_CHOICES = ["auto", "none", runtimes.CONTAINERD, runtimes.CRIO, runtimes.K3S, runtimes.RKE2]
 
@@ -50,7 +51,7 @@ def wanted_entries(server: str | None, username: str | None, email: str, from_fi
                    password: str | None) -> list[tuple[str, str, str, str]]:
     """(key, username, password, email) to install, from --from-file or from the flags."""
     from regcred.cli.auth import validate_server
-    from regcred.core.dockerconfig import parse_config_json
+    from regcred.core.credentials.dockerconfig import parse_config_json
     from regcred.shells.files import read_bytes
 
     if from_file is not None:
@@ -126,7 +127,7 @@ def install_entries(
         home_change, home_write = (None, None) if location == "root-dir" else _plan_home(host, settings)
         backup = None
         if not dry_run:
-            from regcred.core.dockerconfig import dumps_file
+            from regcred.core.credentials.dockerconfig import dumps_file
             from regcred.shells.filechanges import FileChanges
 
             changes = FileChanges()
@@ -205,7 +206,7 @@ def _shadow_warnings(host: Any, settings: Any, target: str) -> list[str]:
 
 def _plan_home(host: Any, settings: Any) -> tuple[dict[str, Any] | None, tuple[str, str, int] | None]:
     """Make the kubelet's environment set HOME: kubeadm-flags.env when the unit reads it, else a drop-in."""
-    from regcred.core import kubeletflags
+    from regcred.core.node import kubeletflags
 
     if settings.home:
         return None, None
@@ -288,7 +289,7 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
                     dry_run: bool = False) -> dict[str, Any]:
     """Remove SERVER's entry from the node file, the ownership record and the runtime's config (all or nothing)."""
     from regcred.cli.node_runtime import plan_runtime_removal
-    from regcred.core.dockerconfig import dumps_file, without_entry
+    from regcred.core.credentials.dockerconfig import dumps_file, without_entry
     from regcred.shells import credfile
     from regcred.shells.filechanges import FileChanges
     from regcred.shells.files import locked_directory

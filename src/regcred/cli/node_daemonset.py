@@ -15,9 +15,9 @@ from typing import Any
 
 import click
 
-from regcred.core.kubeletflags import DEFAULT_ROOT_DIR
+from regcred.core.credentials.pullsecret import KEY_DOCKERCONFIGJSON, MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from regcred.core.names import validate_label, validate_subdomain
-from regcred.core.pullsecret import KEY_DOCKERCONFIGJSON, MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from regcred.core.node.kubeletflags import DEFAULT_ROOT_DIR
 
 DEFAULT_IMAGE = "ghcr.io/regcred/regcred-node:0.1.0"
 DEFAULT_NAME = "regcred-node"

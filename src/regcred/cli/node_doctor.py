@@ -9,7 +9,8 @@ import click
 
 from regcred.cli.options import output_option
 from regcred.cli.output import emit, render_table
-from regcred.core import nodesearch, runtimes
+from regcred.core.node import runtimes
+from regcred.core.node import search as nodesearch
 
 
 def diagnose(host: Any, settings: Any, images: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
@@ -80,7 +81,7 @@ def runtime_report(host: Any, used: nodesearch.CandidateReport | None) -> dict[s
 
 
 def _auth_file_hosts(host: Any, auth_file: str, out: dict[str, Any]) -> list[str]:
-    from regcred.core.dockerconfig import parse_config_json
+    from regcred.core.credentials.dockerconfig import parse_config_json
     from regcred.core.errors import ConfigFormatError
 
     state = host.state(auth_file)
@@ -107,8 +108,8 @@ def doctor(images: tuple[str, ...], host_root: str, root_dir: str | None, kubele
     """Show which credential file the kubelet uses, what it shadows, and every problem (exit 1 if any)."""
     import dataclasses
 
+    from regcred.core.credentials.imageref import parse_image
     from regcred.core.errors import OperationFailed
-    from regcred.core.imageref import parse_image
     from regcred.shells.host import kubelet_settings, open_host_root
 
     for image in images:

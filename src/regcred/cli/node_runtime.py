@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from regcred.core import runtimes
+from regcred.core.node import runtimes
 
 Wanted = list[tuple[str, str, str, str]]
 

@@ -77,7 +77,7 @@ def create(name: str, secret: str, cluster: ClusterOptions) -> None:
     validate_subdomain(secret, "Secret")
     if cluster.fans_out:
         raise InputError("sa create works on one namespace", hint="use -n NS")
-    from regcred.core.serviceaccounts import new_service_account
+    from regcred.core.cluster.serviceaccounts import new_service_account
     from regcred.shells.kube import KubeConflict
 
     with cluster.connect() as api:
@@ -165,7 +165,7 @@ def _restart_stuck(api: KubeApi, ns: str, secret_obj: dict[str, Any], rows: list
 
 def _secret_problem(obj: dict[str, Any] | None, secret: str, ns: str) -> str | None:
     """Why pods could not use this Secret (missing, wrong type, malformed), or None."""
-    from regcred.core.secretsync import payload_problem
+    from regcred.core.cluster.secretsync import payload_problem
 
     if obj is None:
         return (f"secret {secret} not found in namespace {ns}: not attached "
@@ -193,7 +193,7 @@ def update_one(api: KubeApi, account: dict[str, Any], secret: str, *, detach: bo
 
 def _update_one(api: KubeApi, account: dict[str, Any], secret: str, *, detach: bool, force: bool,
                 cluster: ClusterOptions) -> TargetResult:
-    from regcred.core.serviceaccounts import change_patch, plan_attach, plan_detach
+    from regcred.core.cluster.serviceaccounts import change_patch, plan_attach, plan_detach
     from regcred.shells.kube import KubeConflict, KubeInvalid, KubeNotFound
 
     meta = account["metadata"]

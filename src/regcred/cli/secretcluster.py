@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from regcred.cli.clusteropts import ClusterOptions, TargetResult, report, run_per_namespace, skipped_rows
-from regcred.core.pullsecret import MANAGED_BY_LABEL, MANAGED_BY_VALUE, secret_manifest
-from regcred.core.secretsync import SecretPlan, plan_secret
+from regcred.core.cluster.secretsync import SecretPlan, plan_secret
+from regcred.core.credentials.pullsecret import MANAGED_BY_LABEL, MANAGED_BY_VALUE, secret_manifest
 
 MAX_ATTEMPTS = 5
 

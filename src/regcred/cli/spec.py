@@ -17,8 +17,8 @@ from regcred.cli.clusteropts import ClusterOptions, cluster_options
 from regcred.core.errors import InputError
 
 if TYPE_CHECKING:
-    from regcred.core.planner import Change, DesiredCredential, Plan
-    from regcred.core.spec import RegistryCredential
+    from regcred.core.spec.model import RegistryCredential
+    from regcred.core.spec.planner import Change, DesiredCredential, Plan
     from regcred.shells.kube import KubeApi
 
 
@@ -31,8 +31,8 @@ def _files_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _load_specs(files: tuple[str, ...]) -> Any:
     """Load and validate; every problem is printed as its own error line (exit 2)."""
-    from regcred.core.spec import SpecInvalid
-    from regcred.shells.specsource import load_inputs
+    from regcred.core.spec.model import SpecInvalid
+    from regcred.shells.spec.source import load_inputs
 
     try:
         return load_inputs(files)
@@ -51,8 +51,8 @@ def _fail_with(problems: list[str]) -> None:
 
 def _resolve(specs: list[RegistryCredential], api: KubeApi | None, *, placeholders: bool = False
              ) -> list[DesiredCredential]:
-    from regcred.core.spec import SpecInvalid
-    from regcred.shells.specsource import resolve_all
+    from regcred.core.spec.model import SpecInvalid
+    from regcred.shells.spec.source import resolve_all
 
     reader = None if api is None else (lambda ns, name: api.get_optional("Secret", name, ns))
     try:
@@ -73,7 +73,7 @@ def spec_group() -> None:
 def schema_command() -> None:
     """Print the JSON Schema of a RegistryCredential document."""
     from regcred.cli.output import dump_json
-    from regcred.core.specschema import json_schema
+    from regcred.core.spec.schema import json_schema
 
     click.echo(dump_json(json_schema()))
 
@@ -83,7 +83,7 @@ def schema_command() -> None:
 def crd_command(output: str) -> None:
     """Print the CustomResourceDefinition (apiextensions.k8s.io/v1) of RegistryCredential."""
     from regcred.cli.output import dump_json, dump_yaml
-    from regcred.core.specschema import crd
+    from regcred.core.spec.schema import crd
 
     click.echo(dump_json(crd()) if output == "json" else dump_yaml(crd()), nl=output == "json")
 
@@ -92,7 +92,7 @@ def crd_command(output: str) -> None:
 @_files_option
 def validate_command(files: tuple[str, ...]) -> None:
     """Check RegistryCredential files offline (no credentials are read): exit 0 when valid, 2 otherwise."""
-    from regcred.shells.specsource import require_specs
+    from regcred.shells.spec.source import require_specs
 
     specs = require_specs(_load_specs(files))
     for spec in specs:
@@ -104,8 +104,8 @@ def validate_command(files: tuple[str, ...]) -> None:
 def build_plan(files: tuple[str, ...], cluster: ClusterOptions,
                host_root: str | None) -> tuple[Plan, Any, list[DesiredCredential]]:
     """Load, resolve, read the cluster once per kind, and plan (nodes too with --host-root)."""
-    from regcred.core.planner import Plan, plan
-    from regcred.shells.specsource import read_cluster_state, require_specs
+    from regcred.core.spec.planner import Plan, plan
+    from regcred.shells.spec.source import read_cluster_state, require_specs
 
     specs = require_specs(_load_specs(files))
     api = cluster.connect()
@@ -117,7 +117,7 @@ def build_plan(files: tuple[str, ...], cluster: ClusterOptions,
         api.close()
         raise
     if host_root is not None:
-        from regcred.shells.specnodes import plan_nodes
+        from regcred.shells.spec.nodes import plan_nodes
 
         result = Plan(result.changes + tuple(plan_nodes(desired, host_root)), result.skipped)
     return result, api, desired
@@ -200,7 +200,7 @@ def plan_command(files: tuple[str, ...], host_root: str | None, cluster: Cluster
 def apply_command(files: tuple[str, ...], host_root: str | None, cluster: ClusterOptions) -> None:
     """Make exactly the planned changes (conditional writes, ownership kept); a second run changes nothing."""
     from regcred.cli.clusteropts import report
-    from regcred.shells.specapply import apply_plan
+    from regcred.shells.spec.apply import apply_plan
 
     result, api, desired = build_plan(files, cluster, host_root)
     with api:
@@ -226,8 +226,8 @@ def render_command(files: tuple[str, ...], out_dir: str | None, no_secrets: bool
 
     Secret data from passwordFrom is resolved now and written into the output, unless --no-secrets.
     """
-    from regcred.shells.specrender import render, write_rendered
-    from regcred.shells.specsource import require_specs
+    from regcred.shells.spec.render import render, write_rendered
+    from regcred.shells.spec.source import require_specs
 
     inputs = _load_specs(files)
     specs = require_specs(inputs)

@@ -10,7 +10,7 @@ import click
 from regcred.cli.options import output_option, password_options, resolve_password
 from regcred.cli.output import emit, render_table
 from regcred.core.errors import InputError, OperationFailed
-from regcred.core.verification import (
+from regcred.core.verify.verification import (
     CheckRequest,
     RepositoryRef,
     parse_repository_option,

@@ -21,9 +21,9 @@ from regcred.cli.clusteropts import (
     run_per_namespace,
     skipped_rows,
 )
+from regcred.core.cluster.podspec import EditRequest, RegistryScope
 from regcred.core.errors import InputError, OperationFailed
 from regcred.core.names import validate_subdomain
-from regcred.core.podspec import EditRequest, RegistryScope
 
 if TYPE_CHECKING:
     from regcred.shells.kube import KubeApi
@@ -116,8 +116,8 @@ def _kinds(kinds: tuple[str, ...]) -> tuple[str, ...]:
 def attach_in_namespace(api: KubeApi, ns: str, objects: list[dict[str, Any]], secret_obj: dict[str, Any] | None,
                         request: EditRequest, cluster: ClusterOptions) -> tuple[list[TargetResult], set[tuple[str, str]]]:
     """Patch the workloads of one namespace; returns the rows and the (kind, name) now carrying the secret."""
-    from regcred.core.podspec import find_pod_specs, plan_spec, template_patch
-    from regcred.core.stuck import controller_of
+    from regcred.core.cluster.podspec import find_pod_specs, plan_spec, template_patch
+    from regcred.core.cluster.stuck import controller_of
     from regcred.shells.kube import KubeApiError, KubeNotFound, NamespaceGone, NamespaceTerminating
 
     rows: list[TargetResult] = []
@@ -144,7 +144,7 @@ def attach_in_namespace(api: KubeApi, ns: str, objects: list[dict[str, Any]], se
                 pending.append((obj, plan))
     if not pending:
         return rows, covered
-    from regcred.core.secretsync import payload_problem
+    from regcred.core.cluster.secretsync import payload_problem
 
     problem = "not found" if secret_obj is None else payload_problem(secret_obj)
     if problem:
@@ -204,7 +204,12 @@ def restart_stuck_pods(api: KubeApi, namespace: str, *, scope: RegistryScope,
     import contextlib
     from datetime import UTC, datetime
 
-    from regcred.core.stuck import find_stuck_pods, plan_restarts, restart_patch, service_account_copy_blocked
+    from regcred.core.cluster.stuck import (
+        find_stuck_pods,
+        plan_restarts,
+        restart_patch,
+        service_account_copy_blocked,
+    )
     from regcred.shells.kube import KubeApiError, KubeNotFound, NamespaceGone, NamespaceTerminating
 
     listed = pods if pods is not None else api.list("Pod", namespace)
@@ -275,9 +280,9 @@ def scope_from_secret(secret_obj: dict[str, Any]) -> RegistryScope:
     For `sa attach --restart-stuck`, where no --registry is given: a Pod is worth restarting only if the
     attached Secret has a credential for its image. A Secret the kubelet ignores covers nothing.
     """
+    from regcred.core.credentials.pullsecret import read_pull_secret
+    from regcred.core.credentials.registrykey import index_key
     from regcred.core.errors import ConfigFormatError
-    from regcred.core.pullsecret import read_pull_secret
-    from regcred.core.registrykey import index_key
 
     try:
         pull = read_pull_secret(secret_obj)

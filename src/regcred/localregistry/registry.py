@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 import yaml
 
-from regcred.core.dockerconfig import dumps_file, entry_object
-from regcred.core.gobase64 import encode_auth
+from regcred.core.credentials.dockerconfig import dumps_file, entry_object
+from regcred.core.credentials.gobase64 import encode_auth
 from regcred.localregistry.oci import build_oci_layout
 from regcred.shells.files import atomic_write
 

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from regcred.core.credentials.keyring import Keyring
 from regcred.core.errors import InputError
-from regcred.core.keyring import Keyring
 from regcred.shells import credfile
 from regcred.shells.files import read_bytes
 from regcred.shells.manifests import iter_objects, load_documents

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from regcred.core.dockerconfig import DockerConfig, Layout, dumps_file, parse
+from regcred.core.credentials.dockerconfig import DockerConfig, Layout, dumps_file, parse
 from regcred.shells.files import atomic_write, follow_symlink, locked_directory, read_bytes, read_optional
 
 

@@ -15,9 +15,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from regcred.core import kubeletflags, runtimes
 from regcred.core.errors import InputError, OperationFailed
-from regcred.core.nodesearch import FileState
+from regcred.core.node import kubeletflags, runtimes
+from regcred.core.node.search import FileState
 from regcred.shells.files import atomic_write
 
 CONFIG_MODE = 0o644  # runtime and systemd configuration files are not secret-only files...

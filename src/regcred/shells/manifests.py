@@ -11,7 +11,7 @@ from regcred.core.errors import InputError
 from regcred.shells.files import read_bytes
 
 if TYPE_CHECKING:
-    from regcred.core.pullsecret import PullSecret
+    from regcred.core.credentials.pullsecret import PullSecret
 
 
 def _loader() -> Any:
@@ -69,7 +69,7 @@ def read_pull_secrets(paths: tuple[str, ...] | list[str]) -> list[PullSecret]:
     """
     import click
 
-    from regcred.core.pullsecret import read_pull_secret
+    from regcred.core.credentials.pullsecret import read_pull_secret
 
     usable: list[PullSecret] = []
     for path in paths:

@@ -27,9 +27,14 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from regcred import __version__
-from regcred.core.challenge import ChallengeError, bearer_parameters, parse_challenges, select_challenge
 from regcred.core.errors import InputError
-from regcred.core.verification import (
+from regcred.core.verify.challenge import (
+    ChallengeError,
+    bearer_parameters,
+    parse_challenges,
+    select_challenge,
+)
+from regcred.core.verify.verification import (
     CheckResult,
     RepositoryRef,
     Target,

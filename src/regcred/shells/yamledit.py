@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from regcred.core.errors import InputError
-from regcred.core.podspec import (
+from regcred.core.cluster.podspec import (
     CONTAINER_FIELDS,
     EditRequest,
     SpecPlan,
@@ -28,6 +27,7 @@ from regcred.core.podspec import (
     plan_spec,
     pod_spec_path,
 )
+from regcred.core.errors import InputError
 
 _ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s,\[{:?-])[&*][A-Za-z0-9_]", re.MULTILINE)
 ENGINES = ("auto", "text", "ruamel")

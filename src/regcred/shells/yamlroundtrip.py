@@ -12,8 +12,14 @@ import json
 import re
 from typing import Any
 
+from regcred.core.cluster.podspec import (
+    EditRequest,
+    find_pod_specs,
+    object_label,
+    plan_spec,
+    pull_secret_names,
+)
 from regcred.core.errors import InputError
-from regcred.core.podspec import EditRequest, find_pod_specs, object_label, plan_spec, pull_secret_names
 from regcred.shells.yamledit import SpecOutcome, StreamResult, apply_replacements, line_ending
 
 
@@ -96,7 +102,7 @@ def _guess_dash_offset(doc_text: str) -> int:
 
 
 def _edit_plain(data: Any, request: EditRequest, editor: str) -> list[SpecOutcome]:
-    from regcred.core.podspec import apply_plan
+    from regcred.core.cluster.podspec import apply_plan
 
     outcomes: list[SpecOutcome] = []
     for obj, spec in find_pod_specs(data):

@@ -14,10 +14,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from regcred.core.credentials.imageref import parse_image
+from regcred.core.credentials.keyring import Credential, Keyring
+from regcred.core.credentials.registrykey import index_key
 from regcred.core.errors import ImageReferenceError, InputError
-from regcred.core.imageref import parse_image
-from regcred.core.keyring import Credential, Keyring
-from regcred.core.registrykey import index_key
 
 # kind -> path of keys from the object to its pod spec
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from regcred.cli.clusteropts import TargetResult
-from regcred.core.planner import Change, DesiredCredential
+from regcred.core.spec.planner import Change, DesiredCredential
 
 Entry = tuple[str, str, str, str]  # (key, username, password, email)
 
@@ -76,7 +76,7 @@ def _restart_note(result: dict[str, Any]) -> str:
 
 def plan_nodes(desired: Sequence[DesiredCredential], host_root: str) -> list[Change]:
     """Node changes for the node mounted at host_root: config.json, then each runtime's config (nothing written)."""
-    from regcred.core.runtimes import CONTAINERD_DEPRECATION
+    from regcred.core.node.runtimes import CONTAINERD_DEPRECATION
 
     changes: list[Change] = []
     owners = ",".join(sorted(d.spec.name for d in desired if d.spec.nodes.enabled))

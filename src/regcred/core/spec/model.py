@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from regcred.core.credentials.registrykey import index_key
 from regcred.core.errors import InputError
-from regcred.core.registrykey import index_key
-from regcred.core.specschema import (
+from regcred.core.spec.schema import (
     API_VERSION,
     DEFAULT_WORKLOAD_KINDS,
     DNS_LABEL,

@@ -15,11 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from regcred.core.cluster.podspec import CONTAINER_FIELDS, POD_SPEC_PATHS, current_service_account
+from regcred.core.credentials.imageref import DEFAULT_DOMAIN, parse_image
+from regcred.core.credentials.keyring import Credential, Keyring
+from regcred.core.credentials.pullsecret import PULL_SECRET_TYPES, read_pull_secret
 from regcred.core.errors import ConfigFormatError, ImageReferenceError
-from regcred.core.imageref import DEFAULT_DOMAIN, parse_image
-from regcred.core.keyring import Credential, Keyring
-from regcred.core.podspec import CONTAINER_FIELDS, POD_SPEC_PATHS, current_service_account
-from regcred.core.pullsecret import PULL_SECRET_TYPES, read_pull_secret
 
 ERROR = "error"
 WARNING = "warning"

@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from regcred.core import gomatch
-from regcred.core.dockerconfig import DockerConfig
-from regcred.core.registrykey import ParsedKey, index_key, parse_schemeless
+from regcred.core.credentials import gomatch
+from regcred.core.credentials.dockerconfig import DockerConfig
+from regcred.core.credentials.registrykey import ParsedKey, index_key, parse_schemeless
 
 DOCKER_HUB_INDEX_KEY = "index.docker.io"
 _GLOB_CHARS = re.compile(r"[*?\[\\]")

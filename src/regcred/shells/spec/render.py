@@ -19,10 +19,10 @@ from typing import Any
 
 import click
 
-from regcred.core.planner import DesiredCredential, new_secret
-from regcred.core.podspec import EditRequest, RegistryScope, find_pod_specs
-from regcred.core.pullsecret import KEY_DOCKERCONFIGJSON
-from regcred.core.serviceaccounts import ADDED_ANNOTATION, plan_attach
+from regcred.core.cluster.podspec import EditRequest, RegistryScope, find_pod_specs
+from regcred.core.cluster.serviceaccounts import ADDED_ANNOTATION, plan_attach
+from regcred.core.credentials.pullsecret import KEY_DOCKERCONFIGJSON
+from regcred.core.spec.planner import DesiredCredential, new_secret
 
 NODE_NAMESPACE = "kube-system"
 RESOLVED_NOTE = ("# Rendered by regcred: Secret data was resolved from passwordFrom at render time.\n"

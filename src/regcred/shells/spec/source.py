@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from regcred.core.dockerconfig import entry_object, raw_entries
+from regcred.core.credentials.dockerconfig import entry_object, raw_entries
+from regcred.core.credentials.pullsecret import read_pull_secret
+from regcred.core.credentials.registrykey import index_key
 from regcred.core.errors import ConfigFormatError, InputError
-from regcred.core.planner import ClusterState, DesiredCredential, payload_from_entries
-from regcred.core.pullsecret import read_pull_secret
-from regcred.core.registrykey import index_key
-from regcred.core.spec import PasswordFrom, Registry, RegistryCredential, SpecInvalid, parse_documents
-from regcred.core.specschema import WORKLOAD_KINDS
+from regcred.core.spec.model import PasswordFrom, Registry, RegistryCredential, SpecInvalid, parse_documents
+from regcred.core.spec.planner import ClusterState, DesiredCredential, payload_from_entries
+from regcred.core.spec.schema import WORKLOAD_KINDS
 from regcred.shells.files import read_bytes
 
 # (namespace, name) -> the Secret object, or None when it does not exist.
@@ -58,7 +58,7 @@ def document_texts(text: str) -> list[tuple[str, Any]]:
 
 def load_inputs(paths: Sequence[str]) -> Inputs:
     """Read every file (a directory: its *.yaml/*.yml/*.json); RegistryCredential documents become specs."""
-    from regcred.core.spec import is_registry_credential
+    from regcred.core.spec.model import is_registry_credential
     from regcred.shells.manifests import load_documents
 
     docs: list[tuple[Any, str]] = []
@@ -282,7 +282,7 @@ def read_cluster_state(api: Any, specs: Sequence[RegistryCredential]) -> Cluster
     Secrets: those named like a spec's secretName (field selector), plus those labelled with a spec's name
     (Secrets a spec wrote under an earlier secretName, to clean up). Workloads: every kind a spec names.
     """
-    from regcred.core.planner import CREDENTIAL_LABEL
+    from regcred.core.spec.planner import CREDENTIAL_LABEL
 
     secrets: dict[tuple[str, str], dict[str, Any]] = {}
     for secret_name in sorted({s.secret_name for s in specs}):

@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from regcred.core.dockerconfig import DockerConfig, Layout, parse
+from regcred.core.credentials.dockerconfig import DockerConfig, Layout, parse
+from regcred.core.credentials.imageref import parse_image
+from regcred.core.credentials.keyring import Keyring
+from regcred.core.credentials.registrykey import index_key
 from regcred.core.errors import ConfigFormatError
-from regcred.core.imageref import parse_image
-from regcred.core.keyring import Keyring
-from regcred.core.registrykey import index_key
 
 MISSING = "missing"
 UNREADABLE = "unreadable"
@@ -302,7 +302,7 @@ def plan_install(
     """
     import dataclasses
 
-    from regcred.core.dockerconfig import entry_object, merged_with, raw_entries, without_entry
+    from regcred.core.credentials.dockerconfig import entry_object, merged_with, raw_entries, without_entry
 
     existing_raw = raw_entries(current)
     new_owned = {k: v for k, v in owned.items() if k in existing_raw}

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from regcred.core.runtimes import CONTAINERD, CRIO, K3S, RKE2
+from regcred.core.node.runtimes import CONTAINERD, CRIO, K3S, RKE2
 
 GROUP = "regcred.dev"
 VERSION = "v1alpha1"

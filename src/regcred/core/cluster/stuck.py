@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from regcred.core.podspec import RegistryScope, current_service_account, find_pod_specs, pull_secret_names
+from regcred.core.cluster.podspec import (
+    RegistryScope,
+    current_service_account,
+    find_pod_specs,
+    pull_secret_names,
+)
 
 PULL_FAILURES = frozenset({"ErrImagePull", "ImagePullBackOff"})
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"

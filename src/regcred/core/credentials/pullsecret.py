@@ -7,9 +7,9 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from regcred.core.dockerconfig import DockerConfig, Layout, entry_object, parse
+from regcred.core.credentials.dockerconfig import DockerConfig, Layout, entry_object, parse
+from regcred.core.credentials.gojson import go_compact_dumps
 from regcred.core.errors import ConfigFormatError, InputError
-from regcred.core.gojson import go_compact_dumps
 from regcred.core.names import validate_label, validate_subdomain
 
 DOCKER_HUB_SERVER = "https://index.docker.io/v1/"

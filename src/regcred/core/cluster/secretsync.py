@@ -11,14 +11,14 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from regcred.core.errors import ConfigFormatError
-from regcred.core.pullsecret import (
+from regcred.core.credentials.pullsecret import (
     KEY_DOCKERCONFIGJSON,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     TYPE_DOCKERCONFIGJSON,
     read_pull_secret,
 )
+from regcred.core.errors import ConfigFormatError
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from regcred.core.credentials.pullsecret import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from regcred.core.names import validate_label, validate_subdomain
-from regcred.core.pullsecret import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 ADDED_ANNOTATION = "regcred.dev/added-pull-secrets"
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from regcred.core.credentials.gobase64 import AuthDecodeError, decode_auth, encode_auth
+from regcred.core.credentials.gojson import Pairs, fold_field_name, go_type_name, loads_pairs
 from regcred.core.errors import ConfigFormatError
-from regcred.core.gobase64 import AuthDecodeError, decode_auth, encode_auth
-from regcred.core.gojson import Pairs, fold_field_name, go_type_name, loads_pairs
 
 
 class Layout(Enum):

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from regcred.core.credentials.imageref import parse_image
+from regcred.core.credentials.registrykey import index_key
 from regcred.core.errors import ConfigFormatError
-from regcred.core.imageref import parse_image
-from regcred.core.registrykey import index_key
 
 CONTAINERD = "containerd"
 CRIO = "crio"

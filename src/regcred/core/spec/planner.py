@@ -12,14 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from regcred.core.dockerconfig import DockerConfig, parse_config_json
-from regcred.core.errors import ConfigFormatError
-from regcred.core.gojson import go_compact_dumps
-from regcred.core.planskips import Skip, missing_namespaces, missing_service_accounts
-from regcred.core.podspec import RegistryScope, find_pod_specs, pod_spec_path, spec_images
-from regcred.core.pullsecret import MANAGED_BY_LABEL, MANAGED_BY_VALUE, read_pull_secret, secret_manifest
-from regcred.core.secretsync import is_managed, plan_secret
-from regcred.core.serviceaccounts import (
+from regcred.core.cluster.podspec import RegistryScope, find_pod_specs, pod_spec_path, spec_images
+from regcred.core.cluster.secretsync import is_managed, plan_secret
+from regcred.core.cluster.serviceaccounts import (
     ADDED_ANNOTATION,
     ServiceAccountChange,
     change_patch,
@@ -27,7 +22,17 @@ from regcred.core.serviceaccounts import (
     plan_detach,
     recorded_names,
 )
-from regcred.core.spec import RegistryCredential
+from regcred.core.credentials.dockerconfig import DockerConfig, parse_config_json
+from regcred.core.credentials.gojson import go_compact_dumps
+from regcred.core.credentials.pullsecret import (
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    read_pull_secret,
+    secret_manifest,
+)
+from regcred.core.errors import ConfigFormatError
+from regcred.core.spec.model import RegistryCredential
+from regcred.core.spec.planskips import Skip, missing_namespaces, missing_service_accounts
 
 CREDENTIAL_LABEL = "regcred.dev/credential"
 REGISTRIES_ANNOTATION = "regcred.dev/registries"

@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from regcred.core.credentials.imageref import DEFAULT_DOMAIN
+from regcred.core.credentials.registrykey import index_key, parse_schemeless
 from regcred.core.errors import InputError
-from regcred.core.imageref import DEFAULT_DOMAIN
-from regcred.core.registrykey import index_key, parse_schemeless
 
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
 _DOCKER_HUB_KEYS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})

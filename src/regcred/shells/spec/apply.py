@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from regcred.cli.clusteropts import ClusterOptions, TargetResult, run_per_namespace
-from regcred.core.planner import Change, DesiredCredential, Plan, entries_change, secret_change
+from regcred.core.spec.planner import Change, DesiredCredential, Plan, entries_change, secret_change
 
 MAX_ATTEMPTS = 5
 DONE = {"create": "created", "update": "updated", "delete": "deleted", "add": "attached", "remove": "detached"}
@@ -48,7 +48,7 @@ def apply_plan(api: Any, plan: Plan, *, cluster: ClusterOptions, desired: Sequen
              for s in plan.skipped]
     node_changes = [c for c in plan.pending if c.kind == "Node"]
     if node_changes and host_root is not None:
-        from regcred.shells.specnodes import apply_nodes
+        from regcred.shells.spec.nodes import apply_nodes
 
         rows += apply_nodes(node_changes, host_root, dry_run=cluster.dry_run != "none")
     return rows

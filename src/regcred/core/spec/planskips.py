@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from regcred.core.planner import ClusterState, DesiredCredential
+    from regcred.core.spec.planner import ClusterState, DesiredCredential
 
 DEFAULT_SERVICE_ACCOUNT = "default"
 _GLOB = re.compile(r"[*?\[]")

@@ -1,0 +1,1 @@
+"""The cluster level: pull Secrets, ServiceAccount lists and pod specs, planned as data."""

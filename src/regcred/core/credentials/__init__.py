@@ -1,0 +1,1 @@
+"""Docker credential files and payloads, image references and the kubelet's keyring matching."""

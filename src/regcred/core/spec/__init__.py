@@ -1,0 +1,1 @@
+"""The RegistryCredential document: schema, validation and the plan of every level."""

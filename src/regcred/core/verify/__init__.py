@@ -1,0 +1,1 @@
+"""Registry verification rules: auth challenges, results and what counts as over-privileged."""

@@ -1,0 +1,1 @@
+"""Reading RegistryCredential specs and the cluster, applying and rendering their plans."""
