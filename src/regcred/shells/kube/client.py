@@ -265,20 +265,57 @@ def _plugin_failure(exc: Exception) -> str:
     return "its output is not an ExecCredential with status.token"
 
 
-def _kubeconfig_path(explicit: str | None) -> Path | None:
-    """kubectl's order: --kubeconfig, then the first existing file of $KUBECONFIG, then ~/.kube/config."""
+def _kubeconfig_paths(explicit: str | None) -> list[Path]:
+    """kubectl's order: --kubeconfig, else every existing file of $KUBECONFIG, else ~/.kube/config."""
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
             raise KubeConfigError(f"kubeconfig {explicit} not found", hint="give an existing file to --kubeconfig")
-        return path
+        return [path]
     env = os.environ.get("KUBECONFIG")
     if env:
-        for part in env.split(os.pathsep):
-            if part and Path(part).expanduser().is_file():
-                return Path(part).expanduser()
+        found = [Path(part).expanduser() for part in env.split(os.pathsep) if part]
+        existing = [p for p in found if p.is_file()]
+        if existing:
+            return existing
     default = Path("~/.kube/config").expanduser()
-    return default if default.is_file() else None
+    return [default] if default.is_file() else []
+
+
+# File-valued fields of a kubeconfig, relative to the file that holds them.
+_FILE_FIELDS = {"clusters": ("cluster", ("certificate-authority",)),
+                "users": ("user", ("client-certificate", "client-key", "tokenFile"))}
+
+
+def merge_kubeconfigs(documents: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    """kubectl's merge of $KUBECONFIG files: the first file to define a name or current-context wins.
+
+    Relative file references are made absolute against their own file first, since the merged document
+    no longer has one directory.
+    """
+    merged: dict[str, Any] = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}
+    for path, doc in documents:
+        if not isinstance(doc, dict):
+            continue
+        if doc.get("current-context") and not merged.get("current-context"):
+            merged["current-context"] = doc["current-context"]
+        for section in ("clusters", "users", "contexts"):
+            seen = {item.get("name") for item in merged[section]}
+            for item in doc.get(section) or []:
+                if not isinstance(item, dict) or item.get("name") in seen:
+                    continue
+                item = dict(item)
+                inner_key, fields = _FILE_FIELDS.get(section, ("", ()))
+                inner = dict(item.get(inner_key) or {}) if inner_key else {}
+                for field_name in fields:
+                    value = inner.get(field_name)
+                    if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+                        inner[field_name] = str(path.parent / value)
+                if inner_key and inner:
+                    item[inner_key] = inner
+                merged[section].append(item)
+                seen.add(item.get("name"))
+    return merged
 
 
 def connect(config: ClusterConfig) -> KubeApi:
@@ -289,9 +326,13 @@ def connect(config: ClusterConfig) -> KubeApi:
     from lightkube.config.kubeconfig import KubeConfig
     from lightkube.core.exceptions import ConfigError
 
-    path = _kubeconfig_path(config.kubeconfig)
+    paths = _kubeconfig_paths(config.kubeconfig)
+    path = paths[0] if paths else None
     try:
-        if path is not None:
+        if len(paths) > 1:
+            documents = [(p, yaml.safe_load(p.read_text())) for p in paths]
+            kubeconfig = KubeConfig.from_dict(merge_kubeconfigs(documents), fname=paths[0])
+        elif path is not None:
             kubeconfig = KubeConfig.from_file(path)
         elif os.environ.get("KUBERNETES_SERVICE_HOST"):
             kubeconfig = KubeConfig.from_service_account()
