@@ -21,6 +21,7 @@ from regcred.core.cluster.podspec import (
     find_pod_specs,
     pull_secret_names,
 )
+from regcred.core.objects import metadata
 
 PULL_FAILURES = frozenset({"ErrImagePull", "ImagePullBackOff"})
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -63,10 +64,6 @@ def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return _mapping(obj.get("metadata"))
-
-
 def stuck_images(pod: Mapping[str, Any]) -> list[str]:
     """Images of containers waiting in ErrImagePull/ImagePullBackOff (spec image, else status image)."""
     status, spec = _mapping(pod.get("status")), _mapping(pod.get("spec"))
@@ -89,7 +86,7 @@ def find_stuck_pods(pods: Iterable[Mapping[str, Any]], scope: RegistryScope) -> 
     """Pods with a pull failure on an image the secret covers; terminating pods are ignored."""
     stuck: list[StuckPod] = []
     for pod in pods:
-        meta = _meta(pod)
+        meta = metadata(pod)
         if meta.get("deletionTimestamp"):
             continue
         covered = scope.covered_images(stuck_images(pod))
@@ -102,7 +99,7 @@ def find_stuck_pods(pods: Iterable[Mapping[str, Any]], scope: RegistryScope) -> 
 
 def controller_of(obj: Mapping[str, Any]) -> tuple[str, str] | None:
     """(kind, name) of the managing controller: the ownerReference with controller=true, else the first."""
-    refs = [r for r in _meta(obj).get("ownerReferences") or [] if isinstance(r, Mapping)]
+    refs = [r for r in metadata(obj).get("ownerReferences") or [] if isinstance(r, Mapping)]
     chosen = next((r for r in refs if r.get("controller")), refs[0] if refs else None)
     if chosen is None:
         return None
@@ -111,7 +108,7 @@ def controller_of(obj: Mapping[str, Any]) -> tuple[str, str] | None:
 
 def plan_restarts(pods: Iterable[Mapping[str, Any]], stuck: Iterable[StuckPod], lookup: OwnerLookup) -> list[RestartAction]:
     """Group stuck pods by the owner that can replace them; one action per owner, in first-seen order."""
-    by_name = {(str(_meta(p).get("namespace", "")), str(_meta(p).get("name"))): p for p in pods}
+    by_name = {(str(metadata(p).get("namespace", "")), str(metadata(p).get("name"))): p for p in pods}
     actions: dict[tuple[str, str, str, str], RestartAction] = {}
     for item in stuck:
         pod = by_name.get((item.namespace, item.name), {})
@@ -129,7 +126,7 @@ def plan_restarts(pods: Iterable[Mapping[str, Any]], stuck: Iterable[StuckPod], 
 def _resolve(pod: Mapping[str, Any], namespace: str, lookup: OwnerLookup) -> tuple[str, str, str, str]:
     owner = controller_of(pod)
     if owner is None:
-        return "report", "Pod", str(_meta(pod).get("name")), "a bare Pod cannot be restarted: recreate it"
+        return "report", "Pod", str(metadata(pod).get("name")), "a bare Pod cannot be restarted: recreate it"
     kind, name = owner
     if kind == "ReplicaSet":
         rs = lookup("ReplicaSet", namespace, name)

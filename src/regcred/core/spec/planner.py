@@ -31,6 +31,7 @@ from regcred.core.credentials.pullsecret import (
     secret_manifest,
 )
 from regcred.core.errors import ConfigFormatError
+from regcred.core.objects import metadata, name_of, namespace_of
 from regcred.core.spec.model import RegistryCredential
 from regcred.core.spec.planskips import Skip, missing_namespaces, missing_service_accounts
 
@@ -133,23 +134,11 @@ def _level(kind: str) -> str:
     return {"Secret": "secrets", "ServiceAccount": "serviceAccounts", "Node": "nodes"}.get(kind, "workloads")
 
 
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = obj.get("metadata")
-    return meta if isinstance(meta, Mapping) else {}
-
-
-def _name(obj: Mapping[str, Any]) -> str:
-    return str(_meta(obj).get("name") or "")
-
-
-def _namespace(obj: Mapping[str, Any]) -> str:
-    return str(_meta(obj).get("namespace") or "")
-
 
 def is_terminating(ns: Mapping[str, Any]) -> bool:
     status = ns.get("status")
     phase = status.get("phase") if isinstance(status, Mapping) else None
-    return bool(_meta(ns).get("deletionTimestamp")) or phase == "Terminating"
+    return bool(metadata(ns).get("deletionTimestamp")) or phase == "Terminating"
 
 
 def new_secret(desired: DesiredCredential, namespace: str, owner: str) -> dict[str, Any]:
@@ -213,7 +202,7 @@ def _entries_view(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     if obj.get("kind") == "ServiceAccount":
         return dict(obj)
     for _, spec in find_pod_specs(obj):
-        return {"metadata": {"annotations": _meta(obj).get("annotations") or {}},
+        return {"metadata": {"annotations": metadata(obj).get("annotations") or {}},
                 "imagePullSecrets": spec.get("imagePullSecrets")}
     return None
 
@@ -270,7 +259,7 @@ def _plan_entries(obj: Mapping[str, Any], wanted: Mapping[str, str], managed: Ma
     steps, patch = entries_change(obj, wanted, managed)
     if patch is None:
         return []
-    kind, ns, name = str(obj.get("kind")), _namespace(obj), _name(obj)
+    kind, ns, name = str(obj.get("kind")), namespace_of(obj), name_of(obj)
     label = name if kind == "ServiceAccount" else f"{kind}/{name}"
     return [Change(kind, action, ns, label, wanted.get(secret) or managed.get(secret, ""), secret=secret,
                    reason=reason, obj=patch) for action, secret, reason in steps]
@@ -278,25 +267,25 @@ def _plan_entries(obj: Mapping[str, Any], wanted: Mapping[str, str], managed: Ma
 
 def plan(desired: Sequence[DesiredCredential], state: ClusterState) -> Plan:
     """Every change that brings the cluster to the specs, grouped by namespace (sorted)."""
-    namespaces = {_name(ns): ns for ns in state.namespaces}
+    namespaces = {name_of(ns): ns for ns in state.namespaces}
     active = {n for n, ns in namespaces.items() if not is_terminating(ns)}
     skipped = [Skip(n, "namespace is being terminated") for n in sorted(namespaces) if n not in active]
     skipped += missing_namespaces(desired, namespaces)
     targets: dict[str, list[DesiredCredential]] = {n: [] for n in active}
     for ns_name in active:
-        labels = _meta(namespaces[ns_name]).get("labels") or {}
+        labels = metadata(namespaces[ns_name]).get("labels") or {}
         targets[ns_name] = [d for d in desired if d.spec.namespaces.matches(ns_name, labels)]
     spec_names = {d.spec.name for d in desired}
     # Secret names these specs manage: the current ones, plus names they wrote before (still labelled).
     managed: dict[str, str] = {d.spec.secret_name: d.spec.name for d in desired}
     for secret in state.secrets:
-        owner = (_meta(secret).get("labels") or {}).get(CREDENTIAL_LABEL)
+        owner = (metadata(secret).get("labels") or {}).get(CREDENTIAL_LABEL)
         if is_managed(dict(secret)) and owner in spec_names:
-            managed.setdefault(_name(secret), str(owner))
-    secrets = {(_namespace(s), _name(s)): s for s in state.secrets}
+            managed.setdefault(name_of(secret), str(owner))
+    secrets = {(namespace_of(s), name_of(s)): s for s in state.secrets}
     by_namespace: dict[str, list[Mapping[str, Any]]] = {}
     for secret in state.secrets:
-        by_namespace.setdefault(_namespace(secret), []).append(secret)
+        by_namespace.setdefault(namespace_of(secret), []).append(secret)
     changes: list[Change] = []
     for ns_name in sorted(active):
         wanted_here: dict[str, DesiredCredential] = {}
@@ -308,10 +297,10 @@ def plan(desired: Sequence[DesiredCredential], state: ClusterState) -> Plan:
             change = secret_change(d, owners[secret_name], ns_name, secrets.get((ns_name, secret_name)))
             if change is not None:
                 changes.append(change)
-        for secret in sorted(by_namespace.get(ns_name, ()), key=_name):
-            owner = (_meta(secret).get("labels") or {}).get(CREDENTIAL_LABEL)
-            if _name(secret) not in wanted_here and is_managed(dict(secret)) and owner in spec_names:
-                changes.append(Change("Secret", "delete", ns_name, _name(secret), str(owner),
+        for secret in sorted(by_namespace.get(ns_name, ()), key=name_of):
+            owner = (metadata(secret).get("labels") or {}).get(CREDENTIAL_LABEL)
+            if name_of(secret) not in wanted_here and is_managed(dict(secret)) and owner in spec_names:
+                changes.append(Change("Secret", "delete", ns_name, name_of(secret), str(owner),
                                       reason="no longer targeted by the spec"))
     conflicted = {(c.namespace, c.name) for c in changes if c.is_conflict}
     changes += _plan_attachments(targets, state, managed, conflicted, active)
@@ -328,14 +317,14 @@ def _plan_attachments(targets: Mapping[str, Sequence[DesiredCredential]], state:
     changes: list[Change] = []
     scopes: dict[str, RegistryScope] = {}
     for sa in state.service_accounts:
-        ns, name = _namespace(sa), _name(sa)
+        ns, name = namespace_of(sa), name_of(sa)
         if ns not in active:
             continue
         wanted = {d.spec.secret_name: d.spec.name for d in targets[ns]
                   if d.spec.wants_service_account(name) and (ns, d.spec.secret_name) not in conflicted}
         changes += _plan_entries(sa, wanted, _managed_in(managed, ns, conflicted))
     for workload in state.workloads:
-        ns, kind = _namespace(workload), str(workload.get("kind"))
+        ns, kind = namespace_of(workload), str(workload.get("kind"))
         if ns not in active:
             continue
         wanted = {}

@@ -11,24 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from regcred.core.objects import name_of, namespace_of
+
 if TYPE_CHECKING:
     from regcred.core.spec.planner import ClusterState, DesiredCredential
 
 DEFAULT_SERVICE_ACCOUNT = "default"
 _GLOB = re.compile(r"[*?\[]")
 
-
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = obj.get("metadata")
-    return meta if isinstance(meta, Mapping) else {}
-
-
-def _name(obj: Mapping[str, Any]) -> str:
-    return str(_meta(obj).get("name") or "")
-
-
-def _namespace(obj: Mapping[str, Any]) -> str:
-    return str(_meta(obj).get("namespace") or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +63,7 @@ def missing_service_accounts(targets: Mapping[str, Sequence[DesiredCredential]],
     Globs and "*" match existing accounts only. A missing `default` is waiting (kube-controller-manager
     creates it right after the namespace; the next run attaches); any other name is the user's to create.
     """
-    existing = {(_namespace(sa), _name(sa)) for sa in state.service_accounts}
+    existing = {(namespace_of(sa), name_of(sa)) for sa in state.service_accounts}
     skips: dict[tuple[str, str], Skip] = {}
     for ns in sorted(targets):
         for d in targets[ns]:

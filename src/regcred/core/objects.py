@@ -1,0 +1,20 @@
+"""Reading the metadata of Kubernetes objects held as plain dicts, tolerant of missing or wrong-typed fields."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`metadata`, or an empty mapping when it is absent or not an object."""
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def name_of(obj: Mapping[str, Any]) -> str:
+    return str(metadata(obj).get("name") or "")
+
+
+def namespace_of(obj: Mapping[str, Any]) -> str:
+    return str(metadata(obj).get("namespace") or "")
