@@ -137,7 +137,7 @@ class KubeApi:
             except ValueError:
                 decoded = response.text.strip()[:200]
             raise error_from_status(response.status_code, decoded, verb=_verb(method, name),
-                                    resource=rt.qualified, namespace=namespace, name=name)
+                                    resource=rt.qualified, namespace=namespace, name=name, sent=body)
         try:
             return response.json()
         except ValueError:

@@ -1,11 +1,16 @@
 """API failures as regcred errors: one line naming the verb, the resource and the namespace.
 
-The server's own Status message is kept (it never holds secret values: the apiserver redacts Secret
-contents as `<secret contents redacted>`), prefixed with what regcred was doing.
+The server's own Status message is kept, prefixed with what regcred was doing. The apiserver itself redacts
+Secret contents (`<secret contents redacted>`), but an admission webhook's denial may quote the request: any
+value of the Secret data regcred sent is cut out of the message before it is shown.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import json
 from typing import Any
 
 from regcred.core.errors import InputError, OperationFailed
@@ -67,11 +72,61 @@ def where(namespace: str | None) -> str:
     return f"in namespace {namespace}" if namespace else "cluster-wide"
 
 
+def _forms(value: str) -> set[str]:
+    """A secret value as a message may quote it: raw, JSON-escaped, Go-escaped (<>& as \\u003c...)."""
+    escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+    go = escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return {value, escaped, go}
+
+
+def _credential_values(payload: str) -> set[str]:
+    """password, auth and token values of a docker config payload (any nesting), when it is JSON."""
+    try:
+        doc = json.loads(payload)
+    except ValueError:
+        return set()
+    found: set[str] = set()
+    todo = [doc]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(value, str) and key.lower() in ("password", "auth", "identitytoken", "registrytoken"):
+                    found.add(value)
+                todo.append(value)
+        elif isinstance(node, list):
+            todo.extend(node)
+    return found
+
+
+def sent_secret_values(body: Any) -> list[str]:
+    """Every form of the Secret data in a request body (`data` base64, `stringData` plain), longest first."""
+    if not isinstance(body, dict):
+        return []
+    plain: set[str] = set()
+    data = body.get("data")
+    for encoded in data.values() if isinstance(data, dict) else ():
+        if isinstance(encoded, str) and encoded:
+            plain.add(encoded)
+            with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+                plain.add(base64.b64decode(encoded, validate=True).decode())
+    string_data = body.get("stringData")
+    if isinstance(string_data, dict):
+        plain |= {v for v in string_data.values() if isinstance(v, str) and v}
+    values: set[str] = set()
+    for value in plain:
+        for secret in {value} | _credential_values(value):
+            values |= _forms(secret) | {base64.b64encode(secret.encode()).decode()}
+    return sorted((v for v in values if len(v) >= 4), key=len, reverse=True)
+
+
 def error_from_status(status_code: int, body: Any, *, verb: str, resource: str, namespace: str | None,
-                      name: str | None) -> Exception:
-    """The regcred error for an API error answer (body is the decoded Status, or text)."""
+                      name: str | None, sent: Any = None) -> Exception:
+    """The regcred error for an API error answer (body is the decoded Status, or text; sent: the request body)."""
     status = body if isinstance(body, dict) else {}
     message = str(status.get("message") or (body if isinstance(body, str) else "") or f"HTTP {status_code}")
+    for secret in sent_secret_values(sent):
+        message = message.replace(secret, "<redacted>")
     message = " ".join(message.split())  # one line, always
     reason = str(status.get("reason") or "")
     details = status.get("details") or {}
