@@ -66,7 +66,7 @@ def test_every_problem_is_reported_with_its_path() -> None:
     ({"registries": [{"server": "bad host", "username": "u", "passwordFrom": {"env": "X"}}]},
      "spec.registries[0].server: 'bad host' must not contain spaces"),
     ({"registries": [{"server": "a.io", "username": "u", "passwordFrom": {"env": "1X"}}]},
-     "spec.registries[0].passwordFrom.env: '1X' is not an environment variable name"),
+     "spec.registries[0].passwordFrom.env: the value (not shown) is not an environment variable name"),
     ({"registries": [{"server": "a.io", "username": "u", "passwordFrom": {"env": "X"}},
                      {"server": "https://a.io/v2/", "username": "v", "passwordFrom": {"env": "Y"}}]},
      "spec.registries[1].server: 'https://a.io/v2/' is the same registry as spec.registries[0].server"),

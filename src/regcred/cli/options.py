@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from regcred.core.errors import InputError
+from regcred.core.names import env_var_label
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,7 +48,7 @@ def resolve_password(password_stdin: bool, password_env: str | None, password_li
                 password = password[:-1]
     elif password_env is not None:
         if password_env not in os.environ:
-            raise InputError(f"environment variable {password_env} is not set", hint="export it or use --password-stdin")
+            raise InputError(f"{env_var_label(password_env)} is not set", hint="export it or use --password-stdin")
         password = os.environ[password_env]
     elif password_literal is not None:
         click.echo(

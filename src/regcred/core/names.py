@@ -7,6 +7,7 @@ import re
 from regcred.core.errors import InputError
 
 _DNS1123_LABEL = re.compile(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+_UPPER_CASE_ENV = re.compile(r"\A[A-Z_][A-Z0-9_]{0,127}\Z")
 _DNS1123_SUBDOMAIN = re.compile(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 
 
@@ -28,3 +29,14 @@ def validate_label(name: str, what: str) -> str:
             "(a-z, 0-9 and '-', starting and ending with an alphanumeric character, at most 63 characters)"
         )
     return name
+
+
+def env_var_label(name: str) -> str:
+    """How an error names an environment variable: by its name when it is an UPPER_CASE name, else not at all.
+
+    Why: `--password-env "$TOKEN"`, or a templated `passwordFrom.env`, puts the password where the variable's
+    name belongs, and the error about that "variable" must not print it.
+    """
+    if _UPPER_CASE_ENV.match(name):
+        return f"environment variable {name}"
+    return "the environment variable given (its name is not shown: not an UPPER_CASE name, it may be the password)"

@@ -214,7 +214,9 @@ def check_structure(node: Node, value: Any, path: str) -> list[str]:
         elif node.max_length is not None and len(value) > node.max_length:
             problems.append(f"{path}: longer than {node.max_length} characters")
         elif node.pattern is not None and not re.search(node.pattern, value):
-            problems.append(f"{path}: {value!r} {PATTERN_RULES.get(node.pattern, 'does not match ' + node.pattern)}")
+            # an env "name" that is no name may be the password itself: never echoed
+            shown = "the value (not shown)" if node.pattern == ENV_NAME else repr(value)
+            problems.append(f"{path}: {shown} {PATTERN_RULES.get(node.pattern, 'does not match ' + node.pattern)}")
     elif isinstance(node, Bool):
         if not isinstance(value, bool):
             problems.append(f"{path}: must be true or false, not {_type_name(value)}")

@@ -17,6 +17,7 @@ from regcred.core.credentials.dockerconfig import entry_object, raw_entries
 from regcred.core.credentials.pullsecret import read_pull_secret
 from regcred.core.credentials.registrykey import index_key
 from regcred.core.errors import ConfigFormatError, InputError
+from regcred.core.names import env_var_label
 from regcred.core.spec.model import PasswordFrom, Registry, RegistryCredential, SpecInvalid, parse_documents
 from regcred.core.spec.planner import ClusterState, DesiredCredential, payload_from_entries
 from regcred.core.spec.schema import WORKLOAD_KINDS
@@ -148,7 +149,7 @@ def read_password(source: PasswordFrom, where: str, read_secret: SecretReader | 
     if source.env is not None:
         value = os.environ.get(source.env)
         if value is None:
-            raise InputError(f"{where}.env: environment variable {source.env} is not set",
+            raise InputError(f"{where}.env: {env_var_label(source.env)} is not set",
                              hint="export it before running regcred")
     elif source.file is not None:
         data = read_bytes(Path(source.file).expanduser(), what="password file")
