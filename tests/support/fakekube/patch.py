@@ -70,26 +70,10 @@ def _index(tok: str, size: int, allow_end: bool) -> int:
     return i
 
 
-def _parent(doc: Any, path: str) -> tuple[Any, str]:
-    toks = _tokens(path)
-    if not toks:
-        raise PatchFailed("cannot operate on the document root")
+def _walk(doc: Any, toks: list[str]) -> Any:
+    """Follow JSON-pointer tokens; a missing key, a bad index or a scalar on the way fails the patch."""
     cur = doc
-    for t in toks[:-1]:
-        if isinstance(cur, dict):
-            if t not in cur:
-                raise PatchFailed(f"missing {t}")
-            cur = cur[t]
-        elif isinstance(cur, list):
-            cur = cur[_index(t, len(cur), False)]
-        else:
-            raise PatchFailed("not a container")
-    return cur, toks[-1]
-
-
-def _get(doc: Any, path: str) -> Any:
-    cur = doc
-    for t in _tokens(path):
+    for t in toks:
         if isinstance(cur, dict):
             if t not in cur:
                 raise PatchFailed(f"missing {t}")
@@ -99,6 +83,17 @@ def _get(doc: Any, path: str) -> Any:
         else:
             raise PatchFailed("not a container")
     return cur
+
+
+def _parent(doc: Any, path: str) -> tuple[Any, str]:
+    toks = _tokens(path)
+    if not toks:
+        raise PatchFailed("cannot operate on the document root")
+    return _walk(doc, toks[:-1]), toks[-1]
+
+
+def _get(doc: Any, path: str) -> Any:
+    return _walk(doc, _tokens(path))
 
 
 def _add(doc: Any, path: str, value: Any) -> None:
