@@ -11,6 +11,8 @@ from click.testing import CliRunner
 from regcred.cli.main import main
 
 PASSWORD = "n0de-s3cret"  # never expected in any output
+KUBELET = "/var/lib/kubelet/config.json"
+OTHER = {"username": "bob", "password": "other-pass", "auth": "Ym9iOm90aGVyLXBhc3M="}  # another writer's entry
 
 
 class FakeNode:
@@ -61,3 +63,10 @@ def regcred():
         return code, stdout, stderr
 
     return run
+
+
+def install(regcred, node, *args):
+    """`node install ... -o json` on a fake node; (exit code, parsed JSON or None, stderr)."""
+    code, out, err = regcred("node", "install", *args, "--host-root", str(node.root), "--password-env", "NODE_PW",
+                             "-o", "json")
+    return code, (json.loads(out) if code == 0 else None), err

@@ -9,18 +9,11 @@ import os
 import pytest
 
 from regcred.shells import files as files_module
-from tests.node.conftest import PASSWORD
+from tests.node.conftest import KUBELET, OTHER, PASSWORD, install
 
-KUBELET = "/var/lib/kubelet/config.json"
 CONTAINERD = "/etc/containerd/config.toml"
 CONTAINERD_TEXT = '# site\nversion = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "reg.example.com/p:3"\n'
-OTHER = {"username": "bob", "password": "other-pass", "auth": "Ym9iOm90aGVyLXBhc3M="}
 
-
-def install(regcred, node, *args):
-    code, out, err = regcred("node", "install", *args, "--host-root", str(node.root), "--password-env", "NODE_PW",
-                             "-o", "json")
-    return code, (json.loads(out) if code == 0 else None), err
 
 
 # --- symlinks ---------------------------------------------------------------------------------------------------

@@ -9,16 +9,7 @@ import stat
 import pytest
 
 from regcred.core.errors import InputError, OperationFailed
-from tests.node.conftest import PASSWORD
-
-KUBELET = "/var/lib/kubelet/config.json"
-OTHER = {"username": "bob", "password": "other-pass", "auth": "Ym9iOm90aGVyLXBhc3M="}
-
-
-def install(regcred, node, *args):
-    code, out, err = regcred("node", "install", *args, "--host-root", str(node.root), "--password-env", "NODE_PW",
-                             "-o", "json")
-    return code, (json.loads(out) if code == 0 else None), err
+from tests.node.conftest import KUBELET, OTHER, PASSWORD, install
 
 
 def test_install_into_an_empty_node(regcred, fake_node):

@@ -26,6 +26,10 @@ _HOST = rf"(?:{_DOMAIN_NAME}|{_IPV6})"
 _DOMAIN = rf"{_HOST}(?::[0-9]+)?"
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+# The grammar's pieces, for callers that check a repository path, tag or digest on its own.
+PATH_PATTERN = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
+TAG_PATTERN = re.compile(_TAG)
+DIGEST_PATTERN = re.compile(_DIGEST)
 _REFERENCE = re.compile(
     rf"\A(?P<name>(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
     rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?\Z"

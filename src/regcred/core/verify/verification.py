@@ -12,23 +12,22 @@ import base64
 import binascii
 import datetime as dt
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from regcred.core.credentials.imageref import DEFAULT_DOMAIN
+from regcred.core.credentials.imageref import (  # the reference grammar
+    DEFAULT_DOMAIN,
+    DIGEST_PATTERN,
+    PATH_PATTERN,
+    TAG_PATTERN,
+)
 from regcred.core.credentials.registrykey import index_key, parse_schemeless
 from regcred.core.errors import InputError
 
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
 _DOCKER_HUB_KEYS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 DEFAULT_TAG = "latest"
-# The distribution reference grammar: the registry would answer 400/404 to anything else.
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_PATH_RE = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
-_TAG_RE = re.compile(r"[\w][\w.-]{0,127}")
-_DIGEST_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +63,8 @@ def parse_repository_option(value: str) -> RepositoryRef:
             path, reference = text, DEFAULT_TAG
         else:
             reference = tag
-    reference_ok = (_DIGEST_RE if by_digest else _TAG_RE).fullmatch(reference) is not None
-    if not _PATH_RE.fullmatch(path) or not reference_ok:
+    reference_ok = (DIGEST_PATTERN if by_digest else TAG_PATTERN).fullmatch(reference) is not None
+    if not PATH_PATTERN.fullmatch(path) or not reference_ok:
         raise InputError(f"invalid --repository {value!r}",
                          hint="use REPO[:TAG] or REPO@DIGEST such as team/app:v1 (lower-case repository names)")
     if registry in _DOCKER_HUB_KEYS:
