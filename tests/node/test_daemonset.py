@@ -117,7 +117,7 @@ def _secret_volume(directory, doc):
         (directory / ".dockerconfigjson").symlink_to("..data/.dockerconfigjson")
 
 
-def _run_one_round(tmp_path, node, secret_dir, root_dir="/var/lib/kubelet"):
+def _run_one_round(tmp_path, node, secret_dir, root_dir="/var/lib/kubelet", script=None):
     """Run the DaemonSet's own script with its real `regcred`; a fake `sleep` ends the loop after one round."""
     import os
     import subprocess
@@ -127,7 +127,7 @@ def _run_one_round(tmp_path, node, secret_dir, root_dir="/var/lib/kubelet"):
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "sleep").write_text("#!/bin/sh\nkill -TERM $PPID\n")
     (bin_dir / "sleep").chmod(0o755)
-    script = sync_script(root_dir, host_root=str(node.root), secret_dir=str(secret_dir))
+    script = script or sync_script(root_dir, host_root=str(node.root), secret_dir=str(secret_dir))
     path = f"{bin_dir}:{os.path.dirname(sys.executable)}:/usr/bin:/bin"
     done = subprocess.run(["/bin/sh", "-c", script], env={"PATH": path, "REGCRED_INTERVAL": "60"},
                           capture_output=True, text=True, timeout=60, check=False)
@@ -154,6 +154,40 @@ def test_the_rendered_loop_adds_then_removes_and_never_touches_other_entries(tmp
     doc = fake_node.json(KUBELET)
     assert doc == {"auths": {"hand.example.com": hand, "clash.example.com": hand}, "credsStore": "x"}
     assert not fake_node.path(KUBELET + ".regcred-owned").exists()
+
+
+def test_the_loop_rendered_for_a_runtime_prunes_the_runtime_too(tmp_path, fake_node):
+    """`regcred render` with `nodes.runtimes`: a registry the Secret loses leaves containerd's config as well."""
+    import tomllib
+
+    from tests.support.cli import run_regcred
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("apiVersion: regcred.dev/v1alpha1\nkind: RegistryCredential\nmetadata: {name: h}\nspec:\n"
+                    "  registries: [{server: a.example.com, username: u, passwordFrom: {env: PW}}]\n"
+                    "  nodes: {enabled: true, runtimes: [containerd]}\n")
+    rendered = run_regcred("render", "-f", spec, "--no-secrets")
+    assert rendered.returncode == 0, rendered.stderr
+    (ds,) = [d for d in yaml.safe_load_all(rendered.stdout) if d and d["kind"] == "DaemonSet"]
+    secret_dir = tmp_path / "secret"
+    secret_dir.mkdir()
+    script = ds["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    script = script.replace("--host-root /host", f"--host-root {fake_node.root}").replace(
+        "/secret/.dockerconfigjson", f"{secret_dir}/.dockerconfigjson")
+    fake_node.write("/etc/containerd/config.toml", "# site\nversion = 2\n")
+
+    def hosts():
+        doc = tomllib.loads(fake_node.read("/etc/containerd/config.toml"))
+        return set(doc["plugins"]["io.containerd.grpc.v1.cri"]["registry"]["configs"])
+
+    _secret_volume(secret_dir, secret("a.example.com", "b.example.com"))
+    first = _run_one_round(tmp_path, fake_node, secret_dir, script=script)
+    assert first["runtime"]["updated"] == ["a.example.com", "b.example.com"] and hosts() == {"a.example.com",
+                                                                                             "b.example.com"}
+    _secret_volume(secret_dir, secret("a.example.com"))  # the Secret loses b
+    second = _run_one_round(tmp_path, fake_node, secret_dir, script=script)
+    assert second["removed"] == ["b.example.com"] and second["runtime"]["removed"] == ["b.example.com"]
+    assert hosts() == {"a.example.com"} and fake_node.read("/etc/containerd/config.toml").startswith("# site")
 
 
 def test_the_loop_quotes_the_root_dir(tmp_path, fake_node):

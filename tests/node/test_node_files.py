@@ -111,7 +111,7 @@ def test_config_json_failing_restores_the_runtime_config_already_written(regcred
     fail_replace("config.json")
     code, _, err = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "containerd")
     assert code == 1 and len(err.strip().splitlines()) == 1
-    assert f"nothing was changed ({CONTAINERD} written, then restored)" in err
+    assert f"nothing was changed ({CONTAINERD}, {CONTAINERD}.regcred-owned written, then restored)" in err
     assert _snapshot(fake_node) == before
     assert oct(fake_node.path(CONTAINERD).stat().st_mode & 0o777) == "0o644"  # mode restored too
 

@@ -18,7 +18,8 @@ def test_install_into_an_empty_node(regcred, fake_node):
     assert result == {
         "path": KUBELET, "added": ["reg.example.com:5000"], "replaced": [], "kept": [], "removed": [], "skipped": [],
         "backup": None, "changed": True, "home": None,
-        "runtime": {"name": None, "config": None, "hosts": [], "changed": False, "notes": []},
+        "runtime": {"name": None, "config": None, "hosts": [], "updated": [], "removed": [], "skipped": [],
+                    "changed": False, "notes": []},
         "restart_needed": [], "dry_run": False, "root_dir": "/var/lib/kubelet", "warnings": [],
     }
     path = fake_node.path(KUBELET)

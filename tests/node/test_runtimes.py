@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from regcred.core.errors import ConfigFormatError
 from regcred.core.node import runtimes as rt
+from tests.node.conftest import containerd_dump
 
 CRED = rt.HostCredential("reg.example.com:5000", "alice", 's3cret"quote')
 
@@ -59,23 +59,12 @@ def test_containerd_invalid_toml_is_one_line():
         rt.containerd_with_auth("version = 2\n[plugins\n", [CRED])
 
 
-def _containerd_dump(tmp_path: Path, text: str) -> str:
-    if shutil.which("containerd") is None:
-        pytest.skip("containerd not installed (Debian package containerd): cannot check the generated config")
-    path = tmp_path / "config.toml"
-    path.write_text(text)
-    done = subprocess.run(["containerd", "--config", str(path), "config", "dump"], capture_output=True, text=True,
-                          timeout=30, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 @pytest.mark.real
 def test_real_containerd_reads_the_edited_default_config(tmp_path):
     if shutil.which("containerd") is None:
         pytest.skip("containerd not installed (Debian package containerd): cannot check the generated config")
     default = subprocess.run(["containerd", "config", "default"], capture_output=True, text=True, check=True).stdout
-    dump = _containerd_dump(tmp_path, rt.containerd_with_auth(default, [CRED]))
+    dump = containerd_dump(tmp_path, rt.containerd_with_auth(default, [CRED]))
     section = dump.split('registry.configs."reg.example.com:5000".auth]', 1)[1].split("[", 1)[0]
     assert 'username = "alice"' in section
     assert 'password = "s3cret\\"quote"' in section
@@ -84,7 +73,7 @@ def test_real_containerd_reads_the_edited_default_config(tmp_path):
 @pytest.mark.real
 @pytest.mark.parametrize("start", [None, CONTAINERD_V2, '[plugins.cri]\nsandbox_image = "reg.example.com:5000/pause:3.9"\n'])
 def test_real_containerd_reads_a_created_or_commented_config(tmp_path, start):
-    dump = _containerd_dump(tmp_path, rt.containerd_with_auth(start, [CRED]))
+    dump = containerd_dump(tmp_path, rt.containerd_with_auth(start, [CRED]))
     assert 'registry.configs."reg.example.com:5000".auth]' in dump
     if start is not None:
         assert 'sandbox_image = "reg.example.com:5000/pause:3.9"' in dump
@@ -115,7 +104,7 @@ def test_containerd_inline_or_dotted_registry_tables_are_refused_in_one_line(tex
 
 @pytest.mark.real
 def test_real_containerd_reads_an_edit_under_dotted_keys(tmp_path):
-    dump = _containerd_dump(tmp_path, rt.containerd_with_auth(DOTTED_PLUGINS, [CRED]))
+    dump = containerd_dump(tmp_path, rt.containerd_with_auth(DOTTED_PLUGINS, [CRED]))
     section = dump.split('registry.configs."reg.example.com:5000".auth]', 1)[1].split("[", 1)[0]
     assert 'username = "alice"' in section and 'sandbox_image = "r/p:1"' in dump
 

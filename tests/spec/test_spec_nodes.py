@@ -81,3 +81,71 @@ def test_every_listed_runtime_gets_the_credentials(host: Path) -> None:
     assert "/var/lib/kubelet/config.json" in (host / "etc/crio/crio.conf.d/90-regcred-auth.conf").read_text()
     assert not any("node-pw" in r.message for r in rows)
     assert plan_nodes(d, str(host)) == []  # every runtime is in step: nothing left to do
+
+
+SITE = ('# site\nversion = 2\n[plugins."io.containerd.grpc.v1.cri".registry.configs."site.example.com".auth]\n'
+        '  username = "site"\n  password = "site-pass"\n')
+
+
+def containerd_configs(host: Path) -> dict[str, Any]:
+    import tomllib
+
+    doc = tomllib.loads((host / "etc/containerd/config.toml").read_text())
+    return dict(doc["plugins"]["io.containerd.grpc.v1.cri"]["registry"]["configs"])
+
+
+def apply_all(d: Any, host: Path) -> list[Any]:
+    return apply_nodes(plan_nodes(d, str(host)), str(host), dry_run=False)
+
+
+def test_dropping_a_registry_prunes_it_from_every_runtime(host: Path, tmp_path: Path) -> None:
+    import yaml
+
+    from tests.node.conftest import containerd_dump
+
+    (host / "etc/containerd").mkdir(parents=True)
+    (host / "etc/containerd/config.toml").write_text(SITE)
+    (host / "etc/rancher/k3s").mkdir(parents=True)
+    apply_all(desired(("a.example.com", "b.example.com"), ("containerd", "k3s")), host)
+    assert set(containerd_configs(host)) == {"site.example.com", "a.example.com", "b.example.com"}
+    smaller = desired(("a.example.com",), ("containerd", "k3s"))
+    changes = plan_nodes(smaller, str(host))
+    runtime_rows = [c.to_json() for c in changes if c.name != "/var/lib/kubelet/config.json"]
+    assert [(r["name"], r["registries"]) for r in runtime_rows] == [
+        ("/etc/containerd/config.toml", {"added": [], "removed": ["b.example.com"], "updated": []}),
+        ("/etc/rancher/k3s/registries.yaml", {"added": [], "removed": ["b.example.com"], "updated": []}),
+    ]
+    rows = apply_nodes(changes, str(host), dry_run=False)
+    assert ("updated", "containerd: -b.example.com; restart containerd on the node to load it") in [
+        (r.status, r.message) for r in rows]
+    assert set(containerd_configs(host)) == {"site.example.com", "a.example.com"}  # the site's auth stays
+    assert list(yaml.safe_load((host / "etc/rancher/k3s/registries.yaml").read_text())["configs"]) == ["a.example.com"]
+    dump = containerd_dump(tmp_path, (host / "etc/containerd/config.toml").read_text())
+    assert "b.example.com" not in dump and 'configs."site.example.com".auth]' in dump
+    assert plan_nodes(smaller, str(host)) == []  # in step
+
+
+def test_a_runtime_taken_out_of_the_spec_loses_only_what_regcred_wrote(host: Path) -> None:
+    (host / "etc/containerd").mkdir(parents=True)
+    (host / "etc/containerd/config.toml").write_text(SITE)
+    apply_all(desired(("a.example.com",), ("containerd",)), host)
+    without = desired(("a.example.com",))
+    (change,) = plan_nodes(without, str(host))
+    assert (change.name, change.to_json()["registries"]["removed"]) == ("/etc/containerd/config.toml",
+                                                                       ["a.example.com"])
+    apply_nodes([change], str(host), dry_run=False)
+    assert set(containerd_configs(host)) == {"site.example.com"}
+    assert not (host / "etc/containerd/config.toml.regcred-owned").exists()
+    assert plan_nodes(without, str(host)) == []
+
+
+def test_someone_elses_runtime_auth_for_the_same_host_is_a_conflict(host: Path) -> None:
+    (host / "etc/containerd").mkdir(parents=True)
+    (host / "etc/containerd/config.toml").write_text(SITE)
+    d = desired(("site.example.com",), ("containerd",))
+    changes = plan_nodes(d, str(host))
+    assert [(c.action, c.name, c.reason) for c in changes if c.name.startswith("/etc")] == [
+        ("conflict", "/etc/containerd/config.toml",
+         "runtime containerd: 'site.example.com' has other auth written by someone else: left as is")]
+    apply_nodes(changes, str(host), dry_run=False)
+    assert containerd_configs(host)["site.example.com"]["auth"] == {"username": "site", "password": "site-pass"}

@@ -104,16 +104,17 @@ def install_entries(
 
     Every file is planned before the first is written. The writes go inert-first: the runtime's config
     and the kubelet's environment (read only after a restart), then config.json (read live by the
-    kubelet), then its ownership record. A failed write restores the files already written.
+    kubelet), then its ownership record. A failed write restores the files already written. `prune`
+    applies to both config.json and the runtime's config.
     """
-    from regcred.cli.node_runtime import plan_runtime
+    from regcred.cli.node_runtime import plan_runtime, stage_writes
     from regcred.shells import credfile
     from regcred.shells.files import locked_directory
 
     target = _target(settings, location)
     path = host.path(target)
     record = target + nodesearch.OWNERSHIP_SUFFIX
-    runtime_result, runtime_write = plan_runtime(host, runtime, wanted, target)
+    runtime_result, runtime_writes = plan_runtime(host, runtime, wanted, target, on_conflict=on_conflict, prune=prune)
     lock = locked_directory(path.parent) if not dry_run else _NoLock()
     with lock:
         current = credfile.load_optional(path) or credfile.empty(path)
@@ -132,9 +133,7 @@ def install_entries(
 
             changes = FileChanges()
             with _all_or_nothing(changes):
-                if runtime_write is not None:
-                    changes.write(host.path(runtime_write.path), runtime_write.text.encode(), shown=runtime_write.path,
-                                  mode=runtime_write.mode, backup=runtime_write.backup)
+                stage_writes(changes, host, runtime_writes)
                 if home_write is not None:
                     changes.write(host.path(home_write[0]), home_write[1].encode(), shown=home_write[0],
                                   mode=home_write[2])
@@ -226,11 +225,17 @@ def _plan_home(host: Any, settings: Any) -> tuple[dict[str, Any] | None, tuple[s
 
 
 def apply_runtime(host: Any, runtime: str, wanted: list[tuple[str, str, str, str]], auth_file: str,
-                  *, dry_run: bool) -> dict[str, Any]:
-    """The runtime's credentials on their own (kept here for `regcred apply`; see node_runtime)."""
-    from regcred.cli.node_runtime import apply_runtime as apply
+                  *, on_conflict: str = "keep", prune: bool = False, dry_run: bool) -> dict[str, Any]:
+    """The runtime's credentials on their own (`regcred apply`): its config and ownership record, all or nothing."""
+    from regcred.cli.node_runtime import plan_runtime, stage_writes
+    from regcred.shells.filechanges import FileChanges
 
-    return apply(host, runtime, wanted, auth_file, dry_run=dry_run)
+    result, writes = plan_runtime(host, runtime, wanted, auth_file, on_conflict=on_conflict, prune=prune)
+    if not dry_run:
+        changes = FileChanges()
+        with _all_or_nothing(changes):
+            stage_writes(changes, host, writes)
+    return result
 
 
 @node.command("install")
@@ -288,7 +293,7 @@ def install(server: str | None, from_file: Path | None, username: str | None, pa
 def remove_registry(host: Any, settings: Any, server: str, *, location: str = "root-dir", runtime: str = "auto",
                     dry_run: bool = False) -> dict[str, Any]:
     """Remove SERVER's entry from the node file, the ownership record and the runtime's config (all or nothing)."""
-    from regcred.cli.node_runtime import plan_runtime_removal
+    from regcred.cli.node_runtime import plan_runtime_removal, stage_writes
     from regcred.core.credentials.dockerconfig import dumps_file, without_entry
     from regcred.shells import credfile
     from regcred.shells.filechanges import FileChanges
@@ -299,21 +304,19 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
     record = target + nodesearch.OWNERSHIP_SUFFIX
     removed: list[str] = []
     backup = None
-    rt, runtime_write = plan_runtime_removal(host, runtime, server)
+    rt, runtime_writes = plan_runtime_removal(host, runtime, server)
     with locked_directory(path.parent) if not dry_run and path.parent.exists() else _NoLock():
         current = credfile.load_optional(path)
         if current is not None and current.get(server) is not None:
             removed.append(server)
-        if not removed and runtime_write is None:
+        if not removed and not rt["changed"]:
             from regcred.cli.auth import validate_server
 
             validate_server(server)  # a key that is nowhere and could never be: bad input, not "not found"
         changes = FileChanges()
         if not dry_run:
             with _all_or_nothing(changes):
-                if runtime_write is not None:
-                    changes.write(host.path(runtime_write.path), runtime_write.text.encode(), shown=runtime_write.path,
-                                  mode=runtime_write.mode, backup=True)
+                stage_writes(changes, host, runtime_writes)
                 if removed and current is not None:
                     backup = changes.write(path, dumps_file(without_entry(current, server)).encode(), shown=target,
                                            mode=0o600, backup=True)

@@ -21,9 +21,13 @@ def install_table(result: dict[str, Any], settings: Any) -> str:
     if result["home"] and result["home"]["changed"]:
         lines.append(f"{verb}set {result['home']['set']} in {result['home']['path']}")
     rt = result["runtime"]
-    if rt["name"] and rt["config"]:
+    if rt["name"] and rt["config"] and rt["hosts"]:
         state = "updated" if rt["changed"] else "already up to date"
         lines.append(f"runtime {rt['name']}: {rt['config']} {verb}{state} for {', '.join(rt['hosts'])}")
+    if rt.get("removed"):
+        lines.append(f"runtime {rt['name']}: {verb}removed the auth regcred wrote for {', '.join(rt['removed'])} "
+                     f"from {rt['config']}")
+    lines.extend(f"runtime {rt['name']}: skipped {h} (has other auth, left as is)" for h in rt.get("skipped", []))
     lines.extend(f"note: {n}" for n in rt["notes"])
     if result["restart_needed"]:
         lines.append(f"restart needed: {', '.join(result['restart_needed'])}")

@@ -2,7 +2,9 @@
 
 The pause (sandbox) image is pulled by the runtime with its own credentials, not the kubelet's. These
 functions decide what containerd, CRI-O or k3s/rke2 needs (no write), so that an install can check
-every file it will touch before it writes the first one.
+every file it will touch before it writes the first one. Beside a containerd or k3s/rke2 config regcred
+keeps an ownership record (`config.toml.regcred-owned`, `registries.yaml.regcred-owned`: host -> SHA-256 of
+the auth it wrote), so that a prune removes only the auth regcred wrote and nobody changed since.
 """
 
 from __future__ import annotations
@@ -11,18 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from regcred.core.node import runtimes
+from regcred.core.node.search import OWNERSHIP_SUFFIX, dumps_ownership, parse_ownership, plan_runtime_auth
 
 Wanted = list[tuple[str, str, str, str]]
 
 
 @dataclass(frozen=True, slots=True)
 class RuntimeWrite:
-    """One runtime config file to write: node path, new text, mode, whether to keep a .bak."""
+    """One runtime file to write (node path, new text, mode, whether to keep a .bak); text None removes it."""
 
     path: str
-    text: str
-    mode: int
-    backup: bool
+    text: str | None
+    mode: int = 0o600
+    backup: bool = False
 
 
 def runtime_name(host: Any, runtime: str) -> str | None:
@@ -31,18 +34,55 @@ def runtime_name(host: Any, runtime: str) -> str | None:
     return detect_runtime(host) if runtime == "auto" else (None if runtime == "none" else runtime)
 
 
-def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str) -> tuple[dict[str, Any], RuntimeWrite | None]:
-    """What the runtime gets for the sandbox image (auto) or for every registry (named); nothing is written."""
+def _config_path(name: str) -> str:
+    return runtimes.CONTAINERD_CONFIG if name == runtimes.CONTAINERD else runtimes.REGISTRIES_YAML[name]
+
+
+def _with_auth(name: str, text: str | None, creds: list[runtimes.HostCredential]) -> str | None:
+    if not creds:
+        return None
+    if name == runtimes.CONTAINERD:
+        return runtimes.containerd_with_auth(text, creds)
+    return runtimes.registries_yaml_with_auth(text, creds, name)
+
+
+def _without_auth(name: str, text: str | None, hosts: list[str]) -> str | None:
+    if name == runtimes.CONTAINERD:
+        return runtimes.containerd_without_auth(text, hosts)
+    return runtimes.registries_yaml_without_auth(text, hosts, name)
+
+
+def _record_write(host: Any, path: str, owned: dict[str, str], new: dict[str, str]) -> list[RuntimeWrite]:
+    """The ownership record beside `path`, when it changes (removed once it records nothing)."""
+    record = path + OWNERSHIP_SUFFIX
+    if new == owned:
+        return []
+    if not new:
+        return [RuntimeWrite(record, None)] if host.exists(record) else []
+    return [RuntimeWrite(record, dumps_ownership(new))]
+
+
+def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_conflict: str = "fail",
+                 prune: bool = False) -> tuple[dict[str, Any], list[RuntimeWrite]]:
+    """What the runtime gets for the sandbox image (auto) or for every registry (named); nothing is written.
+
+    Other auth someone else wrote for a wanted host is a conflict, as in config.json (`on_conflict`).
+    With `prune`, hosts regcred gave the runtime earlier that no `wanted` entry names any more lose
+    their auth, while it is still what regcred wrote.
+    """
+    from regcred.core.errors import InputError
     from regcred.shells.host import runtime_facts
 
     name = runtime_name(host, runtime)
-    result: dict[str, Any] = {"name": name, "config": None, "hosts": [], "changed": False, "notes": []}
+    result: dict[str, Any] = {"name": name, "config": None, "hosts": [], "updated": [], "removed": [],
+                              "skipped": [], "changed": False, "notes": []}
     if name is None:
         if runtime == "auto":
             result["notes"].append("no container runtime found under the host root")
-        return result, None
+        return result, []
     facts = runtime_facts(host, name)
     creds = [runtimes.HostCredential(h, u, p) for k, u, p, _ in wanted if (h := runtimes.runtime_host(k))]
+    wanted_hosts = {c.host for c in creds}
     if runtime == "auto":
         sandbox_host = runtimes.image_host(facts.sandbox_image) if facts.sandbox_image else None
         creds = [c for c in creds if c.host == sandbox_host]
@@ -51,62 +91,70 @@ def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str) -> tup
                 f"{name}: the sandbox image {facts.sandbox_image or '(runtime default)'} is not on these registries; "
                 "runtime config left as is (name the runtime with --runtime to give it every registry)"
             )
-            return result, None
     result["hosts"] = sorted({c.host for c in creds})
     if name == runtimes.CRIO:
-        path, new = _crio_change(host, facts, auth_file, result)
-        mode = 0o644
-    elif name == runtimes.CONTAINERD:
-        path = runtimes.CONTAINERD_CONFIG
-        new = runtimes.containerd_with_auth(host.read_text(path), creds)
+        return _crio_plan(host, facts, auth_file, result, bool(creds))
+    path = result["config"] = _config_path(name)
+    if name == runtimes.CONTAINERD:
         result["notes"].append(runtimes.CONTAINERD_DEPRECATION)
-        mode = 0o600
-    else:
-        path = runtimes.REGISTRIES_YAML[name]
-        new = runtimes.registries_yaml_with_auth(host.read_text(path), creds, name)
-        mode = 0o600
-    result["config"] = path
+    text = host.read_text(path)
+    owned = parse_ownership(host.read_text(path + OWNERSHIP_SUFFIX))
+    auth = {c.host: {"username": c.username, "password": c.password} for c in creds}
+    plan = plan_runtime_auth(owned, facts.auths, auth, wanted_hosts, on_conflict=on_conflict, prune=prune)
+    if plan.conflicts and on_conflict == "fail":
+        raise InputError(f"{path}: {', '.join(map(repr, plan.conflicts))} already has other auth that regcred did "
+                         "not write; nothing written", hint="--overwrite replaces it, --keep-existing leaves it")
+    new = _with_auth(name, text, [c for c in creds if c.host in plan.write])
+    if plan.remove:
+        new = _without_auth(name, new if new is not None else text, plan.remove) or new
+    result.update(updated=plan.write, removed=plan.remove, skipped=plan.conflicts)
+    writes = _record_write(host, path, owned, plan.owned)
     if new is None:
-        return result, None
-    result["changed"] = True
-    result["restart"] = [runtimes.SERVICE[name]]
-    return result, RuntimeWrite(path, new, mode, host.exists(path))
+        return result, writes
+    result.update(changed=True, restart=[runtimes.SERVICE[name]])
+    return result, [RuntimeWrite(path, new, 0o600, host.exists(path)), *writes]
 
 
-def apply_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, dry_run: bool) -> dict[str, Any]:
-    """Plan and (unless dry_run) write the runtime's config on its own (`regcred apply` runtimes)."""
-    result, write = plan_runtime(host, runtime, wanted, auth_file)
-    if write is not None and not dry_run:
-        host.write(write.path, write.text, mode=write.mode, backup=write.backup)
-    return result
-
-
-def _crio_change(host: Any, facts: runtimes.RuntimeFacts, auth_file: str, result: dict[str, Any]) -> tuple[str, str | None]:
-    path = runtimes.CRIO_DROPIN
-    if facts.auth_file == auth_file:
-        return path, None
+def _crio_plan(host: Any, facts: runtimes.RuntimeFacts, auth_file: str, result: dict[str, Any],
+               wanted: bool) -> tuple[dict[str, Any], list[RuntimeWrite]]:
+    """CRI-O reads the kubelet's own file through a drop-in: nothing per host to add or prune."""
+    path = result["config"] = runtimes.CRIO_DROPIN
+    if not wanted or facts.auth_file == auth_file:
+        return result, []
     if facts.auth_file and host.read_text(path) is None:
         result["notes"].append(
             f"crio already uses auth file {facts.auth_file}; not changed (put the credentials there or remove that setting)"
         )
-        return path, None
-    return path, runtimes.crio_dropin(auth_file)
+        return result, []
+    result.update(changed=True, restart=[runtimes.SERVICE[runtimes.CRIO]])
+    return result, [RuntimeWrite(path, runtimes.crio_dropin(auth_file), 0o644, host.exists(path))]
 
 
-def plan_runtime_removal(host: Any, runtime: str, server: str) -> tuple[dict[str, Any], RuntimeWrite | None]:
+def plan_runtime_removal(host: Any, runtime: str, server: str) -> tuple[dict[str, Any], list[RuntimeWrite]]:
     """What `node remove` takes out of the runtime's config for SERVER's host; nothing is written."""
     name = runtime_name(host, runtime)
     rt: dict[str, Any] = {"name": name, "config": None, "hosts": [], "changed": False, "notes": []}
     run_host = runtimes.runtime_host(server)
     if name in (runtimes.CONTAINERD, runtimes.K3S, runtimes.RKE2) and run_host:
-        cfg = runtimes.CONTAINERD_CONFIG if name == runtimes.CONTAINERD else runtimes.REGISTRIES_YAML[name]
-        text = host.read_text(cfg)
-        new = (runtimes.containerd_without_auth(text, [run_host]) if name == runtimes.CONTAINERD
-               else runtimes.registries_yaml_without_auth(text, [run_host], name))
-        rt.update(config=cfg, hosts=[run_host], changed=new is not None)
-        if new is not None:
-            rt["restart"] = [runtimes.SERVICE[name]]
-            return rt, RuntimeWrite(cfg, new, host.path(cfg).stat().st_mode & 0o777, True)
-    elif name == runtimes.CRIO:
+        cfg = rt["config"] = _config_path(name)
+        new = _without_auth(name, host.read_text(cfg), [run_host])
+        owned = parse_ownership(host.read_text(cfg + OWNERSHIP_SUFFIX))
+        writes = _record_write(host, cfg, owned, {h: f for h, f in owned.items() if h != run_host})
+        rt.update(hosts=[run_host], changed=new is not None)
+        if new is None:
+            return rt, writes
+        rt["restart"] = [runtimes.SERVICE[name]]
+        return rt, [RuntimeWrite(cfg, new, host.path(cfg).stat().st_mode & 0o777, True), *writes]
+    if name == runtimes.CRIO:
         rt["notes"].append("crio reads the kubelet's file through global_auth_file: nothing else to remove")
-    return rt, None
+    return rt, []
+
+
+def stage_writes(changes: Any, host: Any, writes: list[RuntimeWrite]) -> None:
+    """Write (or remove) each planned runtime file through `changes`, so a later failure can roll it back."""
+    for write in writes:
+        if write.text is None:
+            changes.remove(host.path(write.path, follow_last=False), shown=write.path)
+        else:
+            changes.write(host.path(write.path), write.text.encode(), shown=write.path, mode=write.mode,
+                          backup=write.backup)

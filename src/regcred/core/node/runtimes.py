@@ -10,7 +10,7 @@ CRI-O reads `global_auth_file`, which can point at the kubelet's config.json; k3
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,7 @@ class RuntimeFacts:
     auth_hosts: tuple[str, ...] = ()
     auth_file: str | None = None
     notes: tuple[str, ...] = ()
+    auths: Mapping[str, Any] = field(default_factory=dict)  # host -> its `auth` table as plain data
 
 
 def runtime_host(key: str) -> str | None:
@@ -135,7 +136,15 @@ def containerd_facts(text: str | None, source: str = CONTAINERD_CONFIG) -> Runti
         if hasattr(cfg, "get") and any((_get(cfg, ["auth"]) or {}).get(k) for k in ("username", "auth", "identitytoken"))
     )
     sandbox = _get(doc, sandbox_path)
-    return RuntimeFacts(CONTAINERD, source, str(sandbox) if sandbox else None, hosts)
+    return RuntimeFacts(CONTAINERD, source, str(sandbox) if sandbox else None, hosts,
+                        auths=_auth_tables(_get(_toml_data(text), configs_path)))
+
+
+def _auth_tables(configs: Any) -> dict[str, Any]:
+    """host -> its `auth` table, from plain (tomllib / YAML) registry configs."""
+    if not isinstance(configs, dict):
+        return {}
+    return {str(h): dict(c["auth"]) for h, c in configs.items() if isinstance(c, dict) and isinstance(c.get("auth"), dict)}
 
 
 def containerd_with_auth(text: str | None, creds: Iterable[HostCredential], source: str = CONTAINERD_CONFIG) -> str | None:
@@ -338,7 +347,7 @@ def registries_yaml_facts(text: str | None, runtime: str = K3S) -> RuntimeFacts:
     doc = _load_yaml(text, source)
     configs = doc.get("configs") or {}
     hosts = tuple(str(h) for h, cfg in configs.items() if isinstance(cfg, dict) and cfg.get("auth"))
-    return RuntimeFacts(runtime, source if text is not None else None, None, hosts)
+    return RuntimeFacts(runtime, source if text is not None else None, None, hosts, auths=_auth_tables(configs))
 
 
 def registries_yaml_with_auth(text: str | None, creds: Iterable[HostCredential], runtime: str = K3S) -> str | None:

@@ -10,7 +10,7 @@ directory. Given each candidate's state (read by the shell), decide its status a
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -339,4 +339,45 @@ def plan_install(
     plan.document = raw
     plan.owned = new_owned
     plan.owned_changed = new_owned != dict(owned)
+    return plan
+
+
+@dataclass(slots=True)
+class RuntimeAuthPlan:
+    """What one sync changes in a runtime's per-host auth, and the ownership record beside it."""
+
+    write: list[str]  # hosts whose auth regcred sets now (new, or regcred's own and changed)
+    remove: list[str]  # hosts regcred wrote earlier, no longer wanted, still as regcred wrote them (prune)
+    conflicts: list[str]  # hosts wanted whose other auth someone else wrote (left as is unless overwrite)
+    owned: dict[str, str]  # the new record: host -> fingerprint of the auth regcred wrote
+
+
+def plan_runtime_auth(
+    owned: Mapping[str, str], before: Mapping[str, Any], wanted: Mapping[str, Mapping[str, str]],
+    keep: Iterable[str], *, on_conflict: str = "fail", prune: bool = False,
+) -> RuntimeAuthPlan:
+    """The rules of `plan_install`, for a runtime config's `HOST -> auth` tables.
+
+    `before` is each host's auth table now, `wanted` the auth regcred should set, `keep` every host still
+    wanted (with `--runtime auto` more than `wanted`). A host is regcred's while its auth is exactly what
+    regcred wrote; other auth for a wanted host is a conflict unless `overwrite`. Auth that already was
+    what regcred would write, but that regcred did not write, is not claimed.
+    """
+    kept = set(keep)
+    plan = RuntimeAuthPlan([], [], [], {})
+    ours = {h for h, fp in owned.items() if h in before and entry_fingerprint(before[h]) == fp}
+    for host in sorted(ours):
+        if prune and host not in kept:
+            plan.remove.append(host)
+        else:
+            plan.owned[host] = owned[host]
+    for host, auth in sorted(wanted.items()):
+        current = before.get(host)
+        if current is not None and dict(current) == dict(auth):
+            continue
+        if current and host not in ours and on_conflict != "overwrite":
+            plan.conflicts.append(host)
+            continue
+        plan.write.append(host)
+        plan.owned[host] = entry_fingerprint(dict(auth))
     return plan

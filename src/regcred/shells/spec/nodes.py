@@ -4,7 +4,9 @@ plan = what `node install --prune --keep-existing --dry-run` would change under 
 without --dry-run. Entries another writer put in config.json for the same registry are kept and shown as
 conflicts; entries regcred installed before and the specs no longer list are pruned (ownership record).
 Every runtime a spec lists (`nodes.runtimes`) gets the credentials of that spec's registries in its own
-config, one change per runtime config file (the runtime reads it at start: a restart is needed).
+config, one change per runtime config file (the runtime reads it at start: a restart is needed). A registry
+host regcred gave a runtime earlier and no spec lists for it any more (dropped registry, runtime taken out of
+`nodes.runtimes`) loses its auth there, while it is still what regcred wrote (the runtime's ownership record).
 """
 
 from __future__ import annotations
@@ -33,15 +35,34 @@ def _file_groups(desired: Sequence[DesiredCredential]) -> dict[str, list[Entry]]
     return groups
 
 
-def _runtime_groups(desired: Sequence[DesiredCredential]) -> dict[str, tuple[str, list[Entry]]]:
-    """runtime -> (rootDir of the first spec naming it, entries of every spec naming it)."""
+def _runtime_groups(desired: Sequence[DesiredCredential], host_root: str) -> dict[str, tuple[str, list[Entry]]]:
+    """runtime -> (rootDir of the first spec naming it, entries of every spec naming it).
+
+    A runtime no spec names but whose config holds auth regcred wrote (its ownership record) is in the
+    list with no entries: what regcred wrote there is pruned.
+    """
+    from regcred.core.node import runtimes
+    from regcred.core.node.search import OWNERSHIP_SUFFIX, parse_ownership
+    from regcred.shells.host import open_host_root
+
     groups: dict[str, tuple[str, list[Entry]]] = {}
     for d in desired:
         if not d.spec.nodes.enabled:
             continue
         for runtime in dict.fromkeys(d.spec.nodes.runtimes):
             _add(groups.setdefault(runtime, (d.spec.nodes.root_dir, []))[1], d)
+    host = open_host_root(host_root)
+    recorded = {runtimes.CONTAINERD: runtimes.CONTAINERD_CONFIG, **runtimes.REGISTRIES_YAML}
+    for runtime, config in recorded.items():
+        if runtime not in groups and parse_ownership(host.read_text(config + OWNERSHIP_SUFFIX)):
+            groups[runtime] = (_default_root_dir(desired), [])
     return groups
+
+
+def _default_root_dir(desired: Sequence[DesiredCredential]) -> str:
+    from regcred.core.node.kubeletflags import DEFAULT_ROOT_DIR
+
+    return next((d.spec.nodes.root_dir for d in desired if d.spec.nodes.enabled), DEFAULT_ROOT_DIR)
 
 
 def _host_and_settings(host_root: str, root_dir: str) -> tuple[Any, Any]:
@@ -66,7 +87,7 @@ def _runtime(host_root: str, runtime: str, root_dir: str, wanted: list[Entry], *
 
     host, settings = _host_and_settings(host_root, root_dir)
     auth_file = posixpath.join(settings.root_dir, "config.json")
-    return apply_runtime(host, runtime, wanted, auth_file, dry_run=dry_run)
+    return apply_runtime(host, runtime, wanted, auth_file, prune=True, dry_run=dry_run)
 
 
 def _restart_note(result: dict[str, Any]) -> str:
@@ -90,16 +111,18 @@ def plan_nodes(desired: Sequence[DesiredCredential], host_root: str) -> list[Cha
         for key in result["skipped"]:
             changes.append(Change("Node", "conflict", "", path, owners, reason=f"{key!r} has other credentials "
                                   "written by someone else: left as is"))
-    for runtime, (root_dir, wanted) in _runtime_groups(desired).items():
+    for runtime, (root_dir, wanted) in _runtime_groups(desired, host_root).items():
         result = _runtime(host_root, runtime, root_dir, wanted, dry_run=True)
         path = str(result["config"] or runtime)
         if result["changed"]:
-            changes.append(Change("Node", "update", "", path, owners, added=tuple(result["hosts"]),
-                                  reason=f"runtime {runtime}: {_restart_note(result)}",
+            changes.append(Change("Node", "update", "", path, owners, added=tuple(result["updated"]),
+                                  removed=tuple(result["removed"]), reason=f"runtime {runtime}: {_restart_note(result)}",
                                   obj={"rootDir": root_dir, "wanted": wanted, "runtime": runtime}))
         else:
             changes += [Change("Node", "conflict", "", path, owners, reason=f"runtime {runtime}: {note}")
                         for note in result["notes"] if note != CONTAINERD_DEPRECATION]
+        changes += [Change("Node", "conflict", "", path, owners, reason=f"runtime {runtime}: {host!r} has other "
+                           "auth written by someone else: left as is") for host in result["skipped"]]
     return changes
 
 
@@ -129,6 +152,7 @@ def apply_nodes(changes: Sequence[Change], host_root: str, *, dry_run: bool) -> 
             rows.append(TargetResult("(node)", change.name, "skipped", f"{runtime}: already up to date"))
             continue
         else:
-            summary = f"{runtime}: {' '.join(result['hosts'])}; {_restart_note(result)}"
+            hosts = [*(f"+{h}" for h in result["updated"]), *(f"-{h}" for h in result["removed"])]
+            summary = f"{runtime}: {' '.join(hosts)}; {_restart_note(result)}"
         rows.append(TargetResult("(node)", change.name, status, summary))
     return rows
