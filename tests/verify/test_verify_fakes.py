@@ -311,25 +311,31 @@ def test_plain_http_realm_of_an_https_registry_gets_no_credentials(serve: Callab
     assert realm.seen == [] and PASSWORD not in result.stdout + result.stderr
 
 
-def test_trickling_registry_is_stopped_by_the_check_deadline() -> None:
+@pytest.mark.parametrize("phase", ["body", "headers"])
+def test_trickling_registry_is_stopped_by_the_check_deadline(phase: str) -> None:
     """Each byte comes within --timeout, so no read times out; the whole check still ends at its deadline
-    (S × (2 + repositories): 0.5 × 2 = 1 s here), instead of after the ~60 s the body would take."""
+    (S × (2 + repositories): 0.5 × 2 = 1 s here), instead of after the ~60 s the reply would take. The
+    headers phase is bounded too: every socket read is capped at what is left of the deadline."""
     import socket
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(4)
     stop = threading.Event()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 600\r\n"
 
     def trickle(conn: socket.socket) -> None:
         with conn:
             conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 600\r\n\r\n")
+            if phase == "body":
+                conn.sendall(head + b"\r\n")
+            else:  # the status line, then one header byte per 0.1 s: ~60 s until the headers end
+                conn.sendall(head + b"X-Slow: ")
             for _ in range(600):
                 if stop.wait(0.1):
                     return
                 try:
-                    conn.sendall(b" ")
+                    conn.sendall(b"a" if phase == "headers" else b" ")
                 except OSError:
                     return
 

@@ -7,9 +7,9 @@ is ever pushed. Redirects are followed by hand and only within the registry and 
 credential never leaves for another host; replies are read up to a cap; the token and the password
 never appear in a result, a log line or an error.
 
-`--timeout S` bounds each network read; a server trickling bytes could hold a read open for ever, so each
-registry check as a whole also has a deadline, S × (2 + number of repositories) seconds, after which the
-check stops with a timeout reason.
+`--timeout S` bounds each network read; a server trickling bytes could hold a request open for ever, so each
+registry check as a whole also has a deadline, S × (2 + number of repositories) seconds, that caps every
+socket wait (shells/deadlinenet), after which the check stops with a timeout reason.
 """
 
 from __future__ import annotations
@@ -98,13 +98,15 @@ class RegistryClient:
     """One HTTP client (shared pool, thread-safe) for a verification run."""
 
     def __init__(self, options: VerifyOptions) -> None:
+        from regcred.shells.deadlinenet import DeadlineBackend, deadline_transport
+
         self.options = options
-        verify: ssl.SSLContext | bool = ssl_context(options.ca_file)
+        self.network = DeadlineBackend()
+        limits = httpx.Limits(max_connections=max(4, options.concurrency * 2))
         self.http = httpx.Client(
-            verify=verify,
+            transport=deadline_transport(self.network, verify=ssl_context(options.ca_file), limits=limits),
             follow_redirects=False,
             timeout=httpx.Timeout(options.timeout),
-            limits=httpx.Limits(max_connections=max(4, options.concurrency * 2)),
             headers={"User-Agent": f"regcred/{__version__}"},
             trust_env=False,
         )
@@ -132,15 +134,14 @@ class RegistryClient:
         start_scheme = urlsplit(url).scheme
         for _ in range(MAX_REDIRECTS + 1):
             host = urlsplit(url).netloc
-            limit = self.options.timeout
-            if deadline is not None:
-                if deadline.remaining() <= 0:
-                    raise deadline.problem(host)
-                limit = min(limit, deadline.remaining())
+            if deadline is not None and deadline.expired():
+                raise deadline.problem(host)
             try:
-                with self.http.stream(method, url, headers=headers, data=data,
-                                      params=httpx.QueryParams(list(params)) if params else None,
-                                      timeout=limit) as resp:
+                with (
+                    self.network.until(deadline.at if deadline else None),  # caps every socket wait
+                    self.http.stream(method, url, headers=headers, data=data,
+                                     params=httpx.QueryParams(list(params)) if params else None) as resp,
+                ):
                     if resp.status_code in _REDIRECTS and "location" in resp.headers:
                         location = urljoin(str(resp.url), resp.headers["location"])
                         target = urlsplit(location)
@@ -158,7 +159,7 @@ class RegistryClient:
                     body = self._read_capped(resp, host, deadline) if method != "HEAD" else b""
                     return _Reply(resp.status_code, resp.headers, body, str(resp.url))
             except httpx.HTTPError as exc:
-                if deadline is not None and limit < self.options.timeout and isinstance(exc, httpx.TimeoutException):
+                if deadline is not None and isinstance(exc, httpx.TimeoutException) and deadline.expired():
                     raise deadline.problem(host) from None
                 raise transport_reason(exc, host, self.options.timeout) from None
         raise RegistryProblem(f"more than {MAX_REDIRECTS} redirects from {urlsplit(url).netloc}")
@@ -167,7 +168,7 @@ class RegistryClient:
         chunks: list[bytes] = []
         size = 0
         for chunk in resp.iter_bytes():
-            if deadline is not None and deadline.remaining() <= 0:
+            if deadline is not None and deadline.expired():
                 raise deadline.problem(host)
             size += len(chunk)
             if size > self.options.max_body:

@@ -44,6 +44,10 @@ class Deadline:
     def remaining(self) -> float:
         return self.at - time.monotonic()
 
+    def expired(self) -> bool:
+        """Past the deadline, give or take the clock granularity of a socket wait cut short at it."""
+        return self.remaining() <= 0.01
+
     def problem(self, host: str) -> DeadlinePassed:
         return DeadlinePassed(f"timeout: the check of {host} passed its {self.budget:g}s deadline "
                               "(the registry answers too slowly)")
