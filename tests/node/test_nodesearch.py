@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from regcred.core.credentials.dockerconfig import parse_config_json
 from regcred.core.node import search as ns
 
 GOOD = json.dumps({"auths": {"reg.example.com": {"auth": "dTpw"}}}).encode()  # u:p
@@ -127,52 +126,3 @@ def test_credentials_for_images_in_order_without_passwords():
 
 
 # --- planning an install -------------------------------------------------------------------------------------
-
-def cfg(doc) -> object:
-    return parse_config_json(json.dumps(doc), "config.json")
-
-
-OTHER = {"username": "o", "password": "op", "auth": "bzpvcA=="}
-
-
-def test_plan_adds_and_keeps_everything_else():
-    current = cfg({"auths": {"other.example.com": OTHER}, "HttpHeaders": {"User-Agent": "x"}, "extra": 1})
-    plan = ns.plan_install(current, [("reg.example.com", "u", "p", "")], {})
-    assert plan.added == ["reg.example.com"] and plan.kept == ["other.example.com"]
-    assert plan.document["auths"]["other.example.com"] == OTHER
-    assert plan.document["extra"] == 1 and plan.document["HttpHeaders"] == {"User-Agent": "x"}
-    assert set(plan.owned) == {"reg.example.com"}
-
-
-def test_plan_identical_entry_changes_nothing():
-    current = cfg({"auths": {"reg.example.com": {"username": "u", "password": "p", "auth": "dTpw"}}})
-    plan = ns.plan_install(current, [("reg.example.com", "u", "p", "")], {})
-    assert plan.document is None and plan.kept == ["reg.example.com"] and not plan.owned_changed
-
-
-def test_plan_conflict_unless_owned_or_overwrite():
-    current = cfg({"auths": {"reg.example.com": OTHER}})
-    wanted = [("reg.example.com", "u", "p", "")]
-    assert ns.plan_install(current, wanted, {}).conflicts == ["reg.example.com"]
-    assert ns.plan_install(current, wanted, {}, on_conflict="keep").document is None
-    assert ns.plan_install(current, wanted, {}, on_conflict="overwrite").replaced == ["reg.example.com"]
-    owned = {"reg.example.com": ns.entry_fingerprint(OTHER)}
-    rotated = ns.plan_install(current, wanted, owned)
-    assert rotated.replaced == ["reg.example.com"] and rotated.conflicts == []
-
-
-def test_prune_removes_only_unchanged_entries_regcred_wrote():
-    mine = {"username": "u", "password": "p", "auth": "dTpw"}
-    current = cfg({"auths": {"gone.example.com": mine, "edited.example.com": OTHER, "hand.example.com": mine}})
-    owned = {"gone.example.com": ns.entry_fingerprint(mine), "edited.example.com": ns.entry_fingerprint(mine)}
-    plan = ns.plan_install(current, [], owned, prune=True)
-    assert plan.removed == ["gone.example.com"]
-    assert set(plan.document["auths"]) == {"edited.example.com", "hand.example.com"}
-    assert plan.owned == {}  # the edited entry is somebody else's now
-
-
-def test_ownership_record_round_trip_and_bad_content():
-    owned = {"b": "2", "a": "1"}
-    assert ns.parse_ownership(ns.dumps_ownership(owned)) == owned
-    for bad in (b"", b"{", b"[]", b'{"entries": 3}'):
-        assert ns.parse_ownership(bad) == {}

@@ -8,7 +8,7 @@ import tomllib
 import pytest
 import yaml
 
-from regcred.core.node.search import RuntimeAuthPlan, entry_fingerprint, plan_runtime_auth
+from regcred.core.node.ownership import entry_fingerprint
 from tests.node.conftest import PASSWORD, containerd_dump, install
 
 CONTAINERD = "/etc/containerd/config.toml"
@@ -34,22 +34,6 @@ def _sync(regcred, fake_node, runtime: str, *servers: str):
                                 runtime, "--prune", "--keep-existing")
     assert code == 0, err
     return result
-
-
-def test_runtime_auth_plan_claims_only_what_regcred_writes():
-    mine, theirs = {"username": "a", "password": "p"}, {"username": "b", "password": "q"}
-    fp = entry_fingerprint(mine)
-    owned = {"gone.io": fp, "edited.io": fp, "kept.io": fp, "absent.io": fp}
-    before = {"gone.io": mine, "edited.io": theirs, "kept.io": mine, "same.io": mine, "other.io": theirs}
-    wanted = {"same.io": mine, "new.io": mine, "other.io": mine, "edited.io": mine}
-    keep = [*wanted, "kept.io"]
-    plan = plan_runtime_auth(owned, before, wanted, keep, on_conflict="keep", prune=True)
-    # gone.io is still regcred's and unwanted; edited.io and other.io hold auth someone else wrote
-    assert plan == RuntimeAuthPlan(write=["new.io"], remove=["gone.io"], conflicts=["edited.io", "other.io"],
-                                   owned={"kept.io": fp, "new.io": fp})  # same.io was already so: not claimed
-    plan = plan_runtime_auth(owned, before, wanted, keep, on_conflict="overwrite", prune=False)
-    assert (plan.write, plan.remove, plan.conflicts) == (["edited.io", "new.io", "other.io"], [], [])
-    assert plan.owned == {"gone.io": fp, "kept.io": fp, "edited.io": fp, "new.io": fp, "other.io": fp}
 
 
 def test_prune_removes_a_dropped_host_from_containerd_and_keeps_the_rest(regcred, fake_node, tmp_path):

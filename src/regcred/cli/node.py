@@ -15,7 +15,7 @@ import click
 from regcred.cli.options import output_option, password_options, resolve_password
 from regcred.cli.output import emit
 from regcred.core.errors import InputError, OperationFailed
-from regcred.core.node import runtimes
+from regcred.core.node import ownership, runtimes
 from regcred.core.node import search as nodesearch
 
 RUNTIME_CHOICES = ["auto", "none", runtimes.CONTAINERD, runtimes.CRIO, runtimes.K3S, runtimes.RKE2]
@@ -113,13 +113,13 @@ def install_entries(
 
     target = _target(settings, location)
     path = host.path(target)
-    record = target + nodesearch.OWNERSHIP_SUFFIX
+    record = target + ownership.OWNERSHIP_SUFFIX
     runtime_result, runtime_writes = plan_runtime(host, runtime, wanted, target, on_conflict=on_conflict, prune=prune)
     lock = locked_directory(path.parent) if not dry_run else _NoLock()
     with lock:
         current = credfile.load_optional(path) or credfile.empty(path)
-        owned = nodesearch.parse_ownership(host.read_text(record))
-        plan = nodesearch.plan_install(current, wanted, owned, on_conflict=on_conflict, prune=prune)
+        owned = ownership.parse_ownership(host.read_text(record))
+        plan = ownership.plan_install(current, wanted, owned, on_conflict=on_conflict, prune=prune)
         if plan.conflicts and on_conflict == "fail":
             raise InputError(
                 f"{target}: {', '.join(map(repr, plan.conflicts))} already has other credentials; file left untouched",
@@ -142,7 +142,7 @@ def install_entries(
                                            backup=True)
                 if plan.owned_changed or plan.document is not None:
                     if plan.owned:
-                        changes.write(host.path(record), nodesearch.dumps_ownership(plan.owned).encode(),
+                        changes.write(host.path(record), ownership.dumps_ownership(plan.owned).encode(),
                                       shown=record, mode=0o600)
                     else:
                         changes.remove(host.path(record, follow_last=False), shown=record)
@@ -301,7 +301,7 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
 
     target = _target(settings, location)
     path = host.path(target)
-    record = target + nodesearch.OWNERSHIP_SUFFIX
+    record = target + ownership.OWNERSHIP_SUFFIX
     removed: list[str] = []
     backup = None
     rt, runtime_writes = plan_runtime_removal(host, runtime, server)
@@ -320,10 +320,10 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
                 if removed and current is not None:
                     backup = changes.write(path, dumps_file(without_entry(current, server)).encode(), shown=target,
                                            mode=0o600, backup=True)
-                    owned = nodesearch.parse_ownership(host.read_text(record))
+                    owned = ownership.parse_ownership(host.read_text(record))
                     if owned.pop(server, None) is not None:
                         if owned:
-                            changes.write(host.path(record), nodesearch.dumps_ownership(owned).encode(),
+                            changes.write(host.path(record), ownership.dumps_ownership(owned).encode(),
                                           shown=record, mode=0o600)
                         else:
                             changes.remove(host.path(record, follow_last=False), shown=record)

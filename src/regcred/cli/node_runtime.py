@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from regcred.core.node import runtimes
-from regcred.core.node.search import OWNERSHIP_SUFFIX, dumps_ownership, parse_ownership, plan_runtime_auth
+from regcred.core.node.ownership import OWNERSHIP_SUFFIX, dumps_ownership, parse_ownership, plan_runtime_auth
 
 Wanted = list[tuple[str, str, str, str]]
 

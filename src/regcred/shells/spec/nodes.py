@@ -42,7 +42,7 @@ def _runtime_groups(desired: Sequence[DesiredCredential], host_root: str) -> dic
     list with no entries: what regcred wrote there is pruned.
     """
     from regcred.core.node import runtimes
-    from regcred.core.node.search import OWNERSHIP_SUFFIX, parse_ownership
+    from regcred.core.node.ownership import OWNERSHIP_SUFFIX, parse_ownership
     from regcred.shells.host import open_host_root
 
     groups: dict[str, tuple[str, list[Entry]]] = {}

@@ -1,0 +1,74 @@
+"""The ownership rules of node files, as data: merge, conflicts, prune, the record itself."""
+
+from __future__ import annotations
+
+import json
+
+from regcred.core.credentials.dockerconfig import parse_config_json
+from regcred.core.node import ownership
+
+
+def cfg(doc) -> object:
+    return parse_config_json(json.dumps(doc), "config.json")
+
+
+OTHER = {"username": "o", "password": "op", "auth": "bzpvcA=="}
+
+
+def test_plan_adds_and_keeps_everything_else():
+    current = cfg({"auths": {"other.example.com": OTHER}, "HttpHeaders": {"User-Agent": "x"}, "extra": 1})
+    plan = ownership.plan_install(current, [("reg.example.com", "u", "p", "")], {})
+    assert plan.added == ["reg.example.com"] and plan.kept == ["other.example.com"]
+    assert plan.document["auths"]["other.example.com"] == OTHER
+    assert plan.document["extra"] == 1 and plan.document["HttpHeaders"] == {"User-Agent": "x"}
+    assert set(plan.owned) == {"reg.example.com"}
+
+
+def test_plan_identical_entry_changes_nothing():
+    current = cfg({"auths": {"reg.example.com": {"username": "u", "password": "p", "auth": "dTpw"}}})
+    plan = ownership.plan_install(current, [("reg.example.com", "u", "p", "")], {})
+    assert plan.document is None and plan.kept == ["reg.example.com"] and not plan.owned_changed
+
+
+def test_plan_conflict_unless_owned_or_overwrite():
+    current = cfg({"auths": {"reg.example.com": OTHER}})
+    wanted = [("reg.example.com", "u", "p", "")]
+    assert ownership.plan_install(current, wanted, {}).conflicts == ["reg.example.com"]
+    assert ownership.plan_install(current, wanted, {}, on_conflict="keep").document is None
+    assert ownership.plan_install(current, wanted, {}, on_conflict="overwrite").replaced == ["reg.example.com"]
+    owned = {"reg.example.com": ownership.entry_fingerprint(OTHER)}
+    rotated = ownership.plan_install(current, wanted, owned)
+    assert rotated.replaced == ["reg.example.com"] and rotated.conflicts == []
+
+
+def test_prune_removes_only_unchanged_entries_regcred_wrote():
+    mine = {"username": "u", "password": "p", "auth": "dTpw"}
+    current = cfg({"auths": {"gone.example.com": mine, "edited.example.com": OTHER, "hand.example.com": mine}})
+    owned = {"gone.example.com": ownership.entry_fingerprint(mine), "edited.example.com": ownership.entry_fingerprint(mine)}
+    plan = ownership.plan_install(current, [], owned, prune=True)
+    assert plan.removed == ["gone.example.com"]
+    assert set(plan.document["auths"]) == {"edited.example.com", "hand.example.com"}
+    assert plan.owned == {}  # the edited entry is somebody else's now
+
+
+def test_ownership_record_round_trip_and_bad_content():
+    owned = {"b": "2", "a": "1"}
+    assert ownership.parse_ownership(ownership.dumps_ownership(owned)) == owned
+    for bad in (b"", b"{", b"[]", b'{"entries": 3}'):
+        assert ownership.parse_ownership(bad) == {}
+
+
+def test_runtime_auth_plan_claims_only_what_regcred_writes():
+    mine, theirs = {"username": "a", "password": "p"}, {"username": "b", "password": "q"}
+    fp = ownership.entry_fingerprint(mine)
+    owned = {"gone.io": fp, "edited.io": fp, "kept.io": fp, "absent.io": fp}
+    before = {"gone.io": mine, "edited.io": theirs, "kept.io": mine, "same.io": mine, "other.io": theirs}
+    wanted = {"same.io": mine, "new.io": mine, "other.io": mine, "edited.io": mine}
+    keep = [*wanted, "kept.io"]
+    plan = ownership.plan_runtime_auth(owned, before, wanted, keep, on_conflict="keep", prune=True)
+    # gone.io is still regcred's and unwanted; edited.io and other.io hold auth someone else wrote
+    assert plan == ownership.RuntimeAuthPlan(write=["new.io"], remove=["gone.io"], conflicts=["edited.io", "other.io"],
+                                   owned={"kept.io": fp, "new.io": fp})  # same.io was already so: not claimed
+    plan = ownership.plan_runtime_auth(owned, before, wanted, keep, on_conflict="overwrite", prune=False)
+    assert (plan.write, plan.remove, plan.conflicts) == (["edited.io", "new.io", "other.io"], [], [])
+    assert plan.owned == {"gone.io": fp, "kept.io": fp, "edited.io": fp, "new.io": fp, "other.io": fp}
