@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from regcred.core.audit.simulation import ClusterState, audit
+from regcred.core.audit.findings import ClusterState
+from regcred.core.audit.simulation import audit
 from regcred.shells.clusterdump import read_manifests
 
 REGISTRIES = ("reg-a.example.com", "reg-b.example.com:5000", "quay.io", "docker.io", "ghcr.io")

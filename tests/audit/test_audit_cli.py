@@ -11,7 +11,8 @@ import httpx
 import pytest
 import yaml
 
-from regcred.core.audit.simulation import ClusterState, audit
+from regcred.core.audit.findings import ClusterState
+from regcred.core.audit.simulation import audit
 from regcred.localregistry.registry import RegistryServer
 from regcred.shells.clusterdump import read_live
 from regcred.shells.kube import KubeApi

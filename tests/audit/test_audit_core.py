@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from regcred.core.audit.simulation import CODES, ClusterState, audit
+from regcred.core.audit.findings import CODES, ClusterState
+from regcred.core.audit.simulation import audit
 from regcred.core.credentials.dockerconfig import parse_config_json
 from regcred.core.credentials.keyring import Keyring
 from tests.audit.builders import cronjob, deployment, entry, pod, pull_secret, service_account

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from regcred.core.audit.simulation import CredentialUse
+from regcred.core.audit.findings import CredentialUse
 from regcred.core.audit.verification import rejection_fix, verification_findings
 from regcred.core.verify.verification import status_reason
 from regcred.localregistry.registry import RegistryServer

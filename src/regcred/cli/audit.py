@@ -10,7 +10,7 @@ import click
 
 from regcred.cli.clusteropts import cluster_options
 from regcred.cli.output import emit, render_table
-from regcred.core.audit.simulation import AuditReport, ClusterState, CredentialUse
+from regcred.core.audit.findings import AuditReport, ClusterState, CredentialUse
 from regcred.core.audit.simulation import audit as run_audit
 from regcred.core.audit.verification import verification_findings
 from regcred.core.credentials.imageref import parse_image

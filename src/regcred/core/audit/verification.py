@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from regcred.core.audit.simulation import CredentialUse, Finding
+from regcred.core.audit.findings import CredentialUse, Finding
 
 # (pattern on one reason, the fix) — first match wins; order matters (the pull-scoped 401/403 before the
 # login ones, TLS before the generic transport failures).
