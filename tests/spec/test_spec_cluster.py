@@ -230,3 +230,39 @@ def test_a_literal_namespace_that_does_not_exist_is_reported(kube: Any, tmp_path
     assert regcred(kube, "apply", "-f", spec).returncode == 0
     assert pulls(kube, later) == ["harbor"]
     assert "skipped" not in regcred(kube, "plan", "-f", spec).stdout
+
+
+def test_node_level_with_host_root_plans_applies_and_prunes_runtimes(kube: Any, tmp_path: Path) -> None:
+    """`--host-root`: config.json and containerd's config through the real CLI, a registry dropped, then in step."""
+    import tomllib
+
+    (a,) = namespaces(kube, 1)
+    host = tmp_path / "node"
+    (host / "var/lib/kubelet").mkdir(parents=True)
+    (host / "etc/containerd").mkdir(parents=True)
+    (host / "etc/containerd/config.toml").write_text("# site\nversion = 2\n")
+    nodes = "  nodes: {enabled: true, runtimes: [containerd]}\n"
+    both = write_spec(tmp_path, [a], ("r.example.com", "q.example.com"), extra=nodes)
+    planned = regcred(kube, "plan", "-f", both, "--host-root", host, "-o", "json")
+    assert planned.returncode == 1, planned.stderr
+    node_rows = {c["name"]: c for c in json.loads(planned.stdout)["changes"] if c["kind"] == "Node"}
+    assert set(node_rows) == {"/var/lib/kubelet/config.json", "/etc/containerd/config.toml"}
+    assert node_rows["/etc/containerd/config.toml"]["registries"]["added"] == ["q.example.com", "r.example.com"]
+    assert not (host / "var/lib/kubelet/config.json").exists()  # plan wrote nothing
+    applied = regcred(kube, "apply", "-f", both, "--host-root", host)
+    assert applied.returncode == 0, applied.stderr
+    assert "containerd: +q.example.com +r.example.com; restart containerd on the node to load it" in applied.stdout
+
+    def containerd_hosts() -> set[str]:
+        doc = tomllib.loads((host / "etc/containerd/config.toml").read_text())
+        return set(doc["plugins"]["io.containerd.grpc.v1.cri"]["registry"]["configs"])
+
+    assert containerd_hosts() == {"q.example.com", "r.example.com"}
+    one = write_spec(tmp_path, [a], ("r.example.com",), extra=nodes)
+    table = regcred(kube, "plan", "-f", one, "--host-root", host)
+    assert table.returncode == 1 and "-q.example.com" in table.stdout, table.stdout
+    assert regcred(kube, "apply", "-f", one, "--host-root", host).returncode == 0
+    assert containerd_hosts() == {"r.example.com"}
+    assert set(json.loads((host / "var/lib/kubelet/config.json").read_text())["auths"]) == {"r.example.com"}
+    clean = regcred(kube, "plan", "-f", one, "--host-root", host)
+    assert clean.returncode == 0 and "No changes" in clean.stdout, clean.stdout
