@@ -107,7 +107,8 @@ def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_
     new = _with_auth(name, text, [c for c in creds if c.host in plan.write])
     if plan.remove:
         new = _without_auth(name, new if new is not None else text, plan.remove) or new
-    result.update(updated=plan.write, removed=plan.remove, skipped=plan.conflicts)
+    result.update(hosts=[h for h in result["hosts"] if h not in plan.conflicts], updated=plan.write,
+                  removed=plan.remove, skipped=plan.conflicts)
     writes = _record_write(host, path, owned, plan.owned)
     if new is None:
         return result, writes

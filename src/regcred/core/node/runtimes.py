@@ -144,7 +144,8 @@ def _auth_tables(configs: Any) -> dict[str, Any]:
     """host -> its `auth` table, from plain (tomllib / YAML) registry configs."""
     if not isinstance(configs, dict):
         return {}
-    return {str(h): dict(c["auth"]) for h, c in configs.items() if isinstance(c, dict) and isinstance(c.get("auth"), dict)}
+    return {str(host): dict(cfg["auth"]) for host, cfg in configs.items()
+            if isinstance(cfg, dict) and isinstance(cfg.get("auth"), dict)}
 
 
 def containerd_with_auth(text: str | None, creds: Iterable[HostCredential], source: str = CONTAINERD_CONFIG) -> str | None:
