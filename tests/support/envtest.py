@@ -10,8 +10,6 @@ Restricted identities come from a static ``--token-auth-file`` pool bound throug
 from __future__ import annotations
 
 import base64
-import datetime as dt
-import ipaddress
 import os
 import secrets
 import shutil
@@ -40,38 +38,17 @@ def free_port() -> int:
 
 
 def _write_pki(certdir: Path) -> None:
-    """Self-signed CA, a serving cert for 127.0.0.1/localhost, and the SA signing key pair."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    """The CA and serving cert for 127.0.0.1/localhost (shared with every local server), and the SA signing key pair."""
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
 
-    def key() -> rsa.RSAPrivateKey:
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    from regcred.localregistry.tls import generate_pki
 
-    def pem_key(k: rsa.RSAPrivateKey) -> bytes:
-        return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                               serialization.NoEncryption())
-
-    now = dt.datetime.now(dt.UTC)
-    ca_key = key()
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "regcred-envtest-ca")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
-          .not_valid_after(now + dt.timedelta(days=2))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    srv_key = key()
-    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")])
-    srv = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-           .issuer_name(ca_name).public_key(srv_key.public_key()).serial_number(x509.random_serial_number())
-           .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=2))
-           .add_extension(san, critical=False).sign(ca_key, hashes.SHA256()))
-    sa_key = key()
-    (certdir / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (certdir / "apiserver.crt").write_bytes(srv.public_bytes(serialization.Encoding.PEM))
-    (certdir / "apiserver.key").write_bytes(pem_key(srv_key))
-    (certdir / "sa.key").write_bytes(pem_key(sa_key))
+    generate_pki("kube-apiserver").write(certdir, ca="ca.crt", cert="apiserver.crt", key="apiserver.key")
+    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (certdir / "sa.key").write_bytes(sa_key.private_bytes(serialization.Encoding.PEM,
+                                                          serialization.PrivateFormat.TraditionalOpenSSL,
+                                                          serialization.NoEncryption()))
     (certdir / "sa.pub").write_bytes(sa_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
 

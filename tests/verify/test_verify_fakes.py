@@ -58,9 +58,9 @@ class FakeServer:
         if tls_dir is not None:  # HTTPS with a throw-away CA (ca_file)
             import ssl
 
-            from regcred.localregistry.registry import make_tls_material
+            from regcred.localregistry.tls import generate_pki
 
-            self.ca_file, cert, key = make_tls_material(tls_dir)
+            self.ca_file, cert, key = generate_pki().write(tls_dir)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(cert, key)
             self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)

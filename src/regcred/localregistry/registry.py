@@ -10,8 +10,6 @@ registry is exercised exactly as production clients exercise one.
 from __future__ import annotations
 
 import atexit
-import datetime as dt
-import ipaddress
 import os
 import re
 import secrets
@@ -30,6 +28,7 @@ import yaml
 from regcred.core.credentials.dockerconfig import dumps_file, entry_object
 from regcred.core.credentials.gobase64 import encode_auth
 from regcred.localregistry.oci import build_oci_layout
+from regcred.localregistry.tls import generate_pki
 from regcred.shells.files import atomic_write
 
 if TYPE_CHECKING:
@@ -93,74 +92,6 @@ def hermetic_env(home: Path) -> dict[str, str]:
         CONTAINERS_REGISTRIES_CONF=str(registries_conf),
     )
     return env
-
-
-def make_tls_material(directory: Path) -> tuple[Path, Path, Path]:
-    """A throw-away CA plus a server cert for 127.0.0.1/localhost.
-
-    A separate CA (rather than one self-signed leaf) satisfies strict
-    verifiers such as Python 3.13's VERIFY_X509_STRICT as well as Go.
-    Returns (ca_file, cert_file, key_file).
-    """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "regcred test CA")])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
-        .add_extension(ca_ski, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    san = x509.SubjectAlternativeName(
-        [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-    )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(san, critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    ca_file = directory / "ca.crt"
-    ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    cert_file = directory / "server.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file = directory / "server-key.pem"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    key_file.chmod(0o600)
-    return ca_file, cert_file, key_file
 
 
 def bcrypt_htpasswd(users: dict[str, str]) -> str:
@@ -231,7 +162,7 @@ class RegistryServer:
     def _config(self) -> dict[str, Any]:
         http: dict[str, Any] = {"addr": "127.0.0.1:0", "secret": secrets.token_hex(16)}
         if self.tls:
-            ca_file, cert_file, key_file = make_tls_material(self.workdir / "tls")
+            ca_file, cert_file, key_file = generate_pki().write(self.workdir / "tls")
             self.ca_file, self.cert_dir = ca_file, ca_file.parent
             http["tls"] = {"certificate": str(cert_file), "key": str(key_file)}
         auth: dict[str, Any] = {}
