@@ -149,3 +149,14 @@ def test_a_damaged_record_claims_nothing(regcred, fake_node, record):
     fake_node.write(CONTAINERD + ".regcred-owned", record)
     result = _sync(regcred, fake_node, "containerd", "a.example.com")
     assert result["runtime"]["removed"] == [] and "b.example.com" in _configs(fake_node)
+
+
+def test_crio_dropin_goes_when_no_registry_is_left(regcred, fake_node):
+    fake_node.write("/etc/crio/crio.conf", '[crio.image]\npause_image = "a.example.com/pause:3.10"\n')
+    _sync(regcred, fake_node, "crio", "a.example.com")
+    assert fake_node.path("/etc/crio/crio.conf.d/90-regcred-auth.conf").is_file()
+    assert _sync(regcred, fake_node, "crio", "a.example.com")["runtime"]["changed"] is False  # in step
+    result = _sync(regcred, fake_node, "crio")
+    assert result["runtime"]["removed"] == ["global_auth_file"] and result["restart_needed"] == ["crio"]
+    assert not fake_node.path("/etc/crio/crio.conf.d/90-regcred-auth.conf").exists()
+    assert fake_node.read("/etc/crio/crio.conf").startswith("[crio.image]")

@@ -149,3 +149,20 @@ def test_someone_elses_runtime_auth_for_the_same_host_is_a_conflict(host: Path) 
          "runtime containerd: 'site.example.com' has other auth written by someone else: left as is")]
     apply_nodes(changes, str(host), dry_run=False)
     assert containerd_configs(host)["site.example.com"]["auth"] == {"username": "site", "password": "site-pass"}
+
+
+def test_crio_taken_out_of_the_spec_loses_regcreds_dropin_unless_edited(host: Path) -> None:
+    (host / "etc/crio").mkdir(parents=True)
+    apply_all(desired(("a.example.com",), ("crio",)), host)
+    dropin = host / "etc/crio/crio.conf.d/90-regcred-auth.conf"
+    assert dropin.is_file()
+    without = desired(("a.example.com",))
+    (change,) = plan_nodes(without, str(host))
+    assert (change.name, change.to_json()["registries"]["removed"]) == (
+        "/etc/crio/crio.conf.d/90-regcred-auth.conf", ["global_auth_file"])
+    assert "restart crio" in change.reason and dropin.is_file()  # plan wrote nothing
+    apply_nodes([change], str(host), dry_run=False)
+    assert not dropin.exists() and plan_nodes(without, str(host)) == []
+    apply_all(desired(("a.example.com",), ("crio",)), host)
+    dropin.write_text(dropin.read_text() + "# tuned by hand\n")  # no longer exactly regcred's
+    assert plan_nodes(without, str(host)) == [] and dropin.is_file()

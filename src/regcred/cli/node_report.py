@@ -25,8 +25,7 @@ def install_table(result: dict[str, Any], settings: Any) -> str:
         state = "updated" if rt["changed"] else "already up to date"
         lines.append(f"runtime {rt['name']}: {rt['config']} {verb}{state} for {', '.join(rt['hosts'])}")
     if rt.get("removed"):
-        lines.append(f"runtime {rt['name']}: {verb}removed the auth regcred wrote for {', '.join(rt['removed'])} "
-                     f"from {rt['config']}")
+        lines.append(f"runtime {rt['name']}: {verb}removed regcred's {', '.join(rt['removed'])} from {rt['config']}")
     lines.extend(f"runtime {rt['name']}: skipped {h} (has other auth, left as is)" for h in rt.get("skipped", []))
     lines.extend(f"note: {n}" for n in rt["notes"])
     if result["restart_needed"]:

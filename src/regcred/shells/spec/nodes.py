@@ -38,8 +38,8 @@ def _file_groups(desired: Sequence[DesiredCredential]) -> dict[str, list[Entry]]
 def _runtime_groups(desired: Sequence[DesiredCredential], host_root: str) -> dict[str, tuple[str, list[Entry]]]:
     """runtime -> (rootDir of the first spec naming it, entries of every spec naming it).
 
-    A runtime no spec names but whose config holds auth regcred wrote (its ownership record) is in the
-    list with no entries: what regcred wrote there is pruned.
+    A runtime no spec names but whose config holds auth regcred wrote (its ownership record), or CRI-O
+    with regcred's drop-in, is in the list with no entries: what regcred wrote there is pruned.
     """
     from regcred.core.node import runtimes
     from regcred.core.node.ownership import OWNERSHIP_SUFFIX, parse_ownership
@@ -56,6 +56,8 @@ def _runtime_groups(desired: Sequence[DesiredCredential], host_root: str) -> dic
     for runtime, config in recorded.items():
         if runtime not in groups and parse_ownership(host.read_text(config + OWNERSHIP_SUFFIX)):
             groups[runtime] = (_default_root_dir(desired), [])
+    if runtimes.CRIO not in groups and host.exists(runtimes.CRIO_DROPIN):  # regcred's own drop-in
+        groups[runtimes.CRIO] = (_default_root_dir(desired), [])
     return groups
 
 
