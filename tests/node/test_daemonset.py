@@ -182,7 +182,7 @@ def test_the_loop_rendered_for_a_runtime_prunes_the_runtime_too(tmp_path, fake_n
 
     _secret_volume(secret_dir, secret("a.example.com", "b.example.com"))
     first = _run_one_round(tmp_path, fake_node, secret_dir, script=script)
-    assert first["runtime"]["updated"] == ["a.example.com", "b.example.com"] and hosts() == {"a.example.com",
+    assert first["runtime"]["added"] == ["a.example.com", "b.example.com"] and hosts() == {"a.example.com",
                                                                                              "b.example.com"}
     _secret_volume(secret_dir, secret("a.example.com"))  # the Secret loses b
     second = _run_one_round(tmp_path, fake_node, secret_dir, script=script)

@@ -18,7 +18,7 @@ def test_install_into_an_empty_node(regcred, fake_node):
     assert result == {
         "path": KUBELET, "added": ["reg.example.com:5000"], "replaced": [], "kept": [], "removed": [], "skipped": [],
         "backup": None, "changed": True, "home": None,
-        "runtime": {"name": None, "config": None, "hosts": [], "updated": [], "removed": [], "skipped": [],
+        "runtime": {"name": None, "config": None, "hosts": [], "added": [], "replaced": [], "removed": [], "skipped": [],
                     "changed": False, "notes": []},
         "restart_needed": [], "dry_run": False, "root_dir": "/var/lib/kubelet", "warnings": [],
     }

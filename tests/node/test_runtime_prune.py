@@ -39,11 +39,11 @@ def _sync(regcred, fake_node, runtime: str, *servers: str):
 def test_prune_removes_a_dropped_host_from_containerd_and_keeps_the_rest(regcred, fake_node, tmp_path):
     fake_node.write(CONTAINERD, SITE, mode=0o644)
     first = _sync(regcred, fake_node, "containerd", "a.example.com", "b.example.com")
-    assert first["runtime"]["updated"] == ["a.example.com", "b.example.com"] and first["runtime"]["removed"] == []
+    assert first["runtime"]["added"] == ["a.example.com", "b.example.com"] and first["runtime"]["removed"] == []
     assert json.loads(fake_node.read(CONTAINERD + ".regcred-owned"))["entries"] == {
         "a.example.com": entry_fingerprint(OURS), "b.example.com": entry_fingerprint(OURS)}
     second = _sync(regcred, fake_node, "containerd", "a.example.com")
-    assert second["runtime"]["removed"] == ["b.example.com"] and second["runtime"]["updated"] == []
+    assert second["runtime"]["removed"] == ["b.example.com"] and second["runtime"]["added"] == []
     assert second["removed"] == ["b.example.com"] and second["restart_needed"] == ["containerd"]
     configs = _configs(fake_node)
     assert set(configs) == {"site.example.com", "a.example.com"}  # the site's own auth stays
@@ -81,7 +81,7 @@ def test_other_auth_for_the_same_host_is_a_conflict_like_in_config_json(regcred,
     assert not fake_node.path("/var/lib/kubelet/config.json").exists()  # refused before any write
     code, result, _ = install(regcred, fake_node, "site.example.com", "-u", "alice", "--runtime", "containerd",
                               "--overwrite")
-    assert code == 0 and result["runtime"]["updated"] == ["site.example.com"]
+    assert code == 0 and result["runtime"]["replaced"] == ["site.example.com"]
     assert _configs(fake_node)["site.example.com"]["auth"] == OURS
     assert _sync(regcred, fake_node, "containerd")["runtime"]["removed"] == ["site.example.com"]  # now regcred's
 

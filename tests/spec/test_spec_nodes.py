@@ -166,3 +166,18 @@ def test_crio_taken_out_of_the_spec_loses_regcreds_dropin_unless_edited(host: Pa
     apply_all(desired(("a.example.com",), ("crio",)), host)
     dropin.write_text(dropin.read_text() + "# tuned by hand\n")  # no longer exactly regcred's
     assert plan_nodes(without, str(host)) == [] and dropin.is_file()
+
+
+def test_a_rotated_password_replaces_regcreds_own_runtime_auth(host: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (host / "etc/containerd").mkdir(parents=True)
+    apply_all(desired(("a.example.com",), ("containerd",)), host)
+    monkeypatch.setenv("NODE_PW", "rotated-pw")
+    rotated = desired(("a.example.com",), ("containerd",))
+    changes = {c.name: c.to_json()["registries"] for c in plan_nodes(rotated, str(host))}
+    assert changes == {"/var/lib/kubelet/config.json": {"added": [], "removed": [], "updated": ["a.example.com"]},
+                       "/etc/containerd/config.toml": {"added": [], "removed": [], "updated": ["a.example.com"]}}
+    rows = apply_all(rotated, host)
+    assert ("updated", "containerd: ~a.example.com; restart containerd on the node to load it") in [
+        (r.status, r.message) for r in rows]
+    assert containerd_configs(host)["a.example.com"]["auth"] == {"username": "u", "password": "rotated-pw"}
+    assert plan_nodes(rotated, str(host)) == []

@@ -74,7 +74,7 @@ def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_
     from regcred.shells.host import runtime_facts
 
     name = runtime_name(host, runtime)
-    result: dict[str, Any] = {"name": name, "config": None, "hosts": [], "updated": [], "removed": [],
+    result: dict[str, Any] = {"name": name, "config": None, "hosts": [], "added": [], "replaced": [], "removed": [],
                               "skipped": [], "changed": False, "notes": []}
     if name is None:
         if runtime == "auto":
@@ -107,8 +107,9 @@ def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_
     new = _with_auth(name, text, [c for c in creds if c.host in plan.write])
     if plan.remove:
         new = _without_auth(name, new if new is not None else text, plan.remove) or new
-    result.update(hosts=[h for h in result["hosts"] if h not in plan.conflicts], updated=plan.write,
-                  removed=plan.remove, skipped=plan.conflicts)
+    result.update(hosts=[h for h in result["hosts"] if h not in plan.conflicts],
+                  added=[h for h in plan.write if not facts.auths.get(h)],
+                  replaced=[h for h in plan.write if facts.auths.get(h)], removed=plan.remove, skipped=plan.conflicts)
     writes = _record_write(host, path, owned, plan.owned)
     if new is None:
         return result, writes

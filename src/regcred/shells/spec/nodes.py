@@ -117,8 +117,9 @@ def plan_nodes(desired: Sequence[DesiredCredential], host_root: str) -> list[Cha
         result = _runtime(host_root, runtime, root_dir, wanted, dry_run=True)
         path = str(result["config"] or runtime)
         if result["changed"]:
-            changes.append(Change("Node", "update", "", path, owners, added=tuple(result["updated"]),
-                                  removed=tuple(result["removed"]), reason=f"runtime {runtime}: {_restart_note(result)}",
+            changes.append(Change("Node", "update", "", path, owners, added=tuple(result["added"]),
+                                  updated=tuple(result["replaced"]), removed=tuple(result["removed"]),
+                                  reason=f"runtime {runtime}: {_restart_note(result)}",
                                   obj={"rootDir": root_dir, "wanted": wanted, "runtime": runtime}))
         else:
             changes += [Change("Node", "conflict", "", path, owners, reason=f"runtime {runtime}: {note}")
@@ -154,7 +155,8 @@ def apply_nodes(changes: Sequence[Change], host_root: str, *, dry_run: bool) -> 
             rows.append(TargetResult("(node)", change.name, "skipped", f"{runtime}: already up to date"))
             continue
         else:
-            hosts = [*(f"+{h}" for h in result["updated"]), *(f"-{h}" for h in result["removed"])]
+            hosts = [*(f"+{h}" for h in result["added"]), *(f"~{h}" for h in result["replaced"]),
+                     *(f"-{h}" for h in result["removed"])]
             summary = f"{runtime}: {' '.join(hosts)}; {_restart_note(result)}"
         rows.append(TargetResult("(node)", change.name, status, summary))
     return rows
