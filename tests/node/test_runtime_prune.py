@@ -160,3 +160,11 @@ def test_crio_dropin_goes_when_no_registry_is_left(regcred, fake_node):
     assert result["runtime"]["removed"] == ["global_auth_file"] and result["restart_needed"] == ["crio"]
     assert not fake_node.path("/etc/crio/crio.conf.d/90-regcred-auth.conf").exists()
     assert fake_node.read("/etc/crio/crio.conf").startswith("[crio.image]")
+
+
+def test_auto_keeps_the_crio_dropin_while_any_registry_is_left(regcred, fake_node):
+    """With --runtime auto a registry that does not serve the pause image gives CRI-O nothing, but is still wanted."""
+    fake_node.write("/etc/crio/crio.conf", '[crio.image]\npause_image = "a.example.com/pause:3.10"\n')
+    _sync(regcred, fake_node, "auto", "a.example.com")
+    result = _sync(regcred, fake_node, "auto", "b.example.com")
+    assert result["runtime"]["removed"] == [] and fake_node.path("/etc/crio/crio.conf.d/90-regcred-auth.conf").exists()

@@ -93,7 +93,7 @@ def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_
             )
     result["hosts"] = sorted({c.host for c in creds})
     if name == runtimes.CRIO:
-        return _crio_plan(host, facts, auth_file, result, wanted=bool(creds), prune=prune)
+        return _crio_plan(host, facts, auth_file, result, give=bool(creds), prune=prune and not wanted_hosts)
     path = result["config"] = _config_path(name)
     if name == runtimes.CONTAINERD:
         result["notes"].append(runtimes.CONTAINERD_DEPRECATION)
@@ -118,13 +118,14 @@ def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_
 
 
 def _crio_plan(host: Any, facts: runtimes.RuntimeFacts, auth_file: str, result: dict[str, Any], *,
-               wanted: bool, prune: bool) -> tuple[dict[str, Any], list[RuntimeWrite]]:
+               give: bool, prune: bool) -> tuple[dict[str, Any], list[RuntimeWrite]]:
     """CRI-O reads the kubelet's own file through regcred's drop-in: nothing per host to add or prune.
 
-    With `prune` and no registry left, the drop-in goes too, while it is still exactly what regcred wrote.
+    `give`: CRI-O should get the credentials. `prune` (no registry left at all): the drop-in goes, while
+    it is still exactly what regcred wrote.
     """
     path = result["config"] = runtimes.CRIO_DROPIN
-    if not wanted:
+    if not give:
         if prune and host.read_text(path) == runtimes.crio_dropin(auth_file):
             result.update(changed=True, removed=["global_auth_file"], restart=[runtimes.SERVICE[runtimes.CRIO]])
             return result, [RuntimeWrite(path, None)]
