@@ -266,3 +266,80 @@ def test_node_level_with_host_root_plans_applies_and_prunes_runtimes(kube: Any, 
     assert set(json.loads((host / "var/lib/kubelet/config.json").read_text())["auths"]) == {"r.example.com"}
     clean = regcred(kube, "plan", "-f", one, "--host-root", host)
     assert clean.returncode == 0 and "No changes" in clean.stdout, clean.stdout
+
+
+def test_every_target_kind_through_the_real_api(kube: Any, tmp_path: Path) -> None:
+    """secretKeyRef and fromSecret read from the cluster, a label selector, SA globs, workloads with matchRegistries,
+    then a renamed secretName: everything moves to the new Secret and the old one goes."""
+    import base64
+
+    src, a, b = namespaces(kube, 3)
+    kube.create_namespace(c := kube.unique_ns("sp"), labels={"pull": "no"})
+    for ns in (a, b):
+        kube.patch("v1", "Namespace", ns, {"metadata": {"labels": {"pull": "yes"}}})
+    token = base64.b64encode(b"ghcr-token-1").decode()
+    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ghcr", "namespace": src},
+                 "data": {"token": token}})
+    legacy = {"auths": {"legacy.example.com": {"username": "l", "password": "legacy-pw",
+                                               "auth": base64.b64encode(b"l:legacy-pw").decode()}}}
+    kube.create({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                 "metadata": {"name": "legacy", "namespace": src},
+                 "data": {".dockerconfigjson": base64.b64encode(json.dumps(legacy).encode()).decode()}})
+    for name in ("builder-1", "other"):
+        kube.create({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": a}})
+    template = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "IMAGE"}]}}
+
+    def deployment(name: str, image: str) -> dict[str, Any]:
+        tpl = json.loads(json.dumps(template).replace("IMAGE", image))
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": a},
+                "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": tpl}}
+
+    kube.create(deployment("ours", "ghcr.io/team/app:1"))
+    kube.create(deployment("public", "nginx:1.25"))
+    tpl = json.loads(json.dumps(template).replace("IMAGE", "legacy.example.com/cron:1"))
+    tpl["spec"]["restartPolicy"] = "Never"
+    kube.create({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": a},
+                 "spec": {"schedule": "0 0 * * *", "jobTemplate": {"spec": {"template": tpl}}}})
+
+    def spec_text(secret_name: str) -> str:
+        return (f"apiVersion: regcred.dev/v1alpha1\nkind: RegistryCredential\nmetadata: {{name: harbor}}\nspec:\n"
+                f"  registries:\n"
+                f"    - server: ghcr.io\n      username: bot\n"
+                f"      passwordFrom: {{secretKeyRef: {{namespace: {src}, name: ghcr, key: token}}}}\n"
+                f"    - fromSecret: {{namespace: {src}, name: legacy}}\n"
+                f"  secretName: {secret_name}\n"
+                f"  namespaces: {{include: [{a}, {b}, {c}], selector: {{matchLabels: {{pull: 'yes'}}}}}}\n"
+                f"  serviceAccounts: [default, 'builder-*']\n"
+                f"  workloads: {{enabled: true}}\n")
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec_text("pull"))
+    planned = regcred(kube, "plan", "-f", path, "-o", "json")
+    assert planned.returncode == 1, planned.stderr
+    assert "ghcr-token-1" not in planned.stdout and "legacy-pw" not in planned.stdout
+    assert {c["namespace"] for c in json.loads(planned.stdout)["changes"]} == {a, b}  # c is not selected
+    applied = regcred(kube, "apply", "-f", path, "-o", "json")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    secret = kube.get("v1", "Secret", "pull", b)
+    config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+    assert set(config["auths"]) == {"ghcr.io", "legacy.example.com"}
+    assert config["auths"]["ghcr.io"]["password"] == "ghcr-token-1"
+    assert pulls(kube, a) == ["pull"] and pulls(kube, a, "builder-1") == ["pull"] and pulls(kube, a, "other") == []
+    assert kube.get("v1", "Secret", "pull", c) is None
+
+    def template_pulls(kind: str, name: str) -> list[str]:
+        obj = kube.get("batch/v1" if kind == "CronJob" else "apps/v1", kind, name, a)
+        spec = obj["spec"]["jobTemplate"]["spec"]["template"]["spec"] if kind == "CronJob" else \
+            obj["spec"]["template"]["spec"]
+        return [e["name"] for e in spec.get("imagePullSecrets") or []]
+
+    assert template_pulls("Deployment", "ours") == ["pull"] and template_pulls("CronJob", "nightly") == ["pull"]
+    assert template_pulls("Deployment", "public") == []  # no image from these registries
+    assert regcred(kube, "plan", "-f", path).returncode == 0  # in step
+    path.write_text(spec_text("pull-v2"))  # renamed: everything moves to the new Secret
+    assert regcred(kube, "apply", "-f", path).returncode == 0
+    assert kube.get("v1", "Secret", "pull", a) is None and kube.get("v1", "Secret", "pull-v2", a) is not None
+    assert pulls(kube, a) == ["pull-v2"] and pulls(kube, a, "builder-1") == ["pull-v2"]
+    assert template_pulls("Deployment", "ours") == ["pull-v2"] and template_pulls("CronJob", "nightly") == ["pull-v2"]
+    clean = regcred(kube, "plan", "-f", path)
+    assert clean.returncode == 0 and "No changes" in clean.stdout, clean.stdout
