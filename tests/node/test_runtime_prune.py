@@ -168,3 +168,16 @@ def test_auto_keeps_the_crio_dropin_while_any_registry_is_left(regcred, fake_nod
     _sync(regcred, fake_node, "auto", "a.example.com")
     result = _sync(regcred, fake_node, "auto", "b.example.com")
     assert result["runtime"]["removed"] == [] and fake_node.path("/etc/crio/crio.conf.d/90-regcred-auth.conf").exists()
+
+
+def test_table_output_names_what_happened_to_each_host(regcred, fake_node):
+    fake_node.write(CONTAINERD, SITE, mode=0o644)
+    _sync(regcred, fake_node, "containerd", "a.example.com", "b.example.com", "site.example.com")
+    code, out, _ = regcred("node", "install", "--from-file", _from_file(fake_node, "a.example.com"), "--host-root",
+                           str(fake_node.root), "--runtime", "containerd", "--prune", "--dry-run")
+    assert code == 0
+    assert f"runtime containerd: {CONTAINERD} already up to date for a.example.com" in out
+    assert f"runtime containerd: would remove regcred's b.example.com from {CONTAINERD}" in out
+    code, out, _ = regcred("node", "install", "--from-file", _from_file(fake_node, "a.example.com", "site.example.com"),
+                           "--host-root", str(fake_node.root), "--runtime", "containerd", "--keep-existing")
+    assert "runtime containerd: skipped site.example.com (has other auth, left as is)" in out

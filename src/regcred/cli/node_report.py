@@ -21,12 +21,16 @@ def install_table(result: dict[str, Any], settings: Any) -> str:
     if result["home"] and result["home"]["changed"]:
         lines.append(f"{verb}set {result['home']['set']} in {result['home']['path']}")
     rt = result["runtime"]
-    if rt["name"] and rt["config"] and rt["hosts"]:
-        state = "updated" if rt["changed"] else "already up to date"
-        lines.append(f"runtime {rt['name']}: {rt['config']} {verb}{state} for {', '.join(rt['hosts'])}")
-    if rt.get("removed"):
-        lines.append(f"runtime {rt['name']}: {verb}removed regcred's {', '.join(rt['removed'])} from {rt['config']}")
-    lines.extend(f"runtime {rt['name']}: skipped {h} (has other auth, left as is)" for h in rt.get("skipped", []))
+    written = [*rt["added"], *rt["replaced"]]
+    in_step = [h for h in rt["hosts"] if h not in written]
+    if written:
+        lines.append(f"runtime {rt['name']}: {rt['config']} {verb}updated for {', '.join(written)}")
+    if in_step:
+        lines.append(f"runtime {rt['name']}: {rt['config']} already up to date for {', '.join(in_step)}")
+    if rt["removed"]:
+        removal = "would remove" if result["dry_run"] else "removed"
+        lines.append(f"runtime {rt['name']}: {removal} regcred's {', '.join(rt['removed'])} from {rt['config']}")
+    lines.extend(f"runtime {rt['name']}: skipped {h} (has other auth, left as is)" for h in rt["skipped"])
     lines.extend(f"note: {n}" for n in rt["notes"])
     if result["restart_needed"]:
         lines.append(f"restart needed: {', '.join(result['restart_needed'])}")

@@ -137,7 +137,7 @@ def _crio_plan(host: Any, facts: runtimes.RuntimeFacts, auth_file: str, result: 
             f"crio already uses auth file {facts.auth_file}; not changed (put the credentials there or remove that setting)"
         )
         return result, []
-    result.update(changed=True, restart=[runtimes.SERVICE[runtimes.CRIO]])
+    result.update(changed=True, added=result["hosts"], restart=[runtimes.SERVICE[runtimes.CRIO]])
     return result, [RuntimeWrite(path, runtimes.crio_dropin(auth_file), 0o644, host.exists(path))]
 
 
