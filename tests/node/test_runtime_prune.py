@@ -181,3 +181,16 @@ def test_table_output_names_what_happened_to_each_host(regcred, fake_node):
     code, out, _ = regcred("node", "install", "--from-file", _from_file(fake_node, "a.example.com", "site.example.com"),
                            "--host-root", str(fake_node.root), "--runtime", "containerd", "--keep-existing")
     assert "runtime containerd: skipped site.example.com (has other auth, left as is)" in out
+
+
+def test_node_remove_leaves_the_runtime_config_and_its_backup_private(regcred, fake_node):
+    """The rewritten config still holds other hosts' passwords: 0600 even if someone loosened the mode meanwhile."""
+    import stat
+
+    _sync(regcred, fake_node, "containerd", "a.example.com", "b.example.com")
+    fake_node.path(CONTAINERD).chmod(0o644)
+    code, _, err = regcred("node", "remove", "b.example.com", "--host-root", str(fake_node.root),
+                           "--runtime", "containerd")
+    assert code == 0, err
+    assert stat.S_IMODE(fake_node.path(CONTAINERD).stat().st_mode) == 0o600
+    assert stat.S_IMODE(fake_node.path(CONTAINERD + ".bak").stat().st_mode) == 0o600

@@ -111,3 +111,27 @@ def test_written_file_is_read_back_identically() -> None:
     raw = dc.with_entry(cfg, "r.io", "u", "p:ü")
     again = parse(dc.dumps_file(raw))
     assert [(e.key, e.username, e.password) for e in again] == [("r.io", "u", "p:ü")]
+
+
+def test_reprs_never_show_a_password_or_auth() -> None:
+    """A parsed config, a pull Secret, an install plan or a Secret patch may end up in a log or a traceback."""
+    import base64 as b64
+    import json as js
+
+    from regcred.core.cluster.secretsync import plan_secret
+    from regcred.core.credentials.pullsecret import read_pull_secret
+    from regcred.core.node.ownership import plan_install
+
+    auth = b64.b64encode(b"u:hunter2").decode()
+    doc = {"auths": {"r.io": {"username": "u", "password": "hunter2", "auth": auth}}}
+    payload = js.dumps(doc).encode()
+    secret = {"metadata": {"name": "s", "namespace": "n"}, "type": "kubernetes.io/dockerconfigjson",
+              "data": {".dockerconfigjson": b64.b64encode(payload).decode()}}
+    config = dc.parse_config_json(js.dumps(doc), "x")
+    managed = {**secret, "metadata": {**secret["metadata"], "labels": {"app.kubernetes.io/managed-by": "regcred"}}}
+    objects = [config, config.entries[0], read_pull_secret(secret),
+               plan_install(config, [("q.io", "u", "hunter2", "")], {}),
+               plan_secret(managed, payload.replace(b"hunter2", b"hunter3"))]
+    for obj in objects:
+        text = repr(obj)
+        assert "hunter" not in text and auth not in text and "aHVudGVy" not in text, text

@@ -6,6 +6,7 @@ DaemonSet) and ask the pure core what the kubelet and the runtime will make of t
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 from pathlib import Path
 from typing import Any
@@ -114,9 +115,9 @@ def install_entries(
     target = _target(settings, location)
     path = host.path(target)
     record = target + ownership.OWNERSHIP_SUFFIX
-    runtime_result, runtime_writes = plan_runtime(host, runtime, wanted, target, on_conflict=on_conflict, prune=prune)
-    lock = locked_directory(path.parent) if not dry_run else _NoLock()
-    with lock:
+    with locked_directory(path.parent) if not dry_run else contextlib.nullcontext():  # every file read under it
+        runtime_result, runtime_writes = plan_runtime(host, runtime, wanted, target, on_conflict=on_conflict,
+                                                      prune=prune)
         current = credfile.load_optional(path) or credfile.empty(path)
         owned = ownership.parse_ownership(host.read_text(record))
         plan = ownership.plan_install(current, wanted, owned, on_conflict=on_conflict, prune=prune)
@@ -163,14 +164,6 @@ def install_entries(
         "dry_run": dry_run,
         "warnings": _shadow_warnings(host, settings, target) if location == "home" else [],
     }
-
-
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 class _all_or_nothing:
@@ -229,9 +222,13 @@ def apply_runtime(host: Any, runtime: str, wanted: list[tuple[str, str, str, str
     """The runtime's credentials on their own (`regcred apply`): its config and ownership record, all or nothing."""
     from regcred.cli.node_runtime import plan_runtime, stage_writes
     from regcred.shells.filechanges import FileChanges
+    from regcred.shells.files import locked_directory
 
-    result, writes = plan_runtime(host, runtime, wanted, auth_file, on_conflict=on_conflict, prune=prune)
-    if not dry_run:
+    if dry_run:
+        return plan_runtime(host, runtime, wanted, auth_file, on_conflict=on_conflict, prune=prune)[0]
+    # the kubelet's directory lock: `node install` (and the DaemonSet) edit the runtime config under it too
+    with locked_directory(host.path(auth_file).parent):
+        result, writes = plan_runtime(host, runtime, wanted, auth_file, on_conflict=on_conflict, prune=prune)
         changes = FileChanges()
         with _all_or_nothing(changes):
             stage_writes(changes, host, writes)
@@ -304,8 +301,8 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
     record = target + ownership.OWNERSHIP_SUFFIX
     removed: list[str] = []
     backup = None
-    rt, runtime_writes = plan_runtime_removal(host, runtime, server)
-    with locked_directory(path.parent) if not dry_run and path.parent.exists() else _NoLock():
+    with locked_directory(path.parent) if not dry_run and path.parent.exists() else contextlib.nullcontext():
+        rt, runtime_writes = plan_runtime_removal(host, runtime, server)
         current = credfile.load_optional(path)
         if current is not None and current.get(server) is not None:
             removed.append(server)

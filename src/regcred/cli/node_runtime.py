@@ -34,10 +34,6 @@ def runtime_name(host: Any, runtime: str) -> str | None:
     return detect_runtime(host) if runtime == "auto" else (None if runtime == "none" else runtime)
 
 
-def _config_path(name: str) -> str:
-    return runtimes.CONTAINERD_CONFIG if name == runtimes.CONTAINERD else runtimes.REGISTRIES_YAML[name]
-
-
 def _with_auth(name: str, text: str | None, creds: list[runtimes.HostCredential]) -> str | None:
     if not creds:
         return None
@@ -80,7 +76,11 @@ def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_
         if runtime == "auto":
             result["notes"].append("no container runtime found under the host root")
         return result, []
-    facts = runtime_facts(host, name)
+    if name == runtimes.CRIO:
+        text, facts = None, runtime_facts(host, name)
+    else:  # one read: the conflicts are judged on the very text that is edited
+        text = host.read_text(runtimes.config_path(name))
+        facts = runtimes.config_facts(name, text)
     creds = [runtimes.HostCredential(h, u, p) for k, u, p, _ in wanted if (h := runtimes.runtime_host(k))]
     wanted_hosts = {c.host for c in creds}
     if runtime == "auto":
@@ -94,10 +94,9 @@ def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_
     result["hosts"] = sorted({c.host for c in creds})
     if name == runtimes.CRIO:
         return _crio_plan(host, facts, auth_file, result, give=bool(creds), prune=prune and not wanted_hosts)
-    path = result["config"] = _config_path(name)
+    path = result["config"] = runtimes.config_path(name)
     if name == runtimes.CONTAINERD:
         result["notes"].append(runtimes.CONTAINERD_DEPRECATION)
-    text = host.read_text(path)
     owned = parse_ownership(host.read_text(path + OWNERSHIP_SUFFIX))
     auth = {c.host: {"username": c.username, "password": c.password} for c in creds}
     plan = plan_runtime_auth(owned, facts.auths, auth, wanted_hosts, on_conflict=on_conflict, prune=prune)
@@ -147,7 +146,7 @@ def plan_runtime_removal(host: Any, runtime: str, server: str) -> tuple[dict[str
     rt: dict[str, Any] = {"name": name, "config": None, "hosts": [], "changed": False, "notes": []}
     run_host = runtimes.runtime_host(server)
     if name in (runtimes.CONTAINERD, runtimes.K3S, runtimes.RKE2) and run_host:
-        cfg = rt["config"] = _config_path(name)
+        cfg = rt["config"] = runtimes.config_path(name)
         new = _without_auth(name, host.read_text(cfg), [run_host])
         owned = parse_ownership(host.read_text(cfg + OWNERSHIP_SUFFIX))
         writes = _record_write(host, cfg, owned, {h: f for h, f in owned.items() if h != run_host})
@@ -155,7 +154,7 @@ def plan_runtime_removal(host: Any, runtime: str, server: str) -> tuple[dict[str
         if new is None:
             return rt, writes
         rt["restart"] = [runtimes.SERVICE[name]]
-        return rt, [RuntimeWrite(cfg, new, host.path(cfg).stat().st_mode & 0o777, True), *writes]
+        return rt, [RuntimeWrite(cfg, new, 0o600, True), *writes]  # it holds other hosts' passwords
     if name == runtimes.CRIO:
         rt["notes"].append("crio reads the kubelet's file through global_auth_file: nothing else to remove")
     return rt, []

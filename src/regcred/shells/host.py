@@ -207,11 +207,9 @@ def crio_files(host: HostRoot) -> list[tuple[str, str]]:
 
 
 def runtime_facts(host: HostRoot, runtime: str) -> runtimes.RuntimeFacts:
-    if runtime == runtimes.CONTAINERD:
-        return runtimes.containerd_facts(host.read_text(runtimes.CONTAINERD_CONFIG))
     if runtime == runtimes.CRIO:
         return runtimes.crio_facts(crio_files(host))
-    return runtimes.registries_yaml_facts(host.read_text(runtimes.REGISTRIES_YAML[runtime]), runtime)
+    return runtimes.config_facts(runtime, host.read_text(runtimes.config_path(runtime)))
 
 
 def restart_services(host: HostRoot, services: list[str], *, daemon_reload: bool = False) -> None:

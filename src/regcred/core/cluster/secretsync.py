@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from regcred.core.credentials.pullsecret import (
@@ -20,14 +20,22 @@ from regcred.core.credentials.pullsecret import (
 )
 from regcred.core.errors import ConfigFormatError
 
+_ROUTINE = {"create": "created", "update": "updated", "unchanged": "up to date"}
+TAKE_OVER_HINT = "use --overwrite to take it over"
+
 
 @dataclass(frozen=True, slots=True)
 class SecretPlan:
-    """create | update | unchanged | refuse, the merge patch for an update, and a reason for people."""
+    """create | update | unchanged | refuse, the merge patch for an update, and what is notable about it."""
 
     action: str
-    reason: str
-    patch: dict[str, Any] | None = None
+    note: str = ""  # why it is refused, or what else an update does (replaces a malformed payload, takes over)
+    patch: dict[str, Any] | None = field(default=None, repr=False)  # carries the Secret's data
+
+    @property
+    def reason(self) -> str:
+        """The note, or the plain word for a routine action (for people)."""
+        return self.note or _ROUTINE[self.action]
 
 
 def is_managed(obj: dict[str, Any]) -> bool:
@@ -48,10 +56,14 @@ def payload_problem(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def plan_secret(existing: dict[str, Any] | None, payload: bytes, *, overwrite: bool = False) -> SecretPlan:
-    """What to do to make the Secret hold `payload`, labelled as managed by regcred."""
+def plan_secret(existing: dict[str, Any] | None, payload: bytes, *, overwrite: bool = False,
+                take_over_hint: str = TAKE_OVER_HINT) -> SecretPlan:
+    """What to do to make the Secret hold `payload`, labelled as managed by regcred.
+
+    `take_over_hint` says how the caller's user gets past a Secret regcred does not manage.
+    """
     if existing is None:
-        return SecretPlan("create", "created")
+        return SecretPlan("create")
     meta = existing.get("metadata") or {}
     name = meta.get("name")
     problem = payload_problem(existing)
@@ -66,10 +78,10 @@ def plan_secret(existing: dict[str, Any] | None, payload: bytes, *, overwrite: b
     if not managed and not overwrite:
         found = f" and its payload is malformed ({problem})" if problem else ""
         return SecretPlan("refuse", f"secret {name} exists, is not managed by regcred{found}: left untouched "
-                          "(use --overwrite to take it over)")
+                          f"({take_over_hint})")
     labels_ok = managed
     if _current_payload(existing) == payload and labels_ok:
-        return SecretPlan("unchanged", "up to date")
+        return SecretPlan("unchanged")
     patch: dict[str, Any] = {
         "metadata": {"labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE}},
         "data": {KEY_DOCKERCONFIGJSON: base64.b64encode(payload).decode("ascii")},
@@ -77,12 +89,10 @@ def plan_secret(existing: dict[str, Any] | None, payload: bytes, *, overwrite: b
     if meta.get("resourceVersion"):
         patch["metadata"]["resourceVersion"] = meta["resourceVersion"]
     if problem:
-        reason = f"replaced a malformed payload ({problem})"
-    elif not managed:
-        reason = "taken over (--overwrite)"
+        note = f"replaced a malformed payload ({problem})"
     else:
-        reason = "updated"
-    return SecretPlan("update", reason, patch)
+        note = "" if managed else "taken over (--overwrite)"
+    return SecretPlan("update", note, patch)
 
 
 def _current_payload(obj: dict[str, Any]) -> bytes | None:

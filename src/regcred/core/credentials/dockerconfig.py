@@ -38,7 +38,7 @@ class Entry:
 
     key: str
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     email: str = ""
     ignored_fields: tuple[str, ...] = ()
 
@@ -53,7 +53,7 @@ class DockerConfig:
 
     layout: Layout
     entries: tuple[Entry, ...]
-    raw: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)  # holds passwords and `auth` values
     ignored_top_level: tuple[str, ...] = ()
     has_auths: bool = True
 

@@ -54,7 +54,7 @@ def dumps_ownership(owned: Mapping[str, str]) -> str:
 class InstallPlan:
     """What an install changes in one config.json; `document` is None when nothing changes."""
 
-    document: dict[str, Any] | None
+    document: dict[str, Any] | None = field(repr=False)  # holds every entry's credentials
     owned: dict[str, str]
     owned_changed: bool
     added: list[str] = field(default_factory=list)

@@ -58,6 +58,16 @@ class RuntimeFacts:
     auths: Mapping[str, Any] = field(default_factory=dict)  # host -> its `auth` table as plain data
 
 
+def config_path(runtime: str) -> str:
+    """The file holding per-host auth for containerd, k3s or rke2."""
+    return CONTAINERD_CONFIG if runtime == CONTAINERD else REGISTRIES_YAML[runtime]
+
+
+def config_facts(runtime: str, text: str | None) -> RuntimeFacts:
+    """What the config text of containerd, k3s or rke2 (`config_path`) says."""
+    return containerd_facts(text) if runtime == CONTAINERD else registries_yaml_facts(text, runtime)
+
+
 def runtime_host(key: str) -> str | None:
     """The host[:port] a runtime contacts for a credential key (Docker Hub: registry-1.docker.io)."""
     normalised = index_key(key)

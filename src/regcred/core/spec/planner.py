@@ -172,13 +172,12 @@ def secret_change(desired: DesiredCredential, owners: Sequence[str], namespace: 
     """Create, update (a conditional merge patch), refuse (conflict) or nothing, for one namespace's Secret."""
     name = desired.spec.secret_name
     owner = sorted(owners)[0]
-    decision = plan_secret(dict(existing) if existing is not None else None, desired.payload)
+    decision = plan_secret(dict(existing) if existing is not None else None, desired.payload,
+                           take_over_hint="delete it, or give the spec another secretName")
     if decision.action == "unchanged":
         return None
     if decision.action == "refuse":
-        reason = decision.reason.replace("(use --overwrite to take it over)",
-                                         "(delete it, or give the spec another secretName)")
-        return Change("Secret", "conflict", namespace, name, owner, reason=reason)
+        return Change("Secret", "conflict", namespace, name, owner, reason=decision.note)
     if decision.action == "create":
         return Change("Secret", "create", namespace, name, owner, added=desired.registry_keys(),
                       obj=new_secret(desired, namespace, owner))
@@ -188,9 +187,8 @@ def secret_change(desired: DesiredCredential, owners: Sequence[str], namespace: 
     patch["metadata"] = {**patch["metadata"],
                          "labels": {**patch["metadata"].get("labels", {}), CREDENTIAL_LABEL: owner},
                          "annotations": {REGISTRIES_ANNOTATION: ",".join(desired.registry_keys())}}
-    reason = "" if decision.reason == "updated" else decision.reason
     return Change("Secret", "update", namespace, name, owner, added=added, removed=removed, updated=updated,
-                  reason=reason, obj=patch)
+                  reason=decision.note, obj=patch)
 
 
 def _entries_view(obj: Mapping[str, Any]) -> dict[str, Any] | None:

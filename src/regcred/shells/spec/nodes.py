@@ -52,9 +52,8 @@ def _runtime_groups(desired: Sequence[DesiredCredential], host_root: str) -> dic
         for runtime in dict.fromkeys(d.spec.nodes.runtimes):
             _add(groups.setdefault(runtime, (d.spec.nodes.root_dir, []))[1], d)
     host = open_host_root(host_root)
-    recorded = {runtimes.CONTAINERD: runtimes.CONTAINERD_CONFIG, **runtimes.REGISTRIES_YAML}
-    for runtime, config in recorded.items():
-        if runtime not in groups and parse_ownership(host.read_text(config + OWNERSHIP_SUFFIX)):
+    for runtime in (runtimes.CONTAINERD, runtimes.K3S, runtimes.RKE2):
+        if runtime not in groups and parse_ownership(host.read_text(runtimes.config_path(runtime) + OWNERSHIP_SUFFIX)):
             groups[runtime] = (_default_root_dir(desired), [])
     if runtimes.CRIO not in groups and host.exists(runtimes.CRIO_DROPIN):  # regcred's own drop-in
         groups[runtimes.CRIO] = (_default_root_dir(desired), [])
