@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from regcred.shells.kube import KubeConflict, KubeNotFound, NamespaceTerminating
+from regcred.shells.kube.errors import NamespaceGone
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -89,8 +90,8 @@ class MemApi:
     def _check_namespace(self, namespace: str, verb: str) -> None:
         ns = self.objects.get(("Namespace", "", namespace))
         if ns is None:
-            raise KubeNotFound(f"namespace {namespace} not found: cannot {verb}", status=404,
-                               resource="secrets", namespace=namespace)
+            raise NamespaceGone(f"namespace {namespace} not found: cannot {verb}", status=404,
+                                resource="secrets", namespace=namespace)
         if (ns.get("status") or {}).get("phase") == "Terminating" and verb == "create":
             raise NamespaceTerminating(f"namespace {namespace} is being terminated", status=403)
 

@@ -168,3 +168,24 @@ def test_missing_secret_key_ref_and_env_are_clear_errors() -> None:
     assert info.value.problems == [
         "q.yaml: spec.registries[1].passwordFrom.env: environment variable NOT_SET_ANYWHERE is not set "
         "(export it before running regcred)"]
+
+
+def test_a_refused_write_fails_that_object_only_and_keeps_the_rows_already_written(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from regcred.shells.kube.errors import KubeForbidden
+
+    api = MemApi()
+    api.namespace("a", sas=("default", "builder"))
+    real_patch = api.patch
+
+    def patch(kind: str, name: str, *args: Any, **kw: Any) -> dict[str, Any]:
+        if (kind, name) == ("ServiceAccount", "default"):
+            raise KubeForbidden('serviceaccounts "default" is forbidden: cannot patch', status=403)
+        return real_patch(kind, name, *args, **kw)
+
+    monkeypatch.setattr(api, "patch", patch)
+    _, rows = run(api, [spec(serviceAccounts=["default", "builder"])])
+    assert sorted((r.name, r.status) for r in rows) == [
+        ("Secret/harbor", "created"), ("ServiceAccount/builder", "attached"), ("ServiceAccount/default", "failed")]
+    assert "forbidden" in next(r.message for r in rows if r.status == "failed")
+    assert pulls(api, "a", "builder") == ["harbor"]

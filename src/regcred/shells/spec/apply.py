@@ -16,6 +16,7 @@ from regcred.core.spec.planner import Change, DesiredCredential, Plan, entries_c
 
 MAX_ATTEMPTS = 5
 DONE = {"create": "created", "update": "updated", "delete": "deleted", "add": "attached", "remove": "detached"}
+NAMESPACE_LEFT = ("namespace is being terminated", "namespace no longer exists")  # nothing more to write there
 
 
 def _object_groups(changes: Sequence[Change]) -> dict[str, list[list[Change]]]:
@@ -39,8 +40,8 @@ def apply_plan(api: Any, plan: Plan, *, cluster: ClusterOptions, desired: Sequen
         out: list[TargetResult] = []
         for group in groups[ns]:
             out.append(_apply_object(api, group, cluster, by_secret))
-            if out[-1].status == "skipped" and "namespace" in out[-1].message:
-                break  # the namespace went away: nothing else in it can be written
+            if out[-1].status == "skipped" and out[-1].message in NAMESPACE_LEFT:
+                break
         return out
 
     rows += run_per_namespace(sorted(groups), work, workers=cluster.workers, what="apply")
@@ -74,7 +75,9 @@ def _summary(group: Sequence[Change]) -> str:
 
 def _apply_object(api: Any, group: Sequence[Change], cluster: ClusterOptions,
                   by_secret: dict[tuple[str, str], DesiredCredential]) -> TargetResult:
+    from regcred.core.errors import RegcredError
     from regcred.shells.kube import KubeConflict, KubeNotFound, NamespaceTerminating
+    from regcred.shells.kube.errors import NamespaceGone
 
     first = group[0]
     label = _label(first)
@@ -93,10 +96,10 @@ def _apply_object(api: Any, group: Sequence[Change], cluster: ClusterOptions,
             return TargetResult(first.namespace, label, f"would-{first.action}" if server else status,
                                 _summary(group))
         except NamespaceTerminating:
-            return TargetResult(first.namespace, label, "skipped", "namespace is being terminated")
-        except KubeNotFound as exc:
-            if exc.message.startswith("namespace "):
-                return TargetResult(first.namespace, label, "skipped", "namespace no longer exists")
+            return TargetResult(first.namespace, label, "skipped", NAMESPACE_LEFT[0])
+        except NamespaceGone:
+            return TargetResult(first.namespace, label, "skipped", NAMESPACE_LEFT[1])
+        except KubeNotFound:
             if action == "delete":
                 return TargetResult(first.namespace, label, "unchanged", "already deleted")
             if first.kind != "Secret":
@@ -115,6 +118,8 @@ def _apply_object(api: Any, group: Sequence[Change], cluster: ClusterOptions,
                 removed = [c.secret for c in group if c.action == "remove"]
                 _, body = entries_change(fresh, wanted, removed)
                 action = "patch"
+        except RegcredError as exc:  # this object only: the rows of the writes already made stay, the rest goes on
+            return TargetResult(first.namespace, label, "failed", exc.line())
     return TargetResult(first.namespace, label, "failed", f"kept changing: gave up after {MAX_ATTEMPTS} attempts")
 
 
