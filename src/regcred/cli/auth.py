@@ -21,12 +21,16 @@ FILE_OPTION = click.option(
 )
 
 
+class InvalidRegistryKey(InputError):
+    """The registry key itself is bad (its message already names it)."""
+
+
 def validate_server(server: str) -> str:
     """A registry key the kubelet can index; anything Go's url.Parse rejects is refused up front."""
     if not server or server.strip() != server:
-        raise InputError(f"invalid registry key {server!r}: empty or surrounded by spaces")
+        raise InvalidRegistryKey(f"invalid registry key {server!r}: empty or surrounded by spaces")
     if index_key(server) is None:
-        raise InputError(
+        raise InvalidRegistryKey(
             f"invalid registry key {server!r}: the kubelet cannot parse it as a URL and would ignore it",
             hint="use host[:port][/path], for example registry.example.com:5000",
         )
@@ -50,7 +54,7 @@ class naming:
 
     def __exit__(self, kind: object, exc: object, _tb: object) -> None:
         if isinstance(exc, InputError) and not isinstance(exc, ConfigFormatError):
-            where = f"{self.file}: " if "registry key" in exc.message else f"{self.file}: registry {self.server!r}: "
+            where = f"{self.file}: " if isinstance(exc, InvalidRegistryKey) else f"{self.file}: registry {self.server!r}: "
             raise InputError(where + exc.message, hint=exc.hint) from None
 
 

@@ -134,7 +134,7 @@ def attach_in_namespace(api: KubeApi, ns: str, objects: list[dict[str, Any]], se
             if plan.skipped:
                 rows.append(TargetResult(ns, target, "refused", plan.skipped))
             elif not plan.changes:
-                if plan.reason == "already has the secret":
+                if plan.covered:
                     covered.add((kind, name))
                     rows.append(TargetResult(ns, target, "unchanged", plan.reason))
             elif kind in REPORTED_KINDS:

@@ -145,6 +145,7 @@ class SpecPlan:
     set_service_account: str | None = None
     skipped: str | None = None  # the reason a wanted change was refused
     reason: str = ""  # why nothing is needed (for reports)
+    covered: bool = False  # nothing is needed because the spec already names the secret
 
     @property
     def changes(self) -> bool:
@@ -169,8 +170,9 @@ def plan_spec(spec: Mapping[str, Any], request: EditRequest) -> SpecPlan:
                 )
             set_sa = request.service_account
     add = request.secret not in pull_secret_names(spec)
-    reason = "" if add or set_sa else "already has the secret"
-    return SpecPlan(add_secret=add, set_service_account=set_sa, reason=reason)
+    if add or set_sa:
+        return SpecPlan(add_secret=add, set_service_account=set_sa)
+    return SpecPlan(reason="already has the secret", covered=True)
 
 
 def apply_plan(spec: dict[str, Any], plan: SpecPlan, secret: str) -> None:
