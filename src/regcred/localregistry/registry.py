@@ -168,7 +168,7 @@ class RegistryServer:
         auth: dict[str, Any] = {}
         if self.auth == "htpasswd":
             htpasswd = self.workdir / "htpasswd"
-            htpasswd.write_text(bcrypt_htpasswd(self.users))
+            atomic_write(htpasswd, bcrypt_htpasswd(self.users).encode())
             auth = {"htpasswd": {"realm": "regcred-test", "path": str(htpasswd)}}
         elif self.auth == "token":
             assert self.token_server is not None
@@ -201,7 +201,7 @@ class RegistryServer:
             return self
         if not Path(REGISTRY_BIN).exists():
             raise RegistryStartError(f"{REGISTRY_BIN} not installed")
-        self.config_path.write_text(yaml.safe_dump(self._config()))
+        atomic_write(self.config_path, yaml.safe_dump(self._config()).encode())  # holds http.secret
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
                 [REGISTRY_BIN, "serve", str(self.config_path)],

@@ -34,12 +34,14 @@ class Pki:
 
     def write(self, directory: Path, *, ca: str = "ca.crt", cert: str = "server.pem",
               key: str = "server-key.pem") -> tuple[Path, Path, Path]:
-        """The three files in `directory` (the key 0600); returns (ca_file, cert_file, key_file)."""
+        """The three files in `directory`, written atomically (the key 0600 from the start); (ca, cert, key) paths."""
+        from regcred.shells.files import atomic_write
+
         directory.mkdir(parents=True, exist_ok=True)
         paths = directory / ca, directory / cert, directory / key
-        for path, data in zip(paths, (self.ca_pem, self.cert_pem, self.key_pem), strict=True):
-            path.write_bytes(data)
-        paths[2].chmod(0o600)
+        for path, data, mode in zip(paths, (self.ca_pem, self.cert_pem, self.key_pem), (0o644, 0o644, 0o600),
+                                    strict=True):
+            atomic_write(path, data, mode=mode)
         return paths
 
 
