@@ -9,6 +9,7 @@ import json
 import pytest
 
 from regcred.core.errors import InputError
+from regcred.core.node.runtimes import runtime_host
 from regcred.core.verify.verification import (
     CheckRequest,
     CheckResult,
@@ -76,13 +77,17 @@ def test_repositories_for_keeps_unqualified_and_matching_ones_once() -> None:
         ("docker.io", "registry-1.docker.io"),
         ("http://reg.example.com:5000/v2/", "reg.example.com:5000"),
         ("quay.io/team", "quay.io"),
+        ("[::1]:5000", "[::1]:5000"),  # an IPv6 literal is a host, not a glob (as in the keyring)
+        ("https://[fd00::5]:443/v2/", "[fd00::5]:443"),
     ],
 )
 def test_registry_of_key(key: str, registry: str) -> None:
     assert registry_of_key(key) == registry
+    assert runtime_host(key) == registry  # what a runtime contacts is what verify contacts
 
 
-@pytest.mark.parametrize(("key", "needle"), [("*.example.com", "wildcard"), ("host:abc", "not a URL")])
+@pytest.mark.parametrize(("key", "needle"), [("*.example.com", "wildcard"), ("reg[0-9].io", "wildcard"),
+                                           ("host:abc", "not a URL")])
 def test_unverifiable_keys(key: str, needle: str) -> None:
     with pytest.raises(InputError, match=needle):
         registry_of_key(key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from regcred.core.credentials.registrykey import DOCKER_HUB_API_HOST
 from regcred.core.errors import ImageReferenceError
 
 DEFAULT_DOMAIN = "docker.io"
@@ -54,7 +55,7 @@ class ImageReference:
     @property
     def registry(self) -> str:
         """The host[:port] a client contacts (Docker Hub's API host for docker.io)."""
-        return "registry-1.docker.io" if self.domain == DEFAULT_DOMAIN else self.domain
+        return DOCKER_HUB_API_HOST if self.domain == DEFAULT_DOMAIN else self.domain
 
 
 def _split_domain(name: str) -> tuple[str, str]:

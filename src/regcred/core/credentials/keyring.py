@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 
 from regcred.core.credentials import gomatch
 from regcred.core.credentials.dockerconfig import DockerConfig
-from regcred.core.credentials.registrykey import ParsedKey, index_key, parse_schemeless
+from regcred.core.credentials.registrykey import GLOB_CHARS, ParsedKey, index_key, parse_schemeless
 
 DOCKER_HUB_INDEX_KEY = "index.docker.io"
-_GLOB_CHARS = re.compile(r"[*?\[\\]")
 _PLAIN_REPOSITORY = re.compile(r"\A[a-z0-9._\-]+(?::[0-9]+)?(?:/[A-Za-z0-9._\-/:]*)?\Z")
 
 
@@ -76,7 +75,7 @@ def _literal_tail(labels: tuple[str, ...]) -> tuple[str, ...]:
     """The trailing labels of a host glob that hold no glob character."""
     size = 0
     for label in reversed(labels):
-        if _GLOB_CHARS.search(label):
+        if GLOB_CHARS.search(label):
             break
         size += 1
     return labels[len(labels) - size :]
@@ -111,7 +110,7 @@ class Keyring:
         if slot is None:
             slot = _Slot(key, parsed, [])
             self._slots[key] = slot
-            if _GLOB_CHARS.search(parsed.host):
+            if GLOB_CHARS.search(parsed.host):
                 labels = tuple(parsed.host.split("."))
                 slot.host_pattern = gomatch.compile_host(labels)
                 tail = _literal_tail(labels)

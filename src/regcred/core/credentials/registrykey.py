@@ -20,6 +20,9 @@ _ASCII_HOST_ESCAPE = re.compile(r"%(?!25)[0-7][0-9A-Fa-f]")
 # Go's validUserinfo: the characters allowed before '@'.
 _USERINFO_OK = re.compile(r"\A[A-Za-z0-9\-._:~!$&'()*+,;=%@]*\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+GLOB_CHARS = re.compile(r"[*?\[\\]")  # path.Match metacharacters: a key's host with one is a pattern
+DOCKER_HUB_API_HOST = "registry-1.docker.io"  # what clients contact for Docker Hub
+DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", DOCKER_HUB_API_HOST})
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,3 +97,14 @@ def index_key(location: str) -> str | None:
     if path.startswith(("/v2/", "/v1/")):
         path = path[3:]
     return parsed.hostport + path if path and path != "/" else parsed.hostport
+
+
+def client_key(key: str) -> ParsedKey | None:
+    """A credential key as a client contacts it: None when it names no host; Docker Hub's names become its API host."""
+    normal = index_key(key)
+    parsed = parse_schemeless(normal) if normal is not None else None
+    if parsed is None or not parsed.hostport:
+        return None
+    if parsed.hostport in DOCKER_HUB_HOSTS:
+        return ParsedKey(DOCKER_HUB_API_HOST, DOCKER_HUB_API_HOST, "", parsed.path)
+    return parsed

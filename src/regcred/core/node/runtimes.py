@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from regcred.core.credentials.imageref import parse_image
-from regcred.core.credentials.registrykey import index_key
+from regcred.core.credentials.registrykey import client_key
 from regcred.core.errors import ConfigFormatError
 
 CONTAINERD = "containerd"
@@ -29,7 +29,6 @@ CRIO_DROPIN_DIR = "/etc/crio/crio.conf.d"
 CRIO_DROPIN = "/etc/crio/crio.conf.d/90-regcred-auth.conf"
 REGISTRIES_YAML = {K3S: "/etc/rancher/k3s/registries.yaml", RKE2: "/etc/rancher/rke2/registries.yaml"}
 SERVICE = {CONTAINERD: "containerd", CRIO: "crio", K3S: "k3s", RKE2: "rke2-server"}
-DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
 CONTAINERD_DEPRECATION = (
     "containerd's registry.configs auth is deprecated upstream since 1.5 (its notice says removal in v2.4); "
     "it is still read, and it is the only runtime-level credential containerd has for the sandbox image"
@@ -70,11 +69,8 @@ def config_facts(runtime: str, text: str | None) -> RuntimeFacts:
 
 def runtime_host(key: str) -> str | None:
     """The host[:port] a runtime contacts for a credential key (Docker Hub: registry-1.docker.io)."""
-    normalised = index_key(key)
-    if normalised is None:
-        return None
-    host = normalised.split("/", 1)[0]
-    return "registry-1.docker.io" if host in DOCKER_HUB_HOSTS else host
+    parsed = client_key(key)
+    return parsed.hostport if parsed is not None else None
 
 
 def image_host(image: str) -> str:

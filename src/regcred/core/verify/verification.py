@@ -17,16 +17,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from regcred.core.credentials.imageref import (  # the reference grammar
-    DEFAULT_DOMAIN,
     DIGEST_PATTERN,
     PATH_PATTERN,
     TAG_PATTERN,
 )
-from regcred.core.credentials.registrykey import index_key, parse_schemeless
+from regcred.core.credentials.registrykey import DOCKER_HUB_API_HOST, DOCKER_HUB_HOSTS, GLOB_CHARS, client_key
 from regcred.core.errors import InputError
 
-DOCKER_HUB_API_HOST = "registry-1.docker.io"
-_DOCKER_HUB_KEYS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 DEFAULT_TAG = "latest"
 
 
@@ -67,7 +64,7 @@ def parse_repository_option(value: str) -> RepositoryRef:
     if not PATH_PATTERN.fullmatch(path) or not reference_ok:
         raise InputError(f"invalid --repository {value!r}",
                          hint="use REPO[:TAG] or REPO@DIGEST such as team/app:v1 (lower-case repository names)")
-    if registry in _DOCKER_HUB_KEYS:
+    if registry in DOCKER_HUB_HOSTS:
         registry = DOCKER_HUB_API_HOST
         if "/" not in path:
             path = f"library/{path}"
@@ -76,14 +73,11 @@ def parse_repository_option(value: str) -> RepositoryRef:
 
 def registry_of_key(key: str) -> str:
     """The host[:port] a client contacts for a credential key; InputError for keys that name no host."""
-    normal = index_key(key)
-    parsed = parse_schemeless(normal) if normal is not None else None
-    if parsed is None or not parsed.hostport:
+    parsed = client_key(key)
+    if parsed is None:
         raise InputError(f"registry key {key!r} is not a URL the kubelet can use")
-    if any(c in parsed.hostport for c in "*?[\\"):
+    if GLOB_CHARS.search(parsed.host):  # the host part, as the keyring reads it ([::1]:5000 is not a pattern)
         raise InputError(f"registry key {key!r} is a wildcard: name a concrete registry to verify it")
-    if parsed.hostport in _DOCKER_HUB_KEYS or parsed.hostport == DEFAULT_DOMAIN:
-        return DOCKER_HUB_API_HOST
     return parsed.hostport
 
 
