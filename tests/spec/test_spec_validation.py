@@ -163,3 +163,20 @@ def test_schema_and_crd_come_from_one_definition() -> None:
     # structural-schema rules the apiserver enforces: no additionalProperties next to properties in a CRD
     assert "additionalProperties" not in json.dumps(crd_spec).replace('"additionalProperties": {"type": "string"}', "")
     assert js_spec["additionalProperties"] is False
+
+
+def test_a_directory_is_read_like_inject_reads_it(tmp_path: Path) -> None:
+    """-f DIR: every *.yaml/*.yml/*.json under it, whatever the case of the suffix; a bad path is one clear line."""
+    from tests.support.cli import run_regcred
+
+    (tmp_path / "specs" / "sub").mkdir(parents=True)
+    doc = ("apiVersion: regcred.dev/v1alpha1\nkind: RegistryCredential\nmetadata: {name: NAME}\nspec:\n"
+           "  registries: [{server: r.example.com, username: u, passwordFrom: {env: T}}]\n")
+    (tmp_path / "specs" / "A.YAML").write_text(doc.replace("NAME", "upper"))
+    (tmp_path / "specs" / "sub" / "b.yml").write_text(doc.replace("NAME", "lower"))
+    (tmp_path / "specs" / "notes.txt").write_text("not a manifest")
+    result = run_regcred("spec", "validate", "-f", tmp_path / "specs")
+    assert result.returncode == 0, result.stderr
+    assert "RegistryCredential upper is valid" in result.stdout and "RegistryCredential lower is valid" in result.stdout
+    missing = run_regcred("spec", "validate", "-f", tmp_path / "nope")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no such file or directory" in missing.stderr

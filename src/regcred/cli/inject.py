@@ -19,36 +19,12 @@ from regcred.core.cluster.podspec import EditRequest, RegistryScope
 from regcred.core.errors import InputError, OperationFailed
 from regcred.core.names import validate_subdomain
 
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-
 
 @dataclass(slots=True)
 class _Input:
     name: str
     path: Path | None  # None for stdin
     text: str
-
-
-def _expand(paths: tuple[str, ...]) -> list[str]:
-    """FILE, DIR (every *.yaml/*.yml/*.json under it, sorted) or '-'."""
-    found: list[str] = []
-    for raw in paths or ("-",):
-        if raw == "-":
-            found.append(raw)
-            continue
-        path = Path(raw)
-        if path.is_dir():
-            files = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MANIFEST_SUFFIXES
-            )
-            if not files:
-                raise InputError(f"{path}: no *.yaml, *.yml or *.json files in this directory")
-            found.extend(str(p) for p in files)
-        elif not path.exists():
-            raise InputError(f"{path}: no such file or directory", hint="check the -f path")
-        else:
-            found.append(raw)
-    return list(dict.fromkeys(found))
 
 
 def _read(name: str) -> _Input:
@@ -93,13 +69,14 @@ def inject(
     PodTemplate and List items. Other kinds pass through byte for byte. Exit 1 when a pod spec was
     skipped because it names another ServiceAccount (without --force).
     """
+    from regcred.shells.manifests import expand_manifest_paths
     from regcred.shells.yamledit import edit_stream
 
     validate_subdomain(secret, "Secret")
     if service_account is not None:
         validate_subdomain(service_account, "--service-account")
     request = EditRequest(secret, RegistryScope(registries), service_account, force)
-    names = _expand(filenames)
+    names = expand_manifest_paths(filenames or ("-",))
     if in_place and "-" in names:
         raise InputError("--in-place cannot rewrite standard input", hint="give files or directories with -f")
     inputs = [_read(name) for name in names]

@@ -14,6 +14,29 @@ if TYPE_CHECKING:
     from regcred.core.credentials.pullsecret import PullSecret
 
 
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def expand_manifest_paths(paths: tuple[str, ...] | list[str]) -> list[str]:
+    """FILE, DIR (every *.yaml/*.yml/*.json under it, any case, sorted) or '-', each once; a bad path is bad input."""
+    found: list[str] = []
+    for raw in paths:
+        if raw == "-":
+            found.append(raw)
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MANIFEST_SUFFIXES)
+            if not files:
+                raise InputError(f"{path}: no *.yaml, *.yml or *.json files in this directory")
+            found.extend(str(p) for p in files)
+        elif not path.exists():
+            raise InputError(f"{path}: no such file or directory", hint="check the -f path")
+        else:
+            found.append(raw)
+    return list(dict.fromkeys(found))
+
+
 def _loader() -> Any:
     import yaml
 

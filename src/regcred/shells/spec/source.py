@@ -60,12 +60,12 @@ def document_texts(text: str) -> list[tuple[str, Any]]:
 def load_inputs(paths: Sequence[str]) -> Inputs:
     """Read every file (a directory: its *.yaml/*.yml/*.json); RegistryCredential documents become specs."""
     from regcred.core.spec.model import is_registry_credential
-    from regcred.shells.manifests import load_documents
+    from regcred.shells.manifests import expand_manifest_paths, load_documents
 
     docs: list[tuple[Any, str]] = []
     manifests: list[tuple[str, dict[str, Any]]] = []
     texts: dict[int, str] = {}
-    for path in _expand(paths):
+    for path in expand_manifest_paths(list(paths)):
         source, text = _read_text(path)
         documents = load_documents(text, source)
         chunks = iter(_chunks(text, [doc for doc in documents if doc is not None]))
@@ -116,17 +116,6 @@ def _chunks(text: str, documents: list[Any]) -> list[str]:
     except Exception:  # a document only valid in the context of the stream (directives): re-dump instead
         return []
     return [chunk for chunk, _ in chunks] if [doc for _, doc in chunks] == documents else []
-
-
-def _expand(paths: Sequence[str]) -> list[str]:
-    found: list[str] = []
-    for raw in paths:
-        path = Path(raw)
-        if raw != "-" and path.is_dir():
-            found += sorted(str(p) for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
-        else:
-            found.append(raw)
-    return found
 
 
 def require_specs(inputs: Inputs) -> list[RegistryCredential]:
