@@ -189,3 +189,18 @@ def test_a_refused_write_fails_that_object_only_and_keeps_the_rows_already_writt
         ("Secret/harbor", "created"), ("ServiceAccount/builder", "attached"), ("ServiceAccount/default", "failed")]
     assert "forbidden" in next(r.message for r in rows if r.status == "failed")
     assert pulls(api, "a", "builder") == ["harbor"]
+
+
+def test_a_secret_several_registries_refer_to_is_read_once() -> None:
+    api = MemApi()
+    token = base64.b64encode(b"tok-1").decode()
+    api.add({"kind": "Secret", "metadata": {"name": "tokens", "namespace": "ops"}, "data": {"a": token, "b": token}})
+    ref = {"secretKeyRef": {"namespace": "ops", "name": "tokens", "key": "a"}}
+    specs = [parse_document({
+        "apiVersion": "regcred.dev/v1alpha1", "kind": "RegistryCredential", "metadata": {"name": name},
+        "spec": {"registries": [{"server": f"{name}-{i}.example.com", "username": "u", "passwordFrom": ref}
+                                for i in range(3)]}}, f"{name}.yaml") for name in ("one", "two")]
+    api.log.clear()
+    desired = resolve_all(specs, lambda ns, name: api.get_optional("Secret", name, ns))
+    assert [entry for entry in api.log if entry[0] == "get"] == [("get", "Secret", "ops", "tokens")]
+    assert {e.password for d in desired for e in d.config.entries} == {"tok-1"}

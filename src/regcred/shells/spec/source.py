@@ -251,9 +251,14 @@ def _registry_entries(spec: RegistryCredential, registry: Registry, index: int, 
 
 def resolve_all(specs: Sequence[RegistryCredential], read_secret: SecretReader | None, *,
                 placeholders: bool = False) -> list[DesiredCredential]:
-    """Resolve every spec, reporting every unresolvable source at once (one line each)."""
+    """Resolve every spec, reporting every unresolvable source at once (one line each).
+
+    A Secret several registries refer to is read once: one request, and one version of it for all of them.
+    """
     problems: list[str] = []
     desired: list[DesiredCredential] = []
+    if read_secret is not None:
+        read_secret = _read_once(read_secret)
     for spec in specs:
         try:
             desired.append(resolve(spec, read_secret, placeholders=placeholders))
@@ -264,6 +269,17 @@ def resolve_all(specs: Sequence[RegistryCredential], read_secret: SecretReader |
     if problems:
         raise SpecInvalid(problems)
     return desired
+
+
+def _read_once(read_secret: SecretReader) -> SecretReader:
+    seen: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+    def read(namespace: str, name: str) -> dict[str, Any] | None:
+        if (namespace, name) not in seen:
+            seen[(namespace, name)] = read_secret(namespace, name)
+        return seen[(namespace, name)]
+
+    return read
 
 
 def read_cluster_state(api: Any, specs: Sequence[RegistryCredential]) -> ClusterState:
