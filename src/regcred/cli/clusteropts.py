@@ -150,14 +150,13 @@ class TargetResult:
 
 
 def run_per_namespace(namespaces: Sequence[str], work: Callable[[str], list[TargetResult]], *,
-                      workers: int = DEFAULT_WORKERS, what: str = "namespaces",
-                      progress: bool | None = None) -> list[TargetResult]:
+                      workers: int = DEFAULT_WORKERS, what: str = "namespaces") -> list[TargetResult]:
     """Run `work` on each namespace with at most `workers` at once; a failure never stops the others.
 
     A RegcredError (or a bug) in one namespace becomes a `failed` row with its one-line message.
     Progress shows on a TTY (stderr) only; results come back in namespace order.
     """
-    show = sys.stderr.isatty() if progress is None else progress
+    show = sys.stderr.isatty()
     results: dict[str, list[TargetResult]] = {}
 
     def guarded(ns: str) -> list[TargetResult]:
@@ -225,8 +224,7 @@ def summarize(rows: Sequence[TargetResult]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def report(rows: Sequence[TargetResult], cluster: ClusterOptions, *, headers: Sequence[str] = (
-        "namespace", "name", "status", "message"), document: dict[str, Any] | None = None) -> None:
+def report(rows: Sequence[TargetResult], cluster: ClusterOptions, *, document: dict[str, Any] | None = None) -> None:
     """Print the per-target summary (table, or JSON/YAML `{..., results, summary}`); exit 1 on failures."""
     from regcred.cli.output import emit, render_table
 
@@ -234,7 +232,7 @@ def report(rows: Sequence[TargetResult], cluster: ClusterOptions, *, headers: Se
     doc = {**(document or {}), "dryRun": cluster.dry_run, "results": [r.as_json() for r in rows],
            "summary": counts}
     table_rows = [[r.namespace, r.name, r.status, r.message] for r in rows]
-    table = render_table(headers, table_rows) if rows else "nothing to do"
+    table = render_table(("namespace", "name", "status", "message"), table_rows) if rows else "nothing to do"
     if cluster.output == "table" and len(rows) > 1:
         table += "\n" + ", ".join(f"{n} {s}" for s, n in counts.items())
     emit(doc, cluster.output, table)

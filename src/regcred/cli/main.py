@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
 
 import click
 
@@ -70,12 +69,11 @@ def main(argv: list[str] | None = None) -> None:
 
     prog = _prog_name()
     try:
-        # With standalone_mode=False click returns (not raises) the code of a ctx.exit(code).
+        # With standalone_mode=False click returns (not raises) the code of a ctx.exit(code), turns Ctrl-C and
+        # EOF into Abort, and exits 1 itself on a broken pipe.
         code = cli.main(args=argv, prog_name=prog, standalone_mode=False)
     except RegcredError as exc:
         click.echo(f"{prog}: error: {exc.line()}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.UsageError as exc:  # one line, like every other error, with where to look
         where = exc.ctx.command_path if exc.ctx is not None else prog
@@ -87,11 +85,6 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         click.echo(f"{prog}: aborted", err=True)
         sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo(f"{prog}: interrupted", err=True)
-        sys.exit(130)
-    except BrokenPipeError:
-        _quiet_broken_pipe()
     except Exception as exc:  # a bug: say so without a traceback (it could carry data), unless asked
         if os.environ.get("REGCRED_DEBUG"):
             raise
@@ -101,12 +94,6 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(70)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def _quiet_broken_pipe() -> Any:
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

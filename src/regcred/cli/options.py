@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from regcred.core.credentials.pullsecret import require_password
 from regcred.core.errors import InputError
 from regcred.core.names import env_var_label
 
@@ -60,9 +61,7 @@ def resolve_password(password_stdin: bool, password_env: str | None, password_li
         password = click.prompt("Password", hide_input=True, err=True)
     else:
         raise InputError("no password given", hint="use --password-stdin, --password-env VAR or --password")
-    if password == "":
-        raise InputError("the password is empty", hint="give a non-empty password")
-    return password
+    return require_password(password)
 
 
 def output_option(*choices: str, default: str = "table") -> Callable[[F], F]:

@@ -26,7 +26,6 @@ import httpx
 import yaml
 
 from regcred.core.credentials.dockerconfig import dumps_file, entry_object
-from regcred.core.credentials.gobase64 import encode_auth
 from regcred.localregistry.oci import build_oci_layout
 from regcred.localregistry.tls import generate_pki
 from regcred.shells.files import atomic_write
@@ -58,9 +57,6 @@ def _stop_all() -> None:
 
 
 atexit.register(_stop_all)
-
-
-basic_auth = encode_auth
 
 
 def write_authfile(path: Path, entries: dict[str, tuple[str, str]]) -> Path:

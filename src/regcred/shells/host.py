@@ -4,7 +4,8 @@ Every node path (`/var/lib/kubelet/config.json`) is mapped under the host root b
 so the same code runs on a node, in a privileged pod and against a fake root in a test. Symlinks are
 resolved as the node would see them: an absolute link target is taken inside the host root (never this
 machine's own file of that name), and a link that leads outside the host root is refused. Writes go
-through files.atomic_write (temp file, fsync, rename, mode 0600), so a symlinked file keeps its link.
+through shells/filechanges (files.atomic_write: temp file, fsync, rename; all or nothing across files),
+so a symlinked file keeps its link.
 """
 
 from __future__ import annotations
@@ -18,10 +19,6 @@ from pathlib import Path
 from regcred.core.errors import InputError, OperationFailed
 from regcred.core.node import kubeletflags, runtimes
 from regcred.core.node.search import FileState
-from regcred.shells.files import atomic_write
-
-CONFIG_MODE = 0o644  # runtime and systemd configuration files are not secret-only files...
-SECRET_CONFIG_MODE = 0o600  # ...unless they hold a password (containerd's config.toml, registries.yaml)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,17 +91,6 @@ class HostRoot:
         except OSError:
             return []
 
-    def write(self, node_path: str, text: str, *, mode: int, backup: bool = False) -> Path | None:
-        return atomic_write(self.path(node_path), text.encode(), mode=mode, backup=backup)
-
-    def remove(self, node_path: str) -> bool:
-        try:
-            self.path(node_path, follow_last=False).unlink()
-        except FileNotFoundError:
-            return False
-        except OSError as exc:
-            raise OperationFailed(f"{node_path}: cannot remove: {exc.strerror}") from None
-        return True
 
 
 _MAX_LINKS = 40  # the kernel's ELOOP limit

@@ -29,7 +29,6 @@ from regcred.core.credentials.keyring import Credential, Keyring
 from regcred.core.credentials.pullsecret import PULL_SECRET_TYPES, read_pull_secret
 from regcred.core.errors import ConfigFormatError, ImageReferenceError
 
-WORKLOAD_KINDS = tuple(POD_SPEC_PATHS)
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 
@@ -51,10 +50,8 @@ class _SecretInfo:
     """A Secret as the kubelet sees it: usable config, ignored (reason), or fatal (reason)."""
 
     ref: str
-    config_source: str = ""
     keyring_entries: list[Credential] = field(default_factory=list)
     fatal: str | None = None
-    referenced_by: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
