@@ -18,3 +18,10 @@ def name_of(obj: Mapping[str, Any]) -> str:
 
 def namespace_of(obj: Mapping[str, Any]) -> str:
     return str(metadata(obj).get("namespace") or "")
+
+
+def is_terminating(obj: Mapping[str, Any]) -> bool:
+    """Being deleted (a namespace: creates in it are refused): a deletionTimestamp, or phase Terminating."""
+    status = obj.get("status")
+    phase = status.get("phase") if isinstance(status, Mapping) else None
+    return bool(metadata(obj).get("deletionTimestamp")) or phase == "Terminating"

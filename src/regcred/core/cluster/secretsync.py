@@ -7,7 +7,6 @@ and never silently overwrites a user's malformed payload: the plan says what it 
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +16,7 @@ from regcred.core.credentials.pullsecret import (
     MANAGED_BY_VALUE,
     TYPE_DOCKERCONFIGJSON,
     read_pull_secret,
+    secret_value,
 )
 from regcred.core.errors import ConfigFormatError
 
@@ -96,11 +96,7 @@ def plan_secret(existing: dict[str, Any] | None, payload: bytes, *, overwrite: b
 
 
 def _current_payload(obj: dict[str, Any]) -> bytes | None:
-    data = obj.get("data") or {}
-    value = data.get(KEY_DOCKERCONFIGJSON) if isinstance(data, dict) else None
-    if not isinstance(value, str):
-        return None
     try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
+        return secret_value(obj, KEY_DOCKERCONFIGJSON, "secret")
+    except ConfigFormatError:
         return None

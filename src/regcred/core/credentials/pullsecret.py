@@ -88,13 +88,14 @@ def read_pull_secret(obj: dict[str, Any], origin: str = "") -> PullSecret:
     if wanted is None:
         return PullSecret(namespace, name, secret_type, None, f"type {secret_type} is not an image pull secret type")
     data_key, layout = wanted
-    raw = _secret_value(obj, data_key, source)
+    raw = secret_value(obj, data_key, source)
     if raw is None or raw == b"":
         return PullSecret(namespace, name, secret_type, None, f"no {data_key!r} key")
     return PullSecret(namespace, name, secret_type, parse(raw, source, layout))
 
 
-def _secret_value(obj: dict[str, Any], key: str, source: str) -> bytes | None:
+def secret_value(obj: dict[str, Any], key: str, source: str) -> bytes | None:
+    """The decoded value of `key` (stringData first, as the apiserver merges it); None when absent."""
     string_data = obj.get("stringData") or {}
     if isinstance(string_data, dict) and isinstance(string_data.get(key), str):
         return str(string_data[key]).encode()

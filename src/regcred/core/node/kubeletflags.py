@@ -109,11 +109,7 @@ def parse_units(units: Sequence[tuple[str, str]]) -> UnitSettings:
 
 
 def _assignments(value: str) -> list[tuple[str, str]]:
-    try:
-        words = shlex.split(value)
-    except ValueError:
-        words = value.split()
-    return [(w.split("=", 1)[0], w.split("=", 1)[1]) for w in words if "=" in w]
+    return [(w.split("=", 1)[0], w.split("=", 1)[1]) for w in split_words(value) if "=" in w]
 
 
 def parse_env_file(text: str) -> dict[str, str]:
@@ -161,7 +157,8 @@ def _env_value(raw: str) -> str:
 
 
 def split_words(value: str) -> list[str]:
-    """A variable's value split into words as systemd splits an unbraced `$VAR` (whitespace, quotes removed)."""
+    """Words as systemd splits a command line or an unbraced `$VAR` (whitespace, quotes removed; unbalanced
+    quotes: plain whitespace)."""
     try:
         return shlex.split(value)
     except ValueError:
@@ -176,11 +173,7 @@ def env_file_path(spec: str) -> tuple[str, bool]:
 def expand_command(command: str, env: dict[str, str]) -> list[str]:
     """ExecStart words with `$VAR` split into words and `${VAR}` kept as one word, as systemd does."""
     words: list[str] = []
-    try:
-        parts = shlex.split(command)
-    except ValueError:
-        parts = command.split()
-    for part in parts:
+    for part in split_words(command):
         whole = _VAR.fullmatch(part)
         if whole and whole.group(2):
             words.extend(split_words(env.get(whole.group(2), "")))

@@ -31,7 +31,7 @@ from regcred.core.credentials.pullsecret import (
     secret_manifest,
 )
 from regcred.core.errors import ConfigFormatError
-from regcred.core.objects import metadata, name_of, namespace_of
+from regcred.core.objects import is_terminating, metadata, name_of, namespace_of
 from regcred.core.spec.model import RegistryCredential
 from regcred.core.spec.planskips import Skip, missing_namespaces, missing_service_accounts
 
@@ -133,12 +133,6 @@ class Plan:
 def _level(kind: str) -> str:
     return {"Secret": "secrets", "ServiceAccount": "serviceAccounts", "Node": "nodes"}.get(kind, "workloads")
 
-
-
-def is_terminating(ns: Mapping[str, Any]) -> bool:
-    status = ns.get("status")
-    phase = status.get("phase") if isinstance(status, Mapping) else None
-    return bool(metadata(ns).get("deletionTimestamp")) or phase == "Terminating"
 
 
 def new_secret(desired: DesiredCredential, namespace: str, owner: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from regcred.core.errors import InputError
+from regcred.core.objects import is_terminating
 from regcred.shells.kube.client import KubeApi
 from regcred.shells.kube.errors import KubeForbidden, KubeNotFound
 
@@ -20,11 +21,6 @@ class NamespaceSelection:
 
     active: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
-
-
-def is_terminating(ns: dict[str, Any]) -> bool:
-    meta = ns.get("metadata") or {}
-    return bool(meta.get("deletionTimestamp")) or (ns.get("status") or {}).get("phase") == "Terminating"
 
 
 def select_namespaces(api: KubeApi, *, namespace: str | None = None, all_namespaces: bool = False,
