@@ -10,29 +10,8 @@ import click
 from regcred.cli.options import output_option
 from regcred.cli.output import emit, render_table
 from regcred.core.credentials.imageref import parse_image
-from regcred.core.credentials.keyring import Credential, Keyring, lookup_pull_credentials
-from regcred.shells import credfile
+from regcred.core.credentials.keyring import Credential, build_keyring, lookup_pull_credentials
 from regcred.shells.manifests import read_pull_secrets
-
-
-def secret_keyring(paths: tuple[str, ...]) -> Keyring:
-    """One keyring from the pull Secrets in the given manifests, in document order (like a pod's list)."""
-    keyring = Keyring()
-    for secret in read_pull_secrets(paths):
-        assert secret.config is not None
-        keyring.add_config(secret.config, secret.source)
-    return keyring
-
-
-def node_keyring(paths: tuple[Path, ...]) -> Keyring:
-    """The first given node file wins, like the kubelet's search paths; files are never merged."""
-    keyring = Keyring()
-    configs = [credfile.load(p) for p in paths]  # every file named is checked, so a broken one is never silent
-    if configs:
-        keyring.add_config(configs[0], str(paths[0]))
-        for shadowed in paths[1:]:
-            click.echo(f"note: {shadowed} is shadowed by {paths[0]} (the kubelet uses the first valid file)", err=True)
-    return keyring
 
 
 def describe(credentials: list[Credential]) -> list[dict[str, Any]]:
@@ -50,8 +29,10 @@ def describe(credentials: list[Credential]) -> list[dict[str, Any]]:
 def match(image: str, files: tuple[Path, ...], secret_files: tuple[str, ...], repository: bool, output: str) -> None:
     """Show which credentials the kubelet would try for IMAGE: pod secrets first, then node files."""
     repo = image if repository else parse_image(image).repository
-    pods = secret_keyring(secret_files)
-    node = node_keyring(files)
+    from regcred.shells.clusterdump import node_keyring
+
+    pods = build_keyring((s.config, s.source) for s in read_pull_secrets(secret_files) if s.config is not None)
+    node, _ = node_keyring(files, lambda message: click.echo(f"note: {message}", err=True), kind="")
     for ring in (pods, node):
         for skipped in ring.skipped:
             click.echo(f"note: {skipped.source}: registry {skipped.key!r} is not a valid URL; the kubelet skips it", err=True)

@@ -68,14 +68,17 @@ def _read(path: str) -> tuple[str, list[Any]]:
     return source, load_documents(text, source)
 
 
-def node_keyring(paths: Iterable[Path], note: Note) -> tuple[Keyring, str | None]:
-    """The kubelet's node files in search order: the first one wins, files are never merged."""
+def node_keyring(paths: Iterable[Path], note: Note, *, kind: str = "NodeConfig/") -> tuple[Keyring, str | None]:
+    """The kubelet's node files in search order: the first one wins, files are never merged.
+
+    Credentials name their file as `<kind><path>` (audit's object names; `match` gives kind="").
+    """
     keyring = Keyring()
     ordered = list(paths)
     configs = [credfile.load(p) for p in ordered]  # each named file is parsed, so a broken one is never silent
     if not configs:
         return keyring, None
-    source = f"NodeConfig/{ordered[0]}"
+    source = f"{kind}{ordered[0]}"
     keyring.add_config(configs[0], source)
     for shadowed in ordered[1:]:
         note(f"{shadowed} is shadowed by {ordered[0]} (the kubelet uses the first valid file)")
