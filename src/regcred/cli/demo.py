@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from regcred.cli.output import render_table
+from regcred.cli.secret import json_like_kubectl
 from regcred.core.credentials import dockerconfig
 from regcred.core.credentials.imageref import parse_image
 from regcred.core.credentials.keyring import build_keyring
@@ -110,7 +111,7 @@ def demo(workdir: Path | None, keep_running: bool) -> None:
         manifest = secret_manifest("regcred-demo", dockerconfigjson_payload(server.host, DEMO_USER, password),
                                    namespace="team")
         secret_file = base / "secret.json"
-        atomic_write(secret_file, (json.dumps(manifest, indent=4) + "\n").encode())
+        atomic_write(secret_file, (json_like_kubectl(manifest) + "\n").encode())  # as `secret create` prints it
         click.echo(f"kind: Secret  name: regcred-demo  namespace: team  type: {manifest['type']}")
         click.echo(f"written to {secret_file} (it holds the credential, so it is not printed here)")
 

@@ -105,7 +105,7 @@ def daemonset_manifest(*, secret: str, namespace: str, image: str, name: str = D
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 def daemonset(secret: str, namespace: str, image: str, name: str, root_dir: str, interval: int, output: str) -> None:
     """Render a DaemonSet that keeps every node's <root-dir>/config.json in step with one pull Secret."""
-    from regcred.cli.output import dump_json, dump_yaml
+    from regcred.cli.output import emit
     from regcred.core.errors import InputError
 
     validate_subdomain(secret, "Secret")
@@ -115,4 +115,4 @@ def daemonset(secret: str, namespace: str, image: str, name: str, root_dir: str,
         raise InputError("--root-dir must be an absolute path and --image a non-empty image reference without spaces")
     manifest = daemonset_manifest(secret=secret, namespace=namespace, image=image, name=name,
                                   root_dir=posixpath.normpath(root_dir), interval=interval)
-    click.echo(dump_json(manifest) if output == "json" else dump_yaml(manifest), nl=output == "json")
+    emit(manifest, output)

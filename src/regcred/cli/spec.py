@@ -82,10 +82,10 @@ def schema_command() -> None:
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 def crd_command(output: str) -> None:
     """Print the CustomResourceDefinition (apiextensions.k8s.io/v1) of RegistryCredential."""
-    from regcred.cli.output import dump_json, dump_yaml
+    from regcred.cli.output import emit
     from regcred.core.spec.schema import crd
 
-    click.echo(dump_json(crd()) if output == "json" else dump_yaml(crd()), nl=output == "json")
+    emit(crd(), output)
 
 
 @spec_group.command("validate")
