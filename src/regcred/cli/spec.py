@@ -92,35 +92,30 @@ def crd_command(output: str) -> None:
 @_files_option
 def validate_command(files: tuple[str, ...]) -> None:
     """Check RegistryCredential files offline (no credentials are read): exit 0 when valid, 2 otherwise."""
-    from regcred.shells.spec.source import require_specs
-
-    specs = require_specs(_load_specs(files))
-    for spec in specs:
+    for spec in _valid_specs(files):
         click.echo(f"{spec.source}: RegistryCredential {spec.name} is valid (Secret {spec.secret_name})")
 
 
 # -- plan ---------------------------------------------------------------------------------------------------
 
-def build_plan(files: tuple[str, ...], cluster: ClusterOptions,
-               host_root: str | None) -> tuple[Plan, Any, list[DesiredCredential]]:
-    """Load, resolve, read the cluster once per kind, and plan (nodes too with --host-root)."""
-    from regcred.core.spec.planner import Plan, plan
-    from regcred.shells.spec.source import read_cluster_state, require_specs
+def _valid_specs(files: tuple[str, ...]) -> list[Any]:
+    from regcred.shells.spec.source import require_specs
 
-    specs = require_specs(_load_specs(files))
-    api = cluster.connect()
-    try:
-        desired = _resolve(specs, api)
-        state = read_cluster_state(api, specs)
-        result = plan(desired, state)
-    except BaseException:
-        api.close()
-        raise
+    return require_specs(_load_specs(files))
+
+
+def build_plan(api: Any, specs: list[Any], host_root: str | None) -> tuple[Plan, list[DesiredCredential]]:
+    """Resolve, read the cluster once per kind, and plan (nodes too with --host-root)."""
+    from regcred.core.spec.planner import Plan, plan
+    from regcred.shells.spec.source import read_cluster_state
+
+    desired = _resolve(specs, api)
+    result = plan(desired, read_cluster_state(api, specs))
     if host_root is not None:
         from regcred.shells.spec.nodes import plan_nodes
 
         result = Plan(result.changes + tuple(plan_nodes(desired, host_root)), result.skipped)
-    return result, api, desired
+    return result, desired
 
 
 def plan_document(result: Plan) -> dict[str, Any]:
@@ -186,8 +181,9 @@ def plan_command(files: tuple[str, ...], host_root: str | None, cluster: Cluster
     """Show every change apply would make; write nothing. Exit 0: nothing to do, 1: changes pending."""
     from regcred.cli.output import emit
 
-    result, api, _ = build_plan(files, cluster, host_root)
-    api.close()
+    specs = _valid_specs(files)  # the documents' problems first, before any cluster is contacted
+    with cluster.connect() as api:
+        result, _ = build_plan(api, specs, host_root)
     emit(plan_document(result), cluster.output, plan_table(result))
     if not result.in_sync:
         sys.exit(1)  # changes pending (or waiting): a drift check fails, without an error line
@@ -202,8 +198,9 @@ def apply_command(files: tuple[str, ...], host_root: str | None, cluster: Cluste
     from regcred.cli.clusteropts import report
     from regcred.shells.spec.apply import apply_plan
 
-    result, api, desired = build_plan(files, cluster, host_root)
-    with api:
+    specs = _valid_specs(files)  # the documents' problems first, before any cluster is contacted
+    with cluster.connect() as api:
+        result, desired = build_plan(api, specs, host_root)
         rows = apply_plan(api, result, cluster=cluster, desired=desired, host_root=host_root)
     report(rows, cluster, document={"apiVersion": "regcred.dev/v1alpha1", "kind": "ApplyResult",
                                     "plan": plan_document(result)["summary"]})
