@@ -51,3 +51,14 @@ def test_kubeconfig_list_is_merged(kube: Any, tmp_path: Path) -> None:
     assert names == ["pull"]
     dead = run_regcred("sa", "attach", "pull", "-n", ns, env=env)  # current-context comes from the first file
     assert_clean_error(dead, 2, "cannot reach the Kubernetes API at https://127.0.0.1:9")
+
+
+def test_a_missing_token_file_is_one_clear_line(kube: Any, tmp_path: Path) -> None:
+    config = yaml.safe_load(Path(kube.kubeconfig).read_text())
+    for user in config["users"]:
+        user["user"] = {"tokenFile": str(tmp_path / "gone-token")}
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    result = run_regcred("sa", "attach", "pull", "-n", "default", "--kubeconfig", str(path))
+    assert_clean_error(result, 2, "cannot read the kubeconfig's credentials")
+    assert "gone-token" in result.stderr

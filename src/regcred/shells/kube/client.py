@@ -126,11 +126,16 @@ class KubeApi:
         except httpx.HTTPError as exc:
             raise KubeUnreachable(f"cannot reach the Kubernetes API at {self.server}: {_describe(exc)}",
                                   hint="check the server address, the network and --context") from None
-        except (PluginError, OSError, ValueError, KeyError, TypeError) as exc:  # the exec credential plugin (auth flow)
-            if type(self.http.auth).__name__ != "ExecAuth":
-                raise
-            raise KubeConfigError(f"cannot get credentials from the kubeconfig's exec plugin: {_plugin_failure(exc)}",
-                                  hint="run the plugin by hand, or log in again") from None
+        except (PluginError, OSError, ValueError, KeyError, TypeError) as exc:  # the auth flow (exec plugin, token file)
+            if type(self.http.auth).__name__ == "ExecAuth":
+                raise KubeConfigError(
+                    f"cannot get credentials from the kubeconfig's exec plugin: {_plugin_failure(exc)}",
+                    hint="run the plugin by hand, or log in again") from None
+            if isinstance(exc, (PluginError, OSError)):  # a token file that is missing or unreadable
+                why = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else _plugin_failure(exc)
+                raise KubeConfigError(f"cannot read the kubeconfig's credentials: {why}",
+                                      hint="check the token file the kubeconfig names") from None
+            raise
         if response.status_code >= 400:
             try:
                 decoded: Any = response.json()
