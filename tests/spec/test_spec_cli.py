@@ -178,7 +178,10 @@ def test_render_edits_given_manifests_in_their_own_text(tmp_path: Path) -> None:
     assert stream.returncode == 0, stream.stderr
     assert f"---\n{api}" in stream.stdout and f"---\n{hub_doc}" in stream.stdout
     assert len([d for d in yaml.safe_load_all(stream.stdout) if d]) == 8  # 2 Secrets, 2 SAs, 3 Deployments, DS
-    assert builder_doc.startswith("apiVersion: v1")
+    # the input plus the ownership annotation and the one entry, in the file's own list indentation
+    assert builder == builder_doc.replace(
+        "  namespace: team-a\n", "  namespace: team-a\n  annotations:\n    regcred.dev/added-pull-secrets: harbor\n"
+    ) + "  - name: harbor\n"
 
 
 def test_render_node_daemonset_handles_every_runtime(tmp_path: Path) -> None:

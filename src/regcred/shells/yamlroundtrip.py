@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from regcred.core.cluster.podspec import (
@@ -28,39 +29,51 @@ def roundtrip_document(doc_text: str, request: EditRequest, is_json: bool) -> tu
         data = json.loads(doc_text)
         json_outcomes = _edit_plain(data, request, "json")
         return _json_dump_like(data, doc_text), json_outcomes
+    outcomes: list[SpecOutcome] = []
+
+    def edit(data: Any) -> None:
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+        for obj, spec in find_pod_specs(data):
+            plan = plan_spec(spec, request)
+            if plan.add_secret and request.secret not in pull_secret_names(spec):
+                entries: Any = spec.get("imagePullSecrets")
+                if not isinstance(entries, list):
+                    entries = CommentedSeq()
+                    spec["imagePullSecrets"] = entries
+                item = CommentedMap()
+                item["name"] = request.secret
+                if entries.fa.flow_style():
+                    item.fa.set_flow_style()
+                entries.append(item)
+                _move_trailing_comment(entries)
+            if plan.set_service_account is not None:
+                spec["serviceAccountName"] = plan.set_service_account
+            outcomes.append(SpecOutcome(object_label(obj), plan, "ruamel"))
+
+    return roundtrip_yaml(doc_text, edit), outcomes
+
+
+def roundtrip_yaml(doc_text: str, edit: Callable[[Any], None]) -> str:
+    """One YAML document loaded with ruamel (comments, quoting, anchors kept), edited in place by `edit`, and
+    dumped with the file's list indentation, line endings and final newline."""
     from ruamel.yaml import YAML
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     yaml_rt = YAML()
     yaml_rt.preserve_quotes = True
     yaml_rt.width = 4096
-    offset = _guess_dash_offset(doc_text)
+    text = doc_text.replace("\r\n", "\n")
+    offset = _guess_dash_offset(text)
     yaml_rt.indent(mapping=2, sequence=offset + 2, offset=offset)
-    data = yaml_rt.load(doc_text)
+    data = yaml_rt.load(text)
     _keep_anchors(data)
-    outcomes: list[SpecOutcome] = []
-    for obj, spec in find_pod_specs(data):
-        plan = plan_spec(spec, request)
-        if plan.add_secret and request.secret not in pull_secret_names(spec):
-            entries: Any = spec.get("imagePullSecrets")
-            if not isinstance(entries, list):
-                entries = CommentedSeq()
-                spec["imagePullSecrets"] = entries
-            item = CommentedMap()
-            item["name"] = request.secret
-            if entries.fa.flow_style():
-                item.fa.set_flow_style()
-            entries.append(item)
-            _move_trailing_comment(entries)
-        if plan.set_service_account is not None:
-            spec["serviceAccountName"] = plan.set_service_account
-        outcomes.append(SpecOutcome(object_label(obj), plan, "ruamel"))
+    edit(data)
     buffer = io.StringIO()
     yaml_rt.dump(data, buffer)
     new = buffer.getvalue()
-    if not doc_text.endswith("\n"):
+    if not text.endswith("\n"):
         new = new.rstrip("\n")
-    return _same_newlines(new, doc_text), outcomes
+    return _same_newlines(new, doc_text)
 
 
 def _keep_anchors(node: Any) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import glob as globmod
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,30 +145,27 @@ def _service_accounts(out: Rendered, targets: dict[str, list[DesiredCredential]]
 
 
 def _edited_service_account_text(text: str, sa: dict[str, Any]) -> str | None:
-    """The given ServiceAccount's text with the merged list and annotation, comments and order kept (ruamel)."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.comments import CommentedMap
-
+    """The given ServiceAccount's text with the merged list and annotation, comments, order and layout kept."""
     from regcred.shells.yamledit import looks_like_json
+    from regcred.shells.yamlroundtrip import roundtrip_yaml
 
     if looks_like_json(text):
         return None  # JSON: written as YAML from the object
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    doc = yaml.load(text)
-    entries = doc.get("imagePullSecrets")
-    have = [e.get("name") for e in entries] if isinstance(entries, list) else []
-    if not isinstance(entries, list):
-        entries = doc["imagePullSecrets"] = []
-    entries.extend({"name": e["name"]} for e in sa["imagePullSecrets"] if e.get("name") not in have)
-    meta = doc.setdefault("metadata", CommentedMap())
-    if not isinstance(meta.get("annotations"), dict):
-        meta["annotations"] = CommentedMap()
-    meta["annotations"][ADDED_ANNOTATION] = sa["metadata"]["annotations"][ADDED_ANNOTATION]
-    buffer = io.StringIO()
-    yaml.dump(doc, buffer)
-    return buffer.getvalue()
+
+    def edit(doc: Any) -> None:
+        from ruamel.yaml.comments import CommentedMap
+
+        entries = doc.get("imagePullSecrets")
+        have = [e.get("name") for e in entries] if isinstance(entries, list) else []
+        if not isinstance(entries, list):
+            entries = doc["imagePullSecrets"] = []
+        entries.extend({"name": e["name"]} for e in sa["imagePullSecrets"] if e.get("name") not in have)
+        meta = doc.setdefault("metadata", CommentedMap())
+        if not isinstance(meta.get("annotations"), dict):
+            meta["annotations"] = CommentedMap()
+        meta["annotations"][ADDED_ANNOTATION] = sa["metadata"]["annotations"][ADDED_ANNOTATION]
+
+    return roundtrip_yaml(text, edit)
 
 
 def _workloads(out: Rendered, targets: dict[str, list[DesiredCredential]],
