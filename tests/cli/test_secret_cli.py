@@ -64,3 +64,9 @@ def test_bad_input(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"auths": {"r.io": {"auth": "x y"}}}')
     assert_clean_error(run_regcred("secret", "create", "ok", "--from-file", broken, "--dry-run=client"), 2, "'r.io'")
+
+
+def test_a_bad_server_is_refused_before_any_password_is_asked_for() -> None:
+    result = run_regcred("secret", "create", "pull", "--server", "bad key", "--username", "u", "--dry-run=client")
+    assert_clean_error(result, 2, "invalid registry key 'bad key'")
+    assert "password" not in result.stderr

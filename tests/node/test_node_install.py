@@ -278,3 +278,11 @@ def test_remove_keeps_other_entries_and_reports_not_found(regcred, fake_node):
     code, _, _ = regcred("node", "remove", "reg.example.com", "--host-root", str(fake_node.root), "--runtime", "none",
                          "--ignore-not-found")
     assert code == 0
+
+
+def test_a_bad_server_is_refused_before_any_password_is_asked_for(regcred, fake_node):
+    """No password option and no terminal: the bad key is the error, not the missing password."""
+    code, _, err = regcred("node", "install", "bad key", "-u", "alice", "--host-root", str(fake_node.root))
+    assert code == 2 and "invalid registry key 'bad key'" in err and "password" not in err
+    code, _, err = regcred("node", "install", "r.example.com", "--host-root", str(fake_node.root))
+    assert code == 2 and "--username is required" in err

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,11 @@ def node() -> None:
 
 
 def wanted_entries(server: str | None, username: str | None, email: str, from_file: Path | None,
-                   password: str | None) -> list[tuple[str, str, str, str]]:
-    """(key, username, password, email) to install, from --from-file or from the flags."""
+                   password: Callable[[], str]) -> list[tuple[str, str, str, str]]:
+    """(key, username, password, email) to install, from --from-file or from the flags.
+
+    `password` is asked for only once SERVER and --username are known to be right (no prompt for nothing).
+    """
     from regcred.cli.auth import validate_server
     from regcred.core.credentials.dockerconfig import parse_config_json
     from regcred.shells.files import read_bytes
@@ -71,8 +75,7 @@ def wanted_entries(server: str | None, username: str | None, email: str, from_fi
     validate_server(server)
     if not username:
         raise InputError("--username is required with SERVER")
-    assert password is not None
-    return [(server, username, password, email)]
+    return [(server, username, password(), email)]
 
 
 def _target(settings: Any, location: str) -> str:
@@ -261,12 +264,8 @@ def install(server: str | None, from_file: Path | None, username: str | None, pa
         raise InputError("give only one of --overwrite and --keep-existing")
     if prune and from_file is None:
         raise InputError("--prune needs --from-file (the full list of registries regcred should keep)")
-    password = None
-    if from_file is None:
-        if server is None:
-            raise InputError("give SERVER (with --username and a password option) or --from-file")
-        password = resolve_password(password_stdin, password_env, password_literal)
-    wanted = wanted_entries(server, username, email, from_file, password)
+    wanted = wanted_entries(server, username, email, from_file,
+                            lambda: resolve_password(password_stdin, password_env, password_literal))
     host = open_host_root(host_root)
     settings = kubelet_settings_for(host, root_dir)
     on_conflict = "overwrite" if overwrite else "keep" if keep_existing else "fail"

@@ -17,13 +17,6 @@ from regcred.core.names import validate_subdomain
 from regcred.shells.files import read_bytes
 
 
-def payload_from_flags(server: str, username: str | None, password: str, email: str) -> bytes:
-    validate_server(server)
-    if not username:
-        raise InputError("--username is required (or use --from-file)")
-    return dockerconfigjson_payload(server, username, password, email)
-
-
 def payload_from_file(path: Path) -> bytes:
     """The file's bytes, verbatim as kubectl copies them, after checking the kubelet could use them."""
     data = read_bytes(path, what="credential file")
@@ -41,8 +34,11 @@ def build_payload(server: str, username: str | None, email: str, from_file: Path
     """The `.dockerconfigjson` bytes from --from-file or from the flags."""
     if from_file is not None:
         return payload_from_file(from_file)
-    password = resolve_password(password_stdin, password_env, password_literal)
-    return payload_from_flags(server, username, password, email)
+    validate_server(server)  # before the password is asked for
+    if not username:
+        raise InputError("--username is required (or use --from-file)")
+    return dockerconfigjson_payload(server, username, resolve_password(password_stdin, password_env, password_literal),
+                                    email)
 
 
 @click.group()
