@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 from regcred.core.credentials.keyring import Keyring
 from regcred.core.errors import InputError
 from regcred.shells import credfile
-from regcred.shells.files import read_bytes
-from regcred.shells.manifests import iter_objects, load_documents
+from regcred.shells.manifests import iter_objects, load_documents, read_text_input
 
 if TYPE_CHECKING:
     from regcred.shells.kube import KubeApi
@@ -46,17 +45,7 @@ def read_manifests(paths: Iterable[str]) -> list[dict[str, Any]]:
 
 
 def _read(path: str) -> tuple[str, list[Any]]:
-    if path == "-":
-        import sys
-
-        text = sys.stdin.read()
-        source = "<stdin>"
-    else:
-        p = Path(path)
-        if p.is_dir():
-            raise InputError(f"{path} is a directory", hint="give manifest files (shell globs work: dir/*.yaml)")
-        text = read_bytes(p, what="manifest file").decode("utf-8", errors="replace")
-        source = str(p)
+    source, text = read_text_input(path)
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
         try:

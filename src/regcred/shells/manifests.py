@@ -64,24 +64,33 @@ def load_documents(text: str, source: str) -> list[Any]:
 
 def iter_objects(docs: list[Any]) -> Iterator[dict[str, Any]]:
     """Kubernetes objects in documents, expanding `kind: List` items."""
+    from regcred.core.cluster.podspec import is_list_kind
+
     for doc in docs:
         if not isinstance(doc, dict):
             continue
-        if doc.get("kind") == "List" or (str(doc.get("kind", "")).endswith("List") and "items" in doc):
-            for item in doc.get("items") or []:
+        if is_list_kind(doc):
+            for item in doc["items"]:
                 if isinstance(item, dict):
                     yield item
         else:
             yield doc
 
 
+def read_text_input(path: str) -> tuple[str, str]:
+    """(source name, text) of a manifest file, or of stdin for '-'; a directory or unreadable file is bad input."""
+    if path == "-":
+        return "<stdin>", sys.stdin.read()
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{path} is a directory", hint="give manifest files (shell globs work: dir/*.yaml)")
+    return str(p), read_bytes(p, what="manifest file").decode("utf-8", errors="replace")
+
+
 def read_manifest_file(path: str) -> tuple[str, list[Any]]:
     """Read a manifest file (or '-' for stdin) and return (source name, documents)."""
-    if path == "-":
-        return "<stdin>", load_documents(sys.stdin.read(), "<stdin>")
-    p = Path(path)
-    text = read_bytes(p, what="manifest file").decode("utf-8", errors="replace")
-    return str(p), load_documents(text, str(p))
+    source, text = read_text_input(path)
+    return source, load_documents(text, source)
 
 
 def read_pull_secrets(paths: tuple[str, ...] | list[str]) -> list[PullSecret]:

@@ -59,14 +59,15 @@ def document_texts(text: str) -> list[tuple[str, Any]]:
 
 def load_inputs(paths: Sequence[str]) -> Inputs:
     """Read every file (a directory: its *.yaml/*.yml/*.json); RegistryCredential documents become specs."""
+    from regcred.core.cluster.podspec import is_list_kind
     from regcred.core.spec.model import is_registry_credential
-    from regcred.shells.manifests import expand_manifest_paths, load_documents
+    from regcred.shells.manifests import expand_manifest_paths, load_documents, read_text_input
 
     docs: list[tuple[Any, str]] = []
     manifests: list[tuple[str, dict[str, Any]]] = []
     texts: dict[int, str] = {}
     for path in expand_manifest_paths(list(paths)):
-        source, text = _read_text(path)
+        source, text = read_text_input(path)
         documents = load_documents(text, source)
         chunks = iter(_chunks(text, [doc for doc in documents if doc is not None]))
         for index, doc in enumerate(documents, start=1):
@@ -74,7 +75,7 @@ def load_inputs(paths: Sequence[str]) -> Inputs:
                 continue
             chunk = next(chunks, None)
             where = f"{source}: document {index}" if len(documents) > 1 else source
-            if _is_list(doc):  # `kubectl get ... -o yaml` output: a List whose items are the documents
+            if isinstance(doc, dict) and is_list_kind(doc):  # `kubectl get ... -o yaml` output: a List whose items are the documents
                 for item_index, item in enumerate(doc["items"]):
                     item_where = f"{where}: items[{item_index}]"
                     if is_registry_credential(item):
@@ -89,20 +90,6 @@ def load_inputs(paths: Sequence[str]) -> Inputs:
                     texts[id(doc)] = chunk
     specs = parse_documents(docs)
     return Inputs(specs, manifests, texts)
-
-
-def _is_list(doc: Any) -> bool:
-    """`kind: List` (or `RegistryCredentialList`, ...) with `items`, as kubectl reads and writes them."""
-    return (isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List")
-            and isinstance(doc.get("items"), list))
-
-
-def _read_text(path: str) -> tuple[str, str]:
-    if path == "-":
-        import sys
-
-        return "<stdin>", sys.stdin.read()
-    return path, read_bytes(Path(path), what="manifest file").decode("utf-8", errors="replace")
 
 
 def _chunks(text: str, documents: list[Any]) -> list[str]:
