@@ -8,15 +8,12 @@ from typing import Any
 
 import pytest
 
-from regcred.cli.clusteropts import ClusterOptions
 from regcred.core.cluster.serviceaccounts import ADDED_ANNOTATION
 from regcred.core.spec.model import SpecInvalid, parse_document
 from regcred.core.spec.planner import CREDENTIAL_LABEL, plan
 from regcred.shells.spec.apply import apply_plan
 from regcred.shells.spec.source import read_cluster_state, resolve_all
 from tests.spec.memapi import MemApi
-
-OPTS = ClusterOptions(workers=1, output="json")
 
 
 def spec(servers: tuple[str, ...] = ("r.example.com",), name: str = "harbor", **extra: Any) -> Any:
@@ -34,7 +31,7 @@ def password(monkeypatch: pytest.MonkeyPatch) -> None:
 def run(api: MemApi, specs: list[Any]) -> tuple[Any, list[Any]]:
     desired = resolve_all(specs, lambda ns, name: api.get_optional("Secret", name, ns))
     result = plan(desired, read_cluster_state(api, specs))
-    rows = apply_plan(api, result, cluster=OPTS, desired=desired)
+    rows = apply_plan(api, result, workers=1, desired=desired)
     return result, rows
 
 
@@ -76,7 +73,7 @@ def test_namespaces_appearing_and_disappearing_between_plan_and_apply() -> None:
     for key in [k for k in api.objects if k[1] == "b" or k == ("Namespace", "", "b")]:
         del api.objects[key]  # b is deleted, c appears
     api.namespace("c")
-    rows = apply_plan(api, planned, cluster=OPTS, desired=desired)
+    rows = apply_plan(api, planned, workers=1, desired=desired)
     by_ns = {(r.namespace, r.status) for r in rows}
     assert ("b", "skipped") in by_ns and not any(r.failed for r in rows)
     _, rows = run(api, specs)  # the next run picks up c
@@ -118,7 +115,7 @@ def test_a_concurrent_writer_is_kept_after_a_conflict() -> None:
     desired = resolve_all(specs, None)
     planned = plan(desired, read_cluster_state(api, specs))
     api.patch("ServiceAccount", "default", "a", {"imagePullSecrets": [{"name": "theirs"}]})  # after the read
-    rows = apply_plan(api, planned, cluster=OPTS, desired=desired)
+    rows = apply_plan(api, planned, workers=1, desired=desired)
     assert not any(r.failed for r in rows)
     assert pulls(api, "a") == ["theirs", "harbor"]
 

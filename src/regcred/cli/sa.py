@@ -10,21 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from regcred.cli.clusteropts import (
-    ClusterOptions,
-    TargetResult,
-    cluster_options,
-    report,
-    run_per_namespace,
-    skipped_rows,
-)
+from regcred.cli.clusteropts import ClusterOptions, cluster_options, report
 from regcred.core.errors import InputError
 from regcred.core.names import validate_subdomain
+from regcred.shells.targets import WRITE_ATTEMPTS, TargetResult, run_per_namespace, skipped_rows
 
 if TYPE_CHECKING:
     from regcred.shells.kube import KubeApi
 
-MAX_ATTEMPTS = 5
 
 
 @click.group()
@@ -198,7 +191,7 @@ def _update_one(api: KubeApi, account: dict[str, Any], secret: str, *, detach: b
 
     meta = account["metadata"]
     ns, name = str(meta["namespace"]), str(meta["name"])
-    for _ in range(MAX_ATTEMPTS):
+    for _ in range(WRITE_ATTEMPTS):
         change = plan_detach(account, secret, force=force) if detach else plan_attach(account, secret)
         if not change.changed:
             return TargetResult(ns, name, "kept" if change.status == "not-ours" else "unchanged", change.reason)
@@ -224,4 +217,4 @@ def _update_one(api: KubeApi, account: dict[str, Any], secret: str, *, detach: b
         if cluster.server_dry_run:
             return TargetResult(ns, name, f"would-{'detach' if detach else 'attach'}", "accepted by the server (dryRun=All)")
         return TargetResult(ns, name, change.status, change.reason)
-    return TargetResult(ns, name, "failed", f"serviceaccount {name} kept changing: gave up after {MAX_ATTEMPTS} attempts")
+    return TargetResult(ns, name, "failed", f"serviceaccount {name} kept changing: gave up after {WRITE_ATTEMPTS} attempts")

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from regcred.cli.clusteropts import ClusterOptions, TargetResult, report, run_per_namespace, skipped_rows
+from regcred.cli.clusteropts import ClusterOptions, report
 from regcred.core.cluster.secretsync import SecretPlan, plan_secret
 from regcred.core.credentials.pullsecret import MANAGED_BY_LABEL, MANAGED_BY_VALUE, secret_manifest
-
-MAX_ATTEMPTS = 5
+from regcred.shells.targets import WRITE_ATTEMPTS, TargetResult, run_per_namespace, skipped_rows
 
 
 def apply_pull_secret(name: str, payload: bytes, *, overwrite: bool, cluster: ClusterOptions) -> None:
@@ -35,7 +34,7 @@ def apply_pull_secret(name: str, payload: bytes, *, overwrite: bool, cluster: Cl
 
         def work(ns: str) -> list[TargetResult]:
             current = existing.get(ns)
-            for _ in range(MAX_ATTEMPTS):
+            for _ in range(WRITE_ATTEMPTS):
                 plan = plan_secret(current, payload, overwrite=overwrite)
                 try:
                     return [_carry_out(api, plan, ns, name, payload, cluster)]
@@ -51,7 +50,7 @@ def apply_pull_secret(name: str, payload: bytes, *, overwrite: bool, cluster: Cl
                 except KubeApiError as exc:  # 403/422 on this Secret: the row names it
                     return [TargetResult(ns, name, "failed", exc.line())]
             return [TargetResult(ns, name, "failed", f"secret {name} kept changing: gave up after "
-                                                     f"{MAX_ATTEMPTS} attempts")]
+                                                     f"{WRITE_ATTEMPTS} attempts")]
 
         rows = run_per_namespace(selection.active, work, workers=cluster.workers, what="secrets")
     rows += skipped_rows(selection.skipped)

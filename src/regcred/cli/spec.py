@@ -201,7 +201,8 @@ def apply_command(files: tuple[str, ...], host_root: str | None, cluster: Cluste
     specs = _valid_specs(files)  # the documents' problems first, before any cluster is contacted
     with cluster.connect() as api:
         result, desired = build_plan(api, specs, host_root)
-        rows = apply_plan(api, result, cluster=cluster, desired=desired, host_root=host_root)
+        rows = apply_plan(api, result, dry_run=cluster.dry_run, workers=cluster.workers, desired=desired,
+                          host_root=host_root)
     report(rows, cluster, document={"apiVersion": "regcred.dev/v1alpha1", "kind": "ApplyResult",
                                     "plan": plan_document(result)["summary"]})
 

@@ -13,17 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from regcred.cli.clusteropts import (
-    ClusterOptions,
-    TargetResult,
-    cluster_options,
-    report,
-    run_per_namespace,
-    skipped_rows,
-)
+from regcred.cli.clusteropts import ClusterOptions, cluster_options, report
 from regcred.core.cluster.podspec import EditRequest, RegistryScope
 from regcred.core.errors import InputError, OperationFailed
 from regcred.core.names import validate_subdomain
+from regcred.shells.targets import TargetResult, run_per_namespace, skipped_rows
 
 if TYPE_CHECKING:
     from regcred.shells.kube import KubeApi

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,18 +53,10 @@ def update(
     The file is parsed before anything is written, so an unparseable file is refused and left untouched.
     A symlinked file is updated in its target's directory (the lock is taken there too); the link stays.
     """
-    with locked_directory(follow_symlink(path).parent) if not dry_run else _nothing():
+    with locked_directory(follow_symlink(path).parent) if not dry_run else contextlib.nullcontext():
         before = load_optional(path)
         new = change(before if before is not None else empty(path))
         if new is None or dry_run:
             return Update(before, new, False)
         saved = atomic_write(path, dumps_file(new).encode(), backup=backup)
         return Update(before, new, True, saved)
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from regcred.cli.clusteropts import ClusterOptions, TargetResult, run_per_namespace
 from regcred.core.spec.planner import Change, DesiredCredential, Plan, entries_change, secret_change
+from regcred.shells.targets import DEFAULT_WORKERS, WRITE_ATTEMPTS, TargetResult, run_per_namespace
 
-MAX_ATTEMPTS = 5
 DONE = {"create": "created", "update": "updated", "delete": "deleted", "add": "attached", "remove": "detached"}
 NAMESPACE_LEFT = ("namespace is being terminated", "namespace no longer exists")  # nothing more to write there
 
@@ -27,9 +26,13 @@ def _object_groups(changes: Sequence[Change]) -> dict[str, list[list[Change]]]:
     return {ns: list(objs.values()) for ns, objs in groups.items()}
 
 
-def apply_plan(api: Any, plan: Plan, *, cluster: ClusterOptions, desired: Sequence[DesiredCredential] = (),
+def apply_plan(api: Any, plan: Plan, *, dry_run: str = "none", workers: int = DEFAULT_WORKERS,
+               desired: Sequence[DesiredCredential] = (),
                host_root: str | None = None) -> list[TargetResult]:
-    """Perform the plan's cluster changes, namespace by namespace (bounded concurrency); rows per object."""
+    """Perform the plan's cluster changes, namespace by namespace (bounded concurrency); rows per object.
+
+    `dry_run` as kubectl's: none, client (nothing sent) or server (every write sent with dryRun=All).
+    """
     rows: list[TargetResult] = [
         TargetResult(c.namespace, _label(c), "failed", c.reason) for c in plan.conflicts if c.kind != "Node"
     ]
@@ -39,19 +42,19 @@ def apply_plan(api: Any, plan: Plan, *, cluster: ClusterOptions, desired: Sequen
     def work(ns: str) -> list[TargetResult]:
         out: list[TargetResult] = []
         for group in groups[ns]:
-            out.append(_apply_object(api, group, cluster, by_secret))
+            out.append(_apply_object(api, group, dry_run, by_secret))
             if out[-1].status == "skipped" and out[-1].message in NAMESPACE_LEFT:
                 break
         return out
 
-    rows += run_per_namespace(sorted(groups), work, workers=cluster.workers, what="apply")
+    rows += run_per_namespace(sorted(groups), work, workers=workers, what="apply")
     rows += [TargetResult(s.namespace, f"{s.kind}/{s.name}" if s.name else "", "skipped", s.reason)
              for s in plan.skipped]
     node_changes = [c for c in plan.pending if c.kind == "Node"]
     if node_changes and host_root is not None:
         from regcred.shells.spec.nodes import apply_nodes
 
-        rows += apply_nodes(node_changes, host_root, dry_run=cluster.dry_run != "none")
+        rows += apply_nodes(node_changes, host_root, dry_run=dry_run != "none")
     return rows
 
 
@@ -73,7 +76,7 @@ def _summary(group: Sequence[Change]) -> str:
     return " ".join(parts)
 
 
-def _apply_object(api: Any, group: Sequence[Change], cluster: ClusterOptions,
+def _apply_object(api: Any, group: Sequence[Change], dry_run: str,
                   by_secret: dict[tuple[str, str], DesiredCredential]) -> TargetResult:
     from regcred.core.errors import RegcredError
     from regcred.shells.kube import KubeConflict, KubeNotFound, NamespaceTerminating
@@ -83,12 +86,12 @@ def _apply_object(api: Any, group: Sequence[Change], cluster: ClusterOptions,
     label = _label(first)
     status = DONE[first.action] if first.kind == "Secret" else (
         "updated" if len({c.action for c in group}) > 1 else DONE[first.action])
-    if cluster.dry_run == "client":
+    if dry_run == "client":
         return TargetResult(first.namespace, label, f"would-{first.action}", _summary(group))
-    server = cluster.server_dry_run
+    server = dry_run == "server"
     body: Any = first.obj
     action = first.action
-    for _ in range(MAX_ATTEMPTS):
+    for _ in range(WRITE_ATTEMPTS):
         try:
             if body is None and action != "delete":
                 return TargetResult(first.namespace, label, "unchanged", "already as planned (changed meanwhile)")
@@ -120,7 +123,7 @@ def _apply_object(api: Any, group: Sequence[Change], cluster: ClusterOptions,
                 action = "patch"
         except RegcredError as exc:  # this object only: the rows of the writes already made stay, the rest goes on
             return TargetResult(first.namespace, label, "failed", exc.line())
-    return TargetResult(first.namespace, label, "failed", f"kept changing: gave up after {MAX_ATTEMPTS} attempts")
+    return TargetResult(first.namespace, label, "failed", f"kept changing: gave up after {WRITE_ATTEMPTS} attempts")
 
 
 def _replan_secret(fresh: dict[str, Any] | None, change: Change,

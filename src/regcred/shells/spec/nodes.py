@@ -15,8 +15,8 @@ import posixpath
 from collections.abc import Sequence
 from typing import Any
 
-from regcred.cli.clusteropts import TargetResult
 from regcred.core.spec.planner import Change, DesiredCredential
+from regcred.shells.targets import TargetResult
 
 Entry = tuple[str, str, str, str]  # (key, username, password, email)
 
