@@ -7,11 +7,10 @@ import json
 import yaml
 
 from regcred.cli.node import install_entries
-from regcred.cli.node_daemonset import daemonset_manifest, sync_script
 from regcred.core.credentials.dockerconfig import parse_config_json
+from regcred.core.node.daemonset import daemonset_manifest, sync_script
 from regcred.shells.host import HostRoot, kubelet_settings
-
-KUBELET = "/var/lib/kubelet/config.json"
+from tests.node.conftest import KUBELET
 
 
 def test_rendered_daemonset(regcred):
@@ -38,6 +37,7 @@ def test_rendered_daemonset(regcred):
 
 def test_daemonset_json_and_bad_names(regcred):
     code, out, _ = regcred("node", "daemonset", "--secret", "s", "-o", "json", "--root-dir", "/data/kubelet/")
+    assert code == 0
     ds = json.loads(out)
     assert ds["spec"]["template"]["spec"]["volumes"][0]["hostPath"]["path"] == "/data/kubelet"
     code, _, err = regcred("node", "daemonset", "--secret", "Bad_Name")
@@ -129,8 +129,9 @@ def _run_one_round(tmp_path, node, secret_dir, root_dir="/var/lib/kubelet", scri
     (bin_dir / "sleep").chmod(0o755)
     script = script or sync_script(root_dir, host_root=str(node.root), secret_dir=str(secret_dir))
     path = f"{bin_dir}:{os.path.dirname(sys.executable)}:/usr/bin:/bin"
+    # cwd=tmp_path: a command injected through the script (say `$(touch X)`) lands where the test can see it
     done = subprocess.run(["/bin/sh", "-c", script], env={"PATH": path, "REGCRED_INTERVAL": "60"},
-                          capture_output=True, text=True, timeout=60, check=False)
+                          capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
     assert "sync failed" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert "-pw" not in done.stdout + done.stderr  # no password in the pod's log
     return json.loads(done.stdout)

@@ -198,7 +198,7 @@ def _workloads(out: Rendered, targets: dict[str, list[DesiredCredential]],
 
 def _nodes(out: Rendered, desired: Sequence[DesiredCredential], placeholders: bool,
            written: set[tuple[str, str]]) -> None:
-    from regcred.cli.node_daemonset import DEFAULT_IMAGE, daemonset_manifest
+    from regcred.core.node.daemonset import DEFAULT_IMAGE, daemonset_manifest
 
     for d in desired:
         if not d.spec.nodes.enabled:
@@ -220,7 +220,7 @@ def _nodes(out: Rendered, desired: Sequence[DesiredCredential], placeholders: bo
 
 def _with_runtimes(ds: dict[str, Any], root_dir: str, runtimes: Sequence[str]) -> None:
     """One `node install --runtime R` per listed runtime each round, with the runtime's config dir mounted."""
-    from regcred.cli.node_daemonset import HOST_ROOT, sync_script
+    from regcred.core.node.daemonset import HOST_ROOT, sync_script
 
     pod = ds["spec"]["template"]["spec"]
     container = pod["containers"][0]
