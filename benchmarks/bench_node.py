@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from regcred.cli.node import install_entries
 from regcred.cli.node_doctor import diagnose
 from regcred.shells.host import HostRoot, kubelet_settings
+from regcred.shells.nodefiles import install_entries
 
 
 def best(fn, rounds: int = 5) -> float:
@@ -44,9 +44,11 @@ def main() -> None:
         install_ms = best(install)
         doctor_ms = best(lambda: diagnose(host, settings, ["reg5.example.com/app:v1"]))
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "regcred", "node", "doctor", "--host-root", tmp, "-o", "json"],
-                       capture_output=True, check=False)
+        done = subprocess.run([sys.executable, "-m", "regcred", "node", "doctor", "--host-root", tmp, "-o", "json"],
+                              capture_output=True, check=False)
         cold_ms = (time.perf_counter() - start) * 1000
+        if done.returncode != 0:  # a failed run is not a figure
+            sys.exit(f"regcred node doctor exited {done.returncode}:\n{done.stdout.decode()}{done.stderr.decode()}")
     print(f"entries={entries} install(merge one, atomic write, fsync)={install_ms:.1f} ms "
           f"doctor={doctor_ms:.1f} ms cold `node doctor` process={cold_ms:.0f} ms")
 

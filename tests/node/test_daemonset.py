@@ -6,10 +6,10 @@ import json
 
 import yaml
 
-from regcred.cli.node import install_entries
 from regcred.core.credentials.dockerconfig import parse_config_json
 from regcred.core.node.daemonset import daemonset_manifest, sync_script
 from regcred.shells.host import HostRoot, kubelet_settings
+from regcred.shells.nodefiles import install_entries
 from tests.node.conftest import KUBELET
 
 

@@ -11,7 +11,7 @@ from regcred.cli.options import output_option, password_options, resolve_passwor
 from regcred.cli.output import emit, render_table
 from regcred.core.credentials import dockerconfig
 from regcred.core.credentials.dockerconfig import DockerConfig
-from regcred.core.credentials.registrykey import index_key
+from regcred.core.credentials.registrykey import InvalidRegistryKey, index_key, validate_server
 from regcred.core.errors import ConfigFormatError, InputError, OperationFailed
 from regcred.shells import credfile
 
@@ -19,22 +19,6 @@ FILE_OPTION = click.option(
     "--file", "file", required=True, type=click.Path(path_type=Path, dir_okay=True),
     help="The credential file (config.json layout; a file named .dockercfg uses the legacy layout).",
 )
-
-
-class InvalidRegistryKey(InputError):
-    """The registry key itself is bad (its message already names it)."""
-
-
-def validate_server(server: str) -> str:
-    """A registry key the kubelet can index; anything Go's url.Parse rejects is refused up front."""
-    if not server or server.strip() != server:
-        raise InvalidRegistryKey(f"invalid registry key {server!r}: empty or surrounded by spaces")
-    if index_key(server) is None:
-        raise InvalidRegistryKey(
-            f"invalid registry key {server!r}: the kubelet cannot parse it as a URL and would ignore it",
-            hint="use host[:port][/path], for example registry.example.com:5000",
-        )
-    return server
 
 
 def same_registry_keys(config: DockerConfig, server: str) -> list[str]:

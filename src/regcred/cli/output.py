@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from regcred.shells.manifests import dump_yaml
+
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A kubectl-style table: upper-case headers, columns padded with three spaces."""
@@ -19,12 +21,6 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def dump_json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
-
-
-def dump_yaml(data: Any) -> str:
-    import yaml
-
-    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False))
 
 
 def emit(data: Any, output: str, table: str | None = None) -> None:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from regcred.cli.auth import validate_server
 from regcred.cli.clusteropts import ClusterOptions, cluster_options
 from regcred.cli.options import password_options, resolve_password
 from regcred.core.credentials.dockerconfig import parse_config_json
 from regcred.core.credentials.pullsecret import DOCKER_HUB_SERVER, dockerconfigjson_payload, secret_manifest
+from regcred.core.credentials.registrykey import validate_server
 from regcred.core.errors import InputError
 from regcred.core.names import validate_subdomain
 from regcred.shells.files import read_bytes

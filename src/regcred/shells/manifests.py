@@ -37,6 +37,13 @@ def expand_manifest_paths(paths: tuple[str, ...] | list[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def dump_yaml(data: Any) -> str:
+    """A manifest as YAML: keys in their order, block style, Unicode as is."""
+    import yaml
+
+    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False))
+
+
 def _loader() -> Any:
     import yaml
 

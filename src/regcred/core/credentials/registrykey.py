@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import unquote
 
+from regcred.core.errors import InputError
+
 # Characters Go accepts unescaped in a URL host (net/url shouldEscape in encodeHost mode), plus '%'.
 # Go checks only ASCII bytes there: non-ASCII host characters (UTF-8 bytes >= 0x80) are accepted.
 _HOST_OK = re.compile(r"\A(?:[A-Za-z0-9\-_.~!$&'()*+,;=:\[\]<>\"%]|[^\x00-\x7f])*\Z")
@@ -108,3 +110,19 @@ def client_key(key: str) -> ParsedKey | None:
     if parsed.hostport in DOCKER_HUB_HOSTS:
         return ParsedKey(DOCKER_HUB_API_HOST, DOCKER_HUB_API_HOST, "", parsed.path)
     return parsed
+
+
+class InvalidRegistryKey(InputError):
+    """The registry key itself is bad (its message already names it)."""
+
+
+def validate_server(server: str) -> str:
+    """A registry key the kubelet can index; anything Go's url.Parse rejects is refused up front."""
+    if not server or server.strip() != server:
+        raise InvalidRegistryKey(f"invalid registry key {server!r}: empty or surrounded by spaces")
+    if index_key(server) is None:
+        raise InvalidRegistryKey(
+            f"invalid registry key {server!r}: the kubelet cannot parse it as a URL and would ignore it",
+            hint="use host[:port][/path], for example registry.example.com:5000",
+        )
+    return server

@@ -67,8 +67,8 @@ def _default_root_dir(desired: Sequence[DesiredCredential]) -> str:
 
 
 def _host_and_settings(host_root: str, root_dir: str) -> tuple[Any, Any]:
-    from regcred.cli.node import kubelet_settings_for
     from regcred.shells.host import open_host_root
+    from regcred.shells.nodefiles import kubelet_settings_for
 
     host = open_host_root(host_root)
     return host, kubelet_settings_for(host, root_dir)
@@ -76,7 +76,7 @@ def _host_and_settings(host_root: str, root_dir: str) -> tuple[Any, Any]:
 
 def _install(host_root: str, root_dir: str, wanted: list[Entry], *, dry_run: bool) -> dict[str, Any]:
     """The kubelet's file only (runtime "none"): each runtime is its own change."""
-    from regcred.cli.node import install_entries
+    from regcred.shells.nodefiles import install_entries
 
     host, settings = _host_and_settings(host_root, root_dir)
     return install_entries(host, settings, wanted, runtime="none", on_conflict="keep", prune=True, dry_run=dry_run)
@@ -84,7 +84,7 @@ def _install(host_root: str, root_dir: str, wanted: list[Entry], *, dry_run: boo
 
 def _runtime(host_root: str, runtime: str, root_dir: str, wanted: list[Entry], *, dry_run: bool) -> dict[str, Any]:
     """Give one named runtime every registry of the specs naming it (CRI-O: point it at the kubelet's file)."""
-    from regcred.cli.node import apply_runtime
+    from regcred.shells.nodefiles import apply_runtime
 
     host, settings = _host_and_settings(host_root, root_dir)
     auth_file = posixpath.join(settings.root_dir, "config.json")

@@ -181,7 +181,7 @@ def _workloads(out: Rendered, targets: dict[str, list[DesiredCredential]],
         specs = [d for d in targets.get(ns, []) if d.spec.workloads.enabled and kind in d.spec.workloads.kinds]
         text = text_of(obj)
         if text is None:  # could not be split from its stream: edited as data (the old way), said so
-            from regcred.cli.output import dump_yaml
+            from regcred.shells.manifests import dump_yaml
 
             text = dump_yaml(obj)
             out.notes.append(f"{source}: the document could not be cut from its file: written re-formatted")
@@ -237,8 +237,8 @@ def _with_runtimes(ds: dict[str, Any], root_dir: str, runtimes: Sequence[str]) -
 
 def write_rendered(rendered: Rendered, out_dir: str | None, *, placeholders: bool) -> None:
     """One YAML stream on stdout, or one file per object under out_dir (Secrets with mode 0600)."""
-    from regcred.cli.output import dump_yaml
     from regcred.shells.files import atomic_write
+    from regcred.shells.manifests import dump_yaml
 
     note = PLACEHOLDER_NOTE if placeholders else RESOLVED_NOTE
     for line in rendered.notes:
