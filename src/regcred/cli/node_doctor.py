@@ -110,15 +110,14 @@ def doctor(images: tuple[str, ...], host_root: str, root_dir: str | None, kubele
 
     from regcred.core.credentials.imageref import parse_image
     from regcred.core.errors import OperationFailed
-    from regcred.shells.host import kubelet_settings, open_host_root
+    from regcred.shells.host import open_host_root
+    from regcred.shells.nodefiles import kubelet_settings_for
 
     for image in images:
         parse_image(image)  # a bad IMAGE is a usage error (exit 2) before anything is read
     host = open_host_root(host_root)
-    settings = kubelet_settings(host)
+    settings = kubelet_settings_for(host, root_dir)
     overrides: dict[str, Any] = {}
-    if root_dir:
-        overrides.update(root_dir=posixpath.normpath(root_dir), root_dir_source="--root-dir")
     if kubelet_home:
         overrides.update(home=posixpath.normpath(kubelet_home), home_source="--kubelet-home")
     if kubelet_cwd:

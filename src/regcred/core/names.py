@@ -6,9 +6,11 @@ import re
 
 from regcred.core.errors import InputError
 
-_DNS1123_LABEL = re.compile(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"  # the pattern bodies, shared with the JSON Schema and the CRD
+DNS1123_SUBDOMAIN = rf"{DNS1123_LABEL}(\.{DNS1123_LABEL})*"
+_DNS1123_LABEL = re.compile(rf"\A{DNS1123_LABEL}\Z")
 _UPPER_CASE_ENV = re.compile(r"\A[A-Z_][A-Z0-9_]{0,127}\Z")
-_DNS1123_SUBDOMAIN = re.compile(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+_DNS1123_SUBDOMAIN = re.compile(rf"\A{DNS1123_SUBDOMAIN}\Z")
 
 
 def validate_subdomain(name: str, what: str) -> str:

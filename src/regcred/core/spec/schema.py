@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from regcred.core.names import DNS1123_LABEL, DNS1123_SUBDOMAIN
 from regcred.core.node.runtimes import CONTAINERD, CRIO, K3S, RKE2
 
 GROUP = "regcred.dev"
@@ -26,8 +27,8 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
 DEFAULT_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 RUNTIMES = (CONTAINERD, CRIO, K3S, RKE2)  # what `regcred node install --runtime` accepts
 SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
-DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = f"^{DNS1123_SUBDOMAIN}$"
+DNS_LABEL = f"^{DNS1123_LABEL}$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # A namespace or ServiceAccount name, or a glob of one: the characters such names have, `*`, `?`, and
 # closed `[...]` / `[!...]` classes (an unclosed '[' or an upper-case letter could never match anything).
