@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from regcred.core.cluster.podspec import pull_secret_names  # a ServiceAccount's list has a PodSpec's shape
 from regcred.core.credentials.pullsecret import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from regcred.core.names import validate_label, validate_subdomain
 
@@ -25,11 +26,6 @@ class ServiceAccountChange:
     changed: bool
     status: str  # attached | detached | unchanged | not-ours
     reason: str
-
-
-def pull_secret_names(sa: dict[str, Any]) -> list[str]:
-    """The names in imagePullSecrets, in order (entries without a name are kept but not listed)."""
-    return [str(e["name"]) for e in _entries(sa) if isinstance(e, dict) and e.get("name")]
 
 
 def recorded_names(sa: dict[str, Any]) -> tuple[str, ...]:
