@@ -25,7 +25,7 @@ from regcred.core.audit.findings import (
 )
 from regcred.core.cluster.podspec import CONTAINER_FIELDS, POD_SPEC_PATHS, current_service_account
 from regcred.core.credentials.imageref import DEFAULT_DOMAIN, parse_image
-from regcred.core.credentials.keyring import Credential, Keyring
+from regcred.core.credentials.keyring import Credential, Keyring, kubelet_skips
 from regcred.core.credentials.pullsecret import PULL_SECRET_TYPES, read_pull_secret
 from regcred.core.errors import ConfigFormatError, ImageReferenceError
 
@@ -119,8 +119,6 @@ class _Audit:
         obj = self.secrets[key]
         ref = object_name("Secret", ns, name)
         info = _SecretInfo(ref)
-        secret_type = str(obj.get("type") or "Opaque")
-        wanted = PULL_SECRET_TYPES.get(secret_type)
         try:
             secret = read_pull_secret(obj)
         except ConfigFormatError as exc:
@@ -128,6 +126,8 @@ class _Audit:
             self.add("secret-unusable", ref, f"the kubelet cannot use it ({exc.reason}): every pull of the pods "
                      "listing it fails; recreate it with regcred secret create")
         else:
+            secret_type = secret.type
+            wanted = PULL_SECRET_TYPES.get(secret_type)
             if wanted is None:
                 self.add("secret-wrong-type", ref, f"type {secret_type} is ignored for image pulls; recreate it "
                          "as kubernetes.io/dockerconfigjson")
@@ -144,13 +144,12 @@ class _Audit:
             elif secret.config.is_empty:
                 self.add("secret-empty", ref, "it holds no registry entry; add one or stop referencing it")
             else:
-                probe = Keyring()
-                probe.add_config(secret.config, ref)
                 info.keyring_entries = [Credential(e.key, e.username, e.password, e.email, ref)
                                         for e in secret.config.entries]
-                for skipped in probe.skipped:
-                    self.add("secret-key-skipped", ref, f"registry key {skipped.key!r} is not a URL the kubelet can "
-                             "parse and is ignored; use host[:port][/path]")
+                for entry in secret.config.entries:
+                    if kubelet_skips(entry.key):
+                        self.add("secret-key-skipped", ref, f"registry key {entry.key!r} is not a URL the kubelet "
+                                 "can parse and is ignored; use host[:port][/path]")
         self.secret_infos[key] = info
         return info
 

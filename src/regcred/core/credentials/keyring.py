@@ -101,8 +101,7 @@ class Keyring:
 
     def add(self, credential: Credential) -> bool:
         """Add under the normalised key; False (and recorded in `skipped`) when the kubelet would skip it."""
-        key = index_key(credential.key)
-        parsed = parse_schemeless(key) if key is not None else None
+        key, parsed = _indexed(credential.key)
         if key is None or parsed is None:
             self.skipped.append(SkippedKey(credential.key, credential.source))
             return False
@@ -154,6 +153,16 @@ class Keyring:
             return list(matched[0].credentials)
         matched.sort(key=_by_index_key, reverse=True)
         return [cred for slot in matched for cred in slot.credentials]
+
+
+def _indexed(key: str) -> tuple[str | None, ParsedKey | None]:
+    normal = index_key(key)
+    return normal, (parse_schemeless(normal) if normal is not None else None)
+
+
+def kubelet_skips(key: str) -> bool:
+    """Whether the kubelet drops this registry key (not a URL it can parse) instead of indexing it."""
+    return _indexed(key)[1] is None
 
 
 def build_keyring(configs: Iterable[tuple[DockerConfig, str]]) -> Keyring:

@@ -16,8 +16,7 @@ from typing import Any
 
 from regcred.core.credentials.dockerconfig import DockerConfig, Layout, parse
 from regcred.core.credentials.imageref import parse_image
-from regcred.core.credentials.keyring import Keyring
-from regcred.core.credentials.registrykey import index_key
+from regcred.core.credentials.keyring import Keyring, kubelet_skips
 from regcred.core.errors import ConfigFormatError
 
 MISSING = "missing"
@@ -111,7 +110,7 @@ def _entry_problems(config: DockerConfig) -> list[str]:
         f"{name!r} is ignored by the kubelet (credential helpers are never run)" for name in config.ignored_top_level
     ]
     for entry in config.entries:
-        if index_key(entry.key) is None:
+        if kubelet_skips(entry.key):
             problems.append(f"registry {entry.key!r} is skipped: the kubelet cannot parse it as a URL")
         for ignored in entry.ignored_fields:
             problems.append(f"registry {entry.key!r}: {ignored!r} is ignored by the kubelet")
