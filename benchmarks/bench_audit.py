@@ -89,10 +89,17 @@ def main() -> None:
         regcred = Path(sys.executable).with_name("regcred")
 
         def cli() -> subprocess.CompletedProcess[bytes]:
-            return subprocess.run([str(regcred), "audit", "-f", str(path), "-o", "json"], capture_output=True,
+            done = subprocess.run([str(regcred), "audit", "-f", str(path), "-o", "json"], capture_output=True,
                                   check=False)
+            if done.returncode not in (0, 1):  # 1: findings; anything else is a failed run, not a figure
+                sys.exit(f"regcred audit exited {done.returncode}:\n{done.stderr.decode()}")
+            return done
 
         whole, proc = best(cli, args.repeat)
+    cli_report = json.loads(proc.stdout)
+    if (len(cli_report["images"]), len(cli_report["findings"])) != (len(report.images), len(report.findings)):
+        sys.exit(f"the CLI reported {len(cli_report['images'])} image rows and {len(cli_report['findings'])} "
+                 f"findings, the in-process audit {len(report.images)} and {len(report.findings)}")
     distinct = len({row["image"] for row in report.images})
     figures = {
         "pods": args.pods, "distinct_images": distinct, "secrets": args.secrets, "namespaces": args.namespaces,

@@ -32,8 +32,10 @@ def cold_start(cmd: list[str]) -> float:
     times = []
     for _ in range(RUNS):
         start = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
         times.append((time.perf_counter() - start) * 1000)
+        if done.returncode != 0:  # a failing command is not a start-up time
+            sys.exit(f"{' '.join(cmd)} exited {done.returncode}:\n{done.stderr.decode()}")
     return statistics.median(times)
 
 

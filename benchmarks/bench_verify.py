@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from regcred.core.verify.verification import RepositoryRef, Target
+from regcred.localregistry.registry import REGISTRY_BIN, RegistryServer
 from regcred.shells.registry import RegistryClient, VerifyOptions
 
 USER, PASSWORD = "bench", "bench-password"
@@ -106,9 +107,8 @@ def run_cli_fakes(count: int, latency: float, concurrency: int) -> float:
 
 
 def run_real() -> float | None:
-    if not (Path("/usr/bin/docker-registry").is_file() and shutil.which("skopeo") and shutil.which("htpasswd")):
+    if not (Path(REGISTRY_BIN).is_file() and shutil.which("skopeo") and shutil.which("htpasswd")):
         return None
-    from regcred.localregistry.registry import RegistryServer
 
     server = RegistryServer("htpasswd", users={USER: PASSWORD})
     server.start()

@@ -17,7 +17,7 @@ from regcred.localregistry.registry import RegistryServer
 from regcred.shells.clusterdump import read_live
 from regcred.shells.kube import KubeApi
 from tests.audit.builders import deployment, entry, pod, pull_secret, service_account
-from tests.support.cli import assert_clean_error, run_regcred
+from tests.support.cli import assert_clean_error, assert_no_secret, run_regcred
 from tests.support.fixtures import TOKEN_PASSWORDS
 
 REG = "reg.example.com"
@@ -32,17 +32,17 @@ def write(tmp_path: Path, name: str, *objects: dict[str, Any]) -> Path:
 def test_manifest_audit_json_and_exit_codes(tmp_path: Path) -> None:
     good = write(tmp_path, "good.yaml", pull_secret("pull", "app", {REG: entry("robot", "pw-xyz")}),
                  service_account("default", "app", "pull"), deployment("web", "app", f"{REG}/web:1"))
-    result = run_regcred("audit", "-f", good, "-o", "json")
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+    good_result = run_regcred("audit", "-f", good, "-o", "json")
+    assert good_result.returncode == 0, good_result.stderr
+    data = json.loads(good_result.stdout)
     assert data["findings"] == [] and data["images"][0]["credential"]["source"] == "Secret/app/pull"
     bad = write(tmp_path, "bad.yaml", pull_secret("pull", "app", raw='{"auths":[]}'),
                 deployment("web", "app", f"{REG}/web:1", secrets=("pull",)))
-    result = run_regcred("audit", "-f", bad, "-o", "json")
-    assert_clean_error(result, 1, "audit found 1 error finding(s)")
-    assert json.loads(result.stdout)["findings"][0]["code"] == "secret-unusable"
-    for r in (result,):
-        assert "pw-xyz" not in r.stdout + r.stderr
+    bad_result = run_regcred("audit", "-f", bad, "-o", "json")
+    assert_clean_error(bad_result, 1, "audit found 1 error finding(s)")
+    assert json.loads(bad_result.stdout)["findings"][0]["code"] == "secret-unusable"
+    for r in (good_result, bad_result):
+        assert_no_secret(r.stdout + r.stderr, ["pw-xyz"])
 
 
 def test_table_lists_images_and_findings(tmp_path: Path) -> None:

@@ -166,11 +166,14 @@ def test_usage_errors_are_one_line_too(args: list[str], needle: str) -> None:
     assert "--help" in line and "Usage:" not in line
 
 
+BAD_INPUT_PW = "Zq9-bad-input-s3cret"  # distinctive: a hit in the output can only be this password
+
+
 @pytest.mark.parametrize(
     ("server", "args", "input", "needle"),
     [
-        ("bad host", ["-u", "u", "--password-stdin"], "pw\n", "invalid registry key 'bad host'"),
-        ("r.io", ["-u", "", "--password-stdin"], "pw\n", "registry 'r.io': the username is empty"),
+        ("bad host", ["-u", "u", "--password-stdin"], BAD_INPUT_PW + "\n", "invalid registry key 'bad host'"),
+        ("r.io", ["-u", "", "--password-stdin"], BAD_INPUT_PW + "\n", "registry 'r.io': the username is empty"),
         ("r.io", ["-u", "u", "--password-stdin"], "\n", "registry 'r.io': the password is empty"),
         ("r.io", ["-u", "u", "--password-env", "NOPE_UNSET"], "", "registry 'r.io': environment variable NOPE_UNSET"),
     ],
@@ -178,9 +181,9 @@ def test_usage_errors_are_one_line_too(args: list[str], needle: str) -> None:
 def test_bad_input_names_the_file_and_the_registry_key(tmp_path: Path, server, args, input, needle) -> None:
     path = tmp_path / "config.json"
     path.write_text('{"auths": {}}')
-    line = assert_clean_error(run_regcred("auth", "add", server, *args, "--file", path, input=input), 2,
-                              f"{path}: ", needle)
-    assert "pw" not in line.split(needle)[0] and path.read_text() == '{"auths": {}}'
+    result = run_regcred("auth", "add", server, *args, "--file", path, input=input)
+    assert_clean_error(result, 2, f"{path}: ", needle)
+    assert BAD_INPUT_PW not in result.stdout + result.stderr and path.read_text() == '{"auths": {}}'
 
 
 def test_remove_of_an_invalid_key_is_bad_input_unless_it_is_in_the_file(tmp_path: Path) -> None:

@@ -6,10 +6,12 @@ env/file/secretKeyRef/fromSecret, Secrets in the API server, a real registry), o
 paths built to tempt a leak (the sentinel right next to a JSON/YAML/TOML syntax error, a wrong type right after
 the password, an undecodable `auth`, a wrong password, an unreachable or forbidding API server). Each run checks:
 
-- the sentinel, its `auth` form, the base64 of the payloads that hold it (any 16-character slice of them that
-  encodes part of the secret) and the API bearer tokens appear in neither stdout nor stderr, except on stdout
-  where the user asked for a Secret manifest (`secret create --dry-run=client`, `render`, inject's pass-through
-  stream): there the test asserts that they DO appear, so it fails both ways;
+- the API bearer tokens (and a token passed where a variable name belongs) appear in neither stdout nor stderr,
+  whatever the command;
+- the sentinel, its `auth` form and the base64 of the payloads that hold it (any 16-character slice of them that
+  encodes part of the secret) appear in neither stdout nor stderr, except on stdout where the user asked for a
+  Secret manifest (`secret create --dry-run=client`, `render`, inject's pass-through stream): there the test
+  asserts that they DO appear, so it fails both ways;
 - an error is exactly one `regcred: error:` line with the documented exit code, never a traceback;
 - every file the command only reads is byte-identical afterwards (an error changes nothing on disk).
 
@@ -93,7 +95,10 @@ def needles_for(password: str, user: str = USER) -> set[str]:
     return out
 
 
-BASE_NEEDLES = set(PLAIN_FRAGMENTS) | needles_for(SENTINEL) | {AUTH, BAD_AUTH, BAD_AUTH[13:], TOKEN, TOKEN_LIKE}
+BASE_NEEDLES = set(PLAIN_FRAGMENTS) | needles_for(SENTINEL) | {AUTH, BAD_AUTH, BAD_AUTH[13:]}
+# Never in any output, not even in an asked-for Secret manifest: the API bearer tokens (the cluster's own are
+# added per case) and a token handed over where a variable name belongs.
+BASE_TOKENS = {TOKEN, TOKEN_LIKE}
 
 
 # -- the harness ---------------------------------------------------------------------------------------------
@@ -108,7 +113,6 @@ class Run:
     code: int = 0
     error: str | None = None  # a needle of the one `regcred: error:` line; None: not an error run
     manifest: bool = False  # stdout is a Secret manifest the user asked for: the secret MUST be there
-    extra_needles: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -119,6 +123,7 @@ class Ctx:
     dead_port: int = 0
     planted: dict[Path, bytes] = field(default_factory=dict)
     needles: set[str] = field(default_factory=lambda: set(BASE_NEEDLES))
+    tokens: set[str] = field(default_factory=lambda: set(BASE_TOKENS))
 
     def file(self, name: str, content: str | bytes, *, mutable: bool = False, mode: int = 0o600) -> Path:
         """Write an input file; unless `mutable`, it must be byte-identical after the run."""
@@ -165,7 +170,7 @@ class Ctx:
         """A user who may read namespaces and nothing else."""
         assert self.kube is not None
         path = self.kube.kubeconfig_for([{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list"]}])
-        self.needles.add(yaml.safe_load(path.read_text())["users"][0]["user"]["token"])
+        self.tokens.add(yaml.safe_load(path.read_text())["users"][0]["user"]["token"])
         return path
 
 
@@ -183,12 +188,13 @@ def check(ctx: Ctx, run: Run, result: subprocess.CompletedProcess[str]) -> None:
         assert_clean_error(result, run.code, run.error)
     else:
         assert result.returncode == run.code, where
-    needles = ctx.needles | run.extra_needles
-    assert not leaks(result.stderr, needles), (leaks(result.stderr, needles), where)
+    secrets = ctx.needles | ctx.tokens
+    assert not leaks(result.stderr, secrets), (leaks(result.stderr, secrets), where)
+    assert not leaks(result.stdout, ctx.tokens), (leaks(result.stdout, ctx.tokens), where)
     if run.manifest:
-        assert leaks(result.stdout, needles), ("the asked-for Secret manifest lacks the credential", where)
+        assert leaks(result.stdout, ctx.needles), ("the asked-for Secret manifest lacks the credential", where)
     else:
-        assert not leaks(result.stdout, needles), (leaks(result.stdout, needles), where)
+        assert not leaks(result.stdout, ctx.needles), (leaks(result.stdout, ctx.needles), where)
     for path, data in ctx.planted.items():
         assert path.read_bytes() == data, f"{path} changed"
 
@@ -765,7 +771,7 @@ def test_against_registry(case: str, tmp_path: Path, registry_htpasswd: Any, dea
 @pytest.mark.parametrize("case", list(CLUSTER))
 def test_against_cluster(case: str, tmp_path: Path, shared_kube: KubeBackend, dead_port: int) -> None:
     ctx = Ctx(tmp=tmp_path, kube=shared_kube, dead_port=dead_port)
-    ctx.needles.add(shared_kube.token)
+    ctx.tokens.add(shared_kube.token)
     execute(ctx, CLUSTER[case])
 
 
@@ -779,3 +785,5 @@ def test_the_needles_catch_a_leak() -> None:
         assert leaks(text, ctx.needles), text
     harmless = " ".join([SERVER, USER, "pull", b64(b'{"auths":{'), "1 updated"])
     assert not leaks(harmless, ctx.needles)
+    for token in (TOKEN, TOKEN_LIKE):  # their own set: checked on stdout even where a manifest is asked for
+        assert leaks(f"Authorization: Bearer {token}", ctx.tokens), token

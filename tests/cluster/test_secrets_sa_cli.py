@@ -15,52 +15,11 @@ import pytest
 
 from regcred.core.cluster.serviceaccounts import ADDED_ANNOTATION
 from regcred.core.credentials.pullsecret import dockerconfigjson_payload
-from tests.support.cli import assert_clean_error, run_regcred
+from tests.support.cli import assert_clean_error, ok_json, run_regcred
+from tests.support.cli import run_regcred_kube as regcred
+from tests.support.clusterobjects import make_sa, make_secret, namespace
 
 MANAGED = {"app.kubernetes.io/managed-by": "regcred"}
-
-
-def regcred(kube: Any, *args: str | Path, input: str | None = None) -> Any:
-    return run_regcred(*args, "--kubeconfig", kube.kubeconfig, input=input)
-
-
-def ok_json(result: Any) -> dict[str, Any]:
-    assert result.returncode == 0, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    return json.loads(result.stdout)
-
-
-def make_secret(kube: Any, ns: str, name: str = "pull", payload: bytes | None = None, labels: dict | None = None,
-                type_: str = "kubernetes.io/dockerconfigjson") -> None:
-    payload = dockerconfigjson_payload("r.io", "u", "p") if payload is None else payload
-    meta: dict[str, Any] = {"name": name, "namespace": ns}
-    if labels:
-        meta["labels"] = labels
-    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": type_,
-                 "data": {".dockerconfigjson": base64.b64encode(payload).decode()}})
-
-
-def make_sa(kube: Any, ns: str, name: str = "default", pull: list[str] | None = None,
-            annotations: dict | None = None) -> None:
-    """Create the ServiceAccount, or overwrite it when it exists (the namespace's `default` always does)."""
-    obj: dict[str, Any] = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": ns}}
-    if annotations:
-        obj["metadata"]["annotations"] = annotations
-    if pull is not None:
-        obj["imagePullSecrets"] = [{"name": n} for n in pull]
-    current = kube.get("v1", "ServiceAccount", name, ns)
-    if current is None:
-        kube.create(obj)
-    else:
-        obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-        kube.replace(obj)
-
-
-def namespace(kube: Any, prefix: str, labels: dict[str, str] | None = None) -> str:
-    """A fresh namespace with its default ServiceAccount (envtest has no controller to create it)."""
-    name = kube.unique_ns(prefix)
-    kube.create_namespace(name, labels=labels)
-    return name
 
 
 def pull_names(kube: Any, ns: str, name: str = "default") -> list[str]:
@@ -356,8 +315,8 @@ def test_wrong_context_and_refused_credentials(kube: Any, tmp_path: Path) -> Non
     stale = tmp_path / "stale"
     stale.write_text(config.replace(token_line, token_line.split("token:")[0] + "token: not-a-valid-token"))
     result = run_regcred("sa", "attach", "pull", "-n", "default", "--kubeconfig", stale)
-    line = assert_clean_error(result, 2, "unauthorized")
-    assert "not-a-valid-token" not in line
+    assert_clean_error(result, 2, "unauthorized")
+    assert "not-a-valid-token" not in result.stdout + result.stderr
 
 
 def test_attach_restart_stuck_replaces_pods_that_could_not_pull(kube: Any) -> None:

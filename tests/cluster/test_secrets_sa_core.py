@@ -17,6 +17,7 @@ from regcred.core.cluster.serviceaccounts import (
     recorded_names,
 )
 from regcred.core.credentials.pullsecret import dockerconfigjson_payload, secret_manifest
+from tests.support.cli import assert_no_secret
 
 
 def account(*names: str, recorded: str | None = None, rv: str = "7") -> dict[str, Any]:
@@ -138,13 +139,23 @@ def test_secret_not_managed_is_refused_unless_overwrite() -> None:
     assert plan_secret(existing(managed=False), PAYLOAD).action == "refuse"
 
 
-@pytest.mark.parametrize("raw", [base64.b64encode(b"{}").decode(), base64.b64encode(b'{"auths":[]}').decode()])
-def test_malformed_payload_in_cluster_is_reported(raw: str) -> None:
-    refused = plan_secret(existing(managed=False, raw=raw), PAYLOAD)
+MALFORMED_PW = "Mq4-malformed-s3cret"  # distinctive: found in a reason only if a password leaked into it
+
+
+@pytest.mark.parametrize("doc", [
+    "{}",
+    '{"auths":[]}',
+    '{"auths": {"r.io": {"password": "' + MALFORMED_PW + '", "username": 1}}}',  # the password next to the fault
+], ids=["no-auths", "auths-a-list", "wrong-type-after-the-password"])
+def test_malformed_payload_in_cluster_is_reported(doc: str) -> None:
+    raw = base64.b64encode(doc.encode()).decode()
+    desired = dockerconfigjson_payload("r.io", "u", MALFORMED_PW)
+    refused = plan_secret(existing(managed=False, raw=raw), desired)
     assert refused.action == "refuse" and "malformed" in refused.reason
-    repaired = plan_secret(existing(managed=True, raw=raw), PAYLOAD)
+    repaired = plan_secret(existing(managed=True, raw=raw), desired)
     assert repaired.action == "update" and "malformed" in repaired.reason
-    assert "p" not in repaired.reason.split()  # no secret in the reason
+    for reason in (refused.reason, repaired.reason):  # no secret in either reason
+        assert_no_secret(reason, [MALFORMED_PW])
 
 
 def test_type_change_is_refused() -> None:

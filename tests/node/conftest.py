@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from regcred.cli.main import main
+from tests.support.fixtures import containerd_dump  # noqa: F401  (re-exported: tests import it from here)
 
 PASSWORD = "n0de-s3cret"  # never expected in any output
 KUBELET = "/var/lib/kubelet/config.json"
@@ -72,15 +71,3 @@ def install(regcred, node, *args):
     code, out, err = regcred("node", "install", *args, "--host-root", str(node.root), "--password-env", "NODE_PW",
                              "-o", "json")
     return code, (json.loads(out) if code == 0 else None), err
-
-
-def containerd_dump(tmp_path: Path, text: str) -> str:
-    """What the real containerd makes of a config (`containerd --config F config dump`); skips without it."""
-    if shutil.which("containerd") is None:
-        pytest.skip("containerd not installed (Debian package containerd): cannot check the generated config")
-    path = tmp_path / "config.toml"
-    path.write_text(text)
-    done = subprocess.run(["containerd", "--config", str(path), "config", "dump"], capture_output=True, text=True,
-                          timeout=30, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout

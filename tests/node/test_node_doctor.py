@@ -78,6 +78,7 @@ def test_custom_root_dir_from_default_kubelet(regcred, fake_node):
 def test_json_shape_and_table(regcred, fake_node):
     fake_node.write("/var/lib/kubelet/config.json", GOOD)
     code, report, _ = doctor(regcred, fake_node)
+    assert code == 0, report["problems"]
     assert set(report) >= {"root_dir", "candidates", "used", "images", "runtime", "problems"}
     assert set(report["candidates"][0]) >= {"path", "status", "registries", "problems"}
     code, out, _ = regcred("node", "doctor", "--host-root", str(fake_node.root), "nginx")

@@ -10,6 +10,7 @@ import pytest
 
 from regcred.shells import files as files_module
 from tests.node.conftest import KUBELET, OTHER, PASSWORD, install
+from tests.support.cli import assert_no_secret
 
 CONTAINERD = "/etc/containerd/config.toml"
 CONTAINERD_TEXT = '# site\nversion = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "reg.example.com/p:3"\n'
@@ -138,7 +139,8 @@ def test_home_location_failing_config_json_restores_kubeadm_flags(regcred, fake_
 
 
 def test_remove_is_all_or_nothing_too(regcred, fake_node, fail_replace):
-    install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "containerd")
+    code, _, err = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "containerd")
+    assert code == 0, err
     before = _snapshot(fake_node)
     fail_replace("config.json")
     code, _, err = regcred("node", "remove", "reg.example.com", "--host-root", str(fake_node.root))
@@ -166,7 +168,8 @@ def test_home_shadowing_warning_is_in_the_json_too(regcred, fake_node):
 
 
 def test_node_remove_dry_run_json_and_bad_keys(regcred, fake_node):
-    install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "containerd")
+    code, _, err = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "containerd")
+    assert code == 0, err
     before = _snapshot(fake_node)
     code, out, _ = regcred("node", "remove", "reg.example.com", "--host-root", str(fake_node.root), "--dry-run",
                            "-o", "json")
@@ -180,4 +183,4 @@ def test_node_remove_dry_run_json_and_bad_keys(regcred, fake_node):
     assert code == 2 and "invalid registry key 'bad host'" in err and _snapshot(fake_node) == before
     code, _, err = regcred("node", "remove", "nothere.example.com", "--host-root", str(fake_node.root))
     assert code == 1 and f"no entry for 'nothere.example.com' in {KUBELET} or {CONTAINERD}" in err
-    assert PASSWORD not in json.dumps(result)
+    assert_no_secret(out, [PASSWORD])  # the fixture checks the plain password; nor its base64/`auth` forms

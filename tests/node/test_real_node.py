@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.node.conftest import KUBELET
 from tests.support.cli import assert_clean_error, run_regcred
 from tests.support.fixtures import HTPASSWD_USERS, IMAGE_REPO, IMAGE_TAG
-
-KUBELET = "/var/lib/kubelet/config.json"
 
 
 @pytest.mark.real

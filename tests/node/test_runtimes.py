@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
 
 from regcred.core.errors import ConfigFormatError
 from regcred.core.node import runtimes as rt
-from tests.node.conftest import containerd_dump
+from tests.support.fixtures import containerd_dump, require_binaries
 
 CRED = rt.HostCredential("reg.example.com:5000", "alice", 's3cret"quote')
 
@@ -61,8 +60,7 @@ def test_containerd_invalid_toml_is_one_line():
 
 @pytest.mark.real
 def test_real_containerd_reads_the_edited_default_config(tmp_path):
-    if shutil.which("containerd") is None:
-        pytest.skip("containerd not installed (Debian package containerd): cannot check the generated config")
+    require_binaries("containerd")
     default = subprocess.run(["containerd", "config", "default"], capture_output=True, text=True, check=True).stdout
     dump = containerd_dump(tmp_path, rt.containerd_with_auth(default, [CRED]))
     section = dump.split('registry.configs."reg.example.com:5000".auth]', 1)[1].split("[", 1)[0]

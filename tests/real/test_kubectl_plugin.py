@@ -8,14 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fixtures import require_binaries, require_component
+
 KUBECTL = shutil.which("kubectl")
 PLUGIN = Path(sys.executable).with_name("kubectl-regcred")
 
 
-@pytest.mark.skipif(KUBECTL is None, reason="kubectl not installed")
+@pytest.mark.real
 def test_kubectl_finds_and_runs_the_plugin(tmp_path: Path) -> None:
+    require_binaries("kubectl")
     if not PLUGIN.exists():
-        pytest.skip(f"{PLUGIN} not installed: run ./dev test, which installs the package")
+        require_component(f"{PLUGIN} not installed: run ./dev test, which installs the package")
     env = {**os.environ, "PATH": f"{PLUGIN.parent}:{os.environ['PATH']}", "KUBECONFIG": str(tmp_path / "none")}
     listed = subprocess.run([KUBECTL, "plugin", "list"], capture_output=True, text=True, env=env, timeout=60)
     assert str(PLUGIN) in listed.stdout

@@ -7,9 +7,16 @@ import subprocess
 import pytest
 
 from tests.support.cli import run_regcred
+from tests.support.fixtures import require_binaries
 
 KUBECTL = shutil.which("kubectl")
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl not installed: the reference for Secret output")
+pytestmark = pytest.mark.real
+
+
+@pytest.fixture(autouse=True)
+def _kubectl() -> None:
+    """kubectl is the reference for Secret output: skip without it (fail under REGCRED_REQUIRE_REAL)."""
+    require_binaries("kubectl")
 
 CASES = [
     pytest.param({"server": "registry.example.com:5000", "username": "alice", "password": "s3cr:et", "email": "alice@example.com"}, id="colon"),

@@ -13,19 +13,7 @@ from typing import Any
 
 from regcred.shells.kube import KubeConflict, KubeNotFound, NamespaceTerminating
 from regcred.shells.kube.errors import NamespaceGone
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out
+from tests.support.fakekube.patch import merge_patch  # RFC 7386, as the HTTP-level fake applies it
 
 
 class MemApi:

@@ -15,6 +15,7 @@ import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -22,8 +23,16 @@ from regcred.localregistry.registry import REGISTRY_BIN, RegistryServer, hermeti
 from tests.support.tokenserver import TokenServer
 
 REQUIRE_REAL_ENV = "REGCRED_REQUIRE_REAL"
-INSTALL_HINT = "run ./dev test which installs it (apt-get install docker-registry skopeo apache2-utils)"
-BINARIES = {"docker-registry": "docker-registry", "skopeo": "skopeo", "htpasswd": "apache2-utils"}
+DEV_PACKAGES = ("docker-registry", "skopeo", "apache2-utils", "containerd", "etcd-server")  # ./dev installs
+INSTALL_HINT = f"run ./dev test which installs it (apt-get install {' '.join(DEV_PACKAGES)})"
+BINARIES = {  # binary -> Debian package
+    "docker-registry": "docker-registry",
+    "skopeo": "skopeo",
+    "htpasswd": "apache2-utils",
+    "containerd": "containerd",
+    "kubectl": "kubectl",
+    "etcd": "etcd-server",
+}
 
 IMAGE_REPO = "team/app"
 IMAGE_TAG = "v1"
@@ -44,16 +53,34 @@ def _installed(name: str) -> bool:
     return shutil.which(name) is not None
 
 
+def require_component(reason: str) -> NoReturn:
+    """Call when a real component (a binary, a recording, an installed entry point) is missing: skip with
+    `reason`, or fail under REGCRED_REQUIRE_REAL so the real tier can never pass by not running."""
+    if os.environ.get(REQUIRE_REAL_ENV):
+        pytest.fail(f"{REQUIRE_REAL_ENV} is set but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 def require_binaries(*names: str) -> None:
-    """Skip (or fail under REGCRED_REQUIRE_REAL) when a real component is missing."""
+    """Skip (or fail under REGCRED_REQUIRE_REAL) when a real binary is missing."""
     missing = [n for n in names if not _installed(n)]
     if not missing:
         return
     packages = sorted({BINARIES.get(n, n) for n in missing})
-    reason = f"{', '.join(missing)} not installed (Debian: {' '.join(packages)}): {INSTALL_HINT}"
-    if os.environ.get(REQUIRE_REAL_ENV):
-        pytest.fail(f"{REQUIRE_REAL_ENV} is set but {reason}", pytrace=False)
-    pytest.skip(reason)
+    hint = INSTALL_HINT if set(packages) <= set(DEV_PACKAGES) else f"apt-get install {' '.join(packages)}"
+    require_component(f"{', '.join(missing)} not installed (Debian: {' '.join(packages)}): {hint}")
+
+
+def containerd_dump(tmp_path: Path, text: str) -> str:
+    """What the real containerd makes of a config (`containerd --config F config dump`); skips without it
+    (fails under REGCRED_REQUIRE_REAL)."""
+    require_binaries("containerd")
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    done = subprocess.run(["containerd", "--config", str(path), "config", "dump"], capture_output=True, text=True,
+                          timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def _start_with_image(server: RegistryServer, username: str | None, password: str | None) -> RegistryServer:

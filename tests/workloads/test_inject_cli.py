@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from tests.support.cli import assert_clean_error, run_regcred
-from tests.workloads.test_yamledit import CRONJOB, DEPLOYMENT, EXISTING_BLOCK, JSON_DOC, MULTI
+from tests.support.workloadtexts import CRONJOB, DEPLOYMENT, EXISTING_BLOCK, JSON_DOC, MULTI
 
 
 def _secrets(text: str) -> list[list[str]]:

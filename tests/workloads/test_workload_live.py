@@ -7,31 +7,16 @@ semantics of the server and the exit codes are what is checked.
 from __future__ import annotations
 
 import base64
-import importlib.util
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from regcred.core.cluster.stuck import RESTARTED_AT
 from regcred.core.credentials.pullsecret import dockerconfigjson_payload
-from tests.support.cli import assert_clean_error, run_regcred
-
-if importlib.util.find_spec("tests.support.kube") is None:
-    pytest.skip("the `kube` fixture (tests/support/kube.py) is not in the tree yet", allow_module_level=True)
+from tests.support.cli import assert_clean_error, ok_json
+from tests.support.cli import run_regcred_kube as regcred
 
 IMAGE = "registry.example.com/team/app:1"
-
-
-def regcred(kube: Any, *args: str | Path) -> Any:
-    return run_regcred(*args, "--kubeconfig", kube.kubeconfig)
-
-
-def ok_json(result: Any) -> dict[str, Any]:
-    assert result.returncode == 0, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    return json.loads(result.stdout)
 
 
 def setup_ns(kube: Any, ns: str, secret: str = "pull") -> str:

@@ -8,7 +8,7 @@ Secret validation, ServiceAccount admission, namespace termination, RBAC-like 40
 Entry point: ``FakeKube(tls=False, bootstrap=True, controller_service_accounts=False,
 **Options)`` with ``start()/stop()`` (or ``with``), ``url``, ``admin`` (token user),
 ``write_kubeconfig(path, user=None)``, ``add_user(rules, name=None)``, ``grant(username, rules)``,
-``seed(obj)``, ``get_object(...)``, ``list_objects(...)``, ``finish_namespace_deletion(name)``,
+``seed(obj)``, ``get_object(...)``, ``finish_namespace_deletion(name)``,
 ``compact(restart=False)``, ``request_log`` (``count/filter/clear``), ``before_write`` (callable
 receiving a ``WriteEvent``), ``fail_next(method, path_regex, status, ...)``.
 ``Options`` (controllers.py) switches the emulated kube-controller-manager behaviour.

@@ -98,10 +98,6 @@ def track_update(req: ApiRequest, rt: ResourceType, old: dict[str, Any] | None, 
     write_sets(new, sets, times)
 
 
-def same_ownership(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return read_sets(a)[0] == read_sets(b)[0]
-
-
 def _conflict_error(conflicts: list[tuple[Key, Path]]) -> ApiError:
     def who(k: Key) -> str:
         return json.dumps(k[0]) + (f" using {k[2]}" if k[1] == "Update" else "")

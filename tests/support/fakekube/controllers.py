@@ -32,7 +32,6 @@ class Options:
     default_sa_delay: float | None = None  # None: synchronously; else seconds later (race tests)
     sa_admission_wait: float = 1.0  # how long pod admission waits for a missing "default" SA
     too_large_rv_wait: float = 3.0  # wait before answering 504 to a future resourceVersion
-    namespace_deletion_delay: float | None = None  # None: namespaces stay Terminating
 
 
 class Controllers:
@@ -63,10 +62,6 @@ class Controllers:
                 return
             if self.store.get(SERVICEACCOUNTS, ns, "default") is None:
                 self.store.put(SERVICEACCOUNTS, adm.default_service_account(ns), "ADDED")
-
-    def namespace_terminating(self, name: str) -> None:
-        if self.options.namespace_deletion_delay is not None:
-            self._later(self.options.namespace_deletion_delay, self.finish_namespace_deletion, name)
 
     def removed(self, rt: ResourceType, ns: str, name: str) -> None:
         """After a delete: re-create a deleted default SA; finish a namespace that became empty."""

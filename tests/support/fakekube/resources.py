@@ -136,13 +136,3 @@ REVIEW_GROUPS = {
 def lookup(api_version: str, kind: str) -> ResourceType:
     """Resource type for an apiVersion/kind pair (KeyError when not served)."""
     return BY_KIND[(api_version, kind)]
-
-
-def by_resource(resource: str) -> ResourceType:
-    """Resource type for ``secrets`` or ``deployments.apps``/``deployments`` (plural, any group)."""
-    if resource in BY_KEY:
-        return BY_KEY[resource]
-    for r in RESOURCES:
-        if r.plural == resource:
-            return r
-    raise KeyError(resource)

@@ -252,11 +252,6 @@ class FakeKube:
             entry = self.store.get(rt, (namespace or "default") if rt.namespaced else "", name)
             return None if entry is None else deep_copy(entry.obj)
 
-    def list_objects(self, api_version: str, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
-        rt = lookup(api_version, kind)
-        with self.store.lock:
-            return [deep_copy(e.obj) for _, e in self.store.entries(rt, namespace if rt.namespaced else None)]
-
     def finish_namespace_deletion(self, name: str) -> bool:
         """Run the namespace controller for ``name`` (it must be Terminating)."""
         return self.writer.controllers.finish_namespace_deletion(name)
