@@ -52,6 +52,10 @@ class ClusterOptions:
         return connect(ClusterConfig(kubeconfig=self.kubeconfig, context=self.context, qps=self.qps,
                                      burst=self.burst))
 
+    def list_scope(self, selection: NamespaceSelection) -> str | None:
+        """Where to LIST: cluster-wide (None) when fanning out, else the one selected namespace."""
+        return None if self.fans_out else (selection.active[0] if selection.active else None)
+
     def select_namespaces(self, api: KubeApi) -> NamespaceSelection:
         from regcred.shells.kube import select_namespaces
 

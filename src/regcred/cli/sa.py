@@ -108,9 +108,11 @@ def update_service_accounts(secret: str, names: tuple[str, ...], *, all_sas: boo
                             cluster: ClusterOptions, restart_stuck: bool = False) -> None:
     """attach/detach over the selected namespaces, with shared lists and bounded concurrency."""
     validate_subdomain(secret, "Secret")
+    from regcred.shells.kube.namespaces import named_per_namespace
+
     with cluster.connect() as api:
         selection = cluster.select_namespaces(api)
-        scope = None if cluster.fans_out else (selection.active[0] if selection.active else None)
+        scope = cluster.list_scope(selection)
         accounts: dict[str, dict[str, dict[str, Any]]] = {}
         secrets: dict[str, dict[str, Any]] = {}
         if selection.active:
@@ -119,8 +121,7 @@ def update_service_accounts(secret: str, names: tuple[str, ...], *, all_sas: boo
                 meta = obj["metadata"]
                 accounts.setdefault(str(meta["namespace"]), {})[str(meta["name"])] = obj
             if not detach:
-                for obj in api.iter_list("Secret", scope, field_selector=f"metadata.name={secret}"):
-                    secrets[str(obj["metadata"]["namespace"])] = obj
+                secrets = named_per_namespace(api, "Secret", secret, scope)
 
         def work(ns: str) -> list[TargetResult]:
             if not detach:

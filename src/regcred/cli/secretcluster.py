@@ -23,14 +23,12 @@ def apply_pull_secret(name: str, payload: bytes, *, overwrite: bool, cluster: Cl
         NamespaceGone,
         NamespaceTerminating,
     )
+    from regcred.shells.kube.namespaces import named_per_namespace
 
     with cluster.connect() as api:
         selection = cluster.select_namespaces(api)
-        scope = None if cluster.fans_out else (selection.active[0] if selection.active else None)
-        existing: dict[str, dict[str, Any]] = {}
-        if selection.active:
-            for obj in api.iter_list("Secret", scope, field_selector=f"metadata.name={name}"):
-                existing[str(obj["metadata"]["namespace"])] = obj
+        existing = (named_per_namespace(api, "Secret", name, cluster.list_scope(selection))
+                    if selection.active else {})
 
         def work(ns: str) -> list[TargetResult]:
             current = existing.get(ns)

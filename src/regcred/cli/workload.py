@@ -58,17 +58,18 @@ def attach(secret: str, kinds: tuple[str, ...], selector: str | None, registries
         validate_subdomain(service_account, "--service-account")
     request = EditRequest(secret, RegistryScope(registries), service_account, force)
     wanted = _kinds(kinds)
+    from regcred.shells.kube.namespaces import named_per_namespace
+
     with cluster.connect() as api:
         selection = cluster.select_namespaces(api)
-        scope = None if cluster.fans_out else (selection.active[0] if selection.active else None)
+        scope = cluster.list_scope(selection)
         objects: dict[str, list[dict[str, Any]]] = {}
         secrets: dict[str, dict[str, Any]] = {}
         if selection.active:
             for kind in wanted:
                 for obj in api.iter_list(kind, scope, label_selector=selector):
                     objects.setdefault(str(obj["metadata"].get("namespace")), []).append(obj)
-            for obj in api.iter_list("Secret", scope, field_selector=f"metadata.name={secret}"):
-                secrets[str(obj["metadata"]["namespace"])] = obj
+            secrets = named_per_namespace(api, "Secret", secret, scope)
 
         def work(ns: str) -> list[TargetResult]:
             rows, covered = attach_in_namespace(api, ns, objects.get(ns, []), secrets.get(ns), request, cluster)

@@ -48,3 +48,9 @@ def _sort_into(selection: NamespaceSelection, ns: dict[str, Any]) -> None:
         selection.skipped[name] = "namespace is being terminated"
     else:
         selection.active.append(name)
+
+
+def named_per_namespace(api: KubeApi, kind: str, name: str, scope: str | None) -> dict[str, dict[str, Any]]:
+    """The objects of `kind` called `name`, by namespace: one LIST (field selector) in `scope` (None: all)."""
+    return {str(obj["metadata"]["namespace"]): obj
+            for obj in api.iter_list(kind, scope, field_selector=f"metadata.name={name}")}
