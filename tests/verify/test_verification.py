@@ -45,6 +45,7 @@ def _jwt(claims: dict[str, object]) -> str:
         ("team/app:v1", RepositoryRef("team/app", "v1")),
         ("reg.example.com:5000/team/app:v1", RepositoryRef("team/app", "v1", "reg.example.com:5000")),
         ("localhost/x", RepositoryRef("x", "latest", "localhost")),
+        ("Mirror/team/app:v1", RepositoryRef("team/app", "v1", "Mirror")),  # upper case: a host, as in an image
         ("docker.io/nginx:1.25", RepositoryRef("library/nginx", "1.25", "registry-1.docker.io")),
         ("team/app@sha256:" + "a" * 64, RepositoryRef("team/app", "sha256:" + "a" * 64, None, True)),
     ],

@@ -58,11 +58,15 @@ class ImageReference:
         return DOCKER_HUB_API_HOST if self.domain == DEFAULT_DOMAIN else self.domain
 
 
+def names_a_registry(first: str) -> bool:
+    """Whether the first path component of a reference is a registry host (docker's rule: '.', ':',
+    `localhost`, or an upper-case letter), not the first part of a Docker Hub repository."""
+    return any(c in first for c in ".:") or first == "localhost" or first.lower() != first
+
+
 def _split_domain(name: str) -> tuple[str, str]:
     first, sep, rest = name.partition("/")
-    if not sep or (
-        not any(c in first for c in ".:") and first != "localhost" and first.lower() == first
-    ):
+    if not sep or not names_a_registry(first):
         domain, remainder = DEFAULT_DOMAIN, name
     else:
         domain, remainder = first, rest

@@ -20,6 +20,7 @@ from regcred.core.credentials.imageref import (  # the reference grammar
     DIGEST_PATTERN,
     PATH_PATTERN,
     TAG_PATTERN,
+    names_a_registry,
 )
 from regcred.core.credentials.registrykey import DOCKER_HUB_API_HOST, DOCKER_HUB_HOSTS, GLOB_CHARS, client_key
 from regcred.core.errors import InputError
@@ -43,13 +44,13 @@ class RepositoryRef:
 
 
 def parse_repository_option(value: str) -> RepositoryRef:
-    """`REPO[:TAG]`, `REPO@DIGEST` or `HOST/REPO[:TAG]` (a first component with '.' or ':' or `localhost`)."""
+    """`REPO[:TAG]`, `REPO@DIGEST` or `HOST/REPO[:TAG]` (a first component that names a registry, as in images)."""
     text = value.strip()
     if not text or any(c.isspace() for c in text):
         raise InputError(f"invalid --repository {value!r}", hint="use REPO[:TAG] such as team/app:v1")
     registry: str | None = None
     first, sep, rest = text.partition("/")
-    if sep and (("." in first or ":" in first) or first == "localhost"):
+    if sep and names_a_registry(first):
         registry, text = first, rest
     by_digest = "@" in text
     if by_digest:
