@@ -37,7 +37,7 @@ import yaml
 from tests.support.fakekube import FakeKube, Rule, WriteEvent
 from tests.support.fakekube.resources import lookup
 
-ENVTEST_SKIP = "KUBEBUILDER_ASSETS not set: envtest tier skipped; see README"
+ENVTEST_SKIP = "KUBEBUILDER_ASSETS not set: envtest tier skipped; see docs/development/tests.md"
 _counter = itertools.count(1)
 RuleLike = Rule | dict[str, Any]
 

@@ -1,0 +1,89 @@
+"""The docs cannot drift from the code: every command and option is on its reference page, generated parts are
+current, every audit finding code is documented with its severity."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import click
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+DOCS = ROOT / "docs"
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_reference", DOCS / "gen_reference.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gen = _generator()
+COMMANDS = list(gen.leaf_commands())
+
+
+def test_every_command_is_found() -> None:
+    """A sanity check on the walk itself: groups are descended, leaves are listed."""
+    paths = {path for path, _ in COMMANDS}
+    assert {"regcred node install", "regcred sa attach", "regcred plan", "regcred spec validate"} <= paths
+    assert "regcred node" not in paths
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[path for path, _ in COMMANDS])
+def test_command_and_options_are_on_its_reference_page(path: str, command: click.Command) -> None:
+    page = gen.page_for(path)
+    assert page.exists(), f"{path} has no reference page ({page.relative_to(ROOT)}): run docs/gen_reference.py"
+    text = page.read_text(encoding="utf-8")
+    assert f"`{path}`" in text, f"{page.name} does not name `{path}`"
+    missing = [
+        flag
+        for param in command.params
+        if isinstance(param, click.Option) and not param.hidden
+        for flag in [*param.opts, *param.secondary_opts]
+        if not re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text)
+    ]
+    assert not missing, f"{page.name} does not document {missing}"
+
+
+def test_every_reference_page_is_in_the_navigation() -> None:
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    for path, _ in COMMANDS:
+        assert f"reference/{gen.page_for(path).name}" in nav, f"{path}: page not in mkdocs.yml nav"
+
+
+def test_generated_parts_are_current() -> None:
+    assert gen.check() == [], "stale generated docs: run .venv/bin/python docs/gen_reference.py"
+
+
+def test_check_notices_a_stale_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The freshness check can fail: an option dropped from a copied page makes it stale."""
+    copy = tmp_path / "docs" / "reference"
+    copy.mkdir(parents=True)
+    path, _ = next((p, c) for p, c in COMMANDS if p == "regcred node install")
+    original = gen.page_for(path).read_text(encoding="utf-8")
+    (copy / "node-install.md").write_text(original.replace("- `--prune`", "- `--prunes`"), encoding="utf-8")
+    monkeypatch.setattr(gen, "REFERENCE", copy)
+    monkeypatch.setattr(gen, "DOCS", tmp_path / "docs")
+    monkeypatch.setattr(gen, "leaf_commands", lambda: iter([c for c in COMMANDS if c[0] == path]))
+    monkeypatch.setattr(gen, "SCHEMA_PAGE", tmp_path / "docs" / "absent.md")
+    assert gen.check() == ["docs/reference/node-install.md", "docs/absent.md"]
+
+
+def test_check_script_exits_0_when_current() -> None:
+    done = subprocess.run([sys.executable, str(DOCS / "gen_reference.py"), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_every_audit_code_is_documented_with_its_severity() -> None:
+    from regcred.core.audit.findings import CODES
+
+    text = (DOCS / "contracts" / "audit-codes.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `([a-z-]+)` \| (error|warning) \|", text, flags=re.MULTILINE))
+    assert rows == CODES
