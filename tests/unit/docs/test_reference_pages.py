@@ -87,3 +87,29 @@ def test_every_audit_code_is_documented_with_its_severity() -> None:
     text = (DOCS / "contracts" / "audit-codes.md").read_text(encoding="utf-8")
     rows = dict(re.findall(r"^\| `([a-z-]+)` \| (error|warning) \|", text, flags=re.MULTILINE))
     assert rows == CODES
+
+
+def _anchors(page: Path) -> set[str]:
+    """The anchors the site (and GitHub) give a page's headings, plus explicit `<a id>`s."""
+    from pymdownx.slugs import slugify
+
+    slug = slugify(case="lower")
+    text = page.read_text(encoding="utf-8")
+    headings = re.findall(r"^#{1,6} (.+)$", text, flags=re.MULTILINE)
+    return {slug(h.replace("`", ""), "-") for h in headings} | set(re.findall(r'<a id="([^"]+)"', text))
+
+
+def test_readme_links_lead_to_pages_and_anchors_that_exist() -> None:
+    """The README is not part of the site, so the strict build does not check its links: this test does."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = [link for link in re.findall(r"\]\(([^)]+)\)", readme) if not link.startswith("http")]
+    assert len(links) > 10
+    for link in links:
+        target, _, anchor = link.partition("#")
+        page = ROOT / target
+        assert page.is_file(), f"README links to {target}, which does not exist"
+        assert not anchor or anchor in _anchors(page), f"README links to {link}: no such heading"
+
+
+def test_readme_stays_short() -> None:
+    assert len((ROOT / "README.md").read_bytes()) <= 10_000
