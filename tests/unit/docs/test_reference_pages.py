@@ -1,5 +1,6 @@
-"""The docs cannot drift from the code: every command and option is on its reference page, generated parts are
-current, every audit finding code is documented with its severity."""
+"""The docs cannot drift from the code: every command and option is on its reference page, no page shows a flag a
+command does not have, generated parts are current, every audit finding code is documented with its severity, and
+the README's links lead somewhere."""
 
 from __future__ import annotations
 
@@ -113,3 +114,62 @@ def test_readme_links_lead_to_pages_and_anchors_that_exist() -> None:
 
 def test_readme_stays_short() -> None:
     assert len((ROOT / "README.md").read_bytes()) <= 10_000
+
+
+def _command_lines(text: str) -> list[str]:
+    """Every `regcred …` invocation in the code of a page: fenced blocks (continuation lines joined) and code spans."""
+    text = text.replace(gen.BEGIN, "\0").replace(gen.END, "\0")
+    text = "".join(part for i, part in enumerate(text.split("\0")) if i % 2 == 0)  # drop the generated blocks
+    lines: list[str] = []
+    for block in re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL):
+        for line in block.splitlines():
+            if line.startswith((" ", "\t")) and lines:
+                lines[-1] += " " + line.strip()
+            else:
+                lines.append(line)
+    lines += re.findall(r"(?<!`)`([^`\n]+)`(?!`)", re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL))
+    return lines
+
+
+def _pages() -> list[tuple[str, str]]:
+    return [(str(page.relative_to(ROOT)), page.read_text(encoding="utf-8"))
+            for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]]
+
+
+def _unknown_flags(pages: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(file, command path, flag) for every flag the pages give a regcred command that it does not have."""
+    options = {
+        path: {flag for p in command.params if isinstance(p, click.Option) for flag in [*p.opts, *p.secondary_opts]}
+        | {"-h", "--help"}
+        for path, command in COMMANDS
+    }
+    return sorted({(page, path, flag) for page, path, flag in _flags_used(pages) if flag not in options[path]})
+
+
+def _flags_used(pages: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(file, command path, flag) for every flag given to a regcred command in these pages."""
+    paths = sorted((p for p, _ in COMMANDS), key=len, reverse=True)
+    found = []
+    for name, text in pages:
+        for line in _command_lines(text):
+            line = re.split(r"\s#\s|\|\s*(?:kubectl|regcred|envsubst)\b|>\s", line)[0]
+            for match in re.finditer(r"\bregcred ([a-z]+(?: [a-z]+)?)", line):
+                path = next((p for p in paths if f"regcred {match.group(1)}".startswith(p)), None)
+                if path is None:
+                    continue
+                rest = line[match.start() + len(path) :]
+                for flag in re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)", rest):
+                    found.append((name, path, flag))
+    return found
+
+
+def test_flags_the_docs_give_a_command_exist() -> None:
+    """The other direction: no page (nor the README) shows a command with a flag it does not have."""
+    assert len(_flags_used(_pages())) > 100
+    assert _unknown_flags(_pages()) == [], "flags the CLI does not have"
+
+
+def test_unknown_flags_are_found_in_blocks_and_spans() -> None:
+    planted = "```\nregcred apply -f x\n    [--workers N]\n```\nand `regcred sa attach pull -A --bogus`, `regcred plan | kubectl -x`"
+    assert _unknown_flags([("x.md", planted)]) == [
+        ("x.md", "regcred apply", "--workers"), ("x.md", "regcred sa attach", "--bogus")]
