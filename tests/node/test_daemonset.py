@@ -93,13 +93,6 @@ def test_sync_rounds_merge_rotate_and_remove_only_what_they_wrote(fake_node):
     assert not fake_node.path(KUBELET + ".regcred-owned").exists()
 
 
-def test_dockerfile_installs_the_package_on_python_slim():
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parents[2] / "deploy/node/Dockerfile").read_text()
-    assert "FROM python:3.11-slim" in text and "pip install ." in text and "COPY src ./src" in text
-
-
 # --- second review: the rendered loop run for real, quoting, the manifest on the real apiserver -------------------
 
 

@@ -14,7 +14,7 @@ from regcred.core.node.kubeletflags import DEFAULT_ROOT_DIR
 @click.command("daemonset")
 @click.option("--secret", required=True, metavar="NAME", help="The kubernetes.io/dockerconfigjson Secret to roll out.")
 @click.option("-n", "--namespace", default="kube-system", show_default=True, help="Namespace of the Secret and DaemonSet.")
-@click.option("--image", default=DEFAULT_IMAGE, show_default=True, help="Image built from deploy/node/Dockerfile.")
+@click.option("--image", default=DEFAULT_IMAGE, show_default=True, help="Image built by ./dev image or deploy/image/Dockerfile.")
 @click.option("--name", default=DEFAULT_NAME, show_default=True, help="Name of the DaemonSet.")
 @click.option("--root-dir", default=DEFAULT_ROOT_DIR, show_default=True, metavar="DIR", help="The kubelet's --root-dir.")
 @click.option("--interval", type=click.IntRange(5, 86400), default=60, show_default=True,
