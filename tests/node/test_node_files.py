@@ -39,11 +39,13 @@ def test_node_install_resolves_an_absolute_link_inside_the_host_root(regcred, fa
     target = fake_node.write("/etc/kubelet-creds/auth.json", {"auths": {"other.example.com": OTHER}})
     fake_node.path(KUBELET).parent.mkdir(parents=True)
     fake_node.path(KUBELET).symlink_to("/etc/kubelet-creds/auth.json")  # a path on the node, not on this machine
-    code, result, _ = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "none")
-    assert code == 0 and result["path"] == KUBELET and result["backup"] == "/etc/kubelet-creds/auth.json.bak"
+    code, result, _ = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "none",
+                              "--keep-backup")
+    assert code == 0 and result["path"] == KUBELET and result["backup"] == "/etc/kubelet-creds/auth.json.regcred-bak"
     assert fake_node.path(KUBELET).is_symlink()
     assert set(json.loads(target.read_text())["auths"]) == {"other.example.com", "reg.example.com"}
-    assert json.loads(fake_node.read("/etc/kubelet-creds/auth.json.bak")) == {"auths": {"other.example.com": OTHER}}
+    backup = fake_node.read("/etc/kubelet-creds/auth.json.regcred-bak")
+    assert json.loads(backup) == {"auths": {"other.example.com": OTHER}}
     code, out, _ = regcred("node", "doctor", "--host-root", str(fake_node.root), "-o", "json")
     assert json.loads(out)["used"] == KUBELET and "reg.example.com" in json.loads(out)["candidates"][0]["registries"]
 
@@ -112,7 +114,8 @@ def test_config_json_failing_restores_the_runtime_config_already_written(regcred
     fail_replace("config.json")
     code, _, err = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "containerd")
     assert code == 1 and len(err.strip().splitlines()) == 1
-    assert f"nothing was changed ({CONTAINERD}, {CONTAINERD}.regcred-owned written, then restored)" in err
+    assert (f"nothing was changed ({CONTAINERD}.regcred-owned, {CONTAINERD}, {KUBELET}.regcred-owned written, "
+            "then restored)") in err
     assert _snapshot(fake_node) == before
     assert oct(fake_node.path(CONTAINERD).stat().st_mode & 0o777) == "0o644"  # mode restored too
 
@@ -134,7 +137,7 @@ def test_home_location_failing_config_json_restores_kubeadm_flags(regcred, fake_
     fail_replace("config.json")
     code, _, err = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--location", "home",
                            "--runtime", "none")
-    assert code == 1 and "kubeadm-flags.env written, then restored" in err
+    assert code == 1 and "kubeadm-flags.env, /root/.docker/config.json.regcred-owned written, then restored" in err
     assert _snapshot(fake_node) == before
 
 
@@ -149,11 +152,15 @@ def test_remove_is_all_or_nothing_too(regcred, fake_node, fail_replace):
 
 def test_a_backup_name_taken_by_a_directory_is_a_clean_failure(regcred, fake_node):
     fake_node.write(KUBELET, {"auths": {"other.example.com": OTHER}})
-    fake_node.path(KUBELET + ".bak").mkdir()
-    code, _, err = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "none")
+    fake_node.path(KUBELET + ".regcred-bak").mkdir()
+    code, _, err = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "none", "--keep-backup")
     assert code == 1 and len(err.strip().splitlines()) == 1 and "is a directory" in err.lower()
     assert fake_node.json(KUBELET) == {"auths": {"other.example.com": OTHER}}
-    assert not any(fake_node.path(KUBELET + ".bak").iterdir())
+    assert not any(fake_node.path(KUBELET + ".regcred-bak").iterdir())
+    # without --keep-backup a directory of that name is not regcred's backup: left alone, the write goes on
+    code, _, err = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "none")
+    assert code == 0, err
+    assert fake_node.path(KUBELET + ".regcred-bak").is_dir()
 
 
 # --- warnings in JSON, node remove -------------------------------------------------------------------------------

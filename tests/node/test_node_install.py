@@ -29,15 +29,17 @@ def test_install_into_an_empty_node(regcred, fake_node):
     assert stat.S_IMODE(fake_node.path(KUBELET + ".regcred-owned").stat().st_mode) == 0o600
 
 
-def test_install_keeps_other_entries_unknown_keys_and_keeps_a_backup(regcred, fake_node):
+def test_install_keeps_other_entries_unknown_keys_and_keeps_a_backup_when_asked(regcred, fake_node):
     before = {"auths": {"other.example.com": OTHER}, "HttpHeaders": {"X-Meta": "1"}, "credsStore": "x", "zz": [1]}
     fake_node.write(KUBELET, before, mode=0o644)
-    code, result, _ = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "none")
-    assert code == 0 and result["kept"] == ["other.example.com"] and result["backup"] == KUBELET + ".bak"
+    code, result, _ = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "none",
+                              "--keep-backup")
+    assert code == 0 and result["kept"] == ["other.example.com"] and result["backup"] == KUBELET + ".regcred-bak"
     after = fake_node.json(KUBELET)
     assert after["auths"]["other.example.com"] == OTHER
     assert {k: after[k] for k in ("HttpHeaders", "credsStore", "zz")} == {k: before[k] for k in ("HttpHeaders", "credsStore", "zz")}
-    assert json.loads(fake_node.read(KUBELET + ".bak")) == before
+    assert json.loads(fake_node.read(KUBELET + ".regcred-bak")) == before
+    assert stat.S_IMODE(fake_node.path(KUBELET + ".regcred-bak").stat().st_mode) == 0o600
     assert stat.S_IMODE(fake_node.path(KUBELET).stat().st_mode) == 0o600
     # running it again changes nothing and keeps the same backup
     code, again, _ = install(regcred, fake_node, "reg.example.com", "-u", "alice", "--runtime", "none")

@@ -190,7 +190,7 @@ def test_node_remove_leaves_the_runtime_config_and_its_backup_private(regcred, f
     _sync(regcred, fake_node, "containerd", "a.example.com", "b.example.com")
     fake_node.path(CONTAINERD).chmod(0o644)
     code, _, err = regcred("node", "remove", "b.example.com", "--host-root", str(fake_node.root),
-                           "--runtime", "containerd")
+                           "--runtime", "containerd", "--keep-backup")
     assert code == 0, err
     assert stat.S_IMODE(fake_node.path(CONTAINERD).stat().st_mode) == 0o600
-    assert stat.S_IMODE(fake_node.path(CONTAINERD + ".bak").stat().st_mode) == 0o600
+    assert stat.S_IMODE(fake_node.path(CONTAINERD + ".regcred-bak").stat().st_mode) == 0o600

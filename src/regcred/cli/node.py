@@ -38,6 +38,14 @@ def placement_options(func: Any) -> Any:
     return func
 
 
+def keep_backup_option(func: Any) -> Any:
+    return click.option(
+        "--keep-backup", is_flag=True,
+        help="Keep the file's previous content as NAME.regcred-bak (0600; it holds the old credentials). Without "
+             "it no backup is kept and an earlier one is removed. NAME.bak is never touched.",
+    )(func)
+
+
 @click.group()
 def node() -> None:
     """Install, check and remove the kubelet's node-level registry credentials (every pod on the node)."""
@@ -88,12 +96,14 @@ def wanted_entries(server: str | None, username: str | None, email: str, from_fi
 @click.option("--keep-existing", is_flag=True, help="Leave such entries as they are and install the rest.")
 @click.option("--prune", is_flag=True, help="Remove entries regcred installed earlier that --from-file no longer has.")
 @click.option("--restart-kubelet", is_flag=True, help="Restart the kubelet through systemd afterwards.")
+@keep_backup_option
+@click.option("--quiet", is_flag=True, help="Print nothing when nothing changed (the node DaemonSet's rounds).")
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @output_option("table", "json")
 def install(server: str | None, from_file: Path | None, username: str | None, password_stdin: bool,
             password_env: str | None, password_literal: str | None, email: str, host_root: str, root_dir: str | None,
             location: str, runtime: str, overwrite: bool, keep_existing: bool, prune: bool, restart_kubelet: bool,
-            dry_run: bool, output: str) -> None:
+            keep_backup: bool, quiet: bool, dry_run: bool, output: str) -> None:
     """Merge registry credentials into the kubelet's node file, keeping every other entry."""
     from regcred.shells.host import open_host_root, restart_services
     from regcred.shells.nodefiles import install_entries, kubelet_settings_for
@@ -108,11 +118,12 @@ def install(server: str | None, from_file: Path | None, username: str | None, pa
     settings = kubelet_settings_for(host, root_dir)
     on_conflict = "overwrite" if overwrite else "keep" if keep_existing else "fail"
     result = install_entries(host, settings, wanted, location=location, runtime=runtime, on_conflict=on_conflict,
-                             prune=prune, dry_run=dry_run)
+                             prune=prune, dry_run=dry_run, keep_backup=keep_backup)
     result["root_dir"] = settings.root_dir
-    from regcred.cli.node_report import install_table
+    from regcred.cli.node_report import install_table, is_quiet
 
-    emit(result, output, install_table(result, settings))
+    if not (quiet and is_quiet(result)):
+        emit(result, output, install_table(result, settings))
     for warning in result["warnings"]:
         click.echo(f"warning: {warning}", err=True)
     if restart_kubelet and not dry_run:
@@ -130,10 +141,11 @@ def install(server: str | None, from_file: Path | None, username: str | None, pa
 @click.option("--runtime", type=click.Choice(RUNTIME_CHOICES), default="auto", show_default=True,
               help="Also remove the runtime's credential for SERVER's host (auto: the runtime found).")
 @click.option("--ignore-not-found", is_flag=True, help="Succeed when SERVER is found nowhere.")
+@keep_backup_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @output_option("table", "json")
 def remove(server: str, host_root: str, root_dir: str | None, location: str, runtime: str, ignore_not_found: bool,
-           dry_run: bool, output: str) -> None:
+           keep_backup: bool, dry_run: bool, output: str) -> None:
     """Remove SERVER's entry from every place `node install` writes to."""
     from regcred.shells.host import open_host_root
     from regcred.shells.nodefiles import kubelet_settings_for, remove_registry
@@ -142,7 +154,8 @@ def remove(server: str, host_root: str, root_dir: str | None, location: str, run
     settings = kubelet_settings_for(host, root_dir)
     from regcred.cli.node_report import remove_table
 
-    result = remove_registry(host, settings, server, location=location, runtime=runtime, dry_run=dry_run)
+    result = remove_registry(host, settings, server, location=location, runtime=runtime, dry_run=dry_run,
+                             keep_backup=keep_backup)
     rt = result["runtime"]
     emit(result, output, remove_table(result, server))
     if not result["removed"] and not rt["changed"] and not ignore_not_found:

@@ -50,3 +50,10 @@ def remove_table(result: dict[str, Any], server: str) -> str:
     if result["restart_needed"]:
         lines.append(f"restart needed: {', '.join(result['restart_needed'])}")
     return "\n".join(lines)
+
+
+def is_quiet(result: dict[str, Any]) -> bool:
+    """Nothing changed anywhere and nothing to warn about: `node install --quiet` prints nothing, so the
+    DaemonSet's unchanged rounds leave no log."""
+    home = result["home"] or {}
+    return not (result["changed"] or result["runtime"]["changed"] or home.get("changed") or result["warnings"])

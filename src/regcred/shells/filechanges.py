@@ -2,7 +2,7 @@
 
 A node install touches up to four files (the runtime's config, the kubelet's environment, config.json,
 its ownership record). Each write is atomic on its own; this keeps the whole set as close to
-all-or-nothing as a filesystem allows: the previous bytes and mode of every file (and of its `.bak`)
+all-or-nothing as a filesystem allows: the previous bytes and mode of every file (and of its `.regcred-bak`)
 are kept in memory before it is replaced, and put back in reverse order when a later write fails.
 """
 
@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from regcred.core.errors import OperationFailed, RegcredError
-from regcred.shells.files import atomic_write, follow_symlink
+from regcred.shells.files import CREDENTIAL_MODE, atomic_write, follow_symlink
+from regcred.shells.staletemps import remove_stale_temporaries
+
+BACKUP_SUFFIX = ".regcred-bak"  # regcred's own backup, only with --keep-backup; `NAME.bak` stays the user's
 
 
 @dataclass(slots=True)
@@ -43,12 +46,25 @@ class FileChanges:
         self._saved.append(_Saved(path, shown, content, mode))
 
     def write(self, path: Path, data: bytes, *, shown: str, mode: int, backup: bool = False) -> Path | None:
+        """Replace `path` atomically; returns regcred's backup (`NAME.regcred-bak`) when `backup` kept one.
+
+        Without `backup`, an earlier regcred backup of the file goes once the file is written: old and
+        removed credentials must not outlive the write that replaced them. `NAME.bak` is never touched:
+        it is the user's. Temporaries a killed run left beside the file are removed first (staletemps).
+        """
         target = follow_symlink(path)
+        kept = target.with_name(target.name + BACKUP_SUFFIX)
+        remove_stale_temporaries(target, kept, target.with_name(target.name + ".bak"))
         self._remember(target, shown)
-        if backup:
-            self._remember(target.with_name(target.name + ".bak"), shown + ".bak")
-        saved = atomic_write(target, data, mode=mode, backup=backup)
+        saved = None
+        if backup and target.is_file():
+            self._remember(kept, shown + BACKUP_SUFFIX)
+            atomic_write(kept, target.read_bytes(), mode=CREDENTIAL_MODE)
+            saved = kept
+        atomic_write(target, data, mode=mode)
         self.written.append(shown)
+        if not backup and kept.is_file() and not kept.is_symlink():
+            self.remove(kept, shown=shown + BACKUP_SUFFIX)
         return saved
 
     def remove(self, path: Path, *, shown: str) -> bool:
@@ -90,8 +106,8 @@ def failed_line(exc: RegcredError, changes: FileChanges, restore_failed: list[st
     if not changes.written:
         state = "nothing was changed"
     elif not restore_failed:
-        state = f"nothing was changed ({', '.join(changes.written)} written, then restored)"
+        state = f"nothing was changed ({', '.join(dict.fromkeys(changes.written))} written, then restored)"
     else:
         state = (f"PARTLY CHANGED: {', '.join(restore_failed)} could not be restored"
-                 f" (check it; its previous content is in its .bak when one was kept)")
+                 f" (check it; its previous content is in its .regcred-bak when --keep-backup was given)")
     return OperationFailed(f"{exc.message}; {state}")

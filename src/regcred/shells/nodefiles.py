@@ -22,6 +22,15 @@ def _target(settings: Any, location: str) -> str:
     return posixpath.join(settings.root_dir, "config.json")
 
 
+def credential_mode(path: Any) -> int:
+    """The mode a rewritten credential file gets: the file's own owner bits (a 0400 file stays 0400), never
+    more than 0600 (group and other bits go: the file holds passwords); 0600 for a new file."""
+    try:
+        return (path.stat().st_mode & 0o600) or 0o600
+    except OSError:
+        return 0o600
+
+
 def kubelet_settings_for(host: Any, root_dir: str | None) -> Any:
     """The kubelet's settings as read from the node (unit, env files), with an explicit root dir winning.
 
@@ -41,14 +50,17 @@ def kubelet_settings_for(host: Any, root_dir: str | None) -> Any:
 def install_entries(
     host: Any, settings: Any, wanted: list[tuple[str, str, str, str]], *, location: str = "root-dir",
     runtime: str = "auto", on_conflict: str = "fail", prune: bool = False, dry_run: bool = False,
+    keep_backup: bool = False,
 ) -> dict[str, Any]:
     """Merge `wanted` into the node file (and the runtime's config); the DaemonSet's sync calls this each loop.
 
     Every file is planned before the first is written. The writes go inert-first: the runtime's config
     and the kubelet's environment (read only after a restart), then config.json (read live by the
-    kubelet), then its ownership record. A failed write restores the files already written. `prune`
-    applies to both config.json and the runtime's config.
+    kubelet); each config between its ownership record's two steps (crash-safe pairs). A failed write
+    restores the files already written. `prune` applies to both config.json and the runtime's config.
+    `keep_backup` keeps the previous content as `NAME.regcred-bak`; without it an old one goes.
     """
+    from regcred.core.credentials.dockerconfig import raw_entries
     from regcred.shells import credfile
     from regcred.shells.files import locked_directory
     from regcred.shells.noderuntime import plan_runtime, stage_writes
@@ -60,7 +72,8 @@ def install_entries(
         runtime_result, runtime_writes = plan_runtime(host, runtime, wanted, target, on_conflict=on_conflict,
                                                       prune=prune)
         current = credfile.load_optional(path) or credfile.empty(path)
-        owned = ownership.parse_ownership(host.read_text(record))
+        on_disk = ownership.read_record(host.read_text(record))
+        owned = on_disk.settled(raw_entries(current))
         plan = ownership.plan_install(current, wanted, owned, on_conflict=on_conflict, prune=prune)
         if plan.conflicts and on_conflict == "fail":
             raise InputError(
@@ -75,19 +88,13 @@ def install_entries(
 
             changes = FileChanges()
             with _all_or_nothing(changes):
-                stage_writes(changes, host, runtime_writes)
+                stage_writes(changes, host, runtime_writes, keep_backup=keep_backup)
                 if home_write is not None:
                     changes.write(host.path(home_write[0]), home_write[1].encode(), shown=home_write[0],
                                   mode=home_write[2])
-                if plan.document is not None:
-                    backup = changes.write(path, dumps_file(plan.document).encode(), shown=target, mode=0o600,
-                                           backup=True)
-                if plan.owned_changed or plan.document is not None:
-                    if plan.owned:
-                        changes.write(host.path(record), ownership.dumps_ownership(plan.owned).encode(),
-                                      shown=record, mode=0o600)
-                    else:
-                        changes.remove(host.path(record, follow_last=False), shown=record)
+                document = None if plan.document is None else dumps_file(plan.document).encode()
+                backup = _write_pair(changes, host, target, document, on_disk, owned, plan.owned,
+                                     keep_backup=keep_backup)
     restart = ["kubelet"] if home_change else []
     restart.extend(runtime_result.pop("restart", []))
     return {
@@ -105,6 +112,25 @@ def install_entries(
         "dry_run": dry_run,
         "warnings": _shadow_warnings(host, settings, target) if location == "home" else [],
     }
+
+
+def _write_pair(changes: Any, host: Any, target: str, document: bytes | None, on_disk: Any,
+                settled: dict[str, str], owned: dict[str, str], *, keep_backup: bool) -> Any:
+    """config.json between its ownership record's two steps (ownership.record_steps): a kill between any two
+    renames leaves a record that still names the file's entries as regcred's. Returns the backup kept."""
+    steps = ownership.record_steps(on_disk, settled, owned)
+    record = target + ownership.OWNERSHIP_SUFFIX
+    if steps.before is not None:
+        changes.write(host.path(record), steps.before.encode(), shown=record, mode=0o600)
+    backup = None
+    if document is not None:
+        path = host.path(target)
+        backup = changes.write(path, document, shown=target, mode=credential_mode(path), backup=keep_backup)
+    if steps.after is not None:
+        changes.write(host.path(record), steps.after.encode(), shown=record, mode=0o600)
+    elif steps.remove:
+        changes.remove(host.path(record, follow_last=False), shown=record)
+    return backup
 
 
 class _all_or_nothing:
@@ -177,8 +203,11 @@ def apply_runtime(host: Any, runtime: str, wanted: list[tuple[str, str, str, str
 
 
 def remove_registry(host: Any, settings: Any, server: str, *, location: str = "root-dir", runtime: str = "auto",
-                    dry_run: bool = False) -> dict[str, Any]:
-    """Remove SERVER's entry from the node file, the ownership record and the runtime's config (all or nothing)."""
+                    dry_run: bool = False, keep_backup: bool = False) -> dict[str, Any]:
+    """Remove SERVER's entry from the node file, the ownership record and the runtime's config (all or nothing).
+
+    Removal removes: no backup keeps the credential unless `keep_backup` asks for one.
+    """
     from regcred.core.credentials.dockerconfig import dumps_file, without_entry
     from regcred.shells import credfile
     from regcred.shells.filechanges import FileChanges
@@ -202,17 +231,12 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
         changes = FileChanges()
         if not dry_run:
             with _all_or_nothing(changes):
-                stage_writes(changes, host, runtime_writes)
+                stage_writes(changes, host, runtime_writes, keep_backup=keep_backup)
                 if removed and current is not None:
-                    backup = changes.write(path, dumps_file(without_entry(current, server)).encode(), shown=target,
-                                           mode=0o600, backup=True)
-                    owned = ownership.parse_ownership(host.read_text(record))
-                    if owned.pop(server, None) is not None:
-                        if owned:
-                            changes.write(host.path(record), ownership.dumps_ownership(owned).encode(),
-                                          shown=record, mode=0o600)
-                        else:
-                            changes.remove(host.path(record, follow_last=False), shown=record)
+                    on_disk = ownership.read_record(host.read_text(record))
+                    owned = {k: fp for k, fp in on_disk.entries.items() if k != server}
+                    backup = _write_pair(changes, host, target, dumps_file(without_entry(current, server)).encode(),
+                                         on_disk, dict(on_disk.entries), owned, keep_backup=keep_backup)
     restart = rt.pop("restart", [])
     return {"path": target, "removed": removed, "backup": host.node_path(backup) if backup else None,
             "runtime": rt, "restart_needed": restart, "dry_run": dry_run}

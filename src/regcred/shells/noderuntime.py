@@ -13,14 +13,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from regcred.core.node import runtimes
-from regcred.core.node.ownership import OWNERSHIP_SUFFIX, dumps_ownership, parse_ownership, plan_runtime_auth
+from regcred.core.node.ownership import (
+    OWNERSHIP_SUFFIX,
+    OwnershipRecord,
+    plan_runtime_auth,
+    read_record,
+    record_steps,
+)
 
 Wanted = list[tuple[str, str, str, str]]
 
 
 @dataclass(frozen=True, slots=True)
 class RuntimeWrite:
-    """One runtime file to write (node path, new text, mode, whether to keep a .bak); text None removes it."""
+    """One runtime file to write (node path, new text, mode, whether it may be backed up); text None removes it."""
 
     path: str
     text: str | None
@@ -48,14 +54,14 @@ def _without_auth(name: str, text: str | None, hosts: list[str]) -> str | None:
     return runtimes.registries_yaml_without_auth(text, hosts, name)
 
 
-def _record_write(host: Any, path: str, owned: dict[str, str], new: dict[str, str]) -> list[RuntimeWrite]:
-    """The ownership record beside `path`, when it changes (removed once it records nothing)."""
+def _paired(path: str, config: RuntimeWrite | None, on_disk: OwnershipRecord, settled: dict[str, str],
+            new: dict[str, str]) -> list[RuntimeWrite]:
+    """The config write between its ownership record's two steps (ownership.record_steps: crash-safe pair)."""
     record = path + OWNERSHIP_SUFFIX
-    if new == owned:
-        return []
-    if not new:
-        return [RuntimeWrite(record, None)] if host.exists(record) else []
-    return [RuntimeWrite(record, dumps_ownership(new))]
+    steps = record_steps(on_disk, settled, new)
+    before = [RuntimeWrite(record, steps.before)] if steps.before else []
+    after = [RuntimeWrite(record, steps.after)] if steps.after else [RuntimeWrite(record, None)] if steps.remove else []
+    return [*before, *([config] if config else []), *after]
 
 
 def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_conflict: str = "fail",
@@ -97,7 +103,8 @@ def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_
     path = result["config"] = runtimes.config_path(name)
     if name == runtimes.CONTAINERD:
         result["notes"].append(runtimes.CONTAINERD_DEPRECATION)
-    owned = parse_ownership(host.read_text(path + OWNERSHIP_SUFFIX))
+    on_disk = read_record(host.read_text(path + OWNERSHIP_SUFFIX))
+    owned = on_disk.settled(facts.auths)
     auth = {c.host: {"username": c.username, "password": c.password} for c in creds}
     plan = plan_runtime_auth(owned, facts.auths, auth, wanted_hosts, on_conflict=on_conflict, prune=prune)
     if plan.conflicts and on_conflict == "fail":
@@ -109,11 +116,10 @@ def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_
     result.update(hosts=[h for h in result["hosts"] if h not in plan.conflicts],
                   added=[h for h in plan.write if not facts.auths.get(h)],
                   replaced=[h for h in plan.write if facts.auths.get(h)], removed=plan.remove, skipped=plan.conflicts)
-    writes = _record_write(host, path, owned, plan.owned)
-    if new is None:
-        return result, writes
-    result.update(changed=True, restart=[runtimes.SERVICE[name]])
-    return result, [RuntimeWrite(path, new, 0o600, host.exists(path)), *writes]
+    if new is not None:
+        result.update(changed=True, restart=[runtimes.SERVICE[name]])
+    config = RuntimeWrite(path, new, 0o600, host.exists(path)) if new is not None else None
+    return result, _paired(path, config, on_disk, owned, plan.owned)
 
 
 def _crio_plan(host: Any, facts: runtimes.RuntimeFacts, auth_file: str, result: dict[str, Any], *,
@@ -148,23 +154,23 @@ def plan_runtime_removal(host: Any, runtime: str, server: str) -> tuple[dict[str
     if name in (runtimes.CONTAINERD, runtimes.K3S, runtimes.RKE2) and run_host:
         cfg = rt["config"] = runtimes.config_path(name)
         new = _without_auth(name, host.read_text(cfg), [run_host])
-        owned = parse_ownership(host.read_text(cfg + OWNERSHIP_SUFFIX))
-        writes = _record_write(host, cfg, owned, {h: f for h, f in owned.items() if h != run_host})
+        on_disk = read_record(host.read_text(cfg + OWNERSHIP_SUFFIX))
+        owned = dict(on_disk.entries)
         rt.update(hosts=[run_host], changed=new is not None)
-        if new is None:
-            return rt, writes
-        rt["restart"] = [runtimes.SERVICE[name]]
-        return rt, [RuntimeWrite(cfg, new, 0o600, True), *writes]  # it holds other hosts' passwords
+        if new is not None:
+            rt["restart"] = [runtimes.SERVICE[name]]
+        config = RuntimeWrite(cfg, new, 0o600, True) if new is not None else None  # other hosts' passwords: 0600
+        return rt, _paired(cfg, config, on_disk, owned, {h: f for h, f in owned.items() if h != run_host})
     if name == runtimes.CRIO:
         rt["notes"].append("crio reads the kubelet's file through global_auth_file: nothing else to remove")
     return rt, []
 
 
-def stage_writes(changes: Any, host: Any, writes: list[RuntimeWrite]) -> None:
+def stage_writes(changes: Any, host: Any, writes: list[RuntimeWrite], *, keep_backup: bool = False) -> None:
     """Write (or remove) each planned runtime file through `changes`, so a later failure can roll it back."""
     for write in writes:
         if write.text is None:
             changes.remove(host.path(write.path, follow_last=False), shown=write.path)
         else:
             changes.write(host.path(write.path), write.text.encode(), shown=write.path, mode=write.mode,
-                          backup=write.backup)
+                          backup=write.backup and keep_backup)

@@ -4,7 +4,7 @@ Each pod mounts the node's kubelet directory and the Secret, and every interval 
 `regcred node install --from-file … --prune --keep-existing`: entries are merged (other entries never
 clobbered, an entry someone else wrote for the same registry is left as it is) and an entry the Secret
 lost is removed only when regcred wrote it and it is unchanged (the ownership record next to config.json).
-Nothing is written when nothing changed, so the loop is cheap and leaves no churn of backups.
+Nothing is written (or logged) when nothing changed, so the loop is cheap and keeps no backups.
 """
 
 from __future__ import annotations
@@ -25,16 +25,28 @@ SECRET_DIR = "/secret"
 def sync_script(root_dir: str, *, host_root: str = HOST_ROOT, secret_dir: str = SECRET_DIR) -> str:
     """The container's loop: one `node install` per interval; a failed round is logged and retried.
 
-    Every path is shell-quoted: a root dir is data, never shell syntax.
+    The shell is the container's PID 1, which the kernel spares from every signal it has no handler for:
+    TERM is trapped, the sleep runs in the background and `wait` is interrupted, so a delete or rollout
+    ends at once with exit 0. A TERM during a round runs once that `regcred` has finished (sh runs traps
+    between commands), never in the middle of a write. The first round, and the first after a failure,
+    print their result; later rounds use --quiet: an unchanged round logs nothing. Every path is
+    shell-quoted: a root dir is data, never shell syntax.
     """
     secret_file = shlex.quote(f"{secret_dir}/{KEY_DOCKERCONFIGJSON}")
     return (
         "set -u\n"
+        'sleeper=""\n'
+        """trap 'test -z "$sleeper" || kill "$sleeper" 2>/dev/null; exit 0' TERM INT\n"""
+        'quiet=""\n'
         "while :; do\n"
+        "  next=--quiet\n"
         f"  regcred node install --from-file {secret_file} --host-root {shlex.quote(host_root)} "
-        f"--root-dir {shlex.quote(root_dir)} --runtime none --prune --keep-existing -o json "
-        '|| echo "regcred-node: sync failed; retrying in ${REGCRED_INTERVAL}s" >&2\n'
-        '  sleep "${REGCRED_INTERVAL}"\n'
+        f"--root-dir {shlex.quote(root_dir)} --runtime none --prune --keep-existing -o json $quiet "
+        '|| { echo "regcred-node: sync failed; retrying in ${REGCRED_INTERVAL}s" >&2; next=""; }\n'
+        "  quiet=$next\n"
+        '  sleep "${REGCRED_INTERVAL}" & sleeper=$!\n'
+        '  wait "$sleeper"\n'
+        '  sleeper=""\n'
         "done\n"
     )
 

@@ -4,6 +4,11 @@ Beside each file regcred edits on a node (the kubelet's config.json, containerd'
 registries.yaml) it keeps an ownership record, `<file>.regcred-owned`: key or host -> SHA-256 of what it
 wrote. An entry is regcred's while it is still exactly that: only then is it replaced without asking or
 removed by a prune. Another writer's entry for the same key is a conflict (fail, keep or overwrite).
+
+A file and its record are two renames, and a `kill -9` can land between them. So the record is written
+twice around the file (`record_before_write`): first naming both the current and the intended
+fingerprint of every entry about to change (`pending`), then, once the file is in place, the new state
+alone. Whichever rename a crash interrupts, the next run recognises the file's entry as regcred's.
 """
 
 from __future__ import annotations
@@ -27,27 +32,88 @@ def entry_fingerprint(obj: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def parse_ownership(text: str | bytes | None) -> dict[str, str]:
-    """The ownership record (`config.json.regcred-owned`): registry key -> fingerprint; bad content is empty."""
+@dataclass(frozen=True, slots=True)
+class OwnershipRecord:
+    """A record as read: what regcred wrote (`entries`), and what an interrupted write was about to write."""
+
+    entries: Mapping[str, str]
+    pending: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries or self.pending)
+
+    def settled(self, current: Mapping[str, Any]) -> dict[str, str]:
+        """key -> fingerprint for the keys still in `current`: the entry's own when it is one regcred
+        wrote or was writing when a run was killed, else the recorded one (someone else changed it)."""
+        settled: dict[str, str] = {}
+        for key in sorted(set(self.entries) | set(self.pending)):
+            if key not in current:
+                continue
+            fingerprint = entry_fingerprint(current[key])
+            if fingerprint == self.entries.get(key) or fingerprint in self.pending.get(key, ()):
+                settled[key] = fingerprint
+            elif key in self.entries:
+                settled[key] = self.entries[key]
+        return settled
+
+
+def read_record(text: str | bytes | None) -> OwnershipRecord:
+    """The ownership record (`config.json.regcred-owned`); bad content is an empty record."""
     import json
 
-    if not text:
-        return {}
     try:
-        doc = json.loads(text)
+        doc = json.loads(text) if text else None
     except ValueError:
-        return {}
-    entries = doc.get("entries") if isinstance(doc, dict) else None
-    if not isinstance(entries, dict):
-        return {}
-    return {str(k): str(v) for k, v in entries.items() if isinstance(v, str)}
+        doc = None
+    doc = doc if isinstance(doc, dict) else {}
+    entries, pending = doc.get("entries"), doc.get("pending")
+    return OwnershipRecord(
+        {str(k): v for k, v in entries.items() if isinstance(v, str)} if isinstance(entries, dict) else {},
+        {str(k): frozenset(f for f in v if isinstance(f, str)) for k, v in pending.items() if isinstance(v, list)}
+        if isinstance(pending, dict) else {},
+    )
 
 
-def dumps_ownership(owned: Mapping[str, str]) -> str:
+def parse_ownership(text: str | bytes | None) -> dict[str, str]:
+    """The record's settled part: registry key -> fingerprint of what regcred wrote."""
+    return dict(read_record(text).entries)
+
+
+def dumps_ownership(owned: Mapping[str, str], pending: Mapping[str, Iterable[str]] | None = None) -> str:
     import json
 
-    doc = {"managedBy": "regcred", "version": 1, "entries": dict(sorted(owned.items()))}
+    doc: dict[str, Any] = {"managedBy": "regcred", "version": 1, "entries": dict(sorted(owned.items()))}
+    if pending:
+        doc["pending"] = {k: sorted(v) for k, v in sorted(pending.items())}
     return json.dumps(doc, indent=2) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSteps:
+    """How a record changes around its file: `before` is written first, then the file, then `after`
+    (or the record is removed, when `remove`); None and False mean no such step."""
+
+    before: str | None
+    after: str | None
+    remove: bool
+
+
+def record_steps(on_disk: OwnershipRecord, settled: Mapping[str, str], new: Mapping[str, str]) -> RecordSteps:
+    """The record writes around one file write that takes the record from `settled` to `new`."""
+    before = record_before_write(settled, new)
+    changed = before is not None or dict(on_disk.entries) != dict(new) or bool(on_disk.pending)
+    return RecordSteps(before, dumps_ownership(new) if changed and new else None,
+                       changed and not new and bool(on_disk))
+
+
+def record_before_write(settled: Mapping[str, str], new: Mapping[str, str]) -> str | None:
+    """The record to write before the file is replaced: today's entries, plus every new fingerprint as pending.
+
+    None when no entry gets a new fingerprint (a removal needs no such step: a record naming an entry the
+    file no longer has is harmless, so the record is rewritten after the file).
+    """
+    pending = {k: [fp] for k, fp in new.items() if settled.get(k) != fp}
+    return dumps_ownership(settled, pending) if pending else None
 
 
 @dataclass(slots=True)
