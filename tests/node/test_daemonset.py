@@ -216,3 +216,103 @@ def test_the_manifest_is_accepted_by_the_api_server(kube, regcred):
     spec = created["spec"]["template"]["spec"]
     assert spec["volumes"][0]["hostPath"] == {"path": "/data/kubelet", "type": "Directory"}
     assert spec["containers"][0]["volumeMounts"][0]["mountPath"] == "/host/data/kubelet"
+
+
+# --- the loop as PID 1 would run it: SIGTERM ends it at once and cleanly; an unchanged round logs nothing ----------
+
+
+def _start_loop(tmp_path, script, bin_scripts: dict[str, str], interval: str = "60"):
+    import os
+    import subprocess
+    import sys
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, text in bin_scripts.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    path = f"{bin_dir}:{os.path.dirname(sys.executable)}:/usr/bin:/bin"
+    return subprocess.Popen(["/bin/sh", "-c", script], env={"PATH": path, "REGCRED_INTERVAL": interval},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+
+
+def _wait_for(condition, timeout=30.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_sigterm_during_the_sleep_ends_the_loop_at_once_with_exit_0(tmp_path, fake_node):
+    import signal
+    import time
+    from pathlib import Path
+
+    secret_dir = tmp_path / "secret"
+    secret_dir.mkdir()
+    _secret_volume(secret_dir, secret("a.example.com"))
+    script = sync_script("/var/lib/kubelet", host_root=str(fake_node.root), secret_dir=str(secret_dir))
+    loop = _start_loop(tmp_path, script, {})  # the real sleep, 60 s
+    children = Path(f"/proc/{loop.pid}/task/{loop.pid}/children")
+    try:
+
+        def sleeping() -> list[str]:  # the round is done: the loop's one child is the sleep
+            pids = children.read_text().split()
+            try:
+                return pids if Path(f"/proc/{pids[0]}/cmdline").read_bytes() == b"sleep\x0060\x00" else []
+            except (IndexError, FileNotFoundError):
+                return []
+
+        _wait_for(sleeping)
+        (sleeper,) = sleeping()
+        started = time.monotonic()
+        loop.send_signal(signal.SIGTERM)
+        out, err = loop.communicate(timeout=5)
+    finally:
+        if loop.poll() is None:
+            loop.kill()
+    assert loop.returncode == 0 and time.monotonic() - started < 2, err
+    assert json.loads(out)["added"] == ["a.example.com"]
+
+    def sleeper_gone() -> bool:  # killed by the trap (a zombie until its new parent reaps it counts as gone)
+        try:
+            return Path(f"/proc/{sleeper}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        except FileNotFoundError:
+            return True
+
+    _wait_for(sleeper_gone, timeout=2)
+
+
+def test_sigterm_during_a_round_waits_for_it_then_exits_0(tmp_path):
+    import signal
+
+    marks = tmp_path / "marks"
+    slow = f"#!/bin/sh\necho start >> {marks}\nsleep 1\necho end >> {marks}\n"  # a round that takes a while
+    loop = _start_loop(tmp_path, sync_script("/var/lib/kubelet"), {"regcred": slow})
+    try:
+        _wait_for(lambda: marks.exists())
+        loop.send_signal(signal.SIGTERM)
+        _, err = loop.communicate(timeout=10)
+    finally:
+        if loop.poll() is None:
+            loop.kill()
+    assert loop.returncode == 0, err
+    assert marks.read_text() == "start\nend\n"  # the write in progress finished; no second round began
+
+
+def test_unchanged_rounds_log_nothing(tmp_path, fake_node):
+    rounds = tmp_path / "rounds"
+    # a fake sleep: three rounds, then TERM to the loop (as the kubelet would on a delete)
+    counting_sleep = (f"#!/bin/sh\necho x >> {rounds}\n"
+                      f'[ "$(wc -l < {rounds})" -ge 3 ] && kill -TERM $PPID\nexit 0\n')
+    secret_dir = tmp_path / "secret"
+    secret_dir.mkdir()
+    _secret_volume(secret_dir, secret("a.example.com"))
+    script = sync_script("/var/lib/kubelet", host_root=str(fake_node.root), secret_dir=str(secret_dir))
+    loop = _start_loop(tmp_path, script, {"sleep": counting_sleep})
+    out, err = loop.communicate(timeout=60)
+    assert loop.returncode == 0 and rounds.read_text() == "x\nx\nx\n", err
+    assert json.loads(out)["added"] == ["a.example.com"]  # the first round only: rounds 2 and 3 printed nothing
+    assert err == ""
