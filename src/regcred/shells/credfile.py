@@ -1,8 +1,14 @@
-"""Docker credential files on disk: load with the kubelet's rules, update under a lock, write atomically."""
+"""Docker credential files on disk: load with the kubelet's rules, update under a lock, write atomically.
+
+An update changes one entry and nothing else: other entries keep their bytes (even a key that is not
+valid UTF-8, which the kubelet reads as U+FFFD), and the file keeps its owner's permission bits (a 0400
+file stays 0400) while group and other bits go, since the file holds passwords.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +16,7 @@ from typing import Any
 
 from regcred.core.credentials.dockerconfig import DockerConfig, Layout, dumps_file, parse
 from regcred.shells.files import atomic_write, follow_symlink, locked_directory, read_bytes, read_optional
+from regcred.shells.staletemps import remove_stale_temporaries
 
 
 def layout_for(path: Path) -> Layout:
@@ -25,6 +32,31 @@ def load(path: Path) -> DockerConfig:
 def load_optional(path: Path) -> DockerConfig | None:
     data = read_optional(path, what="credential file")
     return None if data is None else parse(data, str(path), layout_for(path))
+
+
+def credential_mode(path: Path) -> int:
+    """The mode a rewritten credential file gets: its own owner bits, never more than 0600; 0600 when new."""
+    try:
+        return (path.stat().st_mode & 0o600) or 0o600
+    except OSError:
+        return 0o600
+
+
+def _faithful(data: bytes, path: Path) -> DockerConfig:
+    """Parsed as the kubelet reads it (invalid UTF-8 as U+FFFD), with a raw document that keeps the file's own
+    bytes (surrogateescape), so a rewrite leaves every other entry as it was."""
+    config = parse(data, str(path), layout_for(path))
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raw = parse(data.decode("utf-8", "surrogateescape"), str(path), layout_for(path)).raw
+        return dataclasses.replace(config, raw=raw)
+    return config
+
+
+def encode_file(raw: dict[str, Any]) -> bytes:
+    """The bytes of a credential file; what `_faithful` kept of invalid UTF-8 goes back as it was."""
+    return dumps_file(raw).encode("utf-8", "surrogateescape")
 
 
 def empty(path: Path) -> DockerConfig:
@@ -53,10 +85,13 @@ def update(
     The file is parsed before anything is written, so an unparseable file is refused and left untouched.
     A symlinked file is updated in its target's directory (the lock is taken there too); the link stays.
     """
-    with locked_directory(follow_symlink(path).parent) if not dry_run else contextlib.nullcontext():
-        before = load_optional(path)
+    target = follow_symlink(path)
+    with locked_directory(target.parent) if not dry_run else contextlib.nullcontext():
+        data = read_optional(path, what="credential file")
+        before = None if data is None else _faithful(data, path)
         new = change(before if before is not None else empty(path))
         if new is None or dry_run:
             return Update(before, new, False)
-        saved = atomic_write(path, dumps_file(new).encode(), backup=backup)
+        remove_stale_temporaries(target)
+        saved = atomic_write(path, encode_file(new), mode=credential_mode(target), backup=backup)
         return Update(before, new, True, saved)

@@ -47,6 +47,14 @@ class HostRoot:
         except ValueError:
             return str(path)
 
+    def in_node_terms(self, message: str) -> str:
+        """One rule for paths in node messages: every file by the node's own path (as the kubelet sees it),
+        and, when the host root is not `/`, the host root named once at the end."""
+        if self.is_live:
+            return message
+        message = message.replace(str(self.root).rstrip("/") + "/", "/")
+        return message if "--host-root" in message else f"{message} (on the node under --host-root {self.root})"
+
     def exists(self, node_path: str) -> bool:
         try:
             return self.path(node_path).exists()

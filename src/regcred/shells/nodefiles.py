@@ -8,27 +8,37 @@ through here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import posixpath
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
-from regcred.core.errors import InputError, OperationFailed
+from regcred.core.errors import InputError, OperationFailed, RegcredError
 from regcred.core.node import ownership
 from regcred.core.node import search as nodesearch
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _in_node_terms(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Errors from any layer below name files the node's way (HostRoot.in_node_terms), never half host-side."""
+
+    @functools.wraps(func)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return func(*args, **kwargs)
+        except RegcredError as exc:
+            exc.message = args[0].in_node_terms(exc.message)  # type: ignore[attr-defined]  # the host comes first
+            raise
+
+    return run
 
 
 def _target(settings: Any, location: str) -> str:
     if location == "home":
         return posixpath.join(settings.home or settings.user_home, ".docker", "config.json")
     return posixpath.join(settings.root_dir, "config.json")
-
-
-def credential_mode(path: Any) -> int:
-    """The mode a rewritten credential file gets: the file's own owner bits (a 0400 file stays 0400), never
-    more than 0600 (group and other bits go: the file holds passwords); 0600 for a new file."""
-    try:
-        return (path.stat().st_mode & 0o600) or 0o600
-    except OSError:
-        return 0o600
 
 
 def kubelet_settings_for(host: Any, root_dir: str | None) -> Any:
@@ -41,12 +51,16 @@ def kubelet_settings_for(host: Any, root_dir: str | None) -> Any:
 
     from regcred.shells.host import kubelet_settings
 
+    if root_dir is not None and not root_dir.startswith("/"):
+        raise InputError(f"--root-dir {root_dir!r}: not an absolute path",
+                         hint="give the kubelet's --root-dir as the node sees it, e.g. /var/lib/kubelet")
     settings = kubelet_settings(host)
     if root_dir:
         settings = dataclasses.replace(settings, root_dir=posixpath.normpath(root_dir), root_dir_source="--root-dir")
     return settings
 
 
+@_in_node_terms
 def install_entries(
     host: Any, settings: Any, wanted: list[tuple[str, str, str, str]], *, location: str = "root-dir",
     runtime: str = "auto", on_conflict: str = "fail", prune: bool = False, dry_run: bool = False,
@@ -118,6 +132,8 @@ def _write_pair(changes: Any, host: Any, target: str, document: bytes | None, on
                 settled: dict[str, str], owned: dict[str, str], *, keep_backup: bool) -> Any:
     """config.json between its ownership record's two steps (ownership.record_steps): a kill between any two
     renames leaves a record that still names the file's entries as regcred's. Returns the backup kept."""
+    from regcred.shells import credfile
+
     steps = ownership.record_steps(on_disk, settled, owned)
     record = target + ownership.OWNERSHIP_SUFFIX
     if steps.before is not None:
@@ -125,7 +141,7 @@ def _write_pair(changes: Any, host: Any, target: str, document: bytes | None, on
     backup = None
     if document is not None:
         path = host.path(target)
-        backup = changes.write(path, document, shown=target, mode=credential_mode(path), backup=keep_backup)
+        backup = changes.write(path, document, shown=target, mode=credfile.credential_mode(path), backup=keep_backup)
     if steps.after is not None:
         changes.write(host.path(record), steps.after.encode(), shown=record, mode=0o600)
     elif steps.remove:
@@ -184,6 +200,7 @@ def _plan_home(host: Any, settings: Any) -> tuple[dict[str, Any] | None, tuple[s
     return change, (None if new is None else (path, new, mode))
 
 
+@_in_node_terms
 def apply_runtime(host: Any, runtime: str, wanted: list[tuple[str, str, str, str]], auth_file: str,
                   *, on_conflict: str = "keep", prune: bool = False, dry_run: bool) -> dict[str, Any]:
     """The runtime's credentials on their own (`regcred apply`): its config and ownership record, all or nothing."""
@@ -202,6 +219,7 @@ def apply_runtime(host: Any, runtime: str, wanted: list[tuple[str, str, str, str
     return result
 
 
+@_in_node_terms
 def remove_registry(host: Any, settings: Any, server: str, *, location: str = "root-dir", runtime: str = "auto",
                     dry_run: bool = False, keep_backup: bool = False) -> dict[str, Any]:
     """Remove SERVER's entry from the node file, the ownership record and the runtime's config (all or nothing).

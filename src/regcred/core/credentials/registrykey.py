@@ -116,13 +116,23 @@ class InvalidRegistryKey(InputError):
     """The registry key itself is bad (its message already names it)."""
 
 
+def check_port(key: str, parsed: ParsedKey) -> None:
+    """Go's url.Parse takes any digits as a port, but no client reaches `r.io:99999`: refuse it as input,
+    not later as a DNS or connection failure."""
+    if parsed.port and (len(parsed.port) > 5 or not 0 < int(parsed.port) < 65536):
+        raise InvalidRegistryKey(f"invalid registry key {key!r}: port {parsed.port} is out of range (1-65535)",
+                                 hint="use host[:port][/path], for example registry.example.com:5000")
+
+
 def validate_server(server: str) -> str:
     """A registry key the kubelet can index; anything Go's url.Parse rejects is refused up front."""
     if not server or server.strip() != server:
         raise InvalidRegistryKey(f"invalid registry key {server!r}: empty or surrounded by spaces")
-    if index_key(server) is None:
+    parsed = parse_schemeless(server)
+    if parsed is None or index_key(server) is None:
         raise InvalidRegistryKey(
             f"invalid registry key {server!r}: the kubelet cannot parse it as a URL and would ignore it",
             hint="use host[:port][/path], for example registry.example.com:5000",
         )
+    check_port(server, parsed)
     return server

@@ -22,7 +22,13 @@ from regcred.core.credentials.imageref import (  # the reference grammar
     TAG_PATTERN,
     names_a_registry,
 )
-from regcred.core.credentials.registrykey import DOCKER_HUB_API_HOST, DOCKER_HUB_HOSTS, GLOB_CHARS, client_key
+from regcred.core.credentials.registrykey import (
+    DOCKER_HUB_API_HOST,
+    DOCKER_HUB_HOSTS,
+    GLOB_CHARS,
+    check_port,
+    client_key,
+)
 from regcred.core.errors import InputError
 
 DEFAULT_TAG = "latest"
@@ -79,6 +85,7 @@ def registry_of_key(key: str) -> str:
         raise InputError(f"registry key {key!r} is not a URL the kubelet can use")
     if GLOB_CHARS.search(parsed.host):  # the host part, as the keyring reads it ([::1]:5000 is not a pattern)
         raise InputError(f"registry key {key!r} is a wildcard: name a concrete registry to verify it")
+    check_port(key, parsed)
     return parsed.hostport
 
 
