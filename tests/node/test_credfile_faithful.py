@@ -42,3 +42,24 @@ def test_add_keeps_a_read_only_file_read_only_and_drops_group_and_other_bits(reg
     new = tmp_path / "new.json"
     code, _, _ = regcred("auth", "add", "reg.example.com", "-u", "alice", "--password-env", "NODE_PW", "--file", str(new))
     assert code == 0 and stat.S_IMODE(new.stat().st_mode) == 0o600
+
+
+def test_node_install_and_remove_keep_the_bytes_too_and_report_the_key_as_the_kubelet_reads_it(fake_node):
+    import subprocess
+    import sys
+
+    from tests.node.conftest import KUBELET
+
+    fake_node.write(KUBELET, b'{"auths": {' + ODD_KEY + b": " + json.dumps(OTHER).encode() + b"}}")
+    for command in (["install", "reg.example.com", "-u", "alice", "--password-env", "PW"], ["remove", "reg.example.com"]):
+        done = subprocess.run([sys.executable, "-m", "regcred", "node", *command, "--host-root", str(fake_node.root),
+                               "--runtime", "none", "-o", "json"], capture_output=True, env={"PW": "pw", "PATH": "/bin"},
+                              check=False)
+        assert done.returncode == 0, done.stderr
+        assert ODD_KEY in fake_node.path(KUBELET).read_bytes()
+        done.stdout.decode("utf-8")  # the JSON output stays valid UTF-8
+    assert json.loads(done.stdout)["removed"] == ["reg.example.com"]
+    code = subprocess.run([sys.executable, "-m", "regcred", "node", "install", "reg.example.com", "-u", "alice",
+                           "--password-env", "PW", "--host-root", str(fake_node.root), "--runtime", "none", "-o", "json"],
+                          capture_output=True, env={"PW": "pw", "PATH": "/bin"}, check=False)
+    assert "odd-\ufffd.example.com" in json.loads(code.stdout)["kept"]

@@ -30,8 +30,9 @@ def load(path: Path) -> DockerConfig:
 
 
 def load_optional(path: Path) -> DockerConfig | None:
+    """For a read-modify-write: None when missing; the raw document keeps the file's bytes (`_faithful`)."""
     data = read_optional(path, what="credential file")
-    return None if data is None else parse(data, str(path), layout_for(path))
+    return None if data is None else _faithful(data, path)
 
 
 def credential_mode(path: Path) -> int:
@@ -70,14 +71,12 @@ class Update:
     before: DockerConfig | None
     after: dict[str, Any] | None
     written: bool
-    backup: Path | None = None
 
 
 def update(
     path: Path,
     change: Callable[[DockerConfig], dict[str, Any] | None],
     *,
-    backup: bool = False,
     dry_run: bool = False,
 ) -> Update:
     """Read-modify-write under a directory lock; `change` returns the new raw document or None for no change.
@@ -87,11 +86,10 @@ def update(
     """
     target = follow_symlink(path)
     with locked_directory(target.parent) if not dry_run else contextlib.nullcontext():
-        data = read_optional(path, what="credential file")
-        before = None if data is None else _faithful(data, path)
+        before = load_optional(path)
         new = change(before if before is not None else empty(path))
         if new is None or dry_run:
             return Update(before, new, False)
         remove_stale_temporaries(target)
-        saved = atomic_write(path, encode_file(new), mode=credential_mode(target), backup=backup)
-        return Update(before, new, True, saved)
+        atomic_write(path, encode_file(new), mode=credential_mode(target))
+        return Update(before, new, True)

@@ -97,7 +97,6 @@ def install_entries(
         home_change, home_write = (None, None) if location == "root-dir" else _plan_home(host, settings)
         backup = None
         if not dry_run:
-            from regcred.core.credentials.dockerconfig import dumps_file
             from regcred.shells.filechanges import FileChanges
 
             changes = FileChanges()
@@ -106,7 +105,7 @@ def install_entries(
                 if home_write is not None:
                     changes.write(host.path(home_write[0]), home_write[1].encode(), shown=home_write[0],
                                   mode=home_write[2])
-                document = None if plan.document is None else dumps_file(plan.document).encode()
+                document = None if plan.document is None else credfile.encode_file(plan.document)
                 backup = _write_pair(changes, host, target, document, on_disk, owned, plan.owned,
                                      keep_backup=keep_backup)
     restart = ["kubelet"] if home_change else []
@@ -226,7 +225,7 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
 
     Removal removes: no backup keeps the credential unless `keep_backup` asks for one.
     """
-    from regcred.core.credentials.dockerconfig import dumps_file, without_entry
+    from regcred.core.credentials.dockerconfig import without_entry
     from regcred.shells import credfile
     from regcred.shells.filechanges import FileChanges
     from regcred.shells.files import locked_directory
@@ -253,7 +252,7 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
                 if removed and current is not None:
                     on_disk = ownership.read_record(host.read_text(record))
                     owned = {k: fp for k, fp in on_disk.entries.items() if k != server}
-                    backup = _write_pair(changes, host, target, dumps_file(without_entry(current, server)).encode(),
+                    backup = _write_pair(changes, host, target, credfile.encode_file(without_entry(current, server)),
                                          on_disk, dict(on_disk.entries), owned, keep_backup=keep_backup)
     restart = rt.pop("restart", [])
     return {"path": target, "removed": removed, "backup": host.node_path(backup) if backup else None,

@@ -180,7 +180,7 @@ def plan_install(
                 raw = without_entry(base, key)
                 plan.removed.append(key)
             new_owned.pop(key, None)
-    plan.kept.extend(k for k in existing_raw if k not in wanted_keys and k not in plan.removed)
+    plan.kept.extend(k for k in current.registry_keys() if k not in wanted_keys and k not in plan.removed)
     plan.document = raw
     plan.owned = new_owned
     plan.owned_changed = new_owned != dict(owned)
