@@ -63,3 +63,22 @@ def test_node_install_and_remove_keep_the_bytes_too_and_report_the_key_as_the_ku
                            "--password-env", "PW", "--host-root", str(fake_node.root), "--runtime", "none", "-o", "json"],
                           capture_output=True, env={"PW": "pw", "PATH": "/bin"}, check=False)
     assert "odd-\ufffd.example.com" in json.loads(code.stdout)["kept"]
+
+
+def test_auth_add_removes_the_old_temporaries_of_its_file_only(regcred, tmp_path):
+    import os
+    import time
+
+    from regcred.shells.staletemps import STALE_AFTER
+
+    path = tmp_path / "config.json"
+    path.write_text("{}")
+    stale, other = tmp_path / ".config.json.k1ll3d_9.tmp", tmp_path / ".other.json.k1ll3d_9.tmp"
+    for leftover in (stale, other):
+        leftover.write_text('{"auths": {"old": {"auth": "YTpi"}}}')
+        then = time.time() - STALE_AFTER - 1
+        os.utime(leftover, (then, then))
+    code, _, err = regcred("auth", "add", "reg.example.com", "-u", "alice", "--password-env", "NODE_PW",
+                           "--file", str(path))
+    assert code == 0, err
+    assert not stale.exists() and other.exists()

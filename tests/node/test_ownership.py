@@ -27,7 +27,7 @@ def test_plan_adds_and_keeps_everything_else():
 def test_plan_identical_entry_changes_nothing():
     current = cfg({"auths": {"reg.example.com": {"username": "u", "password": "p", "auth": "dTpw"}}})
     plan = ownership.plan_install(current, [("reg.example.com", "u", "p", "")], {})
-    assert plan.document is None and plan.kept == ["reg.example.com"] and not plan.owned_changed
+    assert plan.document is None and plan.kept == ["reg.example.com"] and plan.owned == {}
 
 
 def test_plan_conflict_unless_owned_or_overwrite():
@@ -72,3 +72,36 @@ def test_runtime_auth_plan_claims_only_what_regcred_writes():
     plan = ownership.plan_runtime_auth(owned, before, wanted, keep, on_conflict="overwrite", prune=False)
     assert (plan.write, plan.remove, plan.conflicts) == (["edited.io", "new.io", "other.io"], [], [])
     assert plan.owned == {"gone.io": fp, "kept.io": fp, "edited.io": fp, "new.io": fp, "other.io": fp}
+
+
+# --- the record as a crash-safe pair: pending fingerprints around the file write ----------------------------------
+
+
+def test_a_record_written_before_the_file_names_old_and_new_as_regcreds():
+    old, new = {"username": "u", "password": "old"}, {"username": "u", "password": "new"}
+    settled = {"r.io": ownership.entry_fingerprint(old)}
+    wanted = {"r.io": ownership.entry_fingerprint(new), "added.io": ownership.entry_fingerprint(new)}
+    steps = ownership.record_steps(ownership.read_record(ownership.dumps_ownership(settled)), settled, wanted)
+    before = ownership.read_record(steps.before)
+    assert before.entries == settled  # an older regcred reads the state before the write
+    assert before.pending == {k: frozenset([fp]) for k, fp in wanted.items()}
+    # whichever rename a kill interrupted, the file's entry is regcred's
+    assert before.settled({"r.io": old}) == settled and before.settled({"r.io": new}) == {"r.io": wanted["r.io"]}
+    assert before.settled({"added.io": new}) == {"added.io": wanted["added.io"]} and before.settled({}) == {}
+    assert before.settled({"r.io": OTHER}) == settled  # someone else's: not matched, as before
+    assert ownership.read_record(steps.after) == ownership.OwnershipRecord(wanted) and not steps.remove
+
+
+def test_record_steps_write_nothing_when_nothing_changes_and_settle_a_pending_record():
+    fp = ownership.entry_fingerprint(OTHER)
+    settled = {"r.io": fp}
+    quiet = ownership.record_steps(ownership.OwnershipRecord(settled), settled, settled)
+    assert quiet == ownership.RecordSteps(None, None, False)
+    interrupted = ownership.OwnershipRecord({}, {"r.io": frozenset([fp])})
+    assert ownership.record_steps(interrupted, settled, settled) == ownership.RecordSteps(
+        None, ownership.dumps_ownership(settled), False)
+    removal = ownership.record_steps(ownership.OwnershipRecord(settled), settled, {})
+    assert removal == ownership.RecordSteps(None, None, True)  # after the file: a record naming a gone entry is harmless
+    for bad in (b'{"entries": {}, "pending": {"r.io": "x"}}', b'{"pending": [1]}', b'{"pending": {"r.io": [1, "a"]}}'):
+        record = ownership.read_record(bad)
+        assert record.entries == {} and all(v <= {"a"} for v in record.pending.values())

@@ -122,7 +122,6 @@ class InstallPlan:
 
     document: dict[str, Any] | None = field(repr=False)  # holds every entry's credentials
     owned: dict[str, str]
-    owned_changed: bool
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
@@ -151,7 +150,7 @@ def plan_install(
 
     existing_raw = raw_entries(current)
     new_owned = {k: v for k, v in owned.items() if k in existing_raw}
-    plan = InstallPlan(None, new_owned, False)
+    plan = InstallPlan(None, new_owned)
     writes: list[tuple[str, dict[str, Any]]] = []
     wanted_keys = set()
     for key, username, password, email in wanted:
@@ -183,7 +182,6 @@ def plan_install(
     plan.kept.extend(k for k in current.registry_keys() if k not in wanted_keys and k not in plan.removed)
     plan.document = raw
     plan.owned = new_owned
-    plan.owned_changed = new_owned != dict(owned)
     return plan
 
 
