@@ -39,10 +39,11 @@ main()
 """
 
 
-def _node_install(root: Path, password: str, *prefix: str, crash_at: int | None = None) -> subprocess.CompletedProcess:
+def _node_install(root: Path, password: str, *prefix: str, crash_at: int | None = None,
+                  registry: str = REGISTRY) -> subprocess.CompletedProcess:
     """`regcred node install` in its own process (optionally under `prefix`, e.g. strace) on the fake node."""
     env = {**os.environ, "PW": password, "CRASH_AT": str(crash_at or 0)}
-    args = ["node", "install", REGISTRY, "-u", "alice", "--password-env", "PW", "--host-root", str(root),
+    args = ["node", "install", registry, "-u", "alice", "--password-env", "PW", "--host-root", str(root),
             "--runtime", "containerd", "-o", "json"]
     command = [*prefix, sys.executable, "-c", CRASH_AT_RENAME, *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
@@ -96,6 +97,19 @@ def test_a_kill_at_every_rename_never_blocks_the_next_rotation(fake_node, tmp_pa
         _assert_next_rotation_succeeds(node, step)
     # both crash-safe pairs: the runtime's record, config and record again; then config.json's three
     assert steps >= 6
+
+
+def test_a_removal_after_a_crash_keeps_the_interrupted_entry_regcreds(regcred, fake_node, tmp_path):
+    """`node remove` of another registry settles the record without dropping what the killed run was writing."""
+    for step in range(1, 7):
+        node = type(fake_node)(tmp_path / f"node-{step}")
+        node.write(CONTAINERD, SANDBOX)
+        assert _node_install(node.root, "other", registry="other.example.com").returncode == 0
+        assert _rotate_after_a_crash(node, [], step).returncode == KILLED
+        code, _, err = regcred("node", "remove", "other.example.com", "--host-root", str(node.root),
+                               "--runtime", "containerd")
+        assert code == 0, (step, err)
+        _assert_next_rotation_succeeds(node, step)
 
 
 def test_a_real_sigkill_at_each_rename_under_strace(fake_node, tmp_path):

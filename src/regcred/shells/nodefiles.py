@@ -225,7 +225,7 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
 
     Removal removes: no backup keeps the credential unless `keep_backup` asks for one.
     """
-    from regcred.core.credentials.dockerconfig import without_entry
+    from regcred.core.credentials.dockerconfig import raw_entries, without_entry
     from regcred.shells import credfile
     from regcred.shells.filechanges import FileChanges
     from regcred.shells.files import locked_directory
@@ -251,9 +251,10 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
                 stage_writes(changes, host, runtime_writes, keep_backup=keep_backup)
                 if removed and current is not None:
                     on_disk = ownership.read_record(host.read_text(record))
-                    owned = {k: fp for k, fp in on_disk.entries.items() if k != server}
+                    settled = on_disk.settled(raw_entries(current))  # an interrupted write's entries stay ours
+                    owned = {k: fp for k, fp in settled.items() if k != server}
                     backup = _write_pair(changes, host, target, credfile.encode_file(without_entry(current, server)),
-                                         on_disk, dict(on_disk.entries), owned, keep_backup=keep_backup)
+                                         on_disk, settled, owned, keep_backup=keep_backup)
     restart = rt.pop("restart", [])
     return {"path": target, "removed": removed, "backup": host.node_path(backup) if backup else None,
             "runtime": rt, "restart_needed": restart, "dry_run": dry_run}

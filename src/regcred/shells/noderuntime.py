@@ -153,9 +153,10 @@ def plan_runtime_removal(host: Any, runtime: str, server: str) -> tuple[dict[str
     run_host = runtimes.runtime_host(server)
     if name in (runtimes.CONTAINERD, runtimes.K3S, runtimes.RKE2) and run_host:
         cfg = rt["config"] = runtimes.config_path(name)
-        new = _without_auth(name, host.read_text(cfg), [run_host])
+        text = host.read_text(cfg)
+        new = _without_auth(name, text, [run_host])
         on_disk = read_record(host.read_text(cfg + OWNERSHIP_SUFFIX))
-        owned = dict(on_disk.entries)
+        owned = on_disk.settled(runtimes.config_facts(name, text).auths)  # an interrupted write's hosts stay ours
         rt.update(hosts=[run_host], changed=new is not None)
         if new is not None:
             rt["restart"] = [runtimes.SERVICE[name]]
