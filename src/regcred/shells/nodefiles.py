@@ -74,10 +74,10 @@ def install_entries(
     restores the files already written. `prune` applies to both config.json and the runtime's config.
     `keep_backup` keeps the previous content as `NAME.regcred-bak`; without it an old one goes.
     """
-    from regcred.core.credentials.dockerconfig import raw_entries
+    from regcred.core.credentials.dockerconfig import dumps_file, raw_entries
     from regcred.shells import credfile
     from regcred.shells.files import locked_directory
-    from regcred.shells.noderuntime import plan_runtime, stage_writes
+    from regcred.shells.noderuntime import paired_writes, plan_runtime, stage_writes
 
     target = _target(settings, location)
     path = host.path(target)
@@ -105,9 +105,9 @@ def install_entries(
                 if home_write is not None:
                     changes.write(host.path(home_write[0]), home_write[1].encode(), shown=home_write[0],
                                   mode=home_write[2])
-                document = None if plan.document is None else credfile.encode_file(plan.document)
-                backup = _write_pair(changes, host, target, document, on_disk, owned, plan.owned,
-                                     keep_backup=keep_backup)
+                file = None if plan.document is None else _config_json(host, target, dumps_file(plan.document))
+                writes = paired_writes(target, file, on_disk, owned, plan.owned)
+                backup = stage_writes(changes, host, writes, keep_backup=keep_backup).get(target)
     restart = ["kubelet"] if home_change else []
     restart.extend(runtime_result.pop("restart", []))
     return {
@@ -127,25 +127,12 @@ def install_entries(
     }
 
 
-def _write_pair(changes: Any, host: Any, target: str, document: bytes | None, on_disk: Any,
-                settled: dict[str, str], owned: dict[str, str], *, keep_backup: bool) -> Any:
-    """config.json between its ownership record's two steps (ownership.record_steps): a kill between any two
-    renames leaves a record that still names the file's entries as regcred's. Returns the backup kept."""
+def _config_json(host: Any, target: str, text: str) -> Any:
+    """config.json's planned write: its owner bits kept (credfile.credential_mode), a backup allowed."""
     from regcred.shells import credfile
+    from regcred.shells.noderuntime import NodeWrite
 
-    steps = ownership.record_steps(on_disk, settled, owned)
-    record = target + ownership.OWNERSHIP_SUFFIX
-    if steps.before is not None:
-        changes.write(host.path(record), steps.before.encode(), shown=record, mode=0o600)
-    backup = None
-    if document is not None:
-        path = host.path(target)
-        backup = changes.write(path, document, shown=target, mode=credfile.credential_mode(path), backup=keep_backup)
-    if steps.after is not None:
-        changes.write(host.path(record), steps.after.encode(), shown=record, mode=0o600)
-    elif steps.remove:
-        changes.remove(host.path(record, follow_last=False), shown=record)
-    return backup
+    return NodeWrite(target, text, credfile.credential_mode(host.path(target)), True)
 
 
 class _all_or_nothing:
@@ -225,11 +212,11 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
 
     Removal removes: no backup keeps the credential unless `keep_backup` asks for one.
     """
-    from regcred.core.credentials.dockerconfig import raw_entries, without_entry
+    from regcred.core.credentials.dockerconfig import dumps_file, raw_entries, without_entry
     from regcred.shells import credfile
     from regcred.shells.filechanges import FileChanges
     from regcred.shells.files import locked_directory
-    from regcred.shells.noderuntime import plan_runtime_removal, stage_writes
+    from regcred.shells.noderuntime import paired_writes, plan_runtime_removal, stage_writes
 
     target = _target(settings, location)
     path = host.path(target)
@@ -253,8 +240,9 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
                     on_disk = ownership.read_record(host.read_text(record))
                     settled = on_disk.settled(raw_entries(current))  # an interrupted write's entries stay ours
                     owned = {k: fp for k, fp in settled.items() if k != server}
-                    backup = _write_pair(changes, host, target, credfile.encode_file(without_entry(current, server)),
-                                         on_disk, settled, owned, keep_backup=keep_backup)
+                    file = _config_json(host, target, dumps_file(without_entry(current, server)))
+                    writes = paired_writes(target, file, on_disk, settled, owned)
+                    backup = stage_writes(changes, host, writes, keep_backup=keep_backup).get(target)
     restart = rt.pop("restart", [])
     return {"path": target, "removed": removed, "backup": host.node_path(backup) if backup else None,
             "runtime": rt, "restart_needed": restart, "dry_run": dry_run}

@@ -25,8 +25,8 @@ Wanted = list[tuple[str, str, str, str]]
 
 
 @dataclass(frozen=True, slots=True)
-class RuntimeWrite:
-    """One runtime file to write (node path, new text, mode, whether it may be backed up); text None removes it."""
+class NodeWrite:
+    """One node file to write (node path, new text, mode, whether it may be backed up); text None removes it."""
 
     path: str
     text: str | None
@@ -54,18 +54,19 @@ def _without_auth(name: str, text: str | None, hosts: list[str]) -> str | None:
     return runtimes.registries_yaml_without_auth(text, hosts, name)
 
 
-def _paired(path: str, config: RuntimeWrite | None, on_disk: OwnershipRecord, settled: dict[str, str],
-            new: dict[str, str]) -> list[RuntimeWrite]:
-    """The config write between its ownership record's two steps (ownership.record_steps: crash-safe pair)."""
+def paired_writes(path: str, config: NodeWrite | None, on_disk: OwnershipRecord, settled: dict[str, str],
+                  new: dict[str, str]) -> list[NodeWrite]:
+    """A file's write between its ownership record's two steps (ownership.record_steps): a kill between any two
+    renames leaves a record that still names the file's entries as regcred's. config.json's pair uses it too."""
     record = path + OWNERSHIP_SUFFIX
     steps = record_steps(on_disk, settled, new)
-    before = [RuntimeWrite(record, steps.before)] if steps.before else []
-    after = [RuntimeWrite(record, steps.after)] if steps.after else [RuntimeWrite(record, None)] if steps.remove else []
+    before = [NodeWrite(record, steps.before)] if steps.before else []
+    after = [NodeWrite(record, steps.after)] if steps.after else [NodeWrite(record, None)] if steps.remove else []
     return [*before, *([config] if config else []), *after]
 
 
 def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_conflict: str = "fail",
-                 prune: bool = False) -> tuple[dict[str, Any], list[RuntimeWrite]]:
+                 prune: bool = False) -> tuple[dict[str, Any], list[NodeWrite]]:
     """What the runtime gets for the sandbox image (auto) or for every registry (named); nothing is written.
 
     Other auth someone else wrote for a wanted host is a conflict, as in config.json (`on_conflict`).
@@ -118,12 +119,12 @@ def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_
                   replaced=[h for h in plan.write if facts.auths.get(h)], removed=plan.remove, skipped=plan.conflicts)
     if new is not None:
         result.update(changed=True, restart=[runtimes.SERVICE[name]])
-    config = RuntimeWrite(path, new, 0o600, host.exists(path)) if new is not None else None
-    return result, _paired(path, config, on_disk, owned, plan.owned)
+    config = NodeWrite(path, new, 0o600, host.exists(path)) if new is not None else None
+    return result, paired_writes(path, config, on_disk, owned, plan.owned)
 
 
 def _crio_plan(host: Any, facts: runtimes.RuntimeFacts, auth_file: str, result: dict[str, Any], *,
-               give: bool, prune: bool) -> tuple[dict[str, Any], list[RuntimeWrite]]:
+               give: bool, prune: bool) -> tuple[dict[str, Any], list[NodeWrite]]:
     """CRI-O reads the kubelet's own file through regcred's drop-in: nothing per host to add or prune.
 
     `give`: CRI-O should get the credentials. `prune` (no registry left at all): the drop-in goes, while
@@ -133,7 +134,7 @@ def _crio_plan(host: Any, facts: runtimes.RuntimeFacts, auth_file: str, result: 
     if not give:
         if prune and host.read_text(path) == runtimes.crio_dropin(auth_file):
             result.update(changed=True, removed=["global_auth_file"], restart=[runtimes.SERVICE[runtimes.CRIO]])
-            return result, [RuntimeWrite(path, None)]
+            return result, [NodeWrite(path, None)]
         return result, []
     if facts.auth_file == auth_file:
         return result, []
@@ -143,10 +144,10 @@ def _crio_plan(host: Any, facts: runtimes.RuntimeFacts, auth_file: str, result: 
         )
         return result, []
     result.update(changed=True, added=result["hosts"], restart=[runtimes.SERVICE[runtimes.CRIO]])
-    return result, [RuntimeWrite(path, runtimes.crio_dropin(auth_file), 0o644, host.exists(path))]
+    return result, [NodeWrite(path, runtimes.crio_dropin(auth_file), 0o644, host.exists(path))]
 
 
-def plan_runtime_removal(host: Any, runtime: str, server: str) -> tuple[dict[str, Any], list[RuntimeWrite]]:
+def plan_runtime_removal(host: Any, runtime: str, server: str) -> tuple[dict[str, Any], list[NodeWrite]]:
     """What `node remove` takes out of the runtime's config for SERVER's host; nothing is written."""
     name = runtime_name(host, runtime)
     rt: dict[str, Any] = {"name": name, "config": None, "hosts": [], "changed": False, "notes": []}
@@ -160,18 +161,24 @@ def plan_runtime_removal(host: Any, runtime: str, server: str) -> tuple[dict[str
         rt.update(hosts=[run_host], changed=new is not None)
         if new is not None:
             rt["restart"] = [runtimes.SERVICE[name]]
-        config = RuntimeWrite(cfg, new, 0o600, True) if new is not None else None  # other hosts' passwords: 0600
-        return rt, _paired(cfg, config, on_disk, owned, {h: f for h, f in owned.items() if h != run_host})
+        config = NodeWrite(cfg, new, 0o600, True) if new is not None else None  # other hosts' passwords: 0600
+        return rt, paired_writes(cfg, config, on_disk, owned, {h: f for h, f in owned.items() if h != run_host})
     if name == runtimes.CRIO:
         rt["notes"].append("crio reads the kubelet's file through global_auth_file: nothing else to remove")
     return rt, []
 
 
-def stage_writes(changes: Any, host: Any, writes: list[RuntimeWrite], *, keep_backup: bool = False) -> None:
-    """Write (or remove) each planned runtime file through `changes`, so a later failure can roll it back."""
+def stage_writes(changes: Any, host: Any, writes: list[NodeWrite], *, keep_backup: bool = False) -> dict[str, Any]:
+    """Write (or remove) each planned file through `changes`, so a later failure can roll it back; returns
+    node path -> the backup kept (`keep_backup`)."""
+    backups = {}
     for write in writes:
         if write.text is None:
             changes.remove(host.path(write.path, follow_last=False), shown=write.path)
-        else:
-            changes.write(host.path(write.path), write.text.encode(), shown=write.path, mode=write.mode,
-                          backup=write.backup and keep_backup)
+            continue
+        # surrogateescape: config.json's text keeps another entry's invalid UTF-8 as it was (credfile._faithful)
+        saved = changes.write(host.path(write.path), write.text.encode("utf-8", "surrogateescape"), shown=write.path,
+                              mode=write.mode, backup=write.backup and keep_backup)
+        if saved is not None:
+            backups[write.path] = saved
+    return backups
