@@ -26,7 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from regcred.core.verify.verification import RepositoryRef, Target
+from regcred.core.verify.plan import Target
+from regcred.core.verify.repository import RepositoryRef
 from regcred.localregistry.registry import REGISTRY_BIN, RegistryServer
 from regcred.shells.registry import RegistryClient, VerifyOptions
 

@@ -149,8 +149,9 @@ def test_findings_sorted_errors_first_and_json_shape() -> None:
 def test_credential_uses_collect_images_per_credential_and_never_show_in_json() -> None:
     report = run(GOOD, deployment("a", "app", f"{REG}/x:1", f"{REG}/y:2", secrets=("good",)))
     [use] = report.credential_uses
-    assert (use.key, use.username, use.source, use.images) == (REG, "robot", "Secret/app/good",
-                                                               (f"{REG}/x:1", f"{REG}/y:2"))
+    cred = use.credential
+    assert (cred.key, cred.username, cred.source, use.images) == (REG, "robot", "Secret/app/good",
+                                                                  (f"{REG}/x:1", f"{REG}/y:2"))
     assert "pw-1" not in repr(use) and "pw-1" not in str(report.as_json())
 
 

@@ -10,7 +10,8 @@ import yaml
 
 from regcred.core.audit.findings import CredentialUse
 from regcred.core.audit.verification import rejection_fix, verification_findings
-from regcred.core.verify.verification import status_reason
+from regcred.core.credentials.keyring import Credential
+from regcred.core.verify.results import status_reason
 from regcred.localregistry.registry import RegistryServer
 from tests.audit.builders import deployment, entry, pull_secret
 from tests.support.cli import run_regcred
@@ -53,7 +54,7 @@ def test_several_causes_each_fixed_once_and_over_privilege_left_to_its_own_findi
     assert rejection_fix(error) == ("repository or tag unknown: fix the image reference, or push the image; "
                                     "denied for this repository: grant the account pull access to it "
                                     "(e.g. the project of a robot account)")
-    use = CredentialUse("r.io", "robot", "pw", "Secret/app/pull", ("r.io/a:1",))
+    use = CredentialUse(Credential("r.io", "robot", "pw", source="Secret/app/pull"), ("r.io/a:1",))
     row = {"login": True, "pull": {"a:1": False}, "error": error, "over_privileged": True}
     findings = list(verification_findings([use], [row]))
     assert [f.code for f in findings] == ["credential-rejected", "credential-over-privileged"]

@@ -15,7 +15,8 @@ from regcred.core.audit.simulation import audit as run_audit
 from regcred.core.audit.verification import verification_findings
 from regcred.core.credentials.imageref import parse_image
 from regcred.core.errors import InputError, OperationFailed
-from regcred.core.verify.verification import CheckRequest, RepositoryRef
+from regcred.core.verify.plan import CheckRequest
+from regcred.core.verify.repository import RepositoryRef
 
 if TYPE_CHECKING:
     from regcred.cli.clusteropts import ClusterOptions
@@ -65,7 +66,7 @@ def verify_uses(report: AuditReport, *, ca_file: Path | None, insecure_http: boo
                 RepositoryRef(img.path, reference, img.registry, by_digest=img.digest is not None))
         for registry, refs in by_registry.items():
             uses.append(use)
-            requests.append(CheckRequest(use.key, use.username, use.password, tuple(refs), use.source, registry))
+            requests.append(CheckRequest(use.credential, tuple(refs), registry))
     if not requests:
         return
     rows = run_checks(requests, ca_file=ca_file, insecure_http=insecure_http, timeout=timeout, probe_upload=False,

@@ -9,16 +9,11 @@ import click
 
 from regcred.cli.options import output_option, password_options, resolve_password
 from regcred.cli.output import emit, render_table
+from regcred.core.credentials.keyring import Credential
 from regcred.core.errors import InputError, OperationFailed
-from regcred.core.verify.verification import (
-    CheckRequest,
-    RepositoryRef,
-    parse_repository_option,
-    plan_checks,
-    registry_of_key,
-    repositories_for,
-    row_json,
-)
+from regcred.core.verify.hosts import registry_of_key
+from regcred.core.verify.plan import CheckRequest, plan_checks, row_json
+from regcred.core.verify.repository import RepositoryRef, parse_repository_option, repositories_for
 
 
 def requests_from_file(path: Path, refs: list[RepositoryRef]) -> list[CheckRequest]:
@@ -44,7 +39,7 @@ def _request(key: str, username: str, password: str, refs: list[RepositoryRef], 
         chosen = tuple(repositories_for(registry_of_key(key), refs))
     except InputError:
         chosen = ()
-    return CheckRequest(key, username, password, chosen, source)
+    return CheckRequest(Credential(key, username, password, source=source), chosen)
 
 
 def run_checks(requests: list[CheckRequest], *, ca_file: Path | None, insecure_http: bool, timeout: float,

@@ -13,19 +13,13 @@ from dataclasses import dataclass
 
 import httpx
 
-
-class RegistryProblem(Exception):
-    """One check could not go on; the message is the user-facing reason (never holds a secret)."""
-
-    def __init__(self, message: str, *, reachable: bool = True, tls: bool | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.reachable = reachable
-        self.tls = tls
+from regcred.core.verify.results import RegistryProblem
 
 
 class DeadlinePassed(RegistryProblem):
     """The whole check ran past its deadline: no further request is sent for it."""
+
+    ends_check = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from regcred.core.credentials.keyring import Keyring
+from regcred.core.credentials.keyring import Credential, Keyring
 
 ERROR = "error"
 WARNING = "warning"
@@ -67,10 +67,7 @@ class ClusterState:
 class CredentialUse:
     """A credential the kubelet would try, and the images it would be tried for (for --verify)."""
 
-    key: str
-    username: str
-    password: str = field(repr=False)
-    source: str = ""
+    credential: Credential
     images: tuple[str, ...] = ()
 
 

@@ -12,7 +12,7 @@ Speed: a keyring is built once per (namespace, secret list) and each (keyring, r
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from regcred.core.audit.findings import (
@@ -80,7 +80,7 @@ class _Audit:
         self.covered_domains: set[str] = set()
         self.uncovered: list[tuple[str, str, str, str]] = []  # object, image, repository, domain
         self.node_shared: dict[str, tuple[Credential, list[str]]] = {}
-        self.uses: dict[tuple[str, str, str, str], set[str]] = {}
+        self.uses: dict[Credential, set[str]] = {}
 
     # --- indexing -----------------------------------------------------------------------------------
 
@@ -307,7 +307,7 @@ class _Audit:
             entry = self.node_shared.setdefault(repository, (first, []))
             entry[1].append(ref)
         for cred in credentials:
-            self.uses.setdefault((cred.key, cred.username, cred.password, cred.source), set()).add(image)
+            self.uses.setdefault(replace(cred, email=""), set()).add(image)  # the e-mail plays no part in a pull
 
     def finish(self) -> None:
         for (ns, secret), refs in self.missing.items():
@@ -325,8 +325,7 @@ class _Audit:
                      f"with node credentials ({cred.key}) for {len(refs)} object(s) such as {refs[0]}: once pulled, "
                      "every pod on the node may use it (KEP-2535); give those workloads a pull secret instead")
         self.report.credential_uses = [
-            CredentialUse(key, user, password, source, tuple(sorted(images)))
-            for (key, user, password, source), images in self.uses.items()
+            CredentialUse(credential, tuple(sorted(images))) for credential, images in self.uses.items()
         ]
 
 

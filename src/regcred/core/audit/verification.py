@@ -1,6 +1,6 @@
 """`audit --verify` findings: what a failed or over-privileged credential check means, and its one-line fix.
 
-The registry shell words each failure with a fixed vocabulary (core.verification.status_reason and the
+The registry checks word each failure with a fixed vocabulary (core.verify.results.status_reason and the
 transport reasons: "DNS: cannot resolve", "TLS error with", "404 not found", ...). A rejected credential is
 not always a stale one: a 404 wants a corrected image reference, a network error a reachable registry. So
 each reason is mapped to the fix of its cause, in the order the reasons were found, each fix named once.
@@ -49,14 +49,15 @@ def rejection_fix(error: str | None) -> str:
 def verification_findings(uses: Iterable[CredentialUse], rows: Iterable[dict[str, Any]]) -> Iterator[Finding]:
     """credential-rejected / credential-over-privileged from verify rows (same order as `uses`)."""
     for use, row in zip(uses, rows, strict=True):
-        ref = use.source
+        cred = use.credential
+        ref = cred.source
         failed = [repo for repo, ok in row["pull"].items() if not ok]
         if not row["login"] or failed or (row["error"] and not row["over_privileged"]):
             reason = _without_over_privileged(row["error"]) or "pull not authorised"
             yield Finding("credential-rejected", ref,
-                          f"{use.key} (user {use.username}): {reason}; fix: {rejection_fix(row['error'])}")
+                          f"{cred.key} (user {cred.username}): {reason}; fix: {rejection_fix(row['error'])}")
         if row["over_privileged"]:
-            yield Finding("credential-over-privileged", ref, f"{use.key} (user {use.username}) may push; use a "
+            yield Finding("credential-over-privileged", ref, f"{cred.key} (user {cred.username}) may push; use a "
                           "read-only (pull) credential for pulls")
 
 
