@@ -14,6 +14,7 @@ from regcred.core.verify.tokens import (
     expires_at,
     read_token_reply,
 )
+from tests.verify.fakejwt import jwt_with_payload
 from tests.verify.fakejwt import unsigned_jwt as _jwt
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -68,3 +69,42 @@ def test_star_action_grants_push() -> None:
     assert grant.actions_for("team/app") >= {"pull", "push"}
     assert grant.actions_for("other") == frozenset()
 
+
+
+@pytest.mark.parametrize(("body", "needle"), [
+    (json.dumps({"token": _jwt({"exp": 1e308})}), "exp 1e+308, which is not a usable time"),
+    (json.dumps({"token": _jwt({"exp": -1e15})}), "exp -1e+15"),
+    (json.dumps({"token": _jwt({"exp": 10**400})}), "exp 1e+400"),
+    (json.dumps({"token": "t", "expires_in": 1e20}), "expires_in 1e+20"),
+    (json.dumps({"token": "t", "expires_in": -5}), "expires_in -5"),
+    ('{"token": "t", "expires_in": NaN}', "expires_in nan"),
+    ('{"token": "t", "expires_in": -Infinity}', "expires_in -inf"),
+    ('{"token": "t", "x": ' + "[" * 100_000 + "]" * 100_000 + "}", "reply is nested too deeply"),
+    (json.dumps({"token": "t\r\nSet-Cookie: x"}), "characters an HTTP header cannot carry"),
+    (json.dumps({"token": "t t"}), "characters an HTTP header cannot carry"),
+])
+def test_values_out_of_range_name_what_was_sent(body: str, needle: str) -> None:
+    with pytest.raises(TokenReplyError, match=needle.replace("+", r"\+")):
+        read_token_reply(body.encode())
+
+
+def test_claims_nested_too_deeply_are_an_error_not_a_crash() -> None:
+    token = jwt_with_payload('{"access": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(TokenReplyError, match="the token's claims is nested too deeply"):
+        read_token_reply(json.dumps({"token": token}).encode())
+
+
+@pytest.mark.parametrize("issued_at", ["9999-12-31T23:59:59Z", "9999-12-31T20:00:00-05:00"])
+def test_an_expiry_past_the_calendar_is_an_error(issued_at: str) -> None:
+    _token, grant = read_token_reply(json.dumps({"token": "t", "expires_in": 3600, "issued_at": issued_at}).encode())
+    with pytest.raises(TokenReplyError, match="past the year 9999"):
+        expires_at(grant, NOW)
+
+
+def test_edges_of_the_calendar_are_fine() -> None:
+    _token, grant = read_token_reply(json.dumps({"token": _jwt({"exp": 253402300799})}).encode())
+    assert expires_at(grant, NOW) == "9999-12-31T23:59:59Z"
+    _token, grant = read_token_reply(json.dumps({"token": _jwt({"exp": 0, "access": [{"name": 5}]})}).encode())
+    assert expires_at(grant, NOW) == "1970-01-01T00:00:00Z" and grant.access == (("", "", frozenset()),)
+    _token, grant = read_token_reply(b'{"token": "t", "expires_in": 1.5, "issued_at": "not a time"}')
+    assert expires_at(grant, NOW) == "2026-01-01T00:00:01Z"  # an unreadable issued_at falls back to now

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from regcred.cli.clusteropts import cluster_options
+from regcred.cli.options import FiniteFloatRange
 from regcred.cli.output import emit, render_table
 from regcred.core.audit.findings import AuditReport, ClusterState, CredentialUse
 from regcred.core.audit.simulation import audit as run_audit
@@ -100,7 +101,7 @@ def render(report: AuditReport) -> str:
               help="Also verify against the registries every credential that would be tried (as regcred verify).")
 @click.option("--ca-file", type=click.Path(path_type=Path), help="With --verify: trust only this PEM CA bundle.")
 @click.option("--insecure-http", is_flag=True, help="With --verify: speak plain HTTP to the registries.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+@click.option("--timeout", type=FiniteFloatRange(min=0.1, max=86400), default=10.0, show_default=True,
               help="With --verify: seconds per network read (each registry check: S × (2 + repositories) at most).")
 @cluster_options(dry_run=False, output_choices=("table", "json"))
 def audit(files: tuple[str, ...], node_configs: tuple[Path, ...], verify: bool, ca_file: Path | None,

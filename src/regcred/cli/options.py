@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -70,3 +71,14 @@ def output_option(*choices: str, default: str = "table") -> Callable[[F], F]:
         "-o", "--output", "output", type=click.Choice(list(choices)), default=default, show_default=True,
         help="Output format.",
     )
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange, which lets `nan` and `inf` through (every comparison with nan is false)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return number
+

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from regcred.cli.options import output_option, password_options, resolve_password
+from regcred.cli.options import FiniteFloatRange, output_option, password_options, resolve_password
 from regcred.cli.output import emit, render_table
 from regcred.core.credentials.keyring import Credential
 from regcred.core.errors import InputError, OperationFailed
@@ -83,7 +83,7 @@ def render(rows: list[dict[str, Any]]) -> str:
                    "repeatable. Push rights are probed on these repositories.")
 @click.option("--ca-file", type=click.Path(path_type=Path), help="Trust only this PEM CA bundle for TLS.")
 @click.option("--insecure-http", is_flag=True, help="Speak plain HTTP to the registries (no TLS).")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+@click.option("--timeout", type=FiniteFloatRange(min=0.1, max=86400), default=10.0, show_default=True,
               help="Seconds per network read; a whole registry check stops after S × (2 + repositories).")
 @click.option("--probe-upload", is_flag=True,
               help="When push rights cannot be read from a token (Basic auth, opaque tokens), start a blob upload "

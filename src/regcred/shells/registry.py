@@ -31,12 +31,12 @@ from regcred.core.errors import InputError
 from regcred.core.verify.authflow import (
     MAX_REDIRECTS,
     REDIRECT_STATUSES,
-    Flow,
     FlowOptions,
     Request,
     Response,
     check_flow,
     next_hop,
+    run_flow,
 )
 from regcred.core.verify.plan import Target
 from regcred.core.verify.results import CheckResult, RegistryProblem
@@ -126,6 +126,9 @@ class RegistryClient:
                 if deadline is not None and isinstance(exc, httpx.TimeoutException) and deadline.expired():
                     raise deadline.problem(host) from None
                 raise transport_reason(exc, host, self.options.timeout) from None
+            except (ValueError, httpx.InvalidURL) as exc:  # httpx reads a redirect's Location (IDNA) even unfollowed
+                raise RegistryProblem(f"{host} sent a reply no client can use ({type(exc).__name__}, for example "
+                                      "a Location header naming an invalid host); refused") from None
         raise RegistryProblem(f"more than {MAX_REDIRECTS} redirects from {urlsplit(request.url).netloc}")
 
     def _read_capped(self, resp: httpx.Response, host: str, deadline: Deadline | None = None) -> bytes:
@@ -148,24 +151,10 @@ class RegistryClient:
         """Every check for one target. Per-registry isolation: nothing this check runs into escapes it."""
         try:
             flow = check_flow(target, FlowOptions(self.scheme, self.options.probe_upload), now=dt.datetime.now(dt.UTC))
-            return self._drive(flow, Deadline.for_check(self.options.timeout, len(target.repositories)))
+            deadline = Deadline.for_check(self.options.timeout, len(target.repositories))
+            return run_flow(flow, lambda request: self.send(request, deadline))
         except Exception as exc:  # the rule: one registry's failure is that registry's result, whatever it is
             return unforeseen_failure(target, exc)
-
-    def _drive(self, flow: Flow, deadline: Deadline) -> CheckResult:
-        """Send what the flow yields and feed back what came; a request that failed is thrown into it."""
-        try:
-            request = next(flow)
-            while True:
-                try:
-                    response = self.send(request, deadline)
-                except RegistryProblem as problem:
-                    request = flow.throw(problem)
-                else:
-                    request = flow.send(response)
-        except StopIteration as done:
-            result: CheckResult = done.value
-            return result
 
     def verify_all(self, targets: Sequence[Target]) -> list[CheckResult]:
         """Every target, concurrently with a bound; results in the order given."""
@@ -179,5 +168,5 @@ def unforeseen_failure(target: Target, exc: Exception) -> CheckResult:
     """The result of a check that failed in a way no rule words: the registry and the kind of failure,
     never the exception's text (it could quote a reply, a header, a credential)."""
     return CheckResult(registry=target.registry, errors=[
-        f"the check of {target.registry} failed unexpectedly ({type(exc).__name__}) on what the registry "
-        "sent; other registries are not affected"])
+        f"the check of {target.registry} stopped on an unexpected {type(exc).__name__}; other registries are "
+        "checked as usual"])

@@ -59,6 +59,9 @@ def _root_cause(exc: BaseException) -> list[BaseException]:
 def transport_reason(exc: httpx.HTTPError, host: str, timeout: float) -> RegistryProblem:
     """DNS, refused, TLS, timeout...: one reason naming the host."""
     chain = _root_cause(exc)
+    if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc).lower():
+        # httpx parses a redirect's Location before the response is handed over (even unfollowed)
+        return RegistryProblem(f"{host} redirected to a URL no client can follow (its Location header); refused")
     if isinstance(exc, httpx.TimeoutException):
         reachable = not isinstance(exc, httpx.ConnectTimeout)
         return RegistryProblem(f"timeout after {timeout:g}s talking to {host}", reachable=reachable)

@@ -17,7 +17,6 @@ import base64
 import datetime as dt
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from urllib.parse import urljoin
 
 from regcred.core.verify.challenge import (
     ChallengeError,
@@ -89,7 +88,7 @@ def next_hop(request: Request, status: int, location: str, current_url: str) -> 
     start = http_url(request.url, what="request URL")
     here = http_url(current_url, what="request URL").netloc
     try:
-        target = http_url(urljoin(current_url, location), what=f"{here} redirected to")
+        target = http_url(location, what=f"{here} redirected to", base=current_url)
     except HostError as exc:
         raise RegistryProblem(str(exc)) from None
     if target.netloc.lower() not in request.allowed_hosts:
@@ -111,6 +110,23 @@ def check_flow(target: Target, options: FlowOptions, *, now: dt.datetime) -> Flo
     for repo in target.repositories:
         result.pull.setdefault(repo.label, False)
     return result
+
+
+def run_flow(flow: Flow, send: Callable[[Request], Response]) -> CheckResult:
+    """Drive a flow with `send`, the only I/O: each response is fed back; a RegistryProblem raised by
+    `send` (the request could not be made) is thrown into the flow, which decides what it means."""
+    try:
+        request = next(flow)
+        while True:
+            try:
+                response = send(request)
+            except RegistryProblem as problem:
+                request = flow.throw(problem)
+            else:
+                request = flow.send(response)
+    except StopIteration as done:
+        result: CheckResult = done.value
+        return result
 
 
 class _Check:
@@ -205,7 +221,7 @@ class _Check:
         location = reply.headers.get("location")
         if location:
             try:
-                url = http_url(urljoin(reply.url or self.base, location), what="the upload location").geturl()
+                url = http_url(location, what="the upload location", base=reply.url or self.base).geturl()
             except HostError as exc:
                 self.result.errors.append(f"push probe: could not cancel the upload session: {exc}")
                 return True

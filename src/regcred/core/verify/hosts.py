@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 from regcred.core.credentials.registrykey import GLOB_CHARS, check_port, client_key
 from regcred.core.errors import InputError
@@ -121,10 +121,11 @@ def contactable(hostport: str, *, what: str) -> str:
     return hostport
 
 
-def http_url(url: str, *, what: str) -> SplitResult:
-    """A URL a registry sent (a realm, a redirect), split; HostError naming `what` unless http(s) to a valid host."""
+def http_url(url: str, *, what: str, base: str | None = None) -> SplitResult:
+    """A URL a registry sent (a realm, a redirect relative to `base`), split; HostError naming `what` unless it
+    is http(s) to a valid host."""
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(urljoin(base, url) if base is not None else url)
     except ValueError:
         raise HostError(f"{what} {shown(url)} is not a valid URL") from None
     if parts.scheme not in ("http", "https"):

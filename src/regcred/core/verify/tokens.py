@@ -100,7 +100,11 @@ def _number(value: object, field: str, *, low: int, high: int) -> int | None:
 
 
 def _number_text(value: int | float) -> str:
-    return f"{value:.6g}" if isinstance(value, float) or abs(value) >= 10**15 else str(value)
+    """A number as short as a message needs (an int too large for a float is written by its digit count)."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    digits = str(abs(value))  # json.loads refuses ints over 4300 digits, so str() cannot fail here
+    return str(value) if len(digits) <= 15 else f"{'-' * (value < 0)}{digits[0]}e+{len(digits) - 1}"
 
 
 def read_token_reply(body: bytes) -> tuple[str, TokenGrant]:
