@@ -45,3 +45,13 @@ def test_plan_checks_verifies_each_registry_and_credential_once() -> None:
     rendered = [row_json(r, results) for r in rows]
     assert [r["ok"] for r in rendered] == [True, True, False, False, False]
     assert rendered[3]["error"].startswith("registry key '*.io' is a wildcard")
+
+
+def test_a_registry_no_client_can_contact_is_that_rows_error() -> None:
+    """audit --verify passes the image's registry: a bad one is that row's error, the others are planned."""
+    ref = RepositoryRef("team/app", "v1", "xn--zz.io")
+    targets, rows = plan_checks([CheckRequest(Credential("*.io", "u", "p"), (ref,), "xn--zz.io"),
+                                 CheckRequest(Credential("reg.io", "u", "p"), (RepositoryRef("a"),))])
+    assert [t.registry for t in targets] == ["reg.io"]
+    assert rows[0].target is None and "registry 'xn--zz.io' names no host a client can contact" in (rows[0].error or "")
+    assert rows[0].registry == "xn--zz.io"
