@@ -141,17 +141,17 @@ class _Check:
         self.hosts = frozenset({target.registry.lower()})
         self.basic = basic_header(target.username, target.password)
 
-    def _to_registry(self, method: str, path: str, headers: Mapping[str, str] | None = None) -> Request:
+    def to_registry(self, method: str, path: str, headers: Mapping[str, str] | None = None) -> Request:
         return Request(method, f"{self.base}{path}", self.hosts, dict(headers or {}))
 
     def run(self) -> _Steps:
-        ping = yield self._to_registry("GET", "/v2/")
+        ping = yield self.to_registry("GET", "/v2/")
         self.result.reachable = True
         self.result.tls = True if self.options.scheme == "https" else None
         if ping.status == 200:
             self.result.scheme = "none"
             self.result.login = True
-            yield from self._pulls(_fixed({}))
+            yield from self.pulls(_fixed({}))
             return
         if ping.status != 401:
             raise RegistryProblem(status_reason(ping.status, what="GET /v2/"))
@@ -177,21 +177,21 @@ class _Check:
     def _basic(self) -> _Steps:
         self.result.scheme = "basic"
         auth = {"Authorization": self.basic}
-        reply = yield self._to_registry("GET", "/v2/", auth)
+        reply = yield self.to_registry("GET", "/v2/", auth)
         if reply.status != 200:
             raise RegistryProblem(status_reason(reply.status, what="login"))
         self.result.login = True
-        yield from self._pulls(_fixed(auth))
+        yield from self.pulls(_fixed(auth))
         if self.options.probe_upload:
-            self.result.push_granted = yield from self._upload_probe(auth)
+            self.result.push_granted = yield from self.upload_probe(auth)
 
-    def _pulls(self, auth_for: _AuthFor) -> _Steps:
+    def pulls(self, auth_for: _AuthFor) -> _Steps:
         """HEAD each manifest with the credential a pull would use; reasons per repository."""
         for repo in self.target.repositories:
             try:
                 headers = dict((yield from auth_for(repo, "pull")))
                 headers["Accept"] = MANIFEST_ACCEPT
-                reply = yield self._to_registry("HEAD", f"/v2/{repo.path}/manifests/{repo.reference}", headers)
+                reply = yield self.to_registry("HEAD", f"/v2/{repo.path}/manifests/{repo.reference}", headers)
                 ok = reply.status == 200
                 self.result.pull[repo.label] = ok
                 if ok:
@@ -207,13 +207,13 @@ class _Check:
                 self.result.pull[repo.label] = False
                 self.result.errors.append(f"pull {repo.label}: {problem.message}")
 
-    def _upload_probe(self, auth: Mapping[str, str],
+    def upload_probe(self, auth: Mapping[str, str],
                       repo: RepositoryRef | None = None) -> Generator[Request, Response, bool | None]:
         """Start a blob upload and cancel it at once: 202 means push is allowed. Nothing is written."""
         repo = repo or (self.target.repositories[0] if self.target.repositories else None)
         if repo is None:
             return None
-        reply = yield self._to_registry("POST", f"/v2/{repo.path}/blobs/uploads/", auth)
+        reply = yield self.to_registry("POST", f"/v2/{repo.path}/blobs/uploads/", auth)
         if reply.status in (401, 403):
             return False
         if reply.status != 202:
@@ -259,17 +259,17 @@ class _Bearer:
         token, grant = yield from self.token(None)
         self._record_lifetime(grant)
         # As `docker login`: the registry itself must accept the token (a realm it does not trust fails here).
-        ping = yield check._to_registry("GET", "/v2/", _bearer(token))
+        ping = yield check.to_registry("GET", "/v2/", _bearer(token))
         if ping.status != 200:
             raise RegistryProblem(status_reason(ping.status, what="login with the token"))
         result.login = True
-        yield from check._pulls(self._pull_auth)
+        yield from check.pulls(self._pull_auth)
         pushes: list[bool | None] = []
         for repo in check.target.repositories:
             token, grant = yield from self.token(_scope(repo, "pull,push"))
             actions = grant.actions_for(repo.path)
             if actions is None and check.options.probe_upload:
-                pushes.append((yield from check._upload_probe(_bearer(token), repo)))
+                pushes.append((yield from check.upload_probe(_bearer(token), repo)))
             else:
                 pushes.append(None if actions is None else "push" in actions)
         if any(p is True for p in pushes):
