@@ -40,6 +40,7 @@ from regcred.core.verify.authflow import (
 )
 from regcred.core.verify.plan import Target
 from regcred.core.verify.results import CheckResult, RegistryProblem
+from regcred.shells.deadlinenet import DeadlineBackend, deadline_transport
 from regcred.shells.registryproblems import Deadline, transport_reason
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -74,8 +75,6 @@ class RegistryClient:
     """One HTTP client (shared pool, thread-safe) for a verification run."""
 
     def __init__(self, options: VerifyOptions) -> None:
-        from regcred.shells.deadlinenet import DeadlineBackend, deadline_transport
-
         self.options = options
         self.network = DeadlineBackend()
         limits = httpx.Limits(max_connections=max(4, options.concurrency * 2))

@@ -1,1 +1,1 @@
-"""Registry verification rules: auth challenges, results and what counts as over-privileged."""
+"""Registry verification rules: the auth flow without I/O, hosts, tokens, planning and results."""
