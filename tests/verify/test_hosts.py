@@ -45,6 +45,7 @@ def test_unverifiable_keys(key: str, needle: str) -> None:
     ("bücher.example", "xn--bcher-kva.example"),  # IDNA 2008, as httpx sends it
     ("xn--bcher-kva.example", "xn--bcher-kva.example"),
     ("a" * 63 + ".io", "a" * 63 + ".io"),
+    ("reg.example.com.:5000", "reg.example.com.:5000"),  # fully qualified
 ])
 def test_contactable_hosts(hostport: str, ascii_form: str) -> None:
     assert check_hostport(hostport) == ascii_form
@@ -54,6 +55,8 @@ def test_contactable_hosts(hostport: str, ascii_form: str) -> None:
     ("xn--zz.io", "not a valid international (xn--) label"),
     ("a..b", "an empty label"),
     (".a.io", "an empty label"),
+    ("a.io..", "an empty label"),
+    (".", "an empty label"),
     ("a" * 64 + ".io", "longer than 63 characters"),
     (".".join(["a" * 60] * 5), "longer than 253 characters"),
     ("[zz]:5000", "an invalid IPv6 literal"),

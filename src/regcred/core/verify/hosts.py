@@ -25,7 +25,7 @@ _SHOWN = 80  # how much of a value a registry sent is quoted in a message
 
 
 class HostError(ValueError):
-    """A host[:port] no client can contact; the message says why (without quoting the host)."""
+    """A host[:port] or URL no client can contact; the message says why, quoting at most a short part."""
 
 
 def shown(value: str) -> str:
@@ -77,9 +77,9 @@ def _ascii_host(host: str) -> str:
         except ValueError:
             raise HostError("an invalid IPv4 address") from None
         return host
-    if len(host) > MAX_HOST_CHARS:
+    if len(host) > MAX_HOST_CHARS + host.endswith("."):
         raise HostError(f"a host name longer than {MAX_HOST_CHARS} characters")
-    for label in host.split("."):
+    for label in host.removesuffix(".").split("."):  # one trailing dot: a fully qualified name
         if not label:
             raise HostError("an empty label in the host name ('..' or a leading dot)")
         if len(label) > 63:
