@@ -1,3 +1,3 @@
 """regcred: private container-registry credentials for Kubernetes at every level."""
 
-__version__ = "0.1.0"
+from regcred._version import __version__ as __version__

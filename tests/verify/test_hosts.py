@@ -7,7 +7,7 @@ import re
 import pytest
 
 from regcred.core.errors import InputError
-from regcred.core.node.runtimes import runtime_host
+from regcred.core.node.runtimes.common import runtime_host
 from regcred.core.verify.hosts import HostError, check_hostport, http_url, registry_of_key, shown
 
 

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from regcred import __version__
+from regcred._version import __version__
 
 # name -> (module:attribute, one-line help shown by `regcred --help` without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -15,7 +15,7 @@ import click
 from regcred.cli.options import output_option, password_options, resolve_password
 from regcred.cli.output import emit
 from regcred.core.errors import InputError, OperationFailed
-from regcred.core.node import runtimes
+from regcred.core.node.runtimes import common as runtimes
 
 RUNTIME_CHOICES = ["auto", "none", runtimes.CONTAINERD, runtimes.CRIO, runtimes.K3S, runtimes.RKE2]
 

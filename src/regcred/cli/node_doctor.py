@@ -9,8 +9,8 @@ import click
 
 from regcred.cli.options import output_option
 from regcred.cli.output import emit, render_table
-from regcred.core.node import runtimes
 from regcred.core.node import search as nodesearch
+from regcred.core.node.runtimes import common as runtimes
 
 
 def diagnose(host: Any, settings: Any, images: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from regcred.core.errors import InputError, OperationFailed
-from regcred.core.node import kubeletflags, runtimes
+from regcred.core.node import kubeletflags
+from regcred.core.node.runtimes.common import CONTAINERD, CRIO, K3S, RKE2, RuntimeFacts
+from regcred.core.node.runtimes.configfile import config_facts, config_path
+from regcred.core.node.runtimes.crio import CRIO_CONFIG, CRIO_DROPIN_DIR, crio_facts
 from regcred.core.node.search import FileState
 
 
@@ -176,10 +179,10 @@ def kubelet_settings(host: HostRoot) -> kubeletflags.KubeletSettings:
 def detect_runtime(host: HostRoot) -> str | None:
     """The runtime installed under the host root (k3s and rke2 embed containerd, so they come first)."""
     checks = (
-        (runtimes.K3S, ("/etc/rancher/k3s", "/usr/local/bin/k3s")),
-        (runtimes.RKE2, ("/etc/rancher/rke2",)),
-        (runtimes.CRIO, ("/etc/crio", "/usr/bin/crio", "/usr/local/bin/crio")),
-        (runtimes.CONTAINERD, ("/etc/containerd", "/usr/bin/containerd", "/usr/local/bin/containerd")),
+        (K3S, ("/etc/rancher/k3s", "/usr/local/bin/k3s")),
+        (RKE2, ("/etc/rancher/rke2",)),
+        (CRIO, ("/etc/crio", "/usr/bin/crio", "/usr/local/bin/crio")),
+        (CONTAINERD, ("/etc/containerd", "/usr/bin/containerd", "/usr/local/bin/containerd")),
     )
     for name, paths in checks:
         if any(host.exists(p) for p in paths):
@@ -190,20 +193,20 @@ def detect_runtime(host: HostRoot) -> str | None:
 def crio_files(host: HostRoot) -> list[tuple[str, str]]:
     """crio.conf then its drop-ins in lexical order (CRI-O's own order)."""
     files = []
-    text = host.read_text(runtimes.CRIO_CONFIG) if host.path(runtimes.CRIO_CONFIG).is_file() else None
+    text = host.read_text(CRIO_CONFIG) if host.path(CRIO_CONFIG).is_file() else None
     if text is not None:
-        files.append((runtimes.CRIO_CONFIG, text))
-    for name in host.listdir(runtimes.CRIO_DROPIN_DIR):
-        path = f"{runtimes.CRIO_DROPIN_DIR}/{name}"
+        files.append((CRIO_CONFIG, text))
+    for name in host.listdir(CRIO_DROPIN_DIR):
+        path = f"{CRIO_DROPIN_DIR}/{name}"
         if name.endswith(".conf") and host.path(path).is_file():
             files.append((path, host.read_text(path) or ""))
     return files
 
 
-def runtime_facts(host: HostRoot, runtime: str) -> runtimes.RuntimeFacts:
-    if runtime == runtimes.CRIO:
-        return runtimes.crio_facts(crio_files(host))
-    return runtimes.config_facts(runtime, host.read_text(runtimes.config_path(runtime)))
+def runtime_facts(host: HostRoot, runtime: str) -> RuntimeFacts:
+    if runtime == CRIO:
+        return crio_facts(crio_files(host))
+    return config_facts(runtime, host.read_text(config_path(runtime)))
 
 
 def restart_services(host: HostRoot, services: list[str], *, daemon_reload: bool = False) -> None:

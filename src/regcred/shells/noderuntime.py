@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from regcred.core.node import runtimes
 from regcred.core.node.ownership import (
     OWNERSHIP_SUFFIX,
     OwnershipRecord,
@@ -20,6 +19,25 @@ from regcred.core.node.ownership import (
     read_record,
     record_steps,
 )
+from regcred.core.node.runtimes.common import (
+    CONTAINERD,
+    CRIO,
+    K3S,
+    RKE2,
+    SERVICE,
+    HostCredential,
+    RuntimeFacts,
+    image_host,
+    runtime_host,
+)
+from regcred.core.node.runtimes.configfile import config_facts, config_path
+from regcred.core.node.runtimes.containerd import (
+    CONTAINERD_DEPRECATION,
+    containerd_with_auth,
+    containerd_without_auth,
+)
+from regcred.core.node.runtimes.crio import CRIO_DROPIN, crio_dropin
+from regcred.core.node.runtimes.k3s import registries_yaml_with_auth, registries_yaml_without_auth
 
 Wanted = list[tuple[str, str, str, str]]
 
@@ -40,18 +58,18 @@ def runtime_name(host: Any, runtime: str) -> str | None:
     return detect_runtime(host) if runtime == "auto" else (None if runtime == "none" else runtime)
 
 
-def _with_auth(name: str, text: str | None, creds: list[runtimes.HostCredential]) -> str | None:
+def _with_auth(name: str, text: str | None, creds: list[HostCredential]) -> str | None:
     if not creds:
         return None
-    if name == runtimes.CONTAINERD:
-        return runtimes.containerd_with_auth(text, creds)
-    return runtimes.registries_yaml_with_auth(text, creds, name)
+    if name == CONTAINERD:
+        return containerd_with_auth(text, creds)
+    return registries_yaml_with_auth(text, creds, name)
 
 
 def _without_auth(name: str, text: str | None, hosts: list[str]) -> str | None:
-    if name == runtimes.CONTAINERD:
-        return runtimes.containerd_without_auth(text, hosts)
-    return runtimes.registries_yaml_without_auth(text, hosts, name)
+    if name == CONTAINERD:
+        return containerd_without_auth(text, hosts)
+    return registries_yaml_without_auth(text, hosts, name)
 
 
 def paired_writes(path: str, config: NodeWrite | None, on_disk: OwnershipRecord, settled: dict[str, str],
@@ -83,15 +101,15 @@ def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_
         if runtime == "auto":
             result["notes"].append("no container runtime found under the host root")
         return result, []
-    if name == runtimes.CRIO:
+    if name == CRIO:
         text, facts = None, runtime_facts(host, name)
     else:  # one read: the conflicts are judged on the very text that is edited
-        text = host.read_text(runtimes.config_path(name))
-        facts = runtimes.config_facts(name, text)
-    creds = [runtimes.HostCredential(h, u, p) for k, u, p, _ in wanted if (h := runtimes.runtime_host(k))]
+        text = host.read_text(config_path(name))
+        facts = config_facts(name, text)
+    creds = [HostCredential(h, u, p) for k, u, p, _ in wanted if (h := runtime_host(k))]
     wanted_hosts = {c.host for c in creds}
     if runtime == "auto":
-        sandbox_host = runtimes.image_host(facts.sandbox_image) if facts.sandbox_image else None
+        sandbox_host = image_host(facts.sandbox_image) if facts.sandbox_image else None
         creds = [c for c in creds if c.host == sandbox_host]
         if not creds:
             result["notes"].append(
@@ -99,11 +117,11 @@ def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_
                 "runtime config left as is (name the runtime with --runtime to give it every registry)"
             )
     result["hosts"] = sorted({c.host for c in creds})
-    if name == runtimes.CRIO:
+    if name == CRIO:
         return _crio_plan(host, facts, auth_file, result, give=bool(creds), prune=prune and not wanted_hosts)
-    path = result["config"] = runtimes.config_path(name)
-    if name == runtimes.CONTAINERD:
-        result["notes"].append(runtimes.CONTAINERD_DEPRECATION)
+    path = result["config"] = config_path(name)
+    if name == CONTAINERD:
+        result["notes"].append(CONTAINERD_DEPRECATION)
     on_disk = read_record(host.read_text(path + OWNERSHIP_SUFFIX))
     owned = on_disk.settled(facts.auths)
     auth = {c.host: {"username": c.username, "password": c.password} for c in creds}
@@ -118,22 +136,22 @@ def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_
                   added=[h for h in plan.write if not facts.auths.get(h)],
                   replaced=[h for h in plan.write if facts.auths.get(h)], removed=plan.remove, skipped=plan.conflicts)
     if new is not None:
-        result.update(changed=True, restart=[runtimes.SERVICE[name]])
+        result.update(changed=True, restart=[SERVICE[name]])
     config = NodeWrite(path, new, 0o600, host.exists(path)) if new is not None else None
     return result, paired_writes(path, config, on_disk, owned, plan.owned)
 
 
-def _crio_plan(host: Any, facts: runtimes.RuntimeFacts, auth_file: str, result: dict[str, Any], *,
+def _crio_plan(host: Any, facts: RuntimeFacts, auth_file: str, result: dict[str, Any], *,
                give: bool, prune: bool) -> tuple[dict[str, Any], list[NodeWrite]]:
     """CRI-O reads the kubelet's own file through regcred's drop-in: nothing per host to add or prune.
 
     `give`: CRI-O should get the credentials. `prune` (no registry left at all): the drop-in goes, while
     it is still exactly what regcred wrote.
     """
-    path = result["config"] = runtimes.CRIO_DROPIN
+    path = result["config"] = CRIO_DROPIN
     if not give:
-        if prune and host.read_text(path) == runtimes.crio_dropin(auth_file):
-            result.update(changed=True, removed=["global_auth_file"], restart=[runtimes.SERVICE[runtimes.CRIO]])
+        if prune and host.read_text(path) == crio_dropin(auth_file):
+            result.update(changed=True, removed=["global_auth_file"], restart=[SERVICE[CRIO]])
             return result, [NodeWrite(path, None)]
         return result, []
     if facts.auth_file == auth_file:
@@ -143,27 +161,27 @@ def _crio_plan(host: Any, facts: runtimes.RuntimeFacts, auth_file: str, result: 
             f"crio already uses auth file {facts.auth_file}; not changed (put the credentials there or remove that setting)"
         )
         return result, []
-    result.update(changed=True, added=result["hosts"], restart=[runtimes.SERVICE[runtimes.CRIO]])
-    return result, [NodeWrite(path, runtimes.crio_dropin(auth_file), 0o644, host.exists(path))]
+    result.update(changed=True, added=result["hosts"], restart=[SERVICE[CRIO]])
+    return result, [NodeWrite(path, crio_dropin(auth_file), 0o644, host.exists(path))]
 
 
 def plan_runtime_removal(host: Any, runtime: str, server: str) -> tuple[dict[str, Any], list[NodeWrite]]:
     """What `node remove` takes out of the runtime's config for SERVER's host; nothing is written."""
     name = runtime_name(host, runtime)
     rt: dict[str, Any] = {"name": name, "config": None, "hosts": [], "changed": False, "notes": []}
-    run_host = runtimes.runtime_host(server)
-    if name in (runtimes.CONTAINERD, runtimes.K3S, runtimes.RKE2) and run_host:
-        cfg = rt["config"] = runtimes.config_path(name)
+    run_host = runtime_host(server)
+    if name in (CONTAINERD, K3S, RKE2) and run_host:
+        cfg = rt["config"] = config_path(name)
         text = host.read_text(cfg)
         new = _without_auth(name, text, [run_host])
         on_disk = read_record(host.read_text(cfg + OWNERSHIP_SUFFIX))
-        owned = on_disk.settled(runtimes.config_facts(name, text).auths)  # an interrupted write's hosts stay ours
+        owned = on_disk.settled(config_facts(name, text).auths)  # an interrupted write's hosts stay ours
         rt.update(hosts=[run_host], changed=new is not None)
         if new is not None:
-            rt["restart"] = [runtimes.SERVICE[name]]
+            rt["restart"] = [SERVICE[name]]
         config = NodeWrite(cfg, new, 0o600, True) if new is not None else None  # other hosts' passwords: 0600
         return rt, paired_writes(cfg, config, on_disk, owned, {h: f for h, f in owned.items() if h != run_host})
-    if name == runtimes.CRIO:
+    if name == CRIO:
         rt["notes"].append("crio reads the kubelet's file through global_auth_file: nothing else to remove")
     return rt, []
 

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from regcred import __version__
+from regcred._version import __version__
 from regcred.core.errors import InputError
 from regcred.core.verify.authflow import (
     MAX_REDIRECTS,

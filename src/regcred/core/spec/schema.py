@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from regcred.core.names import DNS1123_LABEL, DNS1123_SUBDOMAIN
-from regcred.core.node.runtimes import CONTAINERD, CRIO, K3S, RKE2
+from regcred.core.node.runtimes.common import CONTAINERD, CRIO, K3S, RKE2
 
 GROUP = "regcred.dev"
 VERSION = "v1alpha1"

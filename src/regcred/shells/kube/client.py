@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from lightkube.core.exceptions import ConfigError as PluginError
 
-from regcred import __version__
+from regcred._version import __version__
 from regcred.core.errors import InputError
 from regcred.shells.kube.errors import KubeApiError, KubeConfigError, KubeUnreachable, error_from_status
 from regcred.shells.kube.resources import ResourceType, resource_type

@@ -1,4 +1,4 @@
-"""The node level of a RegistryCredential, through `regcred node install`'s own merge (issue 3's machinery).
+"""The node level of a RegistryCredential, through `regcred node install`'s own merge (shells.nodefiles).
 
 plan = what `node install --prune --keep-existing --dry-run` would change under --host-root; apply = the same
 without --dry-run. Entries another writer put in config.json for the same registry are kept and shown as
@@ -15,7 +15,16 @@ import posixpath
 from collections.abc import Sequence
 from typing import Any
 
+from regcred.core.errors import RegcredError
+from regcred.core.node.kubeletflags import DEFAULT_ROOT_DIR
+from regcred.core.node.ownership import OWNERSHIP_SUFFIX, parse_ownership
+from regcred.core.node.runtimes.common import CONTAINERD, CRIO, K3S, RKE2
+from regcred.core.node.runtimes.configfile import config_path
+from regcred.core.node.runtimes.containerd import CONTAINERD_DEPRECATION
+from regcred.core.node.runtimes.crio import CRIO_DROPIN
 from regcred.core.spec.planner import Change, DesiredCredential
+from regcred.shells.host import open_host_root
+from regcred.shells.nodefiles import apply_runtime, install_entries, kubelet_settings_for
 from regcred.shells.targets import TargetResult
 
 Entry = tuple[str, str, str, str]  # (key, username, password, email)
@@ -41,10 +50,6 @@ def _runtime_groups(desired: Sequence[DesiredCredential], host_root: str) -> dic
     A runtime no spec names but whose config holds auth regcred wrote (its ownership record), or CRI-O
     with regcred's drop-in, is in the list with no entries: what regcred wrote there is pruned.
     """
-    from regcred.core.node import runtimes
-    from regcred.core.node.ownership import OWNERSHIP_SUFFIX, parse_ownership
-    from regcred.shells.host import open_host_root
-
     groups: dict[str, tuple[str, list[Entry]]] = {}
     for d in desired:
         if not d.spec.nodes.enabled:
@@ -52,31 +57,25 @@ def _runtime_groups(desired: Sequence[DesiredCredential], host_root: str) -> dic
         for runtime in dict.fromkeys(d.spec.nodes.runtimes):
             _add(groups.setdefault(runtime, (d.spec.nodes.root_dir, []))[1], d)
     host = open_host_root(host_root)
-    for runtime in (runtimes.CONTAINERD, runtimes.K3S, runtimes.RKE2):
-        if runtime not in groups and parse_ownership(host.read_text(runtimes.config_path(runtime) + OWNERSHIP_SUFFIX)):
+    for runtime in (CONTAINERD, K3S, RKE2):
+        if runtime not in groups and parse_ownership(host.read_text(config_path(runtime) + OWNERSHIP_SUFFIX)):
             groups[runtime] = (_default_root_dir(desired), [])
-    if runtimes.CRIO not in groups and host.exists(runtimes.CRIO_DROPIN):  # regcred's own drop-in
-        groups[runtimes.CRIO] = (_default_root_dir(desired), [])
+    if CRIO not in groups and host.exists(CRIO_DROPIN):  # regcred's own drop-in
+        groups[CRIO] = (_default_root_dir(desired), [])
     return groups
 
 
 def _default_root_dir(desired: Sequence[DesiredCredential]) -> str:
-    from regcred.core.node.kubeletflags import DEFAULT_ROOT_DIR
-
     return next((d.spec.nodes.root_dir for d in desired if d.spec.nodes.enabled), DEFAULT_ROOT_DIR)
 
 
 def _host_and_settings(host_root: str, root_dir: str) -> tuple[Any, Any]:
-    from regcred.shells.host import open_host_root
-    from regcred.shells.nodefiles import kubelet_settings_for
-
     host = open_host_root(host_root)
     return host, kubelet_settings_for(host, root_dir)
 
 
 def _install(host_root: str, root_dir: str, wanted: list[Entry], *, dry_run: bool) -> dict[str, Any]:
     """The kubelet's file only (runtime "none"): each runtime is its own change."""
-    from regcred.shells.nodefiles import install_entries
 
     host, settings = _host_and_settings(host_root, root_dir)
     return install_entries(host, settings, wanted, runtime="none", on_conflict="keep", prune=True, dry_run=dry_run)
@@ -84,7 +83,6 @@ def _install(host_root: str, root_dir: str, wanted: list[Entry], *, dry_run: boo
 
 def _runtime(host_root: str, runtime: str, root_dir: str, wanted: list[Entry], *, dry_run: bool) -> dict[str, Any]:
     """Give one named runtime every registry of the specs naming it (CRI-O: point it at the kubelet's file)."""
-    from regcred.shells.nodefiles import apply_runtime
 
     host, settings = _host_and_settings(host_root, root_dir)
     auth_file = posixpath.join(settings.root_dir, "config.json")
@@ -98,7 +96,6 @@ def _restart_note(result: dict[str, Any]) -> str:
 
 def plan_nodes(desired: Sequence[DesiredCredential], host_root: str) -> list[Change]:
     """Node changes for the node mounted at host_root: config.json, then each runtime's config (nothing written)."""
-    from regcred.core.node.runtimes import CONTAINERD_DEPRECATION
 
     changes: list[Change] = []
     owners = ",".join(sorted(d.spec.name for d in desired if d.spec.nodes.enabled))
@@ -130,7 +127,6 @@ def plan_nodes(desired: Sequence[DesiredCredential], host_root: str) -> list[Cha
 
 def apply_nodes(changes: Sequence[Change], host_root: str, *, dry_run: bool) -> list[TargetResult]:
     """Write the node files the plan said would change (the merge runs again, under the file lock)."""
-    from regcred.core.errors import RegcredError
 
     rows: list[TargetResult] = []
     status = "would-update" if dry_run else "updated"
