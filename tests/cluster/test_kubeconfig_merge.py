@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from regcred.shells.kube.client import merge_kubeconfigs
+from regcred.shells.kube.kubeconfig import merge_kubeconfigs
 from tests.support.cli import assert_clean_error, run_regcred
 
 

@@ -163,13 +163,13 @@ def test_type_change_is_refused() -> None:
 
 
 def test_token_bucket_allows_a_burst_then_paces(monkeypatch: pytest.MonkeyPatch) -> None:
-    from regcred.shells.kube import client
+    from regcred.shells.kube import ratelimit
 
     clock = [100.0]
     waits: list[float] = []
-    monkeypatch.setattr(client.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(client.time, "sleep", waits.append)
-    bucket = client.TokenBucket(qps=10, burst=3)
+    monkeypatch.setattr(ratelimit.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(ratelimit.time, "sleep", waits.append)
+    bucket = ratelimit.TokenBucket(qps=10, burst=3)
     for _ in range(3):
         bucket.acquire()
     assert waits == []
@@ -181,7 +181,7 @@ def test_token_bucket_allows_a_burst_then_paces(monkeypatch: pytest.MonkeyPatch)
     for _ in range(3):
         bucket.acquire()
     assert waits == []
-    unlimited = client.TokenBucket(qps=0, burst=1)
+    unlimited = ratelimit.TokenBucket(qps=0, burst=1)
     for _ in range(100):
         unlimited.acquire()
     assert waits == []

@@ -3,7 +3,7 @@
 Only cluster commands import this package (it pulls in httpx and lightkube); offline commands never do.
 """
 
-from regcred.shells.kube.client import FIELD_MANAGER, ClusterConfig, KubeApi, TokenBucket, connect
+from regcred.shells.kube.client import FIELD_MANAGER, KubeApi
 from regcred.shells.kube.errors import (
     KubeApiError,
     KubeConfigError,
@@ -16,7 +16,9 @@ from regcred.shells.kube.errors import (
     NamespaceGone,
     NamespaceTerminating,
 )
+from regcred.shells.kube.kubeconfig import ClusterConfig, connect
 from regcred.shells.kube.namespaces import NamespaceSelection, select_namespaces
+from regcred.shells.kube.ratelimit import TokenBucket
 from regcred.shells.kube.resources import RESOURCES, WORKLOAD_KINDS, ResourceType, resource_type
 
 __all__ = [

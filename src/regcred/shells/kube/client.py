@@ -1,26 +1,27 @@
-"""A thin Kubernetes API client: lightkube's configuration and authenticated httpx client, raw JSON objects.
+"""A thin Kubernetes API client: raw JSON objects over lightkube's authenticated httpx client.
 
-lightkube (<1, on httpx) loads kubeconfig/in-cluster configuration and builds the TLS + auth stack (client
-certificates, tokens, exec plugins). Requests go through that httpx client with plain dict bodies, so an object
-is written back exactly as read, and every request passes a client-side token bucket (lightkube has none).
+Requests go through the httpx client that `kubeconfig.connect` built (TLS, tokens, exec plugins) with plain dict
+bodies, so an object is written back exactly as read; every request passes the client-side token bucket
+(`ratelimit`), and every failure becomes a regcred error with one clear line (`errors`).
 """
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 from lightkube.core.exceptions import ConfigError as PluginError
 
-from regcred._version import __version__
 from regcred.core.errors import InputError
-from regcred.shells.kube.errors import KubeApiError, KubeConfigError, KubeUnreachable, error_from_status
+from regcred.shells.kube.errors import (
+    KubeApiError,
+    KubeConfigError,
+    KubeNotFound,
+    KubeUnreachable,
+    error_from_status,
+)
+from regcred.shells.kube.ratelimit import RequestCounter, TokenBucket
 from regcred.shells.kube.resources import ResourceType, resource_type
 
 FIELD_MANAGER = "regcred"
@@ -30,56 +31,6 @@ PATCH_CONTENT_TYPES = {
     "merge": "application/merge-patch+json",
     "strategic": "application/strategic-merge-patch+json",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterConfig:
-    """How to reach the cluster: what --kubeconfig/--context/--qps/--burst asked for."""
-
-    kubeconfig: str | None = None
-    context: str | None = None
-    qps: float = 50.0
-    burst: int = 100
-    timeout: float = 30.0
-
-
-class TokenBucket:
-    """client-go's rate limiter: `burst` requests at once, then `qps` per second. Thread-safe."""
-
-    def __init__(self, qps: float, burst: int) -> None:
-        self.qps = qps
-        self.capacity = max(1, burst)
-        self._tokens = float(self.capacity)
-        self._last = time.monotonic()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        if self.qps <= 0:  # 0 or negative: no limit
-            return
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.qps)
-            self._last = now
-            self._tokens -= 1
-            wait = -self._tokens / self.qps if self._tokens < 0 else 0.0
-        if wait > 0:
-            time.sleep(wait)
-
-
-@dataclass
-class RequestCounter:
-    """How many requests were sent, by method (for summaries and benchmarks)."""
-
-    by_method: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, method: str) -> None:
-        with self._lock:
-            self.by_method[method] = self.by_method.get(method, 0) + 1
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_method.values())
 
 
 def _verb(method: str, name: str | None) -> str:
@@ -158,8 +109,6 @@ class KubeApi:
         return obj
 
     def get_optional(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        from regcred.shells.kube.errors import KubeNotFound
-
         try:
             return self.get(kind, name, namespace)
         except KubeNotFound:
@@ -268,102 +217,3 @@ def _plugin_failure(exc: Exception) -> str:
         first = (str(exc).strip().splitlines() or [""])[0]
         return first[:200]
     return "its output is not an ExecCredential with status.token"
-
-
-def _kubeconfig_paths(explicit: str | None) -> list[Path]:
-    """kubectl's order: --kubeconfig, else every existing file of $KUBECONFIG, else ~/.kube/config."""
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise KubeConfigError(f"kubeconfig {explicit} not found", hint="give an existing file to --kubeconfig")
-        return [path]
-    env = os.environ.get("KUBECONFIG")
-    if env:
-        found = [Path(part).expanduser() for part in env.split(os.pathsep) if part]
-        existing = [p for p in found if p.is_file()]
-        if existing:
-            return existing
-    default = Path("~/.kube/config").expanduser()
-    return [default] if default.is_file() else []
-
-
-# File-valued fields of a kubeconfig, relative to the file that holds them.
-_FILE_FIELDS = {"clusters": ("cluster", ("certificate-authority",)),
-                "users": ("user", ("client-certificate", "client-key", "tokenFile"))}
-
-
-def merge_kubeconfigs(documents: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
-    """kubectl's merge of $KUBECONFIG files: the first file to define a name or current-context wins.
-
-    Relative file references are made absolute against their own file first, since the merged document
-    no longer has one directory.
-    """
-    merged: dict[str, Any] = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}
-    for path, doc in documents:
-        if not isinstance(doc, dict):
-            continue
-        if doc.get("current-context") and not merged.get("current-context"):
-            merged["current-context"] = doc["current-context"]
-        for section in ("clusters", "users", "contexts"):
-            seen = {item.get("name") for item in merged[section]}
-            for item in doc.get(section) or []:
-                if not isinstance(item, dict) or item.get("name") in seen:
-                    continue
-                item = dict(item)
-                inner_key, fields = _FILE_FIELDS.get(section, ("", ()))
-                inner = dict(item.get(inner_key) or {}) if inner_key else {}
-                for field_name in fields:
-                    value = inner.get(field_name)
-                    if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
-                        inner[field_name] = str(path.parent / value)
-                if inner_key and inner:
-                    item[inner_key] = inner
-                merged[section].append(item)
-                seen.add(item.get("name"))
-    return merged
-
-
-def connect(config: ClusterConfig) -> KubeApi:
-    """A KubeApi for the kubeconfig/context (or the in-cluster ServiceAccount when there is no kubeconfig)."""
-    import yaml
-    from lightkube.config.client_adapter import Client as adapter_client
-    from lightkube.config.client_adapter import ConnectionParams
-    from lightkube.config.kubeconfig import KubeConfig
-    from lightkube.core.exceptions import ConfigError
-
-    paths = _kubeconfig_paths(config.kubeconfig)
-    path = paths[0] if paths else None
-    try:
-        if len(paths) > 1:
-            documents = [(p, yaml.safe_load(p.read_text())) for p in paths]
-            kubeconfig = KubeConfig.from_dict(merge_kubeconfigs(documents), fname=paths[0])
-        elif path is not None:
-            kubeconfig = KubeConfig.from_file(path)
-        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-            kubeconfig = KubeConfig.from_service_account()
-        else:
-            raise KubeConfigError("no kubeconfig found and not running in a cluster",
-                                  hint="give --kubeconfig, set KUBECONFIG or create ~/.kube/config")
-        single = kubeconfig.get(config.context)
-        if single is None or (single.user is None and not single.cluster.server):
-            raise KubeConfigError("the kubeconfig has no usable context", hint="pick one with --context")
-        params = ConnectionParams(timeout=httpx.Timeout(config.timeout))
-        http = adapter_client(single, params)
-    except ConfigError as exc:
-        where = f"kubeconfig {path}" if path else "in-cluster configuration"
-        raise KubeConfigError(f"{where}: {' '.join(str(exc).split())}",
-                              hint="check --kubeconfig and --context") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1})" if mark is not None else ""
-        raise KubeConfigError(f"kubeconfig {path} is not valid YAML{at}", hint="check the file") from None
-    except (KeyError, TypeError, ValueError, AttributeError, AssertionError) as exc:
-        where = f"kubeconfig {path}" if path else "in-cluster configuration"
-        raise KubeConfigError(f"{where} is not usable: {type(exc).__name__} {' '.join(str(exc).split())}",
-                              hint="check the file with kubectl config view") from None
-    except OSError as exc:
-        raise KubeConfigError(f"cannot read the cluster credentials: {exc.strerror or exc}",
-                              hint="check the certificate and key paths of the kubeconfig") from None
-    http.headers["User-Agent"] = f"regcred/{__version__}"
-    return KubeApi(http, server=str(single.cluster.server), namespace=single.namespace or "default",
-                   qps=config.qps, burst=config.burst)
