@@ -23,7 +23,7 @@ class Import:
     line: int
     lazy: bool = False  # inside a function body: runs when the function is called
     type_checking: bool = False  # under `if TYPE_CHECKING:`: never runs
-    comment: str = ""  # the `# …` text on the statement's lines, for the lazy-import rule
+    comment: str = ""  # `# …` text on the statement's lines or on the line above it (the lazy-import rule)
 
     def __str__(self) -> str:
         where = " (inside a function)" if self.lazy else ""
@@ -38,7 +38,8 @@ class Module:
     path: Path
     lines: int
     docstring: str
-    imports: list[Import] = field(default_factory=list)
+    imports: list[Import] = field(default_factory=list)  # of modules inside the scanned package
+    function_level: list[Import] = field(default_factory=list)  # inside functions, of any module
 
 
 def module_name(path: Path, src_root: Path) -> str:
@@ -59,26 +60,27 @@ def scan(src_root: Path, package: str) -> dict[str, Module]:
         tree = ast.parse(text, filename=str(path))
         module = Module(name, path, len(text.splitlines()), ast.get_docstring(tree) or "")
         is_package = path.name == "__init__.py"
-        module.imports = list(_imports(tree, text, name, is_package, package, names.keys()))
+        found = list(_imports(tree, text, name, is_package, names.keys()))
+        module.imports = [edge for edge in found if within(edge.imported, package)]
+        module.function_level = [edge for edge in found if edge.lazy]
         modules[name] = module
     return modules
 
 
-def _imports(
-    tree: ast.Module, text: str, name: str, is_package: bool, package: str, known: Iterable[str]
-) -> Iterable[Import]:
+def _imports(tree: ast.Module, text: str, name: str, is_package: bool, known: Iterable[str]) -> Iterable[Import]:
     known = set(known)
     lines = text.splitlines()
 
     def visit(node: ast.AST, lazy: bool, type_checking: bool) -> Iterable[Import]:
         if isinstance(node, ast.Import | ast.ImportFrom):
             last = node.end_lineno or node.lineno
+            above = lines[node.lineno - 2].strip() if node.lineno >= 2 else ""
             comment = " ".join(
-                line.split("#", 1)[1].strip() for line in lines[node.lineno - 1 : last] if "#" in line
+                [above[1:].strip()] * above.startswith("#")
+                + [line.split("#", 1)[1].strip() for line in lines[node.lineno - 1 : last] if "#" in line]
             )
             for target in _targets(node, name, is_package, known):
-                if within(target, package):
-                    yield Import(name, target, node.lineno, lazy, type_checking, comment)
+                yield Import(name, target, node.lineno, lazy, type_checking, comment)
             return
         if isinstance(node, ast.If) and _is_type_checking(node.test):
             # only the body is for the type checker; an `else:` branch runs

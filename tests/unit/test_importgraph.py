@@ -79,6 +79,12 @@ def test_a_planted_package_is_scanned_for_every_kind_of_import(tmp_path: Path) -
             def later():
                 from ..mid import io  # a relative import inside a function
                 return io
+
+            def other():
+                # lazy: the reason may sit on the line above
+                import json
+                import csv
+                return json, csv
             ''',
         "p/low/more.py": "from p.mid.io import thing\n",
         "p/mid/__init__.py": "",
@@ -98,6 +104,10 @@ def test_a_planted_package_is_scanned_for_every_kind_of_import(tmp_path: Path) -
     lazy = next(e for e in edges if e.lazy)
     assert (lazy.importer, lazy.imported, lazy.comment) == ("p.low.rules", "p.mid.io", "a relative import inside a function")
     assert next(e for e in edges if e.imported == "p.top.cli").type_checking
+    assert {e.imported: e.comment for e in modules["p.low.rules"].function_level} == {
+        "p.mid.io": "a relative import inside a function", "json": "lazy: the reason may sit on the line above",
+        "csv": "",  # a reason covers one statement
+    }
     assert ("p.mid.io", "p.mid.helper") in {(e.importer, e.imported) for e in edges}  # `from . import helper`
     assert unassigned(modules, LAYERS_ABC) == ["p", "p.stray"]
     # p.low.rules -> p.mid.io runs only when `later` is called; p.top.cli -> p.low.rules never closes a loop

@@ -47,6 +47,7 @@ class ClusterOptions:
         return self.all_namespaces or bool(self.namespace_selector)
 
     def connect(self) -> KubeApi:
+        # lazy: httpx + lightkube, cluster commands only
         from regcred.shells.kube import ClusterConfig, connect
 
         return connect(ClusterConfig(kubeconfig=self.kubeconfig, context=self.context, qps=self.qps,
@@ -57,7 +58,7 @@ class ClusterOptions:
         return None if self.fans_out else (selection.active[0] if selection.active else None)
 
     def select_namespaces(self, api: KubeApi) -> NamespaceSelection:
-        from regcred.shells.kube import select_namespaces
+        from regcred.shells.kube import select_namespaces  # lazy: httpx + lightkube, cluster commands only
 
         return select_namespaces(api, namespace=self.namespace, all_namespaces=self.all_namespaces,
                                  selector=self.namespace_selector)
@@ -132,7 +133,7 @@ def _build(kwargs: dict[str, Any], *, namespaces: bool) -> ClusterOptions:
 
 def report(rows: Sequence[TargetResult], cluster: ClusterOptions, *, document: dict[str, Any] | None = None) -> None:
     """Print the per-target summary (table, or JSON/YAML `{..., results, summary}`); exit 1 on failures."""
-    from regcred.cli.output import emit, render_table
+    from regcred.cli.output import emit, render_table  # lazy: spares --help the manifest reader
 
     counts = summarize(rows)
     doc = {**(document or {}), "dryRun": cluster.dry_run, "results": [r.as_json() for r in rows],

@@ -36,14 +36,14 @@ def _step(title: str) -> None:
 
 
 def _missing_tools() -> list[str]:
-    from regcred.localregistry.registry import REGISTRY_BIN
+    from regcred.localregistry.registry import REGISTRY_BIN  # lazy: httpx, PyYAML, rich: ~150 ms
 
     missing = [] if Path(REGISTRY_BIN).exists() else ["docker-registry"]
     return missing + [tool for tool in ("skopeo", "htpasswd") if shutil.which(tool) is None]
 
 
 def _skopeo_inspect(server_host: str, authfile: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    from regcred.localregistry.registry import hermetic_env
+    from regcred.localregistry.registry import hermetic_env  # lazy: httpx, PyYAML, rich: ~150 ms
 
     return subprocess.run(
         ["skopeo", "--insecure-policy", "inspect", "--retry-times", "0", "--tls-verify=false",
@@ -57,7 +57,7 @@ def _skopeo_inspect(server_host: str, authfile: Path, home: Path) -> subprocess.
 @click.option("--keep-running", is_flag=True, help="Leave the registry running until Enter is pressed.")
 def demo(workdir: Path | None, keep_running: bool) -> None:
     """Run the whole flow against a local authenticated registry (needs docker-registry, skopeo, htpasswd)."""
-    from regcred.localregistry.registry import RegistryServer
+    from regcred.localregistry.registry import RegistryServer  # lazy: httpx, PyYAML, rich: ~150 ms
 
     missing = _missing_tools()
     if missing:

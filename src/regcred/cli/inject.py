@@ -18,6 +18,9 @@ import click
 from regcred.core.cluster.podspec import EditRequest, RegistryScope
 from regcred.core.errors import InputError, OperationFailed
 from regcred.core.names import validate_subdomain
+from regcred.shells.files import atomic_write, read_bytes
+from regcred.shells.manifests import expand_manifest_paths
+from regcred.shells.yamledit import edit_stream
 
 
 @dataclass(slots=True)
@@ -30,7 +33,6 @@ class _Input:
 def _read(name: str) -> _Input:
     if name == "-":  # bytes, decoded here: a non-UTF-8 stream is an input error, not a crash on output
         return _Input("<stdin>", None, _decode(sys.stdin.buffer.read(), "<stdin>"))
-    from regcred.shells.files import read_bytes
 
     path = Path(name)
     return _Input(str(path), path, _decode(read_bytes(path, what="manifest file"), str(path)))
@@ -69,9 +71,6 @@ def inject(
     PodTemplate and List items. Other kinds pass through byte for byte. Exit 1 when a pod spec was
     skipped because it names another ServiceAccount (without --force).
     """
-    from regcred.shells.manifests import expand_manifest_paths
-    from regcred.shells.yamledit import edit_stream
-
     validate_subdomain(secret, "Secret")
     if service_account is not None:
         validate_subdomain(service_account, "--service-account")
@@ -114,8 +113,6 @@ def inject(
 
 
 def _write_keeping_mode(path: Path, text: str) -> None:
-    from regcred.shells.files import atomic_write
-
     target = path.resolve()
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)

@@ -65,7 +65,7 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; RegcredError -> one line and its exit code, never a traceback."""
-    from regcred.core.errors import RegcredError
+    from regcred.core.errors import RegcredError  # lazy: `regcred --help` imports no other regcred module
 
     prog = _prog_name()
     try:

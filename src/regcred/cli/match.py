@@ -11,6 +11,7 @@ from regcred.cli.options import output_option
 from regcred.cli.output import emit, render_table
 from regcred.core.credentials.imageref import parse_image
 from regcred.core.credentials.keyring import Credential, build_keyring, lookup_pull_credentials
+from regcred.shells.clusterdump import node_keyring
 from regcred.shells.manifests import read_pull_secrets
 
 
@@ -29,7 +30,6 @@ def describe(credentials: list[Credential]) -> list[dict[str, Any]]:
 def match(image: str, files: tuple[Path, ...], secret_files: tuple[str, ...], repository: bool, output: str) -> None:
     """Show which credentials the kubelet would try for IMAGE: pod secrets first, then node files."""
     repo = image if repository else parse_image(image).repository
-    from regcred.shells.clusterdump import node_keyring
 
     pods = build_keyring((s.config, s.source) for s in read_pull_secrets(secret_files) if s.config is not None)
     node, _ = node_keyring(files, lambda message: click.echo(f"note: {message}", err=True), kind="")

@@ -12,10 +12,16 @@ from typing import Any
 
 import click
 
+from regcred.cli.node_daemonset import daemonset
+from regcred.cli.node_doctor import doctor
+from regcred.cli.node_report import install_table, is_quiet, remove_table
 from regcred.cli.options import output_option, password_options, resolve_password
 from regcred.cli.output import emit
+from regcred.core.credentials.dockerconfig import parse_config_json
+from regcred.core.credentials.registrykey import validate_server
 from regcred.core.errors import InputError, OperationFailed
 from regcred.core.node.runtimes import common as runtimes
+from regcred.shells.files import read_bytes
 
 RUNTIME_CHOICES = ["auto", "none", runtimes.CONTAINERD, runtimes.CRIO, runtimes.K3S, runtimes.RKE2]
 
@@ -60,10 +66,6 @@ def wanted_entries(server: str | None, username: str | None, email: str, from_fi
 
     `password` is asked for only once SERVER and --username are known to be right (no prompt for nothing).
     """
-    from regcred.core.credentials.dockerconfig import parse_config_json
-    from regcred.core.credentials.registrykey import validate_server
-    from regcred.shells.files import read_bytes
-
     if from_file is not None:
         if server is not None or username:
             raise InputError("give either --from-file or SERVER with --username, not both")
@@ -105,7 +107,9 @@ def install(server: str | None, from_file: Path | None, username: str | None, pa
             location: str, runtime: str, overwrite: bool, keep_existing: bool, prune: bool, restart_kubelet: bool,
             keep_backup: bool, quiet: bool, dry_run: bool, output: str) -> None:
     """Merge registry credentials into the kubelet's node file, keeping every other entry."""
-    from regcred.shells.host import open_host_root, restart_services
+    from regcred.shells.host import open_host_root, restart_services  # lazy: node-file I/O, not for --help
+
+    # lazy: node-file I/O, not for --help
     from regcred.shells.nodefiles import install_entries, kubelet_settings_for
 
     if overwrite and keep_existing:
@@ -120,7 +124,6 @@ def install(server: str | None, from_file: Path | None, username: str | None, pa
     result = install_entries(host, settings, wanted, location=location, runtime=runtime, on_conflict=on_conflict,
                              prune=prune, dry_run=dry_run, keep_backup=keep_backup)
     result["root_dir"] = settings.root_dir
-    from regcred.cli.node_report import install_table, is_quiet
 
     if not (quiet and is_quiet(result)):
         emit(result, output, install_table(result, settings))
@@ -147,12 +150,13 @@ def install(server: str | None, from_file: Path | None, username: str | None, pa
 def remove(server: str, host_root: str, root_dir: str | None, location: str, runtime: str, ignore_not_found: bool,
            keep_backup: bool, dry_run: bool, output: str) -> None:
     """Remove SERVER's entry from every place `node install` writes to."""
-    from regcred.shells.host import open_host_root
+    from regcred.shells.host import open_host_root  # lazy: node-file I/O, not for --help
+
+    # lazy: node-file I/O, not for --help
     from regcred.shells.nodefiles import kubelet_settings_for, remove_registry
 
     host = open_host_root(host_root)
     settings = kubelet_settings_for(host, root_dir)
-    from regcred.cli.node_report import remove_table
 
     result = remove_registry(host, settings, server, location=location, runtime=runtime, dry_run=dry_run,
                              keep_backup=keep_backup)
@@ -165,9 +169,6 @@ def remove(server: str, host_root: str, root_dir: str | None, location: str, run
 
 def _register_subcommands() -> None:
     """doctor and daemonset live in their own modules (this one holds install and remove)."""
-    from regcred.cli.node_daemonset import daemonset
-    from regcred.cli.node_doctor import doctor
-
     node.add_command(doctor)
     node.add_command(daemonset)
 

@@ -6,6 +6,8 @@ import posixpath
 
 import click
 
+from regcred.cli.output import emit
+from regcred.core.errors import InputError
 from regcred.core.names import validate_label, validate_subdomain
 from regcred.core.node.daemonset import DEFAULT_IMAGE, DEFAULT_NAME, daemonset_manifest
 from regcred.core.node.kubeletflags import DEFAULT_ROOT_DIR
@@ -22,9 +24,6 @@ from regcred.core.node.kubeletflags import DEFAULT_ROOT_DIR
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 def daemonset(secret: str, namespace: str, image: str, name: str, root_dir: str, interval: int, output: str) -> None:
     """Render a DaemonSet that keeps every node's <root-dir>/config.json in step with one pull Secret."""
-    from regcred.cli.output import emit
-    from regcred.core.errors import InputError
-
     validate_subdomain(secret, "Secret")
     validate_label(namespace, "namespace")
     validate_subdomain(name, "DaemonSet")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 from typing import Any
 
@@ -9,6 +10,9 @@ import click
 
 from regcred.cli.options import output_option
 from regcred.cli.output import emit, render_table
+from regcred.core.credentials.dockerconfig import parse_config_json
+from regcred.core.credentials.imageref import parse_image
+from regcred.core.errors import ConfigFormatError, OperationFailed
 from regcred.core.node import search as nodesearch
 from regcred.core.node.runtimes import common as runtimes
 
@@ -41,8 +45,7 @@ def diagnose(host: Any, settings: Any, images: tuple[str, ...] | list[str] = ())
 
 def runtime_report(host: Any, used: nodesearch.CandidateReport | None) -> dict[str, Any]:
     """The runtime's sandbox image and whether it can pull it with credentials the kubelet has for it."""
-    from regcred.core.errors import ConfigFormatError
-    from regcred.shells.host import detect_runtime, runtime_facts
+    from regcred.shells.host import detect_runtime, runtime_facts  # lazy: node-file I/O, not for --help
 
     name = detect_runtime(host)
     out: dict[str, Any] = {"name": name, "config": None, "sandbox_image": None, "sandbox_registry": None,
@@ -81,9 +84,6 @@ def runtime_report(host: Any, used: nodesearch.CandidateReport | None) -> dict[s
 
 
 def _auth_file_hosts(host: Any, auth_file: str, out: dict[str, Any]) -> list[str]:
-    from regcred.core.credentials.dockerconfig import parse_config_json
-    from regcred.core.errors import ConfigFormatError
-
     state = host.state(auth_file)
     if state.content is None:
         out["problems"].append(f"crio auth file {auth_file} is missing or unreadable")
@@ -106,12 +106,9 @@ def _auth_file_hosts(host: Any, auth_file: str, out: dict[str, Any]) -> list[str
 def doctor(images: tuple[str, ...], host_root: str, root_dir: str | None, kubelet_home: str | None,
            kubelet_cwd: str | None, output: str) -> None:
     """Show which credential file the kubelet uses, what it shadows, and every problem (exit 1 if any)."""
-    import dataclasses
 
-    from regcred.core.credentials.imageref import parse_image
-    from regcred.core.errors import OperationFailed
-    from regcred.shells.host import open_host_root
-    from regcred.shells.nodefiles import kubelet_settings_for
+    from regcred.shells.host import open_host_root  # lazy: node-file I/O, not for --help
+    from regcred.shells.nodefiles import kubelet_settings_for  # lazy: node-file I/O, not for --help
 
     for image in images:
         parse_image(image)  # a bad IMAGE is a usage error (exit 2) before anything is read

@@ -10,6 +10,8 @@ registry is exercised exactly as production clients exercise one.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import ctypes
 import os
 import re
 import secrets
@@ -112,12 +114,8 @@ def _kill_with_parent() -> None:
     The signal is tied to the *thread* that started the process, so start
     registries from the main thread (pytest fixtures do) or a long-lived one.
     """
-    try:
-        import ctypes
-
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 class RegistryServer:

@@ -14,6 +14,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from regcred.shells.files import atomic_write
+
 
 @dataclass(frozen=True)
 class Pki:
@@ -35,8 +37,6 @@ class Pki:
     def write(self, directory: Path, *, ca: str = "ca.crt", cert: str = "server.pem",
               key: str = "server-key.pem") -> tuple[Path, Path, Path]:
         """The three files in `directory`, written atomically (the key 0600 from the start); (ca, cert, key) paths."""
-        from regcred.shells.files import atomic_write
-
         directory.mkdir(parents=True, exist_ok=True)
         paths = directory / ca, directory / cert, directory / key
         for path, data, mode in zip(paths, (self.ca_pem, self.cert_pem, self.key_pem), (0o644, 0o644, 0o600),
@@ -47,10 +47,10 @@ class Pki:
 
 def generate_pki(common_name: str = "127.0.0.1", *, days: int = 2) -> Pki:
     """A fresh CA and a serving certificate signed by it (EC P-256; SANs 127.0.0.1 and localhost)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from cryptography import x509  # lazy: cryptography is a test dependency, needed only for TLS material
+    from cryptography.hazmat.primitives import hashes, serialization  # lazy: as above
+    from cryptography.hazmat.primitives.asymmetric import ec  # lazy: as above
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # lazy: as above
 
     now = dt.datetime.now(dt.UTC)
     valid_from, valid_to = now - dt.timedelta(minutes=5), now + dt.timedelta(days=days)

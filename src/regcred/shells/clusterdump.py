@@ -76,7 +76,7 @@ def node_keyring(paths: Iterable[Path], note: Note, *, kind: str = "NodeConfig/"
 
 def read_live(api: KubeApi, namespaces: list[str] | None, note: Note) -> list[dict[str, Any]]:
     """One LIST per kind: cluster-wide when `namespaces` is None, else one per kind and namespace."""
-    from regcred.shells.kube import KubeForbidden, KubeNotFound
+    from regcred.shells.kube import KubeForbidden, KubeNotFound  # lazy: loads httpx, lightkube
 
     objects: list[dict[str, Any]] = []
     for kind in LIVE_KINDS:

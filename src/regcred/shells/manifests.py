@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from regcred.core.credentials.pullsecret import read_pull_secret
 from regcred.core.errors import InputError
 from regcred.shells.files import read_bytes
 
@@ -39,20 +40,20 @@ def expand_manifest_paths(paths: tuple[str, ...] | list[str]) -> list[str]:
 
 def dump_yaml(data: Any) -> str:
     """A manifest as YAML: keys in their order, block style, Unicode as is."""
-    import yaml
+    import yaml  # lazy: PyYAML costs ~14 ms; cli.output imports this module
 
     return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False))
 
 
 def _loader() -> Any:
-    import yaml
+    import yaml  # lazy: PyYAML, as above
 
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_documents(text: str, source: str) -> list[Any]:
     """All documents of a YAML/JSON stream; a syntax error names the source, document and line."""
-    import yaml
+    import yaml  # lazy: PyYAML, as above
 
     docs: list[Any] = []
     try:
@@ -71,6 +72,7 @@ def load_documents(text: str, source: str) -> list[Any]:
 
 def iter_objects(docs: list[Any]) -> Iterator[dict[str, Any]]:
     """Kubernetes objects in documents, expanding `kind: List` items."""
+    # lazy: podspec loads the keyring; cli.output imports us
     from regcred.core.cluster.podspec import is_list_kind
 
     for doc in docs:
@@ -106,9 +108,7 @@ def read_pull_secrets(paths: tuple[str, ...] | list[str]) -> list[PullSecret]:
     A file without any Secret is an error; a Secret the kubelet ignores (wrong type or key) is noted on
     stderr and left out; one it would fail on raises ConfigFormatError naming the file and Secret.
     """
-    import click
-
-    from regcred.core.credentials.pullsecret import read_pull_secret
+    import click  # lazy: a shell needs click only to warn on stderr here
 
     usable: list[PullSecret] = []
     for path in paths:

@@ -8,14 +8,28 @@ through here.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import posixpath
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+from regcred.core.credentials.dockerconfig import dumps_file, raw_entries, without_entry
+from regcred.core.credentials.registrykey import validate_server
 from regcred.core.errors import InputError, OperationFailed, RegcredError
-from regcred.core.node import ownership
+from regcred.core.node import kubeletflags, ownership
 from regcred.core.node import search as nodesearch
+from regcred.shells import credfile
+from regcred.shells.filechanges import FileChanges, failed_line
+from regcred.shells.files import locked_directory
+from regcred.shells.host import kubelet_settings
+from regcred.shells.noderuntime import (
+    NodeWrite,
+    paired_writes,
+    plan_runtime,
+    plan_runtime_removal,
+    stage_writes,
+)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -47,10 +61,6 @@ def kubelet_settings_for(host: Any, root_dir: str | None) -> Any:
     One place for "where does this node's kubelet read config.json": `node install`, `node remove` and
     the node level of `regcred apply` all ask here.
     """
-    import dataclasses
-
-    from regcred.shells.host import kubelet_settings
-
     if root_dir is not None and not root_dir.startswith("/"):
         raise InputError(f"--root-dir {root_dir!r}: not an absolute path",
                          hint="give the kubelet's --root-dir as the node sees it, e.g. /var/lib/kubelet")
@@ -74,11 +84,6 @@ def install_entries(
     restores the files already written. `prune` applies to both config.json and the runtime's config.
     `keep_backup` keeps the previous content as `NAME.regcred-bak`; without it an old one goes.
     """
-    from regcred.core.credentials.dockerconfig import dumps_file, raw_entries
-    from regcred.shells import credfile
-    from regcred.shells.files import locked_directory
-    from regcred.shells.noderuntime import paired_writes, plan_runtime, stage_writes
-
     target = _target(settings, location)
     path = host.path(target)
     record = target + ownership.OWNERSHIP_SUFFIX
@@ -97,8 +102,6 @@ def install_entries(
         home_change, home_write = (None, None) if location == "root-dir" else _plan_home(host, settings)
         backup = None
         if not dry_run:
-            from regcred.shells.filechanges import FileChanges
-
             changes = FileChanges()
             with _all_or_nothing(changes):
                 stage_writes(changes, host, runtime_writes, keep_backup=keep_backup)
@@ -129,9 +132,6 @@ def install_entries(
 
 def _config_json(host: Any, target: str, text: str) -> Any:
     """config.json's planned write: its owner bits kept (credfile.credential_mode), a backup allowed."""
-    from regcred.shells import credfile
-    from regcred.shells.noderuntime import NodeWrite
-
     return NodeWrite(target, text, credfile.credential_mode(host.path(target)), True)
 
 
@@ -145,9 +145,6 @@ class _all_or_nothing:
         return None
 
     def __exit__(self, kind: Any, exc: Any, _tb: object) -> None:
-        from regcred.core.errors import RegcredError
-        from regcred.shells.filechanges import failed_line
-
         if isinstance(exc, RegcredError):
             raise failed_line(exc, self.changes, self.changes.rollback()) from None
         if isinstance(exc, OSError):
@@ -167,8 +164,6 @@ def _shadow_warnings(host: Any, settings: Any, target: str) -> list[str]:
 
 def _plan_home(host: Any, settings: Any) -> tuple[dict[str, Any] | None, tuple[str, str, int] | None]:
     """Make the kubelet's environment set HOME: kubeadm-flags.env when the unit reads it, else a drop-in."""
-    from regcred.core.node import kubeletflags
-
     if settings.home:
         return None, None
     home = settings.user_home
@@ -190,10 +185,6 @@ def _plan_home(host: Any, settings: Any) -> tuple[dict[str, Any] | None, tuple[s
 def apply_runtime(host: Any, runtime: str, wanted: list[tuple[str, str, str, str]], auth_file: str,
                   *, on_conflict: str = "keep", prune: bool = False, dry_run: bool) -> dict[str, Any]:
     """The runtime's credentials on their own (`regcred apply`): its config and ownership record, all or nothing."""
-    from regcred.shells.filechanges import FileChanges
-    from regcred.shells.files import locked_directory
-    from regcred.shells.noderuntime import plan_runtime, stage_writes
-
     if dry_run:
         return plan_runtime(host, runtime, wanted, auth_file, on_conflict=on_conflict, prune=prune)[0]
     # the kubelet's directory lock: `node install` (and the DaemonSet) edit the runtime config under it too
@@ -212,12 +203,6 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
 
     Removal removes: no backup keeps the credential unless `keep_backup` asks for one.
     """
-    from regcred.core.credentials.dockerconfig import dumps_file, raw_entries, without_entry
-    from regcred.shells import credfile
-    from regcred.shells.filechanges import FileChanges
-    from regcred.shells.files import locked_directory
-    from regcred.shells.noderuntime import paired_writes, plan_runtime_removal, stage_writes
-
     target = _target(settings, location)
     path = host.path(target)
     record = target + ownership.OWNERSHIP_SUFFIX
@@ -229,8 +214,6 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
         if current is not None and current.get(server) is not None:
             removed.append(server)
         if not removed and not rt["changed"]:
-            from regcred.core.credentials.registrykey import validate_server
-
             validate_server(server)  # a key that is nowhere and could never be: bad input, not "not found"
         changes = FileChanges()
         if not dry_run:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from regcred.core.errors import InputError
 from regcred.core.node.ownership import (
     OWNERSHIP_SUFFIX,
     OwnershipRecord,
@@ -38,6 +39,7 @@ from regcred.core.node.runtimes.containerd import (
 )
 from regcred.core.node.runtimes.crio import CRIO_DROPIN, crio_dropin
 from regcred.core.node.runtimes.k3s import registries_yaml_with_auth, registries_yaml_without_auth
+from regcred.shells.host import detect_runtime, runtime_facts
 
 Wanted = list[tuple[str, str, str, str]]
 
@@ -53,8 +55,6 @@ class NodeWrite:
 
 
 def runtime_name(host: Any, runtime: str) -> str | None:
-    from regcred.shells.host import detect_runtime
-
     return detect_runtime(host) if runtime == "auto" else (None if runtime == "none" else runtime)
 
 
@@ -91,9 +91,6 @@ def plan_runtime(host: Any, runtime: str, wanted: Wanted, auth_file: str, *, on_
     With `prune`, hosts regcred gave the runtime earlier that no `wanted` entry names any more lose
     their auth, while it is still what regcred wrote.
     """
-    from regcred.core.errors import InputError
-    from regcred.shells.host import runtime_facts
-
     name = runtime_name(host, runtime)
     result: dict[str, Any] = {"name": name, "config": None, "hosts": [], "added": [], "replaced": [], "removed": [],
                               "skipped": [], "changed": False, "notes": []}

@@ -51,6 +51,7 @@ def run_per_namespace(namespaces: Sequence[str], work: Callable[[str], list[Targ
         try:
             return work(ns)
         except RegcredError as exc:
+            # lazy: loads httpx, lightkube
             from regcred.shells.kube.errors import NamespaceGone, NamespaceTerminating
 
             if isinstance(exc, NamespaceTerminating):
@@ -84,8 +85,8 @@ class _progress:
 
     def __enter__(self) -> Callable[[], None]:
         if self.show:
-            from rich.console import Console
-            from rich.progress import Progress
+            from rich.console import Console  # lazy: rich costs ~8 ms, only for progress on a TTY
+            from rich.progress import Progress  # lazy: as above
 
             self._bar = Progress(console=Console(stderr=True), transient=True)
             self._bar.__enter__()

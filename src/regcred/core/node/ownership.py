@@ -13,11 +13,20 @@ alone. Whichever rename a crash interrupts, the next run recognises the file's e
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from regcred.core.credentials.dockerconfig import DockerConfig
+from regcred.core.credentials.dockerconfig import (
+    DockerConfig,
+    entry_object,
+    merged_with,
+    raw_entries,
+    without_entry,
+)
 
 OWNERSHIP_SUFFIX = ".regcred-owned"
 ON_CONFLICT = ("fail", "keep", "overwrite")
@@ -25,9 +34,6 @@ ON_CONFLICT = ("fail", "keep", "overwrite")
 
 def entry_fingerprint(obj: Any) -> str:
     """A digest of one raw entry object: tells whether an entry is still exactly what regcred wrote."""
-    import hashlib
-    import json
-
     canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -59,8 +65,6 @@ class OwnershipRecord:
 
 def read_record(text: str | bytes | None) -> OwnershipRecord:
     """The ownership record (`config.json.regcred-owned`); bad content is an empty record."""
-    import json
-
     try:
         doc = json.loads(text) if text else None
     except ValueError:
@@ -80,8 +84,6 @@ def parse_ownership(text: str | bytes | None) -> dict[str, str]:
 
 
 def dumps_ownership(owned: Mapping[str, str], pending: Mapping[str, Iterable[str]] | None = None) -> str:
-    import json
-
     doc: dict[str, Any] = {"managedBy": "regcred", "version": 1, "entries": dict(sorted(owned.items()))}
     if pending:
         doc["pending"] = {k: sorted(v) for k, v in sorted(pending.items())}
@@ -144,10 +146,6 @@ def plan_install(
     `overwrite` replaces it. With `prune`, entries regcred wrote earlier and that are no longer wanted
     are removed, but only while they are still exactly what regcred wrote.
     """
-    import dataclasses
-
-    from regcred.core.credentials.dockerconfig import entry_object, merged_with, raw_entries, without_entry
-
     existing_raw = raw_entries(current)
     new_owned = {k: v for k, v in owned.items() if k in existing_raw}
     plan = InstallPlan(None, new_owned)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from regcred.core.errors import InputError
+
 
 @dataclass(frozen=True, slots=True)
 class ResourceType:
@@ -69,7 +71,6 @@ def resource_type(kind: str) -> ResourceType:
     for rt in RESOURCES.values():
         if wanted in (rt.kind.lower(), rt.plural, rt.qualified):
             return rt
-    from regcred.core.errors import InputError
 
     raise InputError(
         f"unknown kind {kind!r}", hint=f"use one of {', '.join((*WORKLOAD_KINDS, 'Secret', 'ServiceAccount'))}"

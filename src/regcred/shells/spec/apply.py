@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from regcred.core.errors import OperationFailed, RegcredError
 from regcred.core.spec.planner import Change, DesiredCredential, Plan, entries_change, secret_change
+from regcred.shells.kube import KubeConflict, KubeNotFound, NamespaceGone, NamespaceTerminating
+from regcred.shells.spec.nodes import apply_nodes
 from regcred.shells.targets import DEFAULT_WORKERS, WRITE_ATTEMPTS, TargetResult, run_per_namespace
 
 DONE = {"create": "created", "update": "updated", "delete": "deleted", "add": "attached", "remove": "detached"}
@@ -52,8 +55,6 @@ def apply_plan(api: Any, plan: Plan, *, dry_run: str = "none", workers: int = DE
              for s in plan.skipped]
     node_changes = [c for c in plan.pending if c.kind == "Node"]
     if node_changes and host_root is not None:
-        from regcred.shells.spec.nodes import apply_nodes
-
         rows += apply_nodes(node_changes, host_root, dry_run=dry_run != "none")
     return rows
 
@@ -78,10 +79,6 @@ def _summary(group: Sequence[Change]) -> str:
 
 def _apply_object(api: Any, group: Sequence[Change], dry_run: str,
                   by_secret: dict[tuple[str, str], DesiredCredential]) -> TargetResult:
-    from regcred.core.errors import RegcredError
-    from regcred.shells.kube import KubeConflict, KubeNotFound, NamespaceTerminating
-    from regcred.shells.kube.errors import NamespaceGone
-
     first = group[0]
     label = _label(first)
     status = DONE[first.action] if first.kind == "Secret" else (
@@ -130,15 +127,11 @@ def _replan_secret(fresh: dict[str, Any] | None, change: Change,
                    by_secret: dict[tuple[str, str], DesiredCredential]) -> tuple[str, Any]:
     desired = by_secret.get((change.name, change.credential))
     if desired is None:
-        from regcred.core.errors import OperationFailed
-
         raise OperationFailed(f"secret {change.name} changed meanwhile; run apply again")
     again = secret_change(desired, [change.credential], change.namespace, fresh)
     if again is None:
         return "none", None
     if again.is_conflict:
-        from regcred.core.errors import OperationFailed
-
         raise OperationFailed(again.reason)
     return again.action, again.obj
 

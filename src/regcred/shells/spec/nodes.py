@@ -76,14 +76,12 @@ def _host_and_settings(host_root: str, root_dir: str) -> tuple[Any, Any]:
 
 def _install(host_root: str, root_dir: str, wanted: list[Entry], *, dry_run: bool) -> dict[str, Any]:
     """The kubelet's file only (runtime "none"): each runtime is its own change."""
-
     host, settings = _host_and_settings(host_root, root_dir)
     return install_entries(host, settings, wanted, runtime="none", on_conflict="keep", prune=True, dry_run=dry_run)
 
 
 def _runtime(host_root: str, runtime: str, root_dir: str, wanted: list[Entry], *, dry_run: bool) -> dict[str, Any]:
     """Give one named runtime every registry of the specs naming it (CRI-O: point it at the kubelet's file)."""
-
     host, settings = _host_and_settings(host_root, root_dir)
     auth_file = posixpath.join(settings.root_dir, "config.json")
     return apply_runtime(host, runtime, wanted, auth_file, prune=True, dry_run=dry_run)
@@ -96,7 +94,6 @@ def _restart_note(result: dict[str, Any]) -> str:
 
 def plan_nodes(desired: Sequence[DesiredCredential], host_root: str) -> list[Change]:
     """Node changes for the node mounted at host_root: config.json, then each runtime's config (nothing written)."""
-
     changes: list[Change] = []
     owners = ",".join(sorted(d.spec.name for d in desired if d.spec.nodes.enabled))
     for root_dir, wanted in sorted(_file_groups(desired).items()):
@@ -127,7 +124,6 @@ def plan_nodes(desired: Sequence[DesiredCredential], host_root: str) -> list[Cha
 
 def apply_nodes(changes: Sequence[Change], host_root: str, *, dry_run: bool) -> list[TargetResult]:
     """Write the node files the plan said would change (the merge runs again, under the file lock)."""
-
     rows: list[TargetResult] = []
     status = "would-update" if dry_run else "updated"
     for change in changes:

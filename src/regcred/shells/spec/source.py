@@ -6,6 +6,8 @@ never the value. `secretKeyRef` and `fromSecret` need the cluster: the caller pa
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -13,15 +15,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from regcred.core.cluster.podspec import is_list_kind
 from regcred.core.credentials.dockerconfig import entry_object, raw_entries
 from regcred.core.credentials.pullsecret import read_pull_secret
 from regcred.core.credentials.registrykey import index_key
 from regcred.core.errors import ConfigFormatError, InputError
 from regcred.core.names import env_var_label
-from regcred.core.spec.model import PasswordFrom, Registry, RegistryCredential, SpecInvalid, parse_documents
-from regcred.core.spec.planner import ClusterState, DesiredCredential, payload_from_entries
+from regcred.core.spec.model import (
+    PasswordFrom,
+    Registry,
+    RegistryCredential,
+    SpecInvalid,
+    is_registry_credential,
+    parse_documents,
+)
+from regcred.core.spec.planner import CREDENTIAL_LABEL, ClusterState, DesiredCredential, payload_from_entries
 from regcred.core.spec.schema import WORKLOAD_KINDS
 from regcred.shells.files import read_bytes
+from regcred.shells.manifests import expand_manifest_paths, load_documents, read_text_input
+from regcred.shells.yamledit import looks_like_json
 
 # (namespace, name) -> the Secret object, or None when it does not exist.
 SecretReader = Callable[[str, str], "dict[str, Any] | None"]
@@ -50,7 +62,7 @@ def document_texts(text: str) -> list[tuple[str, Any]]:
     A line starting with `---` or `...` at column 0 is always a document marker in YAML (it cannot be
     content), so a textual split is exact; documents holding only comments are dropped.
     """
-    import yaml
+    import yaml  # lazy: PyYAML costs ~14 ms; offline spec commands that read no manifest skip it
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     parsed = ((chunk, yaml.load(chunk, Loader=loader)) for chunk in _SEPARATOR.split(text))
@@ -59,10 +71,6 @@ def document_texts(text: str) -> list[tuple[str, Any]]:
 
 def load_inputs(paths: Sequence[str]) -> Inputs:
     """Read every file (a directory: its *.yaml/*.yml/*.json); RegistryCredential documents become specs."""
-    from regcred.core.cluster.podspec import is_list_kind
-    from regcred.core.spec.model import is_registry_credential
-    from regcred.shells.manifests import expand_manifest_paths, load_documents, read_text_input
-
     docs: list[tuple[Any, str]] = []
     manifests: list[tuple[str, dict[str, Any]]] = []
     texts: dict[int, str] = {}
@@ -94,8 +102,6 @@ def load_inputs(paths: Sequence[str]) -> Inputs:
 
 def _chunks(text: str, documents: list[Any]) -> list[str]:
     """Document texts aligned with the parsed documents, or [] when they cannot be (then render re-dumps)."""
-    from regcred.shells.yamledit import looks_like_json
-
     if looks_like_json(text):
         return [text] if len(documents) == 1 else []
     try:
@@ -154,9 +160,6 @@ def _read_secret(read_secret: SecretReader | None, namespace: str, name: str, wh
 
 
 def _secret_key(secret: Mapping[str, Any], key: str, where: str) -> str:
-    import base64
-    import binascii
-
     meta = secret.get("metadata") or {}
     label = f"Secret {meta.get('namespace')}/{meta.get('name')}"
     string_data = secret.get("stringData") or {}
@@ -275,8 +278,6 @@ def read_cluster_state(api: Any, specs: Sequence[RegistryCredential]) -> Cluster
     Secrets: those named like a spec's secretName (field selector), plus those labelled with a spec's name
     (Secrets a spec wrote under an earlier secretName, to clean up). Workloads: every kind a spec names.
     """
-    from regcred.core.spec.planner import CREDENTIAL_LABEL
-
     secrets: dict[tuple[str, str], dict[str, Any]] = {}
     for secret_name in sorted({s.secret_name for s in specs}):
         for obj in api.iter_list("Secret", field_selector=f"metadata.name={secret_name}"):
