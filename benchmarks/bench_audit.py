@@ -1,6 +1,6 @@
 """Benchmark: `regcred audit` of a 10,000-pod dump (1,000 distinct images, 200 Secrets, 50 namespaces) offline.
 
-Goal (issue 5): under 2 s. Reports three figures: the core simulation on objects already in memory, reading the
+Goal: under 2 s. Reports three figures: the core simulation on objects already in memory, reading the
 JSON dump plus the simulation (what `audit -f dump.json` does inside), and the whole CLI as a child process
 (`regcred audit -f dump.json -o json`, interpreter start and JSON output included).
 

@@ -1,4 +1,4 @@
-"""Benchmark of the credential core (issue 2 goals).
+"""Benchmark of the credential core against its goals.
 
 (a) cold start of `regcred --help` and `regcred match` (goal < 150 ms): median of repeated runs of the real
     entry point in a fresh interpreter, next to `kubectl --help` (the CLI users compare us with) when present;

@@ -1,4 +1,5 @@
-"""The `auth` field decodes exactly as the kubelet decodes it (Go base64 rules, §b of the reference)."""
+"""The `auth` field decodes exactly as the kubelet decodes it (Go base64 rules,
+docs/concepts/kubelet-rules.md#b-accepted-file-formats-and-field-semantics)."""
 
 import pytest
 

@@ -1,4 +1,7 @@
-"""The kubelet's keyring rules (§c, §d), including the upstream test table."""
+"""The kubelet's keyring rules, including the upstream test table.
+
+See docs/concepts/kubelet-rules.md#c-keyring-matching-semantics and #d-combining-pod-secrets-with-node-credentials-secret-types-and-validation.
+"""
 
 import pytest
 

@@ -28,7 +28,7 @@ def same_registry_keys(config: DockerConfig, server: str) -> list[str]:
 
 
 class naming:
-    """Prefix an input error with the file and the registry key it is about (issue 2: name both, never the secret)."""
+    """Prefix an input error with the file and the registry key it is about (name both, never the secret)."""
 
     def __init__(self, file: Path, server: str) -> None:
         self.file, self.server = file, server

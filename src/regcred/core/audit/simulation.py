@@ -1,10 +1,12 @@
 """Simulate the kubelet for every Pod and pod template, and say which pulls will fail and why.
 
-Rules (shared/reference/kubelet-credentials.md §0, §d, §e, §i): a template without pull secrets gets its
-ServiceAccount's list when its Pods are created (a copy, never a merge); a Pod's own list never changes
-afterwards. The kubelet skips missing secrets and ignores those of the wrong type or key, but one secret
-whose JSON it cannot decode fails every pull of the Pod. Pod secrets are looked up first, then the node
-files; credentials from node files make an image usable by every Pod on the node (KEP-2535).
+Rules: a template without pull secrets gets its ServiceAccount's list when its Pods are created (a copy,
+never a merge); a Pod's own list never changes afterwards. The kubelet skips missing secrets and ignores
+those of the wrong type or key, but one secret whose JSON it cannot decode fails every pull of the Pod. Pod
+secrets are looked up first, then the node files; credentials from node files make an image usable by
+every Pod on the node (KEP-2535). See docs/concepts/kubelet-rules.md:
+#0-end-to-end-pipeline-one-image-pull, #d-combining-pod-secrets-with-node-credentials-secret-types-and-validation,
+#e-serviceaccount-admission-plugin-and-the-default-serviceaccount, #i-kep-2535-ensure-secret-pulled-images.
 
 Speed: a keyring is built once per (namespace, secret list) and each (keyring, repository) looked up once.
 """

@@ -1,11 +1,11 @@
 """The kubelet's credential keyring: which credentials it tries for a repository, in which order.
 
-Rules (kubelet pkg/credentialprovider, see shared/reference/kubelet-credentials.md §c–§d): keys are
-normalised to host[:port][/path]; a key matches when the ports are equal, the host has as many
-dot-separated labels and each label matches as a Go glob, and the key's path is a plain string prefix
-of the image's path. All matching keys contribute, in reverse byte order of the key; the Docker Hub
-key `index.docker.io` is a fallback used only when nothing matched. Keys are indexed by host so a
-lookup touches only the keys that can match.
+Rules (kubelet pkg/credentialprovider): keys are normalised to host[:port][/path]; a key matches when the
+ports are equal, the host has as many dot-separated labels and each label matches as a Go glob, and the
+key's path is a plain string prefix of the image's path. All matching keys contribute, in reverse byte
+order of the key; the Docker Hub key `index.docker.io` is a fallback used only when nothing matched. Keys
+are indexed by host so a lookup touches only the keys that can match. See docs/concepts/kubelet-rules.md:
+#c-keyring-matching-semantics, #d-combining-pod-secrets-with-node-credentials-secret-types-and-validation.
 """
 
 from __future__ import annotations
