@@ -75,10 +75,10 @@ def _imports(tree: ast.Module, text: str, name: str, is_package: bool, known: It
         if isinstance(node, ast.Import | ast.ImportFrom):
             last = node.end_lineno or node.lineno
             above = lines[node.lineno - 2].strip() if node.lineno >= 2 else ""
-            comment = " ".join(
-                [above[1:].strip()] * above.startswith("#")
-                + [line.split("#", 1)[1].strip() for line in lines[node.lineno - 1 : last] if "#" in line]
-            )
+            comments = [line.split("#", 1)[1].strip() for line in lines[node.lineno - 1 : last] if "#" in line]
+            if above.startswith("#"):  # a comment line right above the statement belongs to it
+                comments.insert(0, above[1:].strip())
+            comment = " ".join(comments)
             for target in _targets(node, name, is_package, known):
                 yield Import(name, target, node.lineno, lazy, type_checking, comment)
             return
