@@ -1,5 +1,5 @@
 """The `auth` field decodes exactly as the kubelet decodes it (Go base64 rules,
-docs/concepts/kubelet-rules.md#b-accepted-file-formats-and-field-semantics)."""
+docs/concepts/kubelet-rules.md#b-file-formats-and-fields)."""
 
 import pytest
 

@@ -1,6 +1,7 @@
 """The kubelet's keyring rules, including the upstream test table.
 
-See docs/concepts/kubelet-rules.md#c-keyring-matching-semantics and #d-combining-pod-secrets-with-node-credentials-secret-types-and-validation.
+See docs/concepts/kubelet-rules.md#c-how-a-registry-key-matches-an-image and
+docs/concepts/kubelet-rules.md#d-pod-secrets-node-credentials-and-which-secrets-count.
 """
 
 import pytest

@@ -1,7 +1,8 @@
 """The kubelet's node-credential file search: which file it uses, which it skips or shadows, and why.
 
-Order (docs/concepts/kubelet-rules.md#a-node-level-docker-credential-files): `<root-dir>/config.json`, `<cwd>/config.json`, `$HOME/.docker/config.json`,
-`/.docker/config.json`; only when none of them parses, the same four directories' `.dockercfg`.
+Order (docs/concepts/kubelet-rules.md#a-node-credential-files): `<root-dir>/config.json`,
+`<cwd>/config.json`, `$HOME/.docker/config.json`, `/.docker/config.json`; only when none of them parses, the
+same four directories' `.dockercfg`.
 The first file that parses wins even when it holds no credentials, and files are never merged. With
 HOME unset (usual under systemd) the home candidates become relative paths resolved in the working
 directory. Given each candidate's state (read by the shell), decide its status and name the problems.

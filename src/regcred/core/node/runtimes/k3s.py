@@ -1,7 +1,7 @@
 """k3s and rke2's runtime-level credentials: `configs."HOST".auth` in registries.yaml.
 
 k3s and rke2 render registries.yaml into their embedded containerd at start
-(docs/concepts/kubelet-rules.md#k3s-rke2-registriesyaml), so an edit needs a service restart. Edits keep
+(docs/concepts/kubelet-rules.md#k3s-and-rke2-registriesyaml), so an edit needs a service restart. Edits keep
 mirrors, tls settings and comments (ruamel.yaml round trip).
 """
 
