@@ -156,7 +156,7 @@ def test_credential_uses_collect_images_per_credential_and_never_show_in_json() 
 
 
 def test_pod_manifest_not_yet_created_gets_its_service_account_list() -> None:
-    """docs/concepts/kubelet-rules.md#e-the-serviceaccount-admission-plugin-and-the-default-serviceaccount: the admission copy happens at creation, so a Pod manifest without a list is covered by its SA."""
+    """docs/concepts/kubelet-rules.md#e: the admission copy happens at creation, so a Pod manifest without a list is covered by its SA."""
     objects = [pull_secret("good", "app", {REG: entry("robot", "pw")}), service_account("default", "app", "good"),
                pod("new", "app", f"{REG}/x:1", created=False),
                pod("old", "app", f"{REG}/x:1")]
@@ -168,7 +168,7 @@ def test_pod_manifest_not_yet_created_gets_its_service_account_list() -> None:
 
 
 def test_dockercfg_secret_holding_config_json_content() -> None:
-    """docs/concepts/kubelet-rules.md#b-file-formats-and-fields: config.json content read as legacy is one registry named `auths` with no credential."""
+    """docs/concepts/kubelet-rules.md#b: config.json content read as legacy is one registry named `auths` with no credential."""
     legacy = pull_secret("legacy", "app", {REG: entry("robot", "pw")}, type_="kubernetes.io/dockercfg",
                          key=".dockercfg")
     report = audit(ClusterState([legacy, deployment("web", "app", f"{REG}/x:1", secrets=("legacy",))]))

@@ -1,5 +1,4 @@
-"""The `auth` field decodes exactly as the kubelet decodes it (Go base64 rules,
-docs/concepts/kubelet-rules.md#b-file-formats-and-fields)."""
+"""The `auth` field decodes exactly as the kubelet decodes it (Go base64 rules: docs/concepts/kubelet-rules.md#b)."""
 
 import pytest
 

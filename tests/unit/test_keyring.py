@@ -1,8 +1,4 @@
-"""The kubelet's keyring rules, including the upstream test table.
-
-See docs/concepts/kubelet-rules.md#c-how-a-registry-key-matches-an-image and
-docs/concepts/kubelet-rules.md#d-pod-secrets-node-credentials-and-which-secrets-count.
-"""
+"""The kubelet's keyring rules, including the upstream test table (docs/concepts/kubelet-rules.md#c and #d)."""
 
 import pytest
 

@@ -4,11 +4,7 @@ Rules: a template without pull secrets gets its ServiceAccount's list when its P
 never a merge); a Pod's own list never changes afterwards. The kubelet skips missing secrets and ignores
 those of the wrong type or key, but one secret whose JSON it cannot decode fails every pull of the Pod. Pod
 secrets are looked up first, then the node files; credentials from node files make an image usable by
-every Pod on the node (KEP-2535). See
-docs/concepts/kubelet-rules.md#0-one-image-pull-end-to-end,
-docs/concepts/kubelet-rules.md#d-pod-secrets-node-credentials-and-which-secrets-count,
-docs/concepts/kubelet-rules.md#e-the-serviceaccount-admission-plugin-and-the-default-serviceaccount,
-docs/concepts/kubelet-rules.md#i-kep-2535-ensure-secret-pulled-images.
+every Pod on the node (KEP-2535). See docs/concepts/kubelet-rules.md#0, #d, #e and #i (the same page).
 
 Speed: a keyring is built once per (namespace, secret list) and each (keyring, repository) looked up once.
 """

@@ -4,9 +4,7 @@ Rules (kubelet pkg/credentialprovider): keys are normalised to host[:port][/path
 ports are equal, the host has as many dot-separated labels and each label matches as a Go glob, and the
 key's path is a plain string prefix of the image's path. All matching keys contribute, in reverse byte
 order of the key; the Docker Hub key `index.docker.io` is a fallback used only when nothing matched. Keys
-are indexed by host so a lookup touches only the keys that can match. See
-docs/concepts/kubelet-rules.md#c-how-a-registry-key-matches-an-image and
-docs/concepts/kubelet-rules.md#d-pod-secrets-node-credentials-and-which-secrets-count.
+are indexed by host so a lookup touches only the keys that can match. See docs/concepts/kubelet-rules.md#c and #d.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The kubelet's --root-dir, HOME and working directory, read from the files that start it.
 
 The kubelet's node-credential search depends on three things fixed at its start: `--root-dir`, `$HOME`
-and its working directory (docs/concepts/kubelet-rules.md#a-node-credential-files). They come from the
+and its working directory (docs/concepts/kubelet-rules.md#a). They come from the
 systemd unit and its drop-ins (`Environment=`, `EnvironmentFile=`, `ExecStart=`, `WorkingDirectory=`,
 `User=`), and from the environment files kubeadm and distro packages use (`kubeadm-flags.env`,
 `/etc/default/kubelet`, `/etc/sysconfig/kubelet`). This module reads their text; the shell finds and reads the files.

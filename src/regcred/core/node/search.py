@@ -1,6 +1,6 @@
 """The kubelet's node-credential file search: which file it uses, which it skips or shadows, and why.
 
-Order (docs/concepts/kubelet-rules.md#a-node-credential-files): `<root-dir>/config.json`,
+Order (docs/concepts/kubelet-rules.md#a): `<root-dir>/config.json`,
 `<cwd>/config.json`, `$HOME/.docker/config.json`, `/.docker/config.json`; only when none of them parses, the
 same four directories' `.dockercfg`.
 The first file that parses wins even when it holds no credentials, and files are never merged. With
