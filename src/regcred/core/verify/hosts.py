@@ -63,7 +63,7 @@ def _ascii_host(host: str) -> str:
     if not host:
         raise HostError("no host name")
     if not host.isascii():
-        # Only for international names: idna's tables take ~50 ms to import (httpx imports it anyway).
+        # lazy: only international names need idna, whose tables take ~50 ms to import (httpx imports it anyway)
         import idna
 
         try:
@@ -92,7 +92,7 @@ def _ascii_host(host: str) -> str:
 
 
 def _check_a_label(label: str) -> None:
-    import idna  # see _ascii_host
+    import idna  # lazy: ~50 ms of tables, see _ascii_host
 
     try:
         idna.decode(label)
