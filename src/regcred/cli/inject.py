@@ -29,7 +29,9 @@ class _Input:
 
 def _read(name: str) -> _Input:
     if name == "-":  # bytes, decoded here: a non-UTF-8 stream is an input error, not a crash on output
-        return _Input("<stdin>", None, _decode(sys.stdin.buffer.read(), "<stdin>"))
+        from regcred.shells.input import read_stdin
+
+        return _Input("<stdin>", None, _decode(read_stdin(what="manifest stream"), "<stdin>"))
     from regcred.shells.files import read_bytes
 
     path = Path(name)

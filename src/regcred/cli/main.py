@@ -85,6 +85,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         click.echo(f"{prog}: aborted", err=True)
         sys.exit(130)
+    except (MemoryError, RecursionError) as exc:  # input too big or deep for a bound regcred does not know yet
+        if os.environ.get("REGCRED_DEBUG"):
+            raise
+        what = "too large for the available memory" if isinstance(exc, MemoryError) else "nested too deeply"
+        click.echo(f"{prog}: error: the input is {what} (see the input limits in docs/input-limits.md)", err=True)
+        sys.exit(2)
     except Exception as exc:  # a bug: say so without a traceback (it could carry data), unless asked
         if os.environ.get("REGCRED_DEBUG"):
             raise

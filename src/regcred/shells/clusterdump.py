@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from regcred.core.credentials.keyring import Keyring
 from regcred.core.errors import InputError
+from regcred.core.safeload import check_json_depth
 from regcred.shells import credfile
 from regcred.shells.manifests import iter_objects, load_documents, read_text_input
 
@@ -48,6 +49,7 @@ def _read(path: str) -> tuple[str, list[Any]]:
     source, text = read_text_input(path)
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
+        check_json_depth(text, source)
         try:
             data = json.loads(text)
         except ValueError:

@@ -50,10 +50,9 @@ def document_texts(text: str) -> list[tuple[str, Any]]:
     A line starting with `---` or `...` at column 0 is always a document marker in YAML (it cannot be
     content), so a textual split is exact; documents holding only comments are dropped.
     """
-    import yaml
+    from regcred.core.safeload import load_one
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    parsed = ((chunk, yaml.load(chunk, Loader=loader)) for chunk in _SEPARATOR.split(text))
+    parsed = ((chunk, load_one(chunk)) for chunk in _SEPARATOR.split(text))
     return [(chunk, doc) for chunk, doc in parsed if doc is not None]
 
 
