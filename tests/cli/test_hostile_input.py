@@ -157,3 +157,23 @@ def test_control_characters_are_one_line(tmp_path: Path, name: str, char: str) -
     assert_handled(result, codes=(2,))
     assert "in \"<unicode string>\"" not in result.stderr and "position" not in result.stderr
     assert "line 4" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("error", [MemoryError, RecursionError])
+def test_memory_and_recursion_errors_are_never_internal_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: type[Exception]
+) -> None:
+    """The last resort in main (the causes are bounded above): one line, exit 2, never exit 70."""
+    from regcred.cli.main import main
+    from regcred.shells import credfile
+
+    def fail(path: Path) -> None:
+        raise error()
+
+    monkeypatch.setattr(credfile, "load", fail)
+    monkeypatch.delenv("REGCRED_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        main(["auth", "list", "--file", str(tmp_path / "c.json")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("regcred: error: the input is") and err.count("\n") == 1
