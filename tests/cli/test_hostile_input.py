@@ -177,3 +177,16 @@ def test_memory_and_recursion_errors_are_never_internal_errors(
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("regcred: error: the input is") and err.count("\n") == 1
+
+
+def test_a_fifo_where_node_install_keeps_its_backup_never_blocks(tmp_path: Path) -> None:
+    """Before: node install blocked forever reading config.json.bak (a FIFO) to be able to restore it."""
+    kubelet = tmp_path / "host" / "var" / "lib" / "kubelet"
+    kubelet.mkdir(parents=True)
+    (kubelet / "config.json").write_text('{"auths": {}}\n')
+    os.mkfifo(kubelet / "config.json.bak")
+    result = run_regcred("node", "install", "r.example.com", "-u", "u", "--password-env", "PW", "--runtime", "none",
+                         "--host-root", tmp_path / "host", env=isolated_env(tmp_path), timeout=30)
+    assert_handled(result, codes=(1, 2))
+    assert "config.json.bak: is a FIFO" in result.stderr
+    assert (kubelet / "config.json").read_text() == '{"auths": {}}\n'
