@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("REGCRED_DEBUG"):
             raise
         what = "too large for the available memory" if isinstance(exc, MemoryError) else "nested too deeply"
-        click.echo(f"{prog}: error: the input is {what} (see the input limits in docs/input-limits.md)", err=True)
+        click.echo(f"{prog}: error: the input is {what} (see docs/contracts/input-limits.md)", err=True)
         sys.exit(2)
     except Exception as exc:  # a bug: say so without a traceback (it could carry data), unless asked
         if os.environ.get("REGCRED_DEBUG"):

@@ -41,7 +41,7 @@ def json_too_deep(text: str | bytes, limit: int = MAX_DEPTH) -> bool:
     """True when JSON text nests lists/objects deeper than `limit` (strings and escapes are skipped).
 
     A scan in C-speed string operations before json.loads (whose C scanner only stops at the interpreter's
-    recursion limit, ~1,000 levels, with a RecursionError): ~0.3 s for a 60 MB credential file.
+    recursion limit, ~1,000 levels, with a RecursionError): about a third of json.loads' own time.
     """
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     if data.count(b"[") + data.count(b"{") <= limit:
