@@ -180,13 +180,13 @@ def test_memory_and_recursion_errors_are_never_internal_errors(
 
 
 def test_a_fifo_where_node_install_keeps_its_backup_never_blocks(tmp_path: Path) -> None:
-    """Before: node install blocked forever reading config.json.bak (a FIFO) to be able to restore it."""
+    """Before: node install --keep-backup blocked forever reading the old backup (a FIFO) to be able to restore it."""
     kubelet = tmp_path / "host" / "var" / "lib" / "kubelet"
     kubelet.mkdir(parents=True)
     (kubelet / "config.json").write_text('{"auths": {}}\n')
-    os.mkfifo(kubelet / "config.json.bak")
+    os.mkfifo(kubelet / "config.json.regcred-bak")
     result = run_regcred("node", "install", "r.example.com", "-u", "u", "--password-env", "PW", "--runtime", "none",
-                         "--host-root", tmp_path / "host", env=isolated_env(tmp_path), timeout=30)
+                         "--keep-backup", "--host-root", tmp_path / "host", env=isolated_env(tmp_path), timeout=30)
     assert_handled(result, codes=(1, 2))
-    assert "config.json.bak: is a FIFO" in result.stderr
+    assert "config.json.regcred-bak: is a FIFO" in result.stderr
     assert (kubelet / "config.json").read_text() == '{"auths": {}}\n'
