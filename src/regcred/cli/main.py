@@ -13,6 +13,7 @@ import sys
 import click
 
 from regcred import __version__
+from regcred.cli.prog import prog_name
 
 # name -> (module:attribute, one-line help shown by `regcred --help` without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -53,10 +54,6 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-def _prog_name() -> str:
-    return "kubectl regcred" if os.path.basename(sys.argv[0]).startswith("kubectl-") else "regcred"
-
-
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="regcred")
 def cli() -> None:
@@ -67,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; RegcredError -> one line and its exit code, never a traceback."""
     from regcred.core.errors import RegcredError
 
-    prog = _prog_name()
+    prog = prog_name()
     try:
         # With standalone_mode=False click returns (not raises) the code of a ctx.exit(code), turns Ctrl-C and
         # EOF into Abort, and exits 1 itself on a broken pipe.

@@ -78,9 +78,14 @@ def create(name: str, server: str, username: str | None, password_stdin: bool, p
         else:
             click.echo(json_like_kubectl(manifest))
         return
-    from regcred.cli.secretcluster import apply_pull_secret
+    from regcred.cli.clusteropts import report
+    from regcred.usecases.pullsecrets import apply_pull_secret
 
-    apply_pull_secret(name, payload, overwrite=overwrite, cluster=replace(cluster, output=output or "table"))
+    cluster = replace(cluster, output=output or "table")
+    with cluster.connect() as api:
+        rows = apply_pull_secret(api, cluster.namespaces, name, payload, overwrite=overwrite,
+                                 dry_run=cluster.dry_run, workers=cluster.workers)
+    report(rows, cluster, document={"kind": "SecretApplyResult", "secret": name})
 
 
 def json_like_kubectl(manifest: dict[str, object]) -> str:
