@@ -1,7 +1,7 @@
-"""Gather what the audit simulates: objects from manifest files, or from the API with one LIST per kind.
+"""Read what the audit simulates offline: objects from manifest files, and the node's credential files.
 
 Manifests may be YAML or JSON (a `kubectl get -o json` dump is read with the json module, much faster than
-a YAML parser on 10,000 pods). Live reads never GET objects one by one.
+a YAML parser on 10,000 pods). The live reads are the audit use case's (`usecases.audit.read_live`).
 """
 
 from __future__ import annotations
@@ -9,21 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from regcred.core.credentials.keyring import Keyring
 from regcred.core.errors import InputError
 from regcred.core.safeload import check_json_depth
 from regcred.shells import credfile
 from regcred.shells.manifests import iter_objects, load_documents, read_text_input
-
-if TYPE_CHECKING:
-    from regcred.shells.kube import KubeApi
-
-# Kinds read live, in this order; the optional ones are skipped (with a note) when RBAC forbids them.
-LIVE_KINDS = ("Secret", "ServiceAccount", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
-              "CronJob", "ReplicationController", "PodTemplate")
-OPTIONAL_KINDS = frozenset({"ReplicationController", "PodTemplate"})
 
 Note = Callable[[str], None]
 
@@ -74,21 +66,3 @@ def node_keyring(paths: Iterable[Path], note: Note, *, kind: str = "NodeConfig/"
     for shadowed in ordered[1:]:
         note(f"{shadowed} is shadowed by {ordered[0]} (the kubelet uses the first valid file)")
     return keyring, source
-
-
-def read_live(api: KubeApi, namespaces: list[str] | None, note: Note) -> list[dict[str, Any]]:
-    """One LIST per kind: cluster-wide when `namespaces` is None, else one per kind and namespace."""
-    from regcred.shells.kube import KubeForbidden, KubeNotFound
-
-    objects: list[dict[str, Any]] = []
-    for kind in LIVE_KINDS:
-        scopes: list[str | None] = [None] if namespaces is None else list(namespaces)
-        for ns in scopes:
-            try:
-                objects.extend(api.iter_list(kind, ns))
-            except (KubeForbidden, KubeNotFound) as exc:
-                if kind not in OPTIONAL_KINDS:
-                    raise
-                note(f"{kind} not read ({exc.line()}); its templates are not audited")
-                break
-    return objects
