@@ -15,6 +15,7 @@ from regcred.core.credentials.registrykey import validate_server
 from regcred.core.errors import InputError
 from regcred.core.names import validate_subdomain
 from regcred.shells.files import read_bytes
+from regcred.shells.manifests import dump_json_like_kubectl
 
 
 def payload_from_file(path: Path) -> bytes:
@@ -76,7 +77,7 @@ def create(name: str, server: str, username: str | None, password_stdin: bool, p
         if output == "yaml":
             click.echo(dump_yaml_sorted(manifest), nl=False)
         else:
-            click.echo(json_like_kubectl(manifest))
+            click.echo(dump_json_like_kubectl(manifest))
         return
     from regcred.cli.clusteropts import report
     from regcred.usecases.pullsecrets import apply_pull_secret
@@ -86,12 +87,6 @@ def create(name: str, server: str, username: str | None, password_stdin: bool, p
         rows = apply_pull_secret(api, cluster.namespaces, name, payload, overwrite=overwrite,
                                  dry_run=cluster.dry_run, workers=cluster.workers)
     report(rows, cluster, document={"kind": "SecretApplyResult", "secret": name})
-
-
-def json_like_kubectl(manifest: dict[str, object]) -> str:
-    import json
-
-    return json.dumps(manifest, indent=4, ensure_ascii=False)
 
 
 def dump_yaml_sorted(manifest: dict[str, object]) -> str:

@@ -45,6 +45,13 @@ def dump_yaml(data: Any) -> str:
     return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False))
 
 
+def dump_json_like_kubectl(manifest: dict[str, Any]) -> str:
+    """A manifest as `kubectl create --dry-run=client -o json` prints it (4-space indent)."""
+    import json
+
+    return json.dumps(manifest, indent=4, ensure_ascii=False)
+
+
 def iter_objects(docs: list[Any]) -> Iterator[dict[str, Any]]:
     """Kubernetes objects in documents, expanding `kind: List` items."""
     from regcred.core.cluster.podspec import is_list_kind
