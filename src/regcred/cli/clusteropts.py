@@ -16,7 +16,7 @@ from regcred.core.errors import InputError, OperationFailed
 from regcred.core.names import validate_label
 from regcred.usecases.dryrun import DryRun
 from regcred.usecases.fanout import DEFAULT_WORKERS
-from regcred.usecases.namespaces import NamespaceQuery, NamespaceSelection
+from regcred.usecases.namespaces import NamespaceQuery
 from regcred.usecases.rows import TargetResult, summarize
 
 if TYPE_CHECKING:
@@ -55,9 +55,6 @@ class ClusterOptions:
 
         return connect(ClusterConfig(kubeconfig=self.kubeconfig, context=self.context, qps=self.qps,
                                      burst=self.burst))
-
-    def select_namespaces(self, api: KubeApi) -> NamespaceSelection:
-        return self.namespaces.select(api)
 
 
 def cluster_options(*, namespaces: bool = True, dry_run: bool = True, output: bool = True,

@@ -9,31 +9,19 @@ import click
 
 from regcred.cli.clusteropts import ClusterOptions, cluster_options
 from regcred.cli.options import password_options, resolve_password
-from regcred.core.credentials.dockerconfig import parse_config_json
 from regcred.core.credentials.pullsecret import DOCKER_HUB_SERVER, dockerconfigjson_payload, secret_manifest
 from regcred.core.credentials.registrykey import validate_server
 from regcred.core.errors import InputError
 from regcred.core.names import validate_subdomain
-from regcred.shells.files import read_bytes
 from regcred.shells.manifests import dump_json_like_kubectl
-
-
-def payload_from_file(path: Path) -> bytes:
-    """The file's bytes, verbatim as kubectl copies them, after checking the kubelet could use them."""
-    data = read_bytes(path, what="credential file")
-    config = parse_config_json(data, str(path))
-    if not config.has_auths:
-        raise InputError(
-            f"{path}: has no 'auths' object: the kubelet would find no credentials in this Secret",
-            hint="a .dockercfg-style file must be converted to the config.json layout",
-        )
-    return data
 
 
 def build_payload(server: str, username: str | None, email: str, from_file: Path | None,
                   password_stdin: bool, password_env: str | None, password_literal: str | None) -> bytes:
     """The `.dockerconfigjson` bytes from --from-file or from the flags."""
     if from_file is not None:
+        from regcred.usecases.credfiles import payload_from_file
+
         return payload_from_file(from_file)
     validate_server(server)  # before the password is asked for
     if not username:

@@ -181,15 +181,11 @@ def plan_command(files: tuple[str, ...], host_root: str | None, cluster: Cluster
 def apply_command(files: tuple[str, ...], host_root: str | None, cluster: ClusterOptions) -> None:
     """Make exactly the planned changes (conditional writes, ownership kept); a second run changes nothing."""
     from regcred.cli.clusteropts import report
-    from regcred.usecases.specapply import apply_plan
-    from regcred.usecases.specs import plan_specs
+    from regcred.usecases.specs import apply_specs
 
     specs = _valid_specs(files)  # the documents' problems first, before any cluster is contacted
-    with cluster.connect() as api:
-        with _problems():
-            result, desired = plan_specs(api, specs, host_root)
-        rows = apply_plan(api, result, dry_run=cluster.dry_run, workers=cluster.workers, desired=desired,
-                          host_root=host_root)
+    with cluster.connect() as api, _problems():
+        result, rows = apply_specs(api, specs, host_root, dry_run=cluster.dry_run, workers=cluster.workers)
     report(rows, cluster, document={"apiVersion": "regcred.dev/v1alpha1", "kind": "ApplyResult",
                                     "plan": plan_document(result)["summary"]})
 

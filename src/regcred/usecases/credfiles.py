@@ -13,6 +13,7 @@ from typing import Any
 from regcred.core.credentials import dockerconfig
 from regcred.core.credentials.dockerconfig import DockerConfig
 from regcred.core.credentials.registrykey import index_key
+from regcred.core.errors import InputError
 
 Note = Callable[[str], None]
 
@@ -27,6 +28,21 @@ def same_registry_keys(config: DockerConfig, server: str) -> list[str]:
     """Other keys in the file that the kubelet normalises to the same index key as `server`."""
     wanted = index_key(server)
     return [k for k in config.registry_keys() if k != server and index_key(k) == wanted]
+
+
+def payload_from_file(path: Path) -> bytes:
+    """The file's bytes, verbatim as kubectl copies them, after checking the kubelet could use them."""
+    from regcred.core.credentials.dockerconfig import parse_config_json
+    from regcred.shells.files import read_bytes
+
+    data = read_bytes(path, what="credential file")
+    config = parse_config_json(data, str(path))
+    if not config.has_auths:
+        raise InputError(
+            f"{path}: has no 'auths' object: the kubelet would find no credentials in this Secret",
+            hint="a .dockercfg-style file must be converted to the config.json layout",
+        )
+    return data
 
 
 def add_credential(file: Path, server: str, username: str, password: str, email: str, note: Note) -> str:

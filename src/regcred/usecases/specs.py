@@ -1,7 +1,7 @@
 """RegistryCredential specs against a cluster: read it once per kind, plan every level, render for GitOps.
 
 `plan_specs` resolves the credentials, reads the cluster with one LIST per kind and plans (the node level too
-with a host root); `specapply.apply_plan` then makes exactly those changes. `render_specs` writes the same
+with a host root); `apply_specs` then makes exactly those changes (`specapply`). `render_specs` writes the same
 objects as manifests instead. Problems with the documents raise SpecInvalid (every problem at once).
 """
 
@@ -13,7 +13,10 @@ from contextlib import AbstractContextManager
 from regcred.core.spec.model import RegistryCredential
 from regcred.core.spec.planner import ClusterState, DesiredCredential, Plan
 from regcred.shells.spec.source import Inputs
+from regcred.usecases.dryrun import DryRun
+from regcred.usecases.fanout import DEFAULT_WORKERS
 from regcred.usecases.kubeapi import KubeApi, Obj
+from regcred.usecases.rows import TargetResult
 
 
 def resolve_specs(specs: Sequence[RegistryCredential], api: KubeApi | None, *,
@@ -37,6 +40,16 @@ def plan_specs(api: KubeApi, specs: Sequence[RegistryCredential], host_root: str
 
         result = Plan(result.changes + tuple(plan_nodes(desired, host_root)), result.skipped)
     return result, desired
+
+
+def apply_specs(api: KubeApi, specs: Sequence[RegistryCredential], host_root: str | None, *,
+                dry_run: DryRun = DryRun.NONE, workers: int = DEFAULT_WORKERS) -> tuple[Plan, list[TargetResult]]:
+    """Plan, then make exactly the planned changes (conditional writes, re-planned on conflict); plan and rows."""
+    from regcred.usecases.specapply import apply_plan
+
+    result, desired = plan_specs(api, specs, host_root)
+    rows = apply_plan(api, result, dry_run=dry_run, workers=workers, desired=desired, host_root=host_root)
+    return result, rows
 
 
 def read_cluster_state(api: KubeApi, specs: Sequence[RegistryCredential]) -> ClusterState:
