@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from regcred.core.credentials.keyring import Keyring
+from regcred.core.credentials.source import CredentialSource
 from regcred.core.errors import InputError
 from regcred.core.safeload import check_json_depth
 from regcred.shells import credfile
@@ -51,17 +52,18 @@ def _read(path: str) -> tuple[str, list[Any]]:
     return source, load_documents(text, source)
 
 
-def node_keyring(paths: Iterable[Path], note: Note, *, kind: str = "NodeConfig/") -> tuple[Keyring, str | None]:
+def node_keyring(paths: Iterable[Path], note: Note, *, as_node: bool = True) -> tuple[Keyring, str | None]:
     """The kubelet's node files in search order: the first one wins, files are never merged.
 
-    Credentials name their file as `<kind><path>` (audit's object names; `match` gives kind="").
+    Credentials name their file as a node source (`NodeConfig/<path>`, audit's object names) or, with
+    `as_node=False` (`match`), as a plain file.
     """
     keyring = Keyring()
     ordered = list(paths)
     configs = [credfile.load(p) for p in ordered]  # each named file is parsed, so a broken one is never silent
     if not configs:
         return keyring, None
-    source = f"{kind}{ordered[0]}"
+    source = (CredentialSource.node if as_node else CredentialSource.file)(str(ordered[0])).label
     keyring.add_config(configs[0], source)
     for shadowed in ordered[1:]:
         note(f"{shadowed} is shadowed by {ordered[0]} (the kubelet uses the first valid file)")

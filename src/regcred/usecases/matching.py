@@ -23,7 +23,7 @@ def credentials_for_image(repository: str, *, node_files: Sequence[Path], secret
     from regcred.shells.manifests import read_pull_secrets
 
     pods = build_keyring((s.config, s.source) for s in read_pull_secrets(tuple(secret_files)) if s.config is not None)
-    node, _ = node_keyring(node_files, note, kind="")
+    node, _ = node_keyring(node_files, note, as_node=False)
     for ring in (pods, node):
         for skipped in ring.skipped:
             note(f"{skipped.source}: registry {skipped.key!r} is not a valid URL; the kubelet skips it")
