@@ -1,6 +1,6 @@
 """--restart-stuck: which pods count as stuck, which owner replaces them, and the requests sent.
 
-The pure planner is tested directly; the shell function against a recording stand-in for KubeApi (the
+The pure planner is tested directly; the use case against a recording stand-in for KubeApi (the
 live scenarios on the `kube` fixture are in test_workload_live.py).
 """
 
