@@ -1,4 +1,4 @@
-"""Options every cluster command shares, and the bounded-concurrency runner over namespaces.
+"""Options every cluster command shares (as `ClusterOptions`), and the printed summary of result rows.
 
 Nothing here imports httpx or lightkube at module level: `regcred --help` stays fast.
 """
