@@ -6,9 +6,11 @@ invalid, NamespaceLifecycle answers before validation, and dry-run still validat
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from . import admission as adm
+from . import crd as crds
 from .apply import server_side_apply, track_update
 from .controllers import Controllers, Options
 from .decode import convert_secret, decode_object, patched_object_error, prune_unknown
@@ -26,16 +28,19 @@ from .errors import (
     status,
     success,
     unsupported_media_type,
+    unsupported_patch_type,
 )
 from .gojson import loads
 from .patch import apply_json_patch, decode_json_patch, decode_merge_patch, merge_patch
 from .request import ApiRequest, Response, canonical, deep_copy, dry_run, field_validation, obj_response
-from .resources import BY_KEY, ResourceType
+from .resources import BY_KEY, BY_PATH, ResourceType
 from .store import Entry, Store
 from .strategic import apply_strategic
 from .validation import (
+    finalizer_warnings,
     get_path,
     pull_secret_warnings,
+    validate_lease,
     validate_meta,
     validate_meta_update,
     validate_pod_spec,
@@ -48,6 +53,7 @@ from .validation import (
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml")
 NAMESPACES = BY_KEY["namespaces"]
+CRDS = BY_PATH[("apiextensions.k8s.io", "v1", "customresourcedefinitions")]
 SERVICEACCOUNTS = BY_KEY["serviceaccounts"]
 
 
@@ -58,6 +64,7 @@ class Writer:
         self.store = store
         self.options = options
         self.controllers = Controllers(store, options, self)
+        self.crds = crds.CustomResources(store)
 
     # -- create --------------------------------------------------------------
     def create(self, req: ApiRequest) -> Response:
@@ -72,6 +79,12 @@ class Writer:
             meta["namespace"] = req.namespace
         else:
             meta.pop("namespace", None)
+        if rt.custom and "status" in rt.subresources:
+            obj.pop("status", None)  # the status subresource owns it
+        if rt.custom:
+            crds.apply_defaults(obj, rt.schema)
+        if rt is CRDS:
+            crds.default_crd(obj)
         return self.create_object(req, rt, obj, dry)
 
     def create_object(self, req: ApiRequest, rt: ResourceType, obj: dict[str, Any], dry: bool, *,
@@ -109,12 +122,14 @@ class Writer:
                 meta["generation"] = 1
             else:
                 meta.pop("generation", None)
-            obj = canonical(obj)
+            obj = shape(rt, obj)
             if dry:
                 return obj_response(201, obj)
             entry = self.store.put(rt, obj, "ADDED")
             if rt.kind == "Namespace":
                 self.controllers.namespace_created(meta["name"])
+            if rt is CRDS:
+                self.controllers.crd_created(meta["name"])
         return obj_response(201, entry)
 
     # -- update --------------------------------------------------------------
@@ -143,6 +158,9 @@ class Writer:
         rv = nm.get("resourceVersion")
         if rv and rv != om["resourceVersion"]:
             raise conflict(rt.plural, rt.group, req.name)
+        if not rv and rt.requires_rv:
+            raise invalid(rt.plural, rt.group, req.name, [FieldError(
+                "Invalid", "metadata.resourceVersion", 0, "must be specified for an update")])
         nm["uid"] = nm.get("uid") or om["uid"]
         nm["creationTimestamp"] = om["creationTimestamp"]
         for k in ("deletionTimestamp", "deletionGracePeriodSeconds"):
@@ -152,21 +170,27 @@ class Writer:
                 nm.pop(k, None)
         if not managed:
             nm["managedFields"] = om.get("managedFields")
-        if rt.has_generation or rt.kind == "Namespace":
-            new["status"] = old.get("status")
+        if (rt.has_generation and not rt.custom) or rt.kind == "Namespace" or "status" in rt.subresources:
+            if old.get("status") is None:
+                new.pop("status", None)
+            else:
+                new["status"] = old["status"]
         if rt.kind == "Namespace":
             new["spec"] = old.get("spec")
         if rt.has_generation:
             gen = om.get("generation", 1)
-            spec_key = "spec"
-            if (new.get(spec_key) or {}) != (old.get(spec_key) or {}):
+            if _generation_part(rt, new) != _generation_part(rt, old):
                 gen += 1
             nm["generation"] = gen
+        if rt.custom:
+            crds.apply_defaults(new, rt.schema)
         self._validate(rt, new, old)
+        if rt.custom:
+            req.warnings += finalizer_warnings(new)
         path = rt.pod_spec_path()
         if path and get_path(new, path) != get_path(old, path):
             req.warnings += pull_secret_warnings(get_path(new, path), ".".join(path))
-        new = canonical(new)
+        new = shape(rt, new)
         new["metadata"]["resourceVersion"] = om["resourceVersion"]
         if not managed:
             track_update(req, rt, old, new)
@@ -174,10 +198,12 @@ class Writer:
             return obj_response(200, cur)
         if dry:
             return obj_response(200, new)
-        entry = self.store.put(rt, new, "MODIFIED")
         if nm.get("deletionTimestamp") and not nm.get("finalizers"):
-            self._remove(rt, deep_copy(entry.obj))
-        return obj_response(200, entry)
+            # The last finalizer went: deleted in this request. Watchers see only DELETED (with the
+            # last stored state), the client gets the object as patched with the previous revision.
+            self._remove(rt, deep_copy(old))
+            return obj_response(200, new)
+        return obj_response(200, self.store.put(rt, new, "MODIFIED"))
 
     # -- patch ---------------------------------------------------------------
     def patch(self, req: ApiRequest) -> Response:
@@ -185,6 +211,8 @@ class Writer:
         ctype = req.content_type
         if ctype not in PATCH_TYPES:
             raise unsupported_media_type()
+        if rt.custom and ctype == "application/strategic-merge-patch+json":
+            raise unsupported_patch_type()
         if ctype == "application/apply-patch+yaml":
             return server_side_apply(self, req)
         dry = dry_run(req, "PatchOptions")
@@ -236,11 +264,17 @@ class Writer:
             raise conflict(rt.plural, rt.group, req.name)
         new = deep_copy(cur.obj)
         new["status"] = obj.get("status") or {}
+        if rt.custom:
+            req.warnings += [f'unknown field "{w}"' for w in crds.prune(new, rt.schema)]
+            errs = crds.validate(new, rt.schema)
+            if errs:
+                raise invalid(rt.kind, rt.group, req.name, errs)
+        new = shape(rt, new)
         if new == cur.obj:
             return obj_response(200, cur)
         if dry:
             return obj_response(200, new)
-        return obj_response(200, self.store.put(rt, canonical(new), "MODIFIED"))
+        return obj_response(200, self.store.put(rt, new, "MODIFIED"))
 
     def finish_patch(self, req: ApiRequest, rt: ResourceType, cur: Entry, patched: dict[str, Any],
                      dry: bool, *, managed: bool = False) -> Response:
@@ -248,8 +282,12 @@ class Writer:
         err = patched_object_error(patched, rt)
         if err is not None:
             raise err
-        warnings = prune_unknown(patched, rt.kind)
+        echoed = json.dumps(patched, separators=(",", ":"), ensure_ascii=False) if rt.custom else ""
+        warnings = prune_unknown(patched, rt)
         if warnings and field_validation(req) == "Strict":
+            if rt.custom:  # the patched object no longer decodes: 422 on field "patch" echoing it
+                raise invalid("", "", "", [FieldError("Invalid", "patch", echoed,
+                                                      "strict decoding error: " + ", ".join(warnings))])
             raise bad_request("strict decoding error: " + ", ".join(warnings))
         if field_validation(req) != "Ignore":
             req.warnings += warnings
@@ -298,14 +336,14 @@ class Writer:
                 new["metadata"]["generation"] = meta.get("generation", 1) + 1
             if dry:
                 return obj_response(200, new)
-            return obj_response(200, self.store.put(rt, canonical(new), "MODIFIED"))
+            return obj_response(200, self.store.put(rt, shape(rt, new), "MODIFIED"))
         final = deep_copy(cur.obj)
         if rt.kind == "Pod":
             final["metadata"]["deletionTimestamp"] = adm.now()
             final["metadata"]["deletionGracePeriodSeconds"] = 0
             final["metadata"]["generation"] = meta.get("generation", 1) + 1
             final = canonical(final)
-        entry = Entry(final) if dry else self._remove(rt, final)
+        entry = Entry(final, rt.custom) if dry else self._remove(rt, final)
         if rt.returns_deleted_object:
             return obj_response(200, entry)
         return Response(200, success(meta["name"], rt.group, rt.plural, meta["uid"]))
@@ -346,8 +384,27 @@ class Writer:
                 errs += validate_pod_update(obj, old)
         elif rt.template_path is not None:
             errs += validate_workload(rt, obj)
+        elif rt.kind == "Lease":
+            errs += validate_lease(obj)
+        elif rt.custom:
+            errs += crds.validate(obj, rt.schema)
         if errs:
             raise invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), errs)
+
+
+def shape(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    """The stored JSON: Go struct order for built-in types, sorted keys for custom resources."""
+    if not rt.custom:
+        return canonical(obj)
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if v not in (None, "", {}, [])}
+    return crds.sort_keys({**{k: v for k, v in obj.items() if v is not None}, "metadata": meta})
+
+
+def _generation_part(rt: ResourceType, obj: dict[str, Any]) -> Any:
+    """What bumps metadata.generation: spec for built-ins, everything but metadata/status for CRs."""
+    if not rt.custom and rt is not CRDS:
+        return obj.get("spec") or {}
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}
 
 
 def _without_times(obj: dict[str, Any]) -> dict[str, Any]:

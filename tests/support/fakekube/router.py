@@ -51,14 +51,26 @@ _DEFAULT_FAULTS = {
 
 @dataclass
 class Fault:
+    """An injected answer: by method + path regex (before authentication) or by verb + resource."""
+
     method: str
-    path: re.Pattern[str]
+    path: re.Pattern[str] | None
     code: int
     times: int
     message: str | None = None
     reason: str | None = None
     retry_after: int | None = None
     apply: bool = False
+    verb: str | None = None
+    resource: str | None = None
+    name: str | None = None
+
+    def by_path(self, method: str, path: str) -> bool:
+        return self.path is not None and self.method in ("*", method) and self.path.search(path) is not None
+
+    def by_attributes(self, a: Attributes, key: str) -> bool:
+        return (self.path is None and (self.verb in (None, a.verb)) and self.resource in (None, a.resource, key)
+                and self.name in (None, a.name) and a.resource_request)
 
     def response(self) -> Response:
         reason, message = _DEFAULT_FAULTS.get(self.code, ("", f"injected failure {self.code}"))
@@ -90,18 +102,40 @@ class WriteEvent:
 
 
 @dataclass
+class Race:
+    """A concurrent writer that changes the object just before a matching write is applied."""
+
+    verb: str | None
+    resource: str | None
+    name: str | None
+    times: int
+    mutate: Callable[[dict[str, Any]], None] | None
+
+
+@dataclass
 class Faults:
     items: list[Fault] = field(default_factory=list)
+    races: list[Race] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def take(self, pred: Callable[[Fault], bool]) -> Fault | None:
         with self.lock:
             for f in self.items:
-                if f.method in ("*", method) and f.path.search(path):
+                if pred(f):
                     f.times -= 1
                     if f.times <= 0:
                         self.items.remove(f)
                     return f
+        return None
+
+    def take_race(self, verb: str, resource: str, key: str, name: str) -> Race | None:
+        with self.lock:
+            for r in self.races:
+                if r.verb in (None, verb) and r.resource in (None, resource, key) and r.name in (None, name):
+                    r.times -= 1
+                    if r.times <= 0:
+                        self.races.remove(r)
+                    return r
         return None
 
 
@@ -159,7 +193,7 @@ def dispatch(kube: FakeKube, req: ApiRequest) -> tuple[Response, str]:
     """Run the pipeline; returns the response and the chosen output format."""
     fmt = "json"
     try:
-        fault = kube.faults.take(req.method, req.path)
+        fault = kube.faults.take(lambda f: f.by_path(req.method, req.path))
         if fault is not None and not fault.apply:
             return fault.response(), fmt
         user = kube.auth.authenticate(req.headers.get("authorization"))
@@ -167,6 +201,11 @@ def dispatch(kube: FakeKube, req: ApiRequest) -> tuple[Response, str]:
             raise unauthorized()
         req.user = user
         attrs = _request_info(req)
+        if fault is None and kube.faults.items:
+            key = f"{attrs.resource}.{attrs.group}" if attrs.group else attrs.resource
+            fault = kube.faults.take(lambda f: f.by_attributes(attrs, key))
+            if fault is not None and not fault.apply:
+                return fault.response(), fmt
         if not allowed(user, attrs):
             raise forbidden_error(user, attrs)
         if not attrs.resource_request:
@@ -219,10 +258,14 @@ def _resource(kube: FakeKube, req: ApiRequest, a: Attributes) -> Response:
     version = parts[1] if parts[0] == "api" else parts[2]
     if a.group in REVIEW_GROUPS and version == "v1":
         return _review(kube, req, a)
-    if version not in GROUP_VERSIONS.get(a.group, ()):
+    custom = kube.writer.crds
+    if version not in GROUP_VERSIONS.get(a.group, ()) and not custom.serves(a.group, version):
         return Response(404, NOT_FOUND_TEXT, {"Content-Type": "text/plain; charset=utf-8",
                                               "X-Content-Type-Options": "nosniff"})
-    rt = BY_PATH.get((a.group, version, a.resource))
+    rt = BY_PATH.get((a.group, version, a.resource)) or custom.get(a.group, version, a.resource)
+    if rt is not None and rt.custom and a.namespace and not rt.namespaced:
+        return Response(404, NOT_FOUND_TEXT, {"Content-Type": "text/plain; charset=utf-8",
+                                              "X-Content-Type-Options": "nosniff"})
     status_sub = a.subresource == "status" and rt is not None and "status" in rt.subresources
     if rt is not None and rt.plural == "serviceaccounts" and a.subresource == "token" and req.name:
         if a.verb != "create":
@@ -251,6 +294,10 @@ def _resource(kube: FakeKube, req: ApiRequest, a: Attributes) -> Response:
                                    "the body of the request was in an unknown format - accepted media types include: "
                                    "application/json, application/yaml, application/vnd.kubernetes.protobuf", {}))
     if verb in WRITE_VERBS:
+        if kube.faults.races:
+            race = kube.faults.take_race(verb, rt.plural, rt.key, req.name)
+            if race is not None:
+                kube.concurrent_write(rt, req.namespace, req.name, race.mutate)
         hook: Callable[[WriteEvent], None] | None = kube.before_write
         if hook is not None:
             hook(WriteEvent(req.method, req.path, verb, rt.key, req.namespace, req.name, req.body,

@@ -229,3 +229,23 @@ def validate_pod_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldE
     b = json.dumps(_go_names(ns), indent=1).splitlines()
     diff = "".join(line + "\n" for line in list(difflib.unified_diff(a, b, lineterm=""))[2:])
     return [FieldError("Forbidden", "spec", detail=POD_UPDATE_MSG + diff)]
+
+
+def validate_lease(obj: dict[str, Any]) -> list[FieldError]:
+    """coordination/validation: durations positive, transitions non-negative; every field optional."""
+    spec = obj.get("spec") or {}
+    errs: list[FieldError] = []
+    if spec.get("leaseDurationSeconds") is not None and spec["leaseDurationSeconds"] <= 0:
+        errs.append(FieldError("Invalid", "spec.leaseDurationSeconds", spec["leaseDurationSeconds"],
+                               "must be greater than 0"))
+    if spec.get("leaseTransitions") is not None and spec["leaseTransitions"] < 0:
+        errs.append(FieldError("Invalid", "spec.leaseTransitions", spec["leaseTransitions"],
+                               "must be greater than or equal to 0"))
+    return errs
+
+
+def finalizer_warnings(obj: dict[str, Any]) -> list[str]:
+    """The apiserver's warning for finalizer names without a domain."""
+    return [f"metadata.finalizers: {go_quote(f)}: prefer a domain-qualified finalizer name to avoid accidental "
+            "conflicts with other finalizer writers" for f in (obj.get("metadata") or {}).get("finalizers") or []
+            if "/" not in f]
