@@ -34,6 +34,7 @@ class Options:
     sa_admission_wait: float = 1.0  # how long pod admission waits for a missing "default" SA
     too_large_rv_wait: float = 3.0  # wait before answering 504 to a future resourceVersion
     crd_establish_delay: float = 0.07  # a new CRD is Established (and served) this much later
+    bookmark_period: float = 60.0  # an idle watch whose resource moved gets a bookmark this often
 
 
 class Controllers:

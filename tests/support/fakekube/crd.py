@@ -139,7 +139,7 @@ def apply_defaults(v: Any, schema: dict[str, Any] | None) -> None:
 
 def validate(obj: dict[str, Any], schema: dict[str, Any] | None) -> list[FieldError]:
     """The OpenAPI v3 checks the CRDs here use: type, enum, minimum/maximum, pattern, lengths,
-    minItems, required. Not evaluated: anyOf/oneOf/not and x-kubernetes-validations (CEL)."""
+    minItems, required, oneOf/anyOf/not. Not evaluated: x-kubernetes-validations (CEL rules)."""
     if schema is None:
         return []
     errs: list[FieldError] = [FieldError("Required", k) for k in schema.get("required") or [] if k not in obj]
@@ -191,6 +191,14 @@ def _validate(v: Any, schema: dict[str, Any], path: str) -> list[FieldError]:
             errs.append(FieldError("TooLong", path, detail=f"may not be more than {schema['maxLength']} bytes"))
     if isinstance(v, list) and "minItems" in schema and len(v) < schema["minItems"]:
         errs.append(FieldError("Invalid", path, len(v), f"{path} in body should have at least {schema['minItems']} items"))
+    passing = {key: sum(not _validate(v, sub, path) for sub in schema[key]) for key in ("oneOf", "anyOf")
+               if key in schema}
+    if passing.get("oneOf", 1) != 1:
+        errs.append(FieldError("Invalid", path, v, "must validate one and only one schema (oneOf)"))
+    if passing.get("anyOf", 1) == 0:
+        errs.append(FieldError("Invalid", path, v, "must validate at least one schema (anyOf)"))
+    if isinstance(schema.get("not"), dict) and not _validate(v, schema["not"], path):
+        errs.append(FieldError("Invalid", path, v, "must not validate the schema (not)"))
     if isinstance(v, dict):
         for req in schema.get("required") or []:
             if req not in v:

@@ -72,9 +72,10 @@ def _int_rv(s: str) -> int:
 class Reader:
     """get/list/watch against a Store."""
 
-    def __init__(self, store: Store, too_large_wait: float) -> None:
+    def __init__(self, store: Store, too_large_wait: float, bookmark_period: float = 60.0) -> None:
         self.store = store
         self.too_large_wait = too_large_wait
+        self.bookmark_period = bookmark_period
 
     def _wait_for(self, want: int) -> None:
         deadline = time.monotonic() + self.too_large_wait
@@ -225,7 +226,7 @@ class Reader:
         deadline = started + w.timeout if w.timeout else None
         # A bookmark ~1 s before the timeout and every 60 s, but only if the resource's revision moved.
         pre_timeout = deadline - 1.0 if deadline is not None and w.bookmarks and w.timeout >= 2 else None
-        periodic = started + BOOKMARK_PERIOD if w.bookmarks else None
+        periodic = started + self.bookmark_period if w.bookmarks else None
         moved = False
         while True:
             with store.cond:
@@ -261,16 +262,13 @@ class Reader:
                     if mark == "pre":
                         pre_timeout = None
                     else:
-                        periodic = at + BOOKMARK_PERIOD
+                        periodic = at + self.bookmark_period
             if out:
                 yield b"".join(out)
             else:
                 yield b""  # idle tick: lets the HTTP layer notice a client that went away
             if deadline is not None and time.monotonic() >= deadline:
                 return
-
-
-BOOKMARK_PERIOD = 60.0
 
 
 class WatchDropped(Exception):

@@ -121,7 +121,7 @@ class FakeKube:
         self.options = options or Options(**overrides)
         self.store = Store()
         self.writer = Writer(self.store, self.options)
-        self.reader = Reader(self.store, self.options.too_large_rv_wait)
+        self.reader = Reader(self.store, self.options.too_large_rv_wait, self.options.bookmark_period)
         self.auth = Authenticator()
         self.admin: User = self.auth.add("kubernetes-admin", None, admin_token or uuid.uuid4().hex,
                                          groups=("system:masters",))
