@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -383,3 +384,54 @@ def test_registrycredential_crd_from_the_repository(fake: FakeKube) -> None:
     created = api.http.post("/apis/regcred.dev/v1alpha1/registrycredentials", json=doc)
     assert created.status_code in (201, 422), created.text
     api.http.close()
+
+
+# -- 5. Events ---------------------------------------------------------------------------------------
+
+def test_section5_events_in_two_views(api: Api) -> None:
+    api.ns("ctl1")
+    first, second = f"{time.time_ns():x}", f"{time.time_ns() + 1:x}"
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def subs(hexname: str) -> dict[str, str]:
+        return {"<unix-nanos-hex>": hexname, "<microtime>": microtime(), "<timestamp>": now,
+                "<uid>": "0f1e2d3c-0000-4000-8000-000000000001", "<rv>": "42"}
+
+    def replay(prefix: str, hexname: str = first) -> Any:
+        record = rec(prefix)
+        return check(record, api.send(record, subs(hexname)), expect={**MT, "<unix-nanos-hex>": hexname})
+
+    created = replay("5. POST events.k8s.io/v1 Event regarding a Widget")
+    assert created["deprecatedSource"] == {} and created["deprecatedFirstTimestamp"] is None
+    core = replay("5. GET the same Event through core/v1")
+    assert core["eventTime"] == created["eventTime"] and "count" not in core
+    for prefix in ("5. POST events.k8s.io/v1 Event without eventTime", "5. POST events.k8s.io/v1 Event without "
+                   "reportingController", "5. POST events.k8s.io/v1 Event without reportingInstance",
+                   "5. POST events.k8s.io/v1 Event with type Info",
+                   "5. POST events.k8s.io/v1 Event with eventTime without fractional",
+                   "5. POST events.k8s.io/v1 Event in namespace default regarding",
+                   "5. POST events.k8s.io/v1 Event with series.count 1",
+                   "5. strategic-merge PATCH series", "5. merge PATCH changing note",
+                   "5. merge PATCH changing reason"):
+        replay(prefix)
+    replay("5. POST core/v1 Event (what client-go tools/record sends)", second)
+    replay("5. GET the core/v1 Event through events.k8s.io/v1", second)
+    replay("5. strategic-merge PATCH count 2", second)
+    for prefix in ("5. POST core/v1 Event in namespace default whose", "5. POST core/v1 Event with eventTime set",
+                   "5. POST core/v1 Event with only involvedObject"):
+        replay(prefix, second)
+    api.patch(f"/apis/events.k8s.io/v1/namespaces/default/events/w1.{first}",
+              {"series": {"count": 3, "lastObservedTime": microtime()}})
+    listed = api.get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.kind%3DWidget%2C"
+                     "involvedObject.name%3Dw1")
+    expected = rec("5. LIST core/v1 events fieldSelector")["response"]["body"]
+    got = sorted(listed["items"], key=lambda i: (i["metadata"]["name"] != f"w1.{first}", i["metadata"]["name"]))
+    for exp, item in zip(expected["items"], got, strict=True):
+        exp = json.loads(json.dumps(exp).replace("<microtime>", "<time>"))
+        exp = json.loads(re.sub(r"w1\.<unix-nanos-hex>d?", item["metadata"]["name"], json.dumps(exp)))
+        errs = matches(exp, item, False)
+        assert not errs, errs
+    v1 = api.get("/apis/events.k8s.io/v1/namespaces/default/events?fieldSelector=regarding.name%3Dw1%2C"
+                 "reportingController%3Dexample.dev%2Fwidget-controller")
+    assert [i["metadata"]["name"] for i in v1["items"]] == [f"w1.{first}"]
+    assert v1["apiVersion"] == "events.k8s.io/v1" and "kind" not in v1["items"][0]

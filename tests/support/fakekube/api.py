@@ -7,10 +7,12 @@ invalid, NamespaceLifecycle answers before validation, and dry-run still validat
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from . import admission as adm
 from . import crd as crds
+from . import events
 from .apply import server_side_apply, track_update
 from .controllers import Controllers, Options
 from .decode import convert_secret, decode_object, patched_object_error, prune_unknown
@@ -50,6 +52,7 @@ from .validation import (
     validate_workload,
 )
 
+View = Callable[[dict[str, Any]], dict[str, Any]]
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml")
 NAMESPACES = BY_KEY["namespaces"]
@@ -102,7 +105,7 @@ class Writer:
                 adm.check_namespace(self.store, rt.plural, rt.group, req.namespace, meta.get("name", ""))
             if rt.kind == "Pod":
                 adm.admit_pod(self.store, obj, req.namespace, self.options.sa_admission_wait)
-            self._validate(rt, obj, None)
+            self._validate(rt, obj, None, _strict(req))
             path = rt.pod_spec_path()
             if path:
                 req.warnings += pull_secret_warnings(get_path(obj, path), ".".join(path))
@@ -184,7 +187,7 @@ class Writer:
             nm["generation"] = gen
         if rt.custom:
             crds.apply_defaults(new, rt.schema)
-        self._validate(rt, new, old)
+        self._validate(rt, new, old, _strict(req))
         if rt.custom:
             req.warnings += finalizer_warnings(new)
         path = rt.pod_spec_path()
@@ -206,7 +209,8 @@ class Writer:
         return obj_response(200, self.store.put(rt, new, "MODIFIED"))
 
     # -- patch ---------------------------------------------------------------
-    def patch(self, req: ApiRequest) -> Response:
+    def patch(self, req: ApiRequest, view: tuple[View, View] | None = None) -> Response:
+        """``view``: (to the API's view, back to storage) when the URL's API is a conversion of the stored one."""
         rt = _rt(req)
         ctype = req.content_type
         if ctype not in PATCH_TYPES:
@@ -224,7 +228,9 @@ class Writer:
             cur = self.store.get(rt, req.namespace, req.name)
             if cur is None:
                 raise not_found(rt.plural, rt.group, req.name)
-            patched = self._apply_patch(req, rt, cur, doc)
+            patched = self._apply_patch(req, rt, cur if view is None else Entry(view[0](cur.obj)), doc)
+            if view is not None:
+                patched = view[1](patched)
             if req.subresource == "status":
                 return self._status_update(req, rt, cur, patched, dry)
             return self.finish_patch(req, rt, cur, patched, dry)
@@ -370,7 +376,7 @@ class Writer:
         return obj_response(200, entry)  # Terminating until finish_namespace_deletion (no namespace controller)
 
     # -- validation ----------------------------------------------------------
-    def _validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    def _validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, strict: bool = False) -> None:
         errs: list[FieldError] = validate_meta(rt, obj)
         if old is not None:
             errs += validate_meta_update(obj, old)
@@ -386,6 +392,8 @@ class Writer:
             errs += validate_workload(rt, obj)
         elif rt.kind == "Lease":
             errs += validate_lease(obj)
+        elif rt.kind == "Event":
+            errs += events.validate(obj, old, strict=strict)
         elif rt.custom:
             errs += crds.validate(obj, rt.schema)
         if errs:
@@ -394,6 +402,8 @@ class Writer:
 
 def shape(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     """The stored JSON: Go struct order for built-in types, sorted keys for custom resources."""
+    if rt.kind == "Event":
+        return events.core_shape(obj)
     if not rt.custom:
         return canonical(obj)
     meta = {k: v for k, v in (obj.get("metadata") or {}).items() if v not in (None, "", {}, [])}
@@ -415,6 +425,11 @@ def _without_times(obj: dict[str, Any]) -> dict[str, Any]:
         meta["managedFields"] = [{**e, "time": ""} for e in meta["managedFields"]]
     out["metadata"] = meta
     return out
+
+
+def _strict(req: ApiRequest) -> bool:
+    """Validation by request version: events.k8s.io/v1 gets the strict Event rules."""
+    return "/apis/events.k8s.io/" in req.path
 
 
 def _rt(req: ApiRequest) -> ResourceType:

@@ -91,6 +91,11 @@ TYPES["Lease"] = T("object", "Lease", "Lease", {"metadata": _META, "spec": T(
 
 TOP_FIELDS: dict[str, set[str]] = {
     "Lease": {"spec"},
+    "Event": {"involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp", "count", "type",
+              "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"},
+    "events.k8s.io/Event": {"eventTime", "series", "reportingController", "reportingInstance", "action", "reason",
+                            "regarding", "related", "note", "type", "deprecatedSource", "deprecatedFirstTimestamp",
+                            "deprecatedLastTimestamp", "deprecatedCount"},
     "Namespace": {"spec", "status"}, "ServiceAccount": {"secrets", "imagePullSecrets", "automountServiceAccountToken"},
     "Secret": {"immutable", "data", "stringData", "type"}, "Pod": {"spec", "status"}, "PodTemplate": {"template"},
 }
@@ -154,7 +159,7 @@ def prune_unknown(obj: dict[str, Any], rt: ResourceType) -> list[str]:
     """Drop fields the Go types (or a CRD's schema) do not have; returns the warning texts."""
     if rt.custom:
         return [f'unknown field "{w}"' for w in crd.prune(obj, rt.schema)]
-    kind = rt.kind
+    kind = f"{rt.group}/{rt.kind}" if rt.group == "events.k8s.io" else rt.kind
     out: list[str] = []
     known = TOP_FIELDS.get(kind, {"spec", "status"}) | {"apiVersion", "kind", "metadata"}
     for k in list(obj):

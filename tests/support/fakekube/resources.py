@@ -71,6 +71,9 @@ class ResourceType:
 
 
 _WORKLOAD_SUBS = ("status", "scale")
+EVENT_FIELDS = ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+                "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
+                "reportingComponent", "source", "type")
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "", "v1", "namespaces", "Namespace", "namespace", namespaced=False, short_names=("ns",),
@@ -131,6 +134,16 @@ RESOURCES: tuple[ResourceType, ...] = (
         template_path=("spec", "jobTemplate", "spec", "template"), subresources=("status",),
     ),
     ResourceType(
+        "", "v1", "events", "Event", "event", short_names=("ev",), storage_hash="r2yiGXH7wu8=",
+        extra_fields=EVENT_FIELDS,
+    ),
+    ResourceType(  # the same stored objects as core/v1 events (events.py converts)
+        "events.k8s.io", "v1", "events", "Event", "event", short_names=("ev",), storage_hash="r2yiGXH7wu8=",
+        extra_fields=tuple(f.replace("involvedObject", "regarding").replace("reportingComponent",
+                                                                             "reportingController")
+                           .replace("source", "deprecatedSource") for f in EVENT_FIELDS),
+    ),
+    ResourceType(
         "coordination.k8s.io", "v1", "leases", "Lease", "lease", storage_hash="gqkMMb/YqFM=", requires_rv=True,
     ),
     ResourceType(
@@ -144,7 +157,8 @@ BY_PATH: dict[tuple[str, str, str], ResourceType] = {(r.group, r.version, r.plur
 BY_KIND: dict[tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}
 BY_KEY: dict[str, ResourceType] = {r.key: r for r in RESOURCES}
 GROUP_VERSIONS: dict[str, tuple[str, ...]] = {"": ("v1",), "apps": ("v1",), "batch": ("v1",),
-                                              "coordination.k8s.io": ("v1",), "apiextensions.k8s.io": ("v1",)}
+                                              "coordination.k8s.io": ("v1",), "apiextensions.k8s.io": ("v1",),
+                                              "events.k8s.io": ("v1",)}
 # Groups served only for the self-review endpoints (no stored resources).
 REVIEW_GROUPS = {
     "authentication.k8s.io": ("selfsubjectreviews", "SelfSubjectReview"),

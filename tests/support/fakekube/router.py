@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import discovery
+from . import discovery, events
 from .admission import new_uid, now
 from .auth import Attributes, allowed, forbidden_error
 from .errors import (
@@ -302,6 +302,8 @@ def _resource(kube: FakeKube, req: ApiRequest, a: Attributes) -> Response:
         if hook is not None:
             hook(WriteEvent(req.method, req.path, verb, rt.key, req.namespace, req.name, req.body,
                             req.user.name if req.user else "", req.content_type))
+    if rt.group == "events.k8s.io":
+        return events.serve_v1(kube, req, verb)
     if status_sub:
         if verb == "get":
             return kube.reader.get(req)
