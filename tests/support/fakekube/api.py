@@ -12,7 +12,6 @@ from typing import Any
 
 from . import admission as adm
 from . import crd as crds
-from . import events
 from .apply import server_side_apply, track_update
 from .controllers import Controllers, Options
 from .decode import convert_secret, decode_object, patched_object_error, prune_unknown
@@ -32,31 +31,27 @@ from .errors import (
     unsupported_media_type,
     unsupported_patch_type,
 )
-from .gojson import loads
 from .patch import apply_json_patch, decode_json_patch, decode_merge_patch, merge_patch
-from .request import ApiRequest, Response, canonical, deep_copy, dry_run, field_validation, obj_response
-from .resources import BY_KEY, BY_PATH, ResourceType
+from .request import (
+    ApiRequest,
+    Response,
+    check_name,
+    deep_copy,
+    delete_options,
+    dry_run,
+    field_validation,
+    obj_response,
+)
+from .resources import BY_KEY, ResourceType
+from .shapes import CRDS, generation_part, shape
 from .store import Entry, Store
 from .strategic import apply_strategic
-from .validation import (
-    finalizer_warnings,
-    get_path,
-    pull_secret_warnings,
-    validate_lease,
-    validate_meta,
-    validate_meta_update,
-    validate_pod_spec,
-    validate_pod_update,
-    validate_secret,
-    validate_secret_update,
-    validate_workload,
-)
+from .validation import finalizer_warnings, get_path, pull_secret_warnings, validate_object
 
 View = Callable[[dict[str, Any]], dict[str, Any]]
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml")
 NAMESPACES = BY_KEY["namespaces"]
-CRDS = BY_PATH[("apiextensions.k8s.io", "v1", "customresourcedefinitions")]
 SERVICEACCOUNTS = BY_KEY["serviceaccounts"]
 
 
@@ -105,7 +100,7 @@ class Writer:
                 adm.check_namespace(self.store, rt.plural, rt.group, req.namespace, meta.get("name", ""))
             if rt.kind == "Pod":
                 adm.admit_pod(self.store, obj, req.namespace, self.options.sa_admission_wait)
-            self._validate(rt, obj, None, _strict(req))
+            validate_object(rt, obj, None, _strict(req))
             path = rt.pod_spec_path()
             if path:
                 req.warnings += pull_secret_warnings(get_path(obj, path), ".".join(path))
@@ -142,7 +137,7 @@ class Writer:
         obj, warnings = decode_object(req.body, req.content_type, rt, field_validation(req))
         req.warnings += warnings
         meta = obj.setdefault("metadata", {})
-        _check_name(meta, req)
+        check_name(meta, req)
         if rt.namespaced:
             meta["namespace"] = req.namespace
         if rt.kind == "Secret":
@@ -182,12 +177,12 @@ class Writer:
             new["spec"] = old.get("spec")
         if rt.has_generation:
             gen = om.get("generation", 1)
-            if _generation_part(rt, new) != _generation_part(rt, old):
+            if generation_part(rt, new) != generation_part(rt, old):
                 gen += 1
             nm["generation"] = gen
         if rt.custom:
             crds.apply_defaults(new, rt.schema)
-        self._validate(rt, new, old, _strict(req))
+        validate_object(rt, new, old, _strict(req))
         if rt.custom:
             req.warnings += finalizer_warnings(new)
         path = rt.pod_spec_path()
@@ -256,7 +251,7 @@ class Writer:
         dry = dry_run(req, "UpdateOptions")
         obj, warnings = decode_object(req.body, req.content_type, rt, field_validation(req))
         req.warnings += warnings
-        _check_name(obj.setdefault("metadata", {}), req)
+        check_name(obj.setdefault("metadata", {}), req)
         with self.store.lock:
             cur = self.store.get(rt, req.namespace, req.name)
             if cur is None:
@@ -299,7 +294,7 @@ class Writer:
             req.warnings += warnings
         patched["kind"], patched["apiVersion"] = rt.kind, rt.api_version
         meta = patched.setdefault("metadata", {})
-        _check_name(meta, req)
+        check_name(meta, req)
         if rt.namespaced:
             meta["namespace"] = req.namespace
         if rt.kind == "Secret":
@@ -310,7 +305,7 @@ class Writer:
     # -- delete --------------------------------------------------------------
     def delete(self, req: ApiRequest) -> Response:
         rt = _rt(req)
-        opts = _delete_options(req)
+        opts = delete_options(req)
         dry = dry_run(req, "DeleteOptions") or opts.get("dryRun") == ["All"]
         with self.store.lock:
             cur = self.store.get(rt, req.namespace, req.name)
@@ -348,7 +343,7 @@ class Writer:
             final["metadata"]["deletionTimestamp"] = adm.now()
             final["metadata"]["deletionGracePeriodSeconds"] = 0
             final["metadata"]["generation"] = meta.get("generation", 1) + 1
-            final = canonical(final)
+            final = shape(rt, final)
         entry = Entry(final, rt.custom) if dry else self._remove(rt, final)
         if rt.returns_deleted_object:
             return obj_response(200, entry)
@@ -372,49 +367,8 @@ class Writer:
         new["status"] = {"phase": "Terminating"}
         if dry:
             return obj_response(200, new)
-        entry = self.store.put(NAMESPACES, canonical(new), "MODIFIED")
+        entry = self.store.put(NAMESPACES, shape(NAMESPACES, new), "MODIFIED")
         return obj_response(200, entry)  # Terminating until finish_namespace_deletion (no namespace controller)
-
-    # -- validation ----------------------------------------------------------
-    def _validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, strict: bool = False) -> None:
-        errs: list[FieldError] = validate_meta(rt, obj)
-        if old is not None:
-            errs += validate_meta_update(obj, old)
-        if rt.kind == "Secret":
-            if old is not None:
-                errs += validate_secret_update(obj, old)
-            errs += validate_secret(obj)
-        elif rt.kind == "Pod":
-            errs += validate_pod_spec(obj.get("spec") or {}, "spec")
-            if old is not None:
-                errs += validate_pod_update(obj, old)
-        elif rt.template_path is not None:
-            errs += validate_workload(rt, obj)
-        elif rt.kind == "Lease":
-            errs += validate_lease(obj)
-        elif rt.kind == "Event":
-            errs += events.validate(obj, old, strict=strict)
-        elif rt.custom:
-            errs += crds.validate(obj, rt.schema)
-        if errs:
-            raise invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), errs)
-
-
-def shape(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-    """The stored JSON: Go struct order for built-in types, sorted keys for custom resources."""
-    if rt.kind == "Event":
-        return events.core_shape(obj)
-    if not rt.custom:
-        return canonical(obj)
-    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if v not in (None, "", {}, [])}
-    return crds.sort_keys({**{k: v for k, v in obj.items() if v is not None}, "metadata": meta})
-
-
-def _generation_part(rt: ResourceType, obj: dict[str, Any]) -> Any:
-    """What bumps metadata.generation: spec for built-ins, everything but metadata/status for CRs."""
-    if not rt.custom and rt is not CRDS:
-        return obj.get("spec") or {}
-    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}
 
 
 def _without_times(obj: dict[str, Any]) -> dict[str, Any]:
@@ -435,23 +389,3 @@ def _strict(req: ApiRequest) -> bool:
 def _rt(req: ApiRequest) -> ResourceType:
     assert req.rt is not None
     return req.rt
-
-
-def _check_name(meta: dict[str, Any], req: ApiRequest) -> None:
-    if meta.get("name", "") != req.name:
-        raise bad_request(f"the name of the object ({meta.get('name', '')}) does not match the name on the URL ({req.name})")
-    if req.namespace and meta.get("namespace") and meta["namespace"] != req.namespace:
-        raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
-
-
-def _delete_options(req: ApiRequest) -> dict[str, Any]:
-    if not req.body.strip():
-        return {}
-    try:
-        opts = loads(req.body)
-    except ValueError as e:
-        raise bad_request(str(e)) from None
-    if not isinstance(opts, dict):
-        raise bad_request("json: cannot unmarshal into Go value of type v1.DeleteOptions")
-    return opts
-

@@ -22,16 +22,18 @@ from typing import Any
 import yaml
 
 from . import admission as adm
-from .api import NAMESPACES, SERVICEACCOUNTS, Writer, shape
+from .api import NAMESPACES, SERVICEACCOUNTS, Writer
 from .auth import Authenticator, Rule, User
 from .controllers import Options
 from .crd import default_crd, established_status
 from .decode import convert_secret
 from .defaults import default_object
+from .faults import Fault, Faults, Race
 from .listwatch import Reader
 from .request import ApiRequest, deep_copy
 from .resources import ResourceType, lookup
-from .router import Fault, Faults, Race, WriteEvent
+from .router import WriteEvent
+from .shapes import shape
 from .store import Store
 from .tls import Pki, shared_pki
 

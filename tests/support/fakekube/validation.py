@@ -12,7 +12,9 @@ import json
 import re
 from typing import Any
 
-from .errors import FieldError, go_quote
+from . import crd as crds
+from . import events
+from .errors import FieldError, go_quote, invalid
 from .gojson import unmarshal_into_map_error
 from .resources import ResourceType
 from .selectors import label_key_errors, label_value_errors
@@ -249,3 +251,28 @@ def finalizer_warnings(obj: dict[str, Any]) -> list[str]:
     return [f"metadata.finalizers: {go_quote(f)}: prefer a domain-qualified finalizer name to avoid accidental "
             "conflicts with other finalizer writers" for f in (obj.get("metadata") or {}).get("finalizers") or []
             if "/" not in f]
+
+
+def validate_object(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, strict: bool = False) -> None:
+    """All validation of a create (old None) or update; raises the 422."""
+    errs: list[FieldError] = validate_meta(rt, obj)
+    if old is not None:
+        errs += validate_meta_update(obj, old)
+    if rt.kind == "Secret":
+        if old is not None:
+            errs += validate_secret_update(obj, old)
+        errs += validate_secret(obj)
+    elif rt.kind == "Pod":
+        errs += validate_pod_spec(obj.get("spec") or {}, "spec")
+        if old is not None:
+            errs += validate_pod_update(obj, old)
+    elif rt.template_path is not None:
+        errs += validate_workload(rt, obj)
+    elif rt.kind == "Lease":
+        errs += validate_lease(obj)
+    elif rt.kind == "Event":
+        errs += events.validate(obj, old, strict=strict)
+    elif rt.custom:
+        errs += crds.validate(obj, rt.schema)
+    if errs:
+        raise invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), errs)
