@@ -163,3 +163,41 @@ def test_registrycredential_crd_from_the_repository(fake: FakeKube, http: httpx.
     assert r.status_code == 422 and r.json()["details"]["causes"] == [
         {"reason": "FieldValueRequired", "message": "Required value", "field": "spec"}]
     assert http.get("/apis/regcred.dev/v1alpha1/namespaces/x/registrycredentials/harbor").status_code == 404
+
+
+def test_backend_install_crd_then_object_helpers(kube: Any) -> None:
+    """The backend helper both tiers share: install the CRD, then create/patch/get a RegistryCredential."""
+    kube.install_crd(CRD_FILE)
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    kube.create(doc)
+    kube.patch("regcred.dev/v1alpha1", "RegistryCredential", "harbor", {"metadata": {"finalizers": ["regcred.dev/cleanup"]}})
+    kube.delete("regcred.dev/v1alpha1", "RegistryCredential", "harbor")
+    terminating = kube.get("regcred.dev/v1alpha1", "RegistryCredential", "harbor")
+    assert terminating["metadata"]["deletionTimestamp"] and terminating["metadata"]["generation"] == 2
+    kube.patch("regcred.dev/v1alpha1", "RegistryCredential", "harbor", {"metadata": {"finalizers": None}})
+    assert kube.get("regcred.dev/v1alpha1", "RegistryCredential", "harbor") is None
+
+
+@pytest.mark.real
+def test_kubectl_get_registrycredentials_on_the_fake(tmp_path: Path) -> None:
+    """The real kubectl discovers the custom resource by its short name and prints the printer columns."""
+
+    from tests.support.fixtures import require_binaries
+
+    require_binaries("kubectl")
+    with FakeKube(tls=True) as fake:  # kubectl sends a bearer token over HTTPS only
+        _kubectl_get(fake, tmp_path)
+
+
+def _kubectl_get(fake: FakeKube, tmp_path: Path) -> None:
+    import subprocess
+
+    fake.install_crd(CRD_FILE)
+    fake.seed(yaml.safe_load(EXAMPLE.read_text()))
+    kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
+    out = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "get", "regcred"], capture_output=True,
+                         text=True, timeout=60, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    header, row = out.stdout.splitlines()
+    assert header.split() == ["NAME", "SECRET", "NODES", "WORKLOADS", "AGE"]
+    assert row.split()[:4] == ["harbor", "harbor-pull", "false", "true"]

@@ -228,6 +228,9 @@ class CustomResources:
     def by_kind(self, api_version: str, kind: str) -> ResourceType | None:
         return next((r for r in list(self.by_path.values()) if r.api_version == api_version and r.kind == kind), None)
 
+    def all(self) -> list[ResourceType]:
+        return list(self.by_path.values())
+
     def serves(self, group: str, version: str) -> bool:
         return any(g == group and v == version for g, v, _ in list(self.by_path))
 

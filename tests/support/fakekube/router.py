@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import discovery, events
+from . import discovery, events, table
 from .admission import new_uid, now
 from .auth import Attributes, allowed, forbidden_error
 from .errors import (
@@ -125,9 +125,9 @@ def dispatch(kube: FakeKube, req: ApiRequest) -> tuple[Response, str]:
         if not attrs.resource_request:
             return _non_resource(kube, req), fmt
         negotiated = negotiate(req.headers.get("accept", ""))
-        if negotiated is None:
+        if negotiated is None and not table.wants_table(req):
             raise not_acceptable()
-        fmt = negotiated
+        fmt = negotiated or "json"
         resp = _resource(kube, req, attrs)
         if fault is not None:
             return fault.response(), fmt
@@ -147,20 +147,20 @@ def _non_resource(kube: FakeKube, req: ApiRequest) -> Response:
     if path == "/version":
         return Response(200, discovery.VERSION)
     if path in ("/api", "/apis") and aggregated:
-        body, etag = discovery.aggregated(path == "/api")
+        body, etag = discovery.aggregated(path == "/api", kube.writer.crds.all())
         return Response(200, body, {"Content-Type": discovery.AGGREGATED, "Cache-Control": "public",
                                     "Etag": f'"{etag}"', "Vary": "Accept"})
     if path == "/api":
         return Response(200, discovery.api_versions(f"{kube.host}:{kube.port}"))
     if path == "/apis":
-        return Response(200, discovery.api_group_list())
+        return Response(200, discovery.api_group_list(kube.writer.crds.all()))
     doc: dict[str, Any] | None = None
     if parts[:1] == ["api"] and len(parts) == 2:
         doc = discovery.resource_list("", parts[1])
     elif parts[:1] == ["apis"] and len(parts) == 2:
         doc = discovery.api_group(parts[1])
     elif parts[:1] == ["apis"] and len(parts) == 3:
-        doc = discovery.resource_list(parts[1], parts[2])
+        doc = discovery.resource_list(parts[1], parts[2], kube.writer.crds.all())
     if doc is None:
         return Response(404, NOT_FOUND_TEXT, {"Content-Type": "text/plain; charset=utf-8",
                                               "X-Content-Type-Options": "nosniff"})
@@ -226,6 +226,10 @@ def _resource(kube: FakeKube, req: ApiRequest, a: Attributes) -> Response:
         if verb == "patch":
             return kube.writer.patch(req)
         raise method_not_allowed()
+    if table.wants_table(req) and not rt.custom and negotiate(req.headers.get("accept", "")) is None:
+        raise not_acceptable()  # Tables are served for custom resources only
+    if rt.custom and verb in ("get", "list") and table.wants_table(req):
+        return table.table(req, rt, kube.reader.get(req) if verb == "get" else kube.reader.list(req))
     if verb == "get":
         return kube.reader.get(req)
     if verb in ("list", "watch"):
