@@ -181,7 +181,6 @@ def test_backend_install_crd_then_object_helpers(kube: Any) -> None:
 @pytest.mark.real
 def test_kubectl_get_registrycredentials_on_the_fake(tmp_path: Path) -> None:
     """The real kubectl discovers the custom resource by its short name and prints the printer columns."""
-
     from tests.support.fixtures import require_binaries
 
     require_binaries("kubectl")
@@ -201,3 +200,46 @@ def _kubectl_get(fake: FakeKube, tmp_path: Path) -> None:
     header, row = out.stdout.splitlines()
     assert header.split() == ["NAME", "SECRET", "NODES", "WORKLOADS", "AGE"]
     assert row.split()[:4] == ["harbor", "harbor-pull", "false", "true"]
+
+
+def _watch_all(kube: Any, path: str) -> list[dict[str, Any]]:
+    with kube.http.stream("GET", path, timeout=30) as resp:
+        assert resp.status_code == 200
+        return [json.loads(line) for line in resp.iter_lines() if line]
+
+
+def test_watch_semantics_a_controller_relies_on(kube: Any) -> None:
+    """On the fake and on a real kube-apiserver alike: the last finalizer's removal is one DELETED (old state),
+    a label-selector watch turns a relabel into DELETED with the old labels, bookmarks end a moving watch."""
+    kube.install_crd(CRD_FILE)
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    doc["metadata"]["name"] = name = kube.unique_ns("rc")
+    created = kube.create(doc)
+    rv = created["metadata"]["resourceVersion"]
+    result: list[list[dict[str, Any]]] = []
+    watcher = threading.Thread(target=lambda: result.append(_watch_all(
+        kube, f"{RC}?watch=1&fieldSelector=metadata.name%3D{name}&resourceVersion={rv}&timeoutSeconds=3"
+              "&allowWatchBookmarks=true")))
+    watcher.start()
+    time.sleep(0.3)
+    api_version, kind = "regcred.dev/v1alpha1", "RegistryCredential"
+    kube.patch(api_version, kind, name, {"metadata": {"finalizers": ["regcred.dev/cleanup"]}})
+    kube.delete(api_version, kind, name)
+    last = kube.patch(api_version, kind, name, [{"op": "remove", "path": "/metadata/finalizers/0"}], patch_type="json")
+    assert "finalizers" not in last["metadata"] and kube.get(api_version, kind, name) is None
+    watcher.join(10)
+    [events] = result
+    assert [e["type"] for e in events] == ["MODIFIED", "MODIFIED", "DELETED", "BOOKMARK"]
+    assert events[2]["object"]["metadata"]["finalizers"] == ["regcred.dev/cleanup"]
+    assert int(events[2]["object"]["metadata"]["resourceVersion"]) > int(last["metadata"]["resourceVersion"])
+    assert events[3]["object"] == {"apiVersion": api_version, "kind": kind,
+                                   "metadata": {"resourceVersion": events[3]["object"]["metadata"]["resourceVersion"]}}
+
+    ns = kube.unique_ns("w")
+    kube.create_namespace(ns)
+    secret = {**_secret("s", ns), "metadata": {"name": "s", "namespace": ns, "labels": {"app": "a"}}}
+    rv = kube.create(secret)["metadata"]["resourceVersion"]
+    kube.patch("v1", "Secret", "s", {"metadata": {"labels": {"app": "b"}}}, ns)
+    events = _watch_all(kube, f"/api/v1/namespaces/{ns}/secrets?watch=1&labelSelector=app%3Da&resourceVersion={rv}"
+                              "&timeoutSeconds=1")
+    assert [e["type"] for e in events] == ["DELETED"] and events[0]["object"]["metadata"]["labels"] == {"app": "a"}
