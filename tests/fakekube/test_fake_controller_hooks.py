@@ -243,3 +243,19 @@ def test_watch_semantics_a_controller_relies_on(kube: Any) -> None:
     events = _watch_all(kube, f"/api/v1/namespaces/{ns}/secrets?watch=1&labelSelector=app%3Da&resourceVersion={rv}"
                               "&timeoutSeconds=1")
     assert [e["type"] for e in events] == ["DELETED"] and events[0]["object"]["metadata"]["labels"] == {"app": "a"}
+
+
+def test_server_side_apply_to_status(kube: Any) -> None:
+    """A controller applying its status: /status takes only status, without conflicts over spec fields."""
+    kube.install_crd(CRD_FILE)
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    doc["metadata"]["name"] = name = kube.unique_ns("rc")
+    kube.create(doc)
+    applied = {"apiVersion": "regcred.dev/v1alpha1", "kind": "RegistryCredential", "metadata": {"name": name},
+               "status": {"observedGeneration": 1}, "spec": {"secretName": "ignored"}}
+    r = kube.request("PATCH", f"{RC}/{name}/status", params={"fieldManager": "regcred-controller"},
+                     content=json.dumps(applied), content_type="application/apply-patch+yaml")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == {"observedGeneration": 1} and r.json()["spec"]["secretName"] == "harbor-pull"
+    assert r.json()["metadata"]["generation"] == 1
+    kube.delete("regcred.dev/v1alpha1", "RegistryCredential", name)

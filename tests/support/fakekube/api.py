@@ -280,6 +280,8 @@ class Writer:
     def finish_patch(self, req: ApiRequest, rt: ResourceType, cur: Entry, patched: dict[str, Any],
                      dry: bool, *, managed: bool = False) -> Response:
         """Decode the patched object like the apiserver, then run the update path."""
+        if req.subresource == "status":  # server-side apply to /status
+            return self._status_update(req, rt, cur, patched, dry)
         err = patched_object_error(patched, rt)
         if err is not None:
             raise err
