@@ -282,7 +282,7 @@ def test_section4_label_selector_translation_and_bookmarks(api: Api) -> None:
     ]
     prefix = "4. WATCH secrets labelSelector=app=widget&allowWatchBookmarks=true&timeoutSeconds=5; create s1"
     events, took = _timed_watch(api, rec(prefix)["request"]["path"].replace("<rv>", rv), steps)
-    assert 4.9 < took < 6.5, took
+    assert 4.9 < took < 9, took
     errs = matches(_recorded_events(prefix), events, False)
     assert not errs, errs
     relabelled = events[2]["object"]
@@ -299,7 +299,7 @@ def test_section4_no_bookmark_without_changes(api: Api) -> None:
         started = time.monotonic()
         resp = api.send(rec(prefix), {"<rv>": rv})
         assert resp.status_code == 200 and resp.text == "", resp.text
-        assert seconds - 0.1 < time.monotonic() - started < seconds + 1.5
+        assert seconds - 0.1 < time.monotonic() - started < seconds + 4
 
 
 def test_section4_watch_list(api: Api) -> None:
@@ -359,7 +359,7 @@ def test_section4_custom_resource_and_field_selector_watches(api: Api, fake: Fak
         (0.15, lambda: api.patch(f"{base}/s-one", {"metadata": {"labels": {"p": "1"}}})),
         (0.2, lambda: api.patch(f"{base}/s-two", {"metadata": {"labels": {"p": "1"}}})),
         (0.25, lambda: api.http.delete(f"{base}/s-one")), (0.3, lambda: api.http.delete(f"{base}/s-two"))])
-    assert not matches(_recorded_events(prefix), events, False) and 2.9 < took < 4.5
+    assert not matches(_recorded_events(prefix), events, False) and 2.9 < took < 7
 
 
 def test_section4_too_old_resource_versions(api: Api, fake: FakeKube) -> None:
