@@ -27,6 +27,7 @@ from regcred.core.credentials.dockerconfig import (
     raw_entries,
     without_entry,
 )
+from regcred.core.safeload import json_too_deep
 
 OWNERSHIP_SUFFIX = ".regcred-owned"
 ON_CONFLICT = ("fail", "keep", "overwrite")
@@ -66,7 +67,7 @@ class OwnershipRecord:
 def read_record(text: str | bytes | None) -> OwnershipRecord:
     """The ownership record (`config.json.regcred-owned`); bad content is an empty record."""
     try:
-        doc = json.loads(text) if text else None
+        doc = json.loads(text) if text and not json_too_deep(text) else None
     except ValueError:
         doc = None
     doc = doc if isinstance(doc, dict) else {}

@@ -17,13 +17,12 @@ from regcred.shells.kube.errors import (
     NamespaceTerminating,
 )
 from regcred.shells.kube.kubeconfig import ClusterConfig, connect
-from regcred.shells.kube.namespaces import NamespaceSelection, select_namespaces
 from regcred.shells.kube.ratelimit import TokenBucket
 from regcred.shells.kube.resources import RESOURCES, WORKLOAD_KINDS, ResourceType, resource_type
 
 __all__ = [
     "FIELD_MANAGER", "RESOURCES", "WORKLOAD_KINDS", "ClusterConfig", "KubeApi", "KubeApiError", "KubeConfigError",
     "KubeConflict", "KubeForbidden", "KubeInvalid", "KubeNotFound", "KubeUnauthorized", "KubeUnreachable",
-    "NamespaceGone", "NamespaceSelection", "NamespaceTerminating", "ResourceType", "TokenBucket", "connect",
-    "resource_type", "select_namespaces",
+    "NamespaceGone", "NamespaceTerminating", "ResourceType", "TokenBucket", "connect",
+    "resource_type",
 ]

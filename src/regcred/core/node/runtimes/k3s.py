@@ -13,6 +13,7 @@ from typing import Any
 
 from regcred.core.errors import ConfigFormatError
 from regcred.core.node.runtimes.common import K3S, RKE2, HostCredential, RuntimeFacts, auth_tables
+from regcred.core.safeload import check_yaml, describe_yaml_error
 
 REGISTRIES_YAML = {K3S: "/etc/rancher/k3s/registries.yaml", RKE2: "/etc/rancher/rke2/registries.yaml"}
 
@@ -28,13 +29,15 @@ def _yaml() -> Any:
 def _load_yaml(text: str | None, source: str) -> Any:
     from ruamel.yaml.comments import CommentedMap  # lazy: ruamel.yaml costs ~19 ms at import
     from ruamel.yaml.error import YAMLError  # lazy: ruamel.yaml costs ~19 ms at import
+    from yaml import YAMLError as BoundsError  # lazy: PyYAML costs ~14 ms at import
 
     if text is None or not text.strip():
         return CommentedMap()
     try:
+        check_yaml(text)  # ruamel has no depth or alias bound of its own
         doc = _yaml().load(text)
-    except YAMLError as exc:
-        raise ConfigFormatError(source, f"is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except (YAMLError, BoundsError) as exc:
+        raise ConfigFormatError(source, f"is not valid YAML: {describe_yaml_error(exc)}") from None
     if doc is None:
         return CommentedMap()
     if not isinstance(doc, dict):

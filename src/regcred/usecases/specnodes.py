@@ -1,4 +1,4 @@
-"""The node level of a RegistryCredential, through `regcred node install`'s own merge (shells.nodefiles).
+"""The node level of a RegistryCredential, through `regcred node install`'s own merge.
 
 plan = what `node install --prune --keep-existing --dry-run` would change under --host-root; apply = the same
 without --dry-run. Entries another writer put in config.json for the same registry are kept and shown as
@@ -25,7 +25,7 @@ from regcred.core.node.runtimes.crio import CRIO_DROPIN
 from regcred.core.spec.planner import Change, DesiredCredential
 from regcred.shells.host import open_host_root
 from regcred.shells.nodefiles import apply_runtime, install_entries, kubelet_settings_for
-from regcred.shells.targets import TargetResult
+from regcred.usecases.rows import RowStatus, TargetResult
 
 Entry = tuple[str, str, str, str]  # (key, username, password, email)
 
@@ -125,7 +125,7 @@ def plan_nodes(desired: Sequence[DesiredCredential], host_root: str) -> list[Cha
 def apply_nodes(changes: Sequence[Change], host_root: str, *, dry_run: bool) -> list[TargetResult]:
     """Write the node files the plan said would change (the merge runs again, under the file lock)."""
     rows: list[TargetResult] = []
-    status = "would-update" if dry_run else "updated"
+    status = RowStatus.WOULD_UPDATE if dry_run else RowStatus.UPDATED
     for change in changes:
         if change.action != "update" or change.obj is None:
             continue
@@ -137,13 +137,13 @@ def apply_nodes(changes: Sequence[Change], host_root: str, *, dry_run: bool) -> 
             else:
                 result = _runtime(host_root, str(runtime), root_dir, wanted, dry_run=dry_run)
         except RegcredError as exc:
-            rows.append(TargetResult("(node)", change.name, "failed", exc.line()))
+            rows.append(TargetResult("(node)", change.name, RowStatus.FAILED, exc.line()))
             continue
         if runtime is None:
             summary = " ".join([*(f"+{k}" for k in result["added"]), *(f"~{k}" for k in result["replaced"]),
                                 *(f"-{k}" for k in result["removed"])])
         elif not result["changed"]:
-            rows.append(TargetResult("(node)", change.name, "skipped", f"{runtime}: already up to date"))
+            rows.append(TargetResult("(node)", change.name, RowStatus.SKIPPED, f"{runtime}: already up to date"))
             continue
         else:
             hosts = [*(f"+{h}" for h in result["added"]), *(f"~{h}" for h in result["replaced"]),
