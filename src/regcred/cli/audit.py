@@ -57,14 +57,9 @@ def audit(files: tuple[str, ...], node_configs: tuple[Path, ...], verify: bool, 
 
     Exit 0 without error findings, 1 with any (so it can gate CI), 2 on bad input.
     """
-    # lazy: the use case and its shells load when the command runs, not for --help
-    from regcred.usecases.audit import AuditRequest
-
-    # lazy: the use case and its shells load when the command runs, not for --help
-    from regcred.usecases.audit import audit as run_audit
-
-    # lazy: the use case and its shells load when the command runs, not for --help
-    from regcred.usecases.verification import CheckOptions
+    from regcred.usecases.audit import AuditRequest  # lazy: the use case loads when the command runs
+    from regcred.usecases.audit import audit as run_audit  # lazy: the use case loads when the command runs
+    from regcred.usecases.verification import CheckOptions  # lazy: the use case loads when the command runs
 
     checks = CheckOptions(ca_file=ca_file, insecure_http=insecure_http, timeout=timeout) if verify else None
     request = AuditRequest(files, node_configs, cluster.namespaces, verify=checks)

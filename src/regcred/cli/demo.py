@@ -35,8 +35,7 @@ class _Console:
 @click.option("--keep-running", is_flag=True, help="Leave the registry running until Enter is pressed.")
 def demo(workdir: Path | None, keep_running: bool) -> None:
     """Run the whole flow against a local authenticated registry (needs docker-registry, skopeo, htpasswd)."""
-    # lazy: the use case and its shells load when the command runs, not for --help
-    from regcred.usecases.demo import run_demo
+    from regcred.usecases.demo import run_demo  # lazy: the use case loads when the command runs
 
     base, failures = run_demo(workdir, _Console(), keep_running=keep_running)
     if failures:

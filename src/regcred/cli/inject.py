@@ -42,7 +42,7 @@ def inject(
     PodTemplate and List items. Other kinds pass through byte for byte. Exit 1 when a pod spec was
     skipped because it names another ServiceAccount (without --force).
     """
-    # lazy: the use case and its shells load when the command runs, not for --help
+    # lazy: the use case loads when the command runs
     from regcred.usecases.injection import edit_manifests, write_edited
 
     validate_subdomain(secret, "Secret")

@@ -27,7 +27,7 @@ def describe(credentials: list[Credential]) -> list[dict[str, Any]]:
 @output_option("table", "json")
 def match(image: str, files: tuple[Path, ...], secret_files: tuple[str, ...], repository: bool, output: str) -> None:
     """Show which credentials the kubelet would try for IMAGE: pod secrets first, then node files."""
-    # lazy: the use case and its shells load when the command runs, not for --help
+    # lazy: the use case loads when the command runs
     from regcred.usecases.matching import credentials_for_image
 
     repo = image if repository else parse_image(image).repository

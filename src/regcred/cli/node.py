@@ -80,10 +80,10 @@ def install(server: str | None, from_file: Path | None, username: str | None, pa
     # lazy: loaded when the command runs, not for --help
     from regcred.cli.node_report import install_table, is_quiet
 
-    # lazy: the use case and its shells load when the command runs, not for --help
+    # lazy: the use case loads when the command runs
     from regcred.usecases.nodes import NodePlacement, entries_to_install, install_node_credentials
 
-    # lazy: the use case and its shells load when the command runs, not for --help
+    # lazy: the use case loads when the command runs
     from regcred.usecases.nodes import restart_kubelet as restart
 
     if overwrite and keep_existing:
@@ -122,7 +122,7 @@ def remove(server: str, host_root: str, root_dir: str | None, location: str, run
     """Remove SERVER's entry from every place `node install` writes to."""
     from regcred.cli.node_report import remove_table  # lazy: loaded when the command runs, not for --help
 
-    # lazy: the use case and its shells load when the command runs, not for --help
+    # lazy: the use case loads when the command runs
     from regcred.usecases.nodes import NodePlacement, remove_node_credentials
 
     result = remove_node_credentials(NodePlacement(host_root, root_dir, location), server, runtime=runtime,

@@ -24,8 +24,7 @@ from regcred.core.errors import OperationFailed
 def doctor(images: tuple[str, ...], host_root: str, root_dir: str | None, kubelet_home: str | None,
            kubelet_cwd: str | None, output: str) -> None:
     """Show which credential file the kubelet uses, what it shadows, and every problem (exit 1 if any)."""
-    # lazy: the use case and its shells load when the command runs, not for --help
-    from regcred.usecases.nodedoctor import diagnose_node
+    from regcred.usecases.nodedoctor import diagnose_node  # lazy: the use case loads when the command runs
 
     result, settings = diagnose_node(host_root, root_dir, images, kubelet_home=kubelet_home, kubelet_cwd=kubelet_cwd)
     emit(result, output, _table(result, settings))

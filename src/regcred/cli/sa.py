@@ -58,7 +58,7 @@ def detach(secret: str, names: tuple[str, ...], all_sas: bool, force: bool, clus
 @cluster_options()
 def create(name: str, secret: str, cluster: ClusterOptions) -> None:
     """Create ServiceAccount NAME carrying SECRET (or attach SECRET to it when it exists)."""
-    # lazy: the use case and its shells load when the command runs, not for --help
+    # lazy: the use case loads when the command runs
     from regcred.usecases.serviceaccounts import create_service_account
 
     validate_subdomain(name, "ServiceAccount")
@@ -80,7 +80,7 @@ def _names(names: tuple[str, ...], all_sas: bool) -> tuple[str, ...]:
 
 def _update(secret: str, names: tuple[str, ...], all_sas: bool, *, detach: bool, force: bool, restart_stuck: bool,
             cluster: ClusterOptions) -> None:
-    # lazy: the use case and its shells load when the command runs, not for --help
+    # lazy: the use case loads when the command runs
     from regcred.usecases.serviceaccounts import AccountUpdate, update_service_accounts
 
     job = AccountUpdate(secret, _names(names, all_sas), all_accounts=all_sas, detach=detach, force=force,

@@ -20,7 +20,7 @@ def build_payload(server: str, username: str | None, email: str, from_file: Path
                   password_stdin: bool, password_env: str | None, password_literal: str | None) -> bytes:
     """The `.dockerconfigjson` bytes from --from-file or from the flags."""
     if from_file is not None:
-        # lazy: the use case and its shells load when the command runs, not for --help
+        # lazy: the use case loads when the command runs
         from regcred.usecases.credfiles import payload_from_file
 
         return payload_from_file(from_file)
@@ -70,7 +70,7 @@ def create(name: str, server: str, username: str | None, password_stdin: bool, p
         return
     from regcred.cli.clusteropts import report  # lazy: loaded when the command runs, not for --help
 
-    # lazy: the use case and its shells load when the command runs, not for --help
+    # lazy: the use case loads when the command runs
     from regcred.usecases.pullsecrets import apply_pull_secret
 
     cluster = replace(cluster, output=output or "table")

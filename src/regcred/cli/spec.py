@@ -161,9 +161,7 @@ def summary_line(result: Plan) -> str:
 def plan_command(files: tuple[str, ...], host_root: str | None, cluster: ClusterOptions) -> None:
     """Show every change apply would make; write nothing. Exit 0: nothing to do, 1: changes pending."""
     from regcred.cli.output import emit  # lazy: loaded when the command runs, not for --help
-
-    # lazy: the use case and its shells load when the command runs, not for --help
-    from regcred.usecases.specs import plan_specs
+    from regcred.usecases.specs import plan_specs  # lazy: the use case loads when the command runs
 
     specs = _valid_specs(files)  # the documents' problems first, before any cluster is contacted
     with cluster.connect() as api, _problems():
@@ -180,9 +178,7 @@ def plan_command(files: tuple[str, ...], host_root: str | None, cluster: Cluster
 def apply_command(files: tuple[str, ...], host_root: str | None, cluster: ClusterOptions) -> None:
     """Make exactly the planned changes (conditional writes, ownership kept); a second run changes nothing."""
     from regcred.cli.clusteropts import report  # lazy: loaded when the command runs, not for --help
-
-    # lazy: the use case and its shells load when the command runs, not for --help
-    from regcred.usecases.specs import apply_specs
+    from regcred.usecases.specs import apply_specs  # lazy: the use case loads when the command runs
 
     specs = _valid_specs(files)  # the documents' problems first, before any cluster is contacted
     with cluster.connect() as api, _problems():
@@ -208,8 +204,7 @@ def render_command(files: tuple[str, ...], out_dir: str | None, no_secrets: bool
 
     Secret data from passwordFrom is resolved now and written into the output, unless --no-secrets.
     """
-    # lazy: the use case and its shells load when the command runs, not for --help
-    from regcred.usecases.specs import render_specs
+    from regcred.usecases.specs import render_specs  # lazy: the use case loads when the command runs
 
     inputs = _load_specs(files)
     with _problems():

@@ -60,7 +60,7 @@ def verify(server: str | None, config_file: Path | None, secret_files: tuple[str
     Give SERVER with --username and a password option, or --file CONFIG, or --secret-file MANIFEST.
     Exit 0 when every check passed, 1 when any failed or a credential may push, 2 on bad input.
     """
-    # lazy: the use case and its shells load when the command runs, not for --help
+    # lazy: the use case loads when the command runs
     from regcred.usecases.verification import (
         CheckOptions,
         request_for,

@@ -40,7 +40,7 @@ def attach(secret: str, kinds: tuple[str, ...], selector: str | None, registries
     SECRET must exist in each namespace. Exit 1 when a namespace failed or a workload was refused
     (it names another ServiceAccount and --force was not given).
     """
-    # lazy: the use case and its shells load when the command runs, not for --help
+    # lazy: the use case loads when the command runs
     from regcred.usecases.workloads import WorkloadAttach, attach_to_workloads, workload_kinds
 
     validate_subdomain(secret, "Secret")
