@@ -69,8 +69,8 @@ def inject(
     PodTemplate and List items. Other kinds pass through byte for byte. Exit 1 when a pod spec was
     skipped because it names another ServiceAccount (without --force).
     """
+    from regcred.core.manifests.streamedit import edit_stream
     from regcred.shells.manifests import expand_manifest_paths
-    from regcred.shells.yamledit import edit_stream
 
     validate_subdomain(secret, "Secret")
     if service_account is not None:

@@ -2,7 +2,7 @@
 
 Target namespaces come from Namespace manifests (their labels feed the selector), `--namespace`, the
 namespaces of the given manifests and the literal names of `spec.namespaces.include`. Given workload
-manifests are edited in their own text by `regcred inject`'s editor (`shells.yamledit`), so comments, key
+manifests are edited in their own text by `regcred inject`'s editor (`core.manifests.streamedit`), so comments, key
 order and quoting survive and an untouched document is written byte for byte; given ServiceAccount
 manifests get merged lists through a comment-keeping round trip.
 """
@@ -146,8 +146,8 @@ def _service_accounts(out: Rendered, targets: dict[str, list[DesiredCredential]]
 
 def _edited_service_account_text(text: str, sa: dict[str, Any]) -> str | None:
     """The given ServiceAccount's text with the merged list and annotation, comments, order and layout kept."""
-    from regcred.shells.yamledit import looks_like_json
-    from regcred.shells.yamlroundtrip import roundtrip_yaml
+    from regcred.core.manifests.edits import looks_like_json
+    from regcred.core.manifests.roundtrip import roundtrip_yaml
 
     if looks_like_json(text):
         return None  # JSON: written as YAML from the object
@@ -171,7 +171,7 @@ def _edited_service_account_text(text: str, sa: dict[str, Any]) -> str | None:
 def _workloads(out: Rendered, targets: dict[str, list[DesiredCredential]],
                manifests: Sequence[tuple[str, dict[str, Any]]], text_of: Any) -> None:
     """Every given workload manifest: injected where a spec targets it, byte for byte otherwise."""
-    from regcred.shells.yamledit import edit_stream
+    from regcred.core.manifests.streamedit import edit_stream
 
     for source, obj in manifests:
         if not any(True for _ in find_pod_specs(obj)):

@@ -94,7 +94,7 @@ def load_inputs(paths: Sequence[str]) -> Inputs:
 
 def _chunks(text: str, documents: list[Any]) -> list[str]:
     """Document texts aligned with the parsed documents, or [] when they cannot be (then render re-dumps)."""
-    from regcred.shells.yamledit import looks_like_json
+    from regcred.core.manifests.edits import looks_like_json
 
     if looks_like_json(text):
         return [text] if len(documents) == 1 else []

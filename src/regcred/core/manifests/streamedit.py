@@ -5,7 +5,7 @@ minimal text insertion (a new `imagePullSecrets` block at the spec's indentation
 `[]` -> `[{name: S}]`, a changed `serviceAccountName` scalar). Comments, key order and quoting of every
 other line stay byte-identical, and documents without an edit are copied verbatim. Documents with an
 unusual layout (anchors/aliases, a null `imagePullSecrets`, an empty flow mapping) fall back to a
-round-trip of that document alone (yamlroundtrip: ruamel.yaml, or a json re-dump for JSON). ruamel
+round-trip of that document alone (core.manifests.roundtrip: ruamel.yaml, or a json re-dump for JSON). ruamel
 round-trips 4,000 documents in ~18 s; the fast path needs ~1 s.
 """
 
@@ -15,7 +15,6 @@ import gc
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +27,14 @@ from regcred.core.cluster.podspec import (
     pod_spec_path,
 )
 from regcred.core.errors import InputError
+from regcred.core.manifests.edits import (
+    SpecOutcome,
+    StreamResult,
+    apply_replacements,
+    line_ending,
+    looks_like_json,
+)
+from regcred.core.manifests.roundtrip import edit_json_stream, roundtrip_document
 
 _ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s,\[{:?-])[&*][A-Za-z0-9_]", re.MULTILINE)
 ENGINES = ("auto", "text", "ruamel")
@@ -35,34 +42,6 @@ ENGINES = ("auto", "text", "ruamel")
 
 class _Unsupported(Exception):
     """This document's layout is not one the text editor handles: round-trip it instead."""
-
-
-@dataclass(frozen=True, slots=True)
-class SpecOutcome:
-    """What happened to one pod spec: its object, the plan, and which editor applied it."""
-
-    label: str
-    plan: SpecPlan
-    editor: str = ""
-
-
-@dataclass(slots=True)
-class StreamResult:
-    text: str
-    outcomes: list[SpecOutcome] = field(default_factory=list)
-
-    @property
-    def changed(self) -> list[SpecOutcome]:
-        return [o for o in self.outcomes if o.plan.changes]
-
-    @property
-    def skipped(self) -> list[SpecOutcome]:
-        return [o for o in self.outcomes if o.plan.skipped]
-
-
-def looks_like_json(text: str) -> bool:
-    stripped = text.lstrip()
-    return stripped.startswith(("{", "["))
 
 
 def edit_stream(text: str, source: str, request: EditRequest, *, engine: str = "auto") -> StreamResult:
@@ -80,7 +59,6 @@ def edit_stream(text: str, source: str, request: EditRequest, *, engine: str = "
 def _edit_stream(text: str, source: str, request: EditRequest, engine: str) -> StreamResult:
     import yaml
 
-    from regcred.shells.yamlroundtrip import edit_json_stream, roundtrip_document
 
     is_json = looks_like_json(text)
     roots: list[Any] = []
@@ -128,19 +106,6 @@ def _edit_stream(text: str, source: str, request: EditRequest, engine: str) -> S
             result.outcomes.extend(outcomes)
     result.text = apply_replacements(text, replacements)
     return result
-
-
-def apply_replacements(text: str, replacements: list[tuple[int, int, str]]) -> str:
-    if not replacements:
-        return text
-    pieces: list[str] = []
-    cursor = 0
-    for start, end, new in sorted(replacements, key=lambda r: (r[0], r[1])):
-        pieces.append(text[cursor:start])
-        pieces.append(new)
-        cursor = end
-    pieces.append(text[cursor:])
-    return "".join(pieces)
 
 
 # --- reading composed nodes -------------------------------------------------------------------------
@@ -282,12 +247,6 @@ def _content_end(node: Any) -> int:
             node = node.value[-1]
         else:
             return int(node.end_mark.index)
-
-
-def line_ending(text: str) -> str:
-    """The stream's line ending: new lines follow the first line's (CRLF files stay CRLF)."""
-    first = text.find("\n")
-    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
 def _indent(text: str, node: Any) -> str:

@@ -2,7 +2,7 @@
 
 YAML goes through ruamel.yaml (comments, quoting and anchors kept, the file's list indentation guessed);
 JSON is decoded and re-dumped with the document's indentation and line endings. Slower than the text
-edits of yamledit (~18 s for 4,000 documents), so used only for the documents that need it.
+edits of core.manifests.streamedit (~18 s for 4,000 documents), so used only for the documents that need it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from regcred.core.cluster.podspec import (
     pull_secret_names,
 )
 from regcred.core.errors import InputError
-from regcred.shells.yamledit import SpecOutcome, StreamResult, apply_replacements, line_ending
+from regcred.core.manifests.edits import SpecOutcome, StreamResult, apply_replacements, line_ending
 
 
 def roundtrip_document(doc_text: str, request: EditRequest, is_json: bool) -> tuple[str, list[SpecOutcome]]:
