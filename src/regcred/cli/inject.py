@@ -1,23 +1,27 @@
 """`regcred inject SECRET`: add a pull secret to the pod specs of manifest files, offline.
 
-Every input is read and edited in memory first; if any of them fails to parse nothing is written.
-With --in-place each changed file is replaced atomically and keeps its mode; otherwise the edited
-stream goes to stdout (JSON input stays JSON). Reports and warnings go to stderr.
+Every input is read and edited in memory first; if any of them fails to parse, or an edit cannot be made
+safely (the editor checks its output as data), nothing is written. With --in-place each changed file is
+read again and edited under its directory's lock, then replaced atomically keeping its mode, so concurrent
+runs on one file never lose each other's entries; otherwise the edited stream goes to stdout (JSON input
+stays JSON). Reports and warnings go to stderr.
 """
 
 from __future__ import annotations
 
-import os
-import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from regcred.core.cluster.podspec import EditRequest, RegistryScope
 from regcred.core.errors import InputError, OperationFailed
 from regcred.core.names import validate_subdomain
+
+if TYPE_CHECKING:
+    from regcred.core.manifests.edits import StreamResult
 
 
 @dataclass(slots=True)
@@ -87,9 +91,8 @@ def inject(
         for outcome in result.skipped:
             click.echo(f"regcred: skipped {outcome.label} in {item.name}: {outcome.plan.skipped}", err=True)
     if in_place:
-        written = [(item, result) for item, result in results if result.text != item.text]
+        written = [_rewrite(item, request, engine) for item, result in results if result.text != item.text]
         for item, result in written:
-            _write_keeping_mode(item.path, result.text)  # type: ignore[arg-type]
             click.echo(f"updated {item.name} ({len(result.changed)} pod specs)", err=True)
         click.echo(
             f"regcred: {changed_specs} pod specs updated in {len(written)} of {len(inputs)} files", err=True
@@ -113,12 +116,17 @@ def inject(
         )
 
 
-def _write_keeping_mode(path: Path, text: str) -> None:
-    from regcred.shells.files import atomic_write
+def _rewrite(item: _Input, request: EditRequest, engine: str) -> tuple[_Input, StreamResult]:
+    """Edit the file again as it is now, under its directory's lock (another run may have changed it)."""
+    from regcred.core.manifests.streamedit import edit_stream
+    from regcred.shells.files import rewrite_locked
 
-    target = path.resolve()
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    except OSError as exc:
-        raise OperationFailed(f"{path}: cannot stat: {exc.strerror}") from None
-    atomic_write(target, text.encode("utf-8"), mode=mode)
+    assert item.path is not None
+    results: list[StreamResult] = []
+
+    def edit(data: bytes) -> bytes:
+        results.append(edit_stream(_decode(data, item.name), item.name, request, engine=engine))
+        return results[-1].text.encode("utf-8")
+
+    rewrite_locked(item.path, edit, what="manifest file")
+    return item, results[-1]

@@ -24,6 +24,10 @@ from regcred.core.errors import InputError
 from regcred.core.manifests.edits import SpecOutcome, StreamResult, apply_replacements, line_ending
 
 
+class RoundTripFailed(ValueError):
+    """ruamel refuses a document libyaml accepted."""
+
+
 def roundtrip_document(doc_text: str, request: EditRequest, is_json: bool) -> tuple[str, list[SpecOutcome]]:
     if is_json:
         data = json.loads(doc_text)
@@ -56,8 +60,12 @@ def roundtrip_document(doc_text: str, request: EditRequest, is_json: bool) -> tu
 
 def roundtrip_yaml(doc_text: str, edit: Callable[[Any], None]) -> str:
     """One YAML document loaded with ruamel (comments, quoting, anchors kept), edited in place by `edit`, and
-    dumped with the file's list indentation, line endings and final newline."""
+    dumped with the file's list indentation, line endings and final newline.
+
+    RoundTripFailed when ruamel (YAML 1.2) reads the text differently from libyaml (YAML 1.1: NEL, U+2028).
+    """
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
     yaml_rt = YAML()
     yaml_rt.preserve_quotes = True
@@ -65,7 +73,10 @@ def roundtrip_yaml(doc_text: str, edit: Callable[[Any], None]) -> str:
     text = doc_text.replace("\r\n", "\n")
     offset = _guess_dash_offset(text)
     yaml_rt.indent(mapping=2, sequence=offset + 2, offset=offset)
-    data = yaml_rt.load(text)
+    try:
+        data = yaml_rt.load(text)
+    except YAMLError as exc:
+        raise RoundTripFailed(f"the round-trip editor cannot read it: {str(exc).splitlines()[0]}") from None
     _keep_anchors(data)
     edit(data)
     buffer = io.StringIO()

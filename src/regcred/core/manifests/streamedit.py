@@ -27,6 +27,7 @@ from regcred.core.cluster.podspec import (
     pod_spec_path,
 )
 from regcred.core.errors import InputError
+from regcred.core.manifests.editcheck import EditMismatch, check_edit
 from regcred.core.manifests.edits import (
     SpecOutcome,
     StreamResult,
@@ -34,7 +35,7 @@ from regcred.core.manifests.edits import (
     line_ending,
     looks_like_json,
 )
-from regcred.core.manifests.roundtrip import edit_json_stream, roundtrip_document
+from regcred.core.manifests.roundtrip import RoundTripFailed, edit_json_stream, roundtrip_document
 
 _ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s,\[{:?-])[&*][A-Za-z0-9_]", re.MULTILINE)
 ENGINES = ("auto", "text", "ruamel")
@@ -45,15 +46,48 @@ class _Unsupported(Exception):
 
 
 def edit_stream(text: str, source: str, request: EditRequest, *, engine: str = "auto") -> StreamResult:
-    """Add the secret to every pod spec of a stream; raises InputError (nothing edited) on invalid input."""
+    """Add the secret to every pod spec of a stream; raises InputError (nothing edited) on invalid input.
+
+    The result is checked as data (editcheck): a text edit that would change anything but the added entries
+    is redone by the round-trip editor, and refused when that does not pass either. A stream whose lines end
+    in a lone CR (old Mac style) is edited as LF and given back its CRs.
+    """
+    cr_only = "\r" in text and "\n" not in text
+    work = text.replace("\r", "\n") if cr_only else text
     # The node graph of a large stream is acyclic and short-lived: the cyclic GC would only rescan it.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _edit_stream(text, source, request, engine)
+        result = _checked_edit(work, source, request, engine)
     finally:
         if was_enabled:
             gc.enable()
+    if result.text == work:
+        result.text = text
+    elif cr_only:
+        result.text = result.text.replace("\n", "\r")
+    return result
+
+
+def _checked_edit(text: str, source: str, request: EditRequest, engine: str) -> StreamResult:
+    try:
+        result = _edit_stream(text, source, request, engine)
+        if result.text == text:
+            return result
+        check_edit(text, result.text, request)
+        return result
+    except (EditMismatch, RoundTripFailed) as exc:
+        problem = str(exc)
+        retry = engine == "auto" and not isinstance(exc, RoundTripFailed)
+    if retry:
+        try:
+            result = _edit_stream(text, source, request, "ruamel")
+            check_edit(text, result.text, request)
+            return result
+        except (EditMismatch, RoundTripFailed) as exc:
+            problem = str(exc)
+    raise InputError(f"{source}: cannot add the entries safely: {problem}",
+                     hint="nothing was written; edit this file by hand or re-format it (kubectl's YAML style)")
 
 
 def _edit_stream(text: str, source: str, request: EditRequest, engine: str) -> StreamResult:
