@@ -210,3 +210,78 @@ def rewrite_locked(path: Path, edit: Callable[[bytes], bytes], *, what: str = "f
             raise OperationFailed(f"{path}: cannot stat: {exc.strerror}") from None
         _atomic_replace(target, new, mode=mode, backup=False)
         return True
+
+
+def write_confined(root: Path, relative: str, data: bytes, *, mode: int, check_only: bool = False) -> None:
+    """Write `root/relative` atomically without ever leaving `root`.
+
+    Why: names inside an output directory come from manifests; a `../` in one, or a symlink planted at an output
+    path, must not turn into a write elsewhere. Each component must be a plain name; directories are walked by
+    descriptor with O_NOFOLLOW (missing ones made), and a symlink at any place under `root` is refused (exit 2),
+    never followed. With `check_only` nothing is created or written: the walk only looks (a pre-flight for
+    writing many files all or nothing). `root` itself is the user's choice and may be a symlink.
+    """
+    parts = relative.split("/")
+    if any(part in ("", ".", "..") or "\0" in part for part in parts):
+        raise InputError(f"{root}/{relative}: not a plain relative path below the output directory")
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        if check_only and exc.errno == errno.ENOENT:
+            return
+        raise InputError(f"{root}: cannot use the output directory: {exc.strerror}") from None
+    try:
+        for index, part in enumerate(parts[:-1]):
+            where = root.joinpath(*parts[: index + 1])
+            if not check_only:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o755, dir_fd=fd)
+            try:
+                inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except FileNotFoundError:
+                if check_only:
+                    return
+                raise
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise InputError(f"{where}: is a symlink or not a directory; regcred does not write through it",
+                                     hint="remove it, or choose another --out") from None
+                raise
+            os.close(fd)
+            fd = inner
+        _check_not_link(fd, root / relative)
+        if not check_only:
+            _replace_at(fd, parts[-1], data, mode)
+    except OSError as exc:
+        raise OperationFailed(f"{root / relative}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _check_not_link(dir_fd: int, path: Path) -> None:
+    try:
+        info = os.stat(path.name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path}: is a symlink or not a regular file; regcred does not write through it",
+                         hint="remove it, or choose another --out")
+
+
+def _replace_at(dir_fd: int, name: str, data: bytes, mode: int) -> None:
+    """Temp file, fsync, rename over `name` inside the directory `dir_fd` (a rename replaces a link, never follows)."""
+    tmp = f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dir_fd)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+    with contextlib.suppress(OSError):
+        os.fsync(dir_fd)

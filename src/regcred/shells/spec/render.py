@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import glob as globmod
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ import click
 from regcred.core.cluster.podspec import EditRequest, RegistryScope, find_pod_specs
 from regcred.core.cluster.serviceaccounts import ADDED_ANNOTATION, plan_attach
 from regcred.core.credentials.pullsecret import KEY_DOCKERCONFIGJSON
+from regcred.core.errors import InputError
+from regcred.core.names import validate_label, validate_subdomain
 from regcred.core.spec.planner import DesiredCredential, new_secret
 
 NODE_NAMESPACE = "kube-system"
@@ -37,7 +40,7 @@ RUNTIME_DIRS = {"containerd": "/etc/containerd", "crio": "/etc/crio", "k3s": "/e
 
 @dataclass(frozen=True, slots=True)
 class RenderedObject:
-    path: str  # relative: <namespace>/<kind>-<name>.yaml
+    path: str  # relative: <namespace>/<kind>-<name>.yaml, built by object_path from validated names
     obj: dict[str, Any]
     text: str | None = None  # a given manifest's own (edited) text; None: dump `obj`
 
@@ -46,6 +49,25 @@ class RenderedObject:
 class Rendered:
     objects: list[RenderedObject] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+_KIND = re.compile(r"\A[A-Za-z][A-Za-z0-9]{0,62}\Z")
+
+
+def object_path(namespace: str, kind: str, name: str, source: str = "") -> str:
+    """`<namespace>/<kind>-<name>.yaml` from names checked by the API server's own rules, so never `..` or `/`.
+
+    Why: the names come from manifests; a Deployment named `../../x` must not pick where a file goes.
+    """
+    where = f"{source}: " if source else ""
+    try:
+        validate_label(namespace, "namespace")
+        validate_subdomain(name, kind)
+    except InputError as exc:
+        raise InputError(f"{where}{exc.message}", hint="nothing was written") from None
+    if not _KIND.match(kind):
+        raise InputError(f"{where}invalid kind {kind!r}: not a Kubernetes kind name", hint="nothing was written")
+    return f"{namespace}/{kind.lower()}-{name}.yaml"
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +130,7 @@ def render(desired: Sequence[DesiredCredential], inputs: Any, *, extra_namespace
                 continue
             written.add((ns, d.spec.secret_name))
             secret = placeholder_secret(d, ns) if placeholders else new_secret(d, ns, d.spec.name)
-            out.objects.append(RenderedObject(f"{ns}/secret-{d.spec.secret_name}.yaml", secret))
+            out.objects.append(RenderedObject(object_path(ns, "Secret", d.spec.secret_name, d.spec.source), secret))
     _service_accounts(out, targets, manifests, inputs.text_of)
     _workloads(out, targets, manifests, inputs.text_of)
     _nodes(out, desired, placeholders, written)
@@ -141,13 +163,13 @@ def _service_accounts(out: Rendered, targets: dict[str, list[DesiredCredential]]
             text = text_of(original) if original is not None else None
             if text is not None and changed:
                 text = _edited_service_account_text(text, sa)
-            out.objects.append(RenderedObject(f"{ns}/serviceaccount-{name}.yaml", sa, text))
+            out.objects.append(RenderedObject(object_path(ns, "ServiceAccount", name), sa, text))
 
 
 def _edited_service_account_text(text: str, sa: dict[str, Any]) -> str | None:
     """The given ServiceAccount's text with the merged list and annotation, comments, order and layout kept."""
     from regcred.core.manifests.edits import looks_like_json
-    from regcred.core.manifests.roundtrip import roundtrip_yaml
+    from regcred.core.manifests.roundtrip import RoundTripFailed, roundtrip_yaml
 
     if looks_like_json(text):
         return None  # JSON: written as YAML from the object
@@ -165,7 +187,10 @@ def _edited_service_account_text(text: str, sa: dict[str, Any]) -> str | None:
             meta["annotations"] = CommentedMap()
         meta["annotations"][ADDED_ANNOTATION] = sa["metadata"]["annotations"][ADDED_ANNOTATION]
 
-    return roundtrip_yaml(text, edit)
+    try:
+        return roundtrip_yaml(text, edit)
+    except RoundTripFailed:
+        return None  # a layout only libyaml reads: written as YAML from the object
 
 
 def _workloads(out: Rendered, targets: dict[str, list[DesiredCredential]],
@@ -176,8 +201,9 @@ def _workloads(out: Rendered, targets: dict[str, list[DesiredCredential]],
     for source, obj in manifests:
         if not any(True for _ in find_pod_specs(obj)):
             continue
-        kind, name = str(obj.get("kind")), _meta(obj).get("name")
+        kind, name = str(obj.get("kind")), str(_meta(obj).get("name"))
         ns = str(_meta(obj).get("namespace") or "default")
+        path = object_path(ns, kind, name, source)
         specs = [d for d in targets.get(ns, []) if d.spec.workloads.enabled and kind in d.spec.workloads.kinds]
         text = text_of(obj)
         if text is None:  # could not be split from its stream: edited as data (the old way), said so
@@ -189,7 +215,7 @@ def _workloads(out: Rendered, targets: dict[str, list[DesiredCredential]],
         for d in specs:
             scope = RegistryScope(d.registry_keys()) if d.spec.workloads.match_registries else RegistryScope()
             edited = edit_stream(edited, source, EditRequest(d.spec.secret_name, scope)).text
-        out.objects.append(RenderedObject(f"{ns}/{kind.lower()}-{name}.yaml", obj, edited))
+        out.objects.append(RenderedObject(path, obj, edited))
         if edited == text:
             why = "no spec targets its namespace or kind" if not specs else (
                 "no image from the spec's registries, or it already has the secret")
@@ -207,7 +233,7 @@ def _nodes(out: Rendered, desired: Sequence[DesiredCredential], placeholders: bo
             written.add((NODE_NAMESPACE, d.spec.secret_name))
             secret = placeholder_secret(d, NODE_NAMESPACE) if placeholders else new_secret(d, NODE_NAMESPACE,
                                                                                             d.spec.name)
-            out.objects.append(RenderedObject(f"{NODE_NAMESPACE}/secret-{d.spec.secret_name}.yaml", secret))
+            out.objects.append(RenderedObject(object_path(NODE_NAMESPACE, "Secret", d.spec.secret_name), secret))
         ds = daemonset_manifest(secret=d.spec.secret_name, namespace=NODE_NAMESPACE, image=DEFAULT_IMAGE,
                                 name=f"regcred-node-{d.spec.name}"[:63], root_dir=d.spec.nodes.root_dir)
         runtimes = tuple(dict.fromkeys(d.spec.nodes.runtimes))
@@ -215,7 +241,7 @@ def _nodes(out: Rendered, desired: Sequence[DesiredCredential], placeholders: bo
             _with_runtimes(ds, d.spec.nodes.root_dir, runtimes)
             out.notes.append(f"{d.spec.name}: the node DaemonSet also writes the config of {', '.join(runtimes)}; "
                              "a runtime reads it at start: restart it on each node after the first sync")
-        out.objects.append(RenderedObject(f"{NODE_NAMESPACE}/daemonset-regcred-node-{d.spec.name}.yaml", ds))
+        out.objects.append(RenderedObject(object_path(NODE_NAMESPACE, "DaemonSet", f"regcred-node-{d.spec.name}"), ds))
 
 
 def _with_runtimes(ds: dict[str, Any], root_dir: str, runtimes: Sequence[str]) -> None:
@@ -235,9 +261,13 @@ def _with_runtimes(ds: dict[str, Any], root_dir: str, runtimes: Sequence[str]) -
         container["volumeMounts"].append({"name": f"runtime-{runtime}", "mountPath": f"{HOST_ROOT}{path}"})
 
 
+def _is_secret(item: RenderedObject) -> bool:
+    return item.obj.get("kind") == "Secret"
+
+
 def write_rendered(rendered: Rendered, out_dir: str | None, *, placeholders: bool) -> None:
     """One YAML stream on stdout, or one file per object under out_dir (Secrets with mode 0600)."""
-    from regcred.shells.files import atomic_write
+    from regcred.shells.files import created_directory, write_confined
     from regcred.shells.manifests import dump_yaml
 
     note = PLACEHOLDER_NOTE if placeholders else RESOLVED_NOTE
@@ -251,10 +281,13 @@ def write_rendered(rendered: Rendered, out_dir: str | None, *, placeholders: boo
         click.echo(note + "".join(f"---\n{text(item)}" for item in rendered.objects), nl=False)
     else:
         root = Path(out_dir)
-        for item in rendered.objects:
-            secret = item.obj.get("kind") == "Secret"
-            atomic_write(root / item.path, ((note if secret else "") + text(item)).encode(),
-                         mode=0o600 if secret else 0o644)
+        files = [(item.path, ((note if _is_secret(item) else "") + text(item)).encode(),
+                  0o600 if _is_secret(item) else 0o644) for item in rendered.objects]
+        for path, data, mode in files:  # every place checked before the first file is written
+            write_confined(root, path, data, mode=mode, check_only=True)
+        with created_directory(root):
+            for path, data, mode in files:
+                write_confined(root, path, data, mode=mode)
         click.echo(f"wrote {len(rendered.objects)} file(s) under {root}", err=True)
     secrets = sum(1 for item in rendered.objects if item.obj.get("kind") == "Secret")
     if secrets:
