@@ -25,12 +25,22 @@ from regcred.core.credentials.pullsecret import KEY_DOCKERCONFIGJSON
 from regcred.core.errors import InputError
 from regcred.core.names import validate_label, validate_subdomain
 from regcred.core.spec.planner import DesiredCredential, new_secret
+from regcred.core.spec.templated import (
+    SecretStoreRef,
+    envsubst_command,
+    export_command,
+    external_secret,
+    placeholder_payload,
+    templated_registries,
+)
 
 NODE_NAMESPACE = "kube-system"
 RESOLVED_NOTE = ("# Rendered by regcred: Secret data was resolved from passwordFrom at render time.\n"
                  "# This output holds registry credentials: keep it out of repositories that must not.\n")
-PLACEHOLDER_NOTE = ("# Rendered by regcred --no-secrets: Secrets carry ${VAR} placeholders, not credentials.\n"
-                    "# Fill them before applying, e.g. envsubst < file | kubectl apply -f -\n")
+PLACEHOLDER_NOTE = ("# Rendered by regcred --no-secrets: each registry's auth is a placeholder, not a credential.\n"
+                    "# Fill it with the export and envsubst commands regcred printed (envsubst WITH its variable\n"
+                    "# list: a bare envsubst also empties every other $word); see docs/render.md.\n")
+EXTERNAL_NOTE = "# Rendered by regcred --secret-format external-secret: no credential here; ESO builds the Secret.\n"
 
 
 # Where each runtime keeps the config `node install --runtime R` edits: mounted into the node DaemonSet.
@@ -94,16 +104,44 @@ def _namespaces(desired: Sequence[DesiredCredential], manifests: Sequence[tuple[
 
 
 def placeholder_secret(desired: DesiredCredential, namespace: str) -> dict[str, Any]:
-    """The Secret with its payload as stringData text holding ${VAR} placeholders (no auth field)."""
+    """The Secret with its payload as stringData text whose `auth` fields are ${VAR} placeholders."""
     obj = new_secret(desired, namespace, desired.spec.name)
     obj.pop("data", None)
-    obj["stringData"] = {KEY_DOCKERCONFIGJSON: desired.payload.decode("utf-8")}
+    obj["stringData"] = {KEY_DOCKERCONFIGJSON: placeholder_payload(templated_registries(desired.spec))}
     return obj
 
 
+@dataclass(frozen=True, slots=True)
+class SecretForm:
+    """How a pull Secret is rendered: with credentials, with placeholders, or as an ExternalSecret."""
+
+    placeholders: bool = False
+    store: SecretStoreRef | None = None  # set: an ExternalSecret reading this store
+
+
+def _pull_secret(desired: DesiredCredential, namespace: str, form: SecretForm) -> RenderedObject:
+    if form.store is not None:
+        secret = new_secret(desired, namespace, desired.spec.name)
+        obj = external_secret(desired.spec, namespace, form.store, metadata=secret["metadata"])
+        return RenderedObject(object_path(namespace, "ExternalSecret", desired.spec.secret_name), obj)
+    obj = placeholder_secret(desired, namespace) if form.placeholders else new_secret(desired, namespace,
+                                                                                       desired.spec.name)
+    return RenderedObject(object_path(namespace, "Secret", desired.spec.secret_name, desired.spec.source), obj)
+
+
+def _fill_notes(desired: Sequence[DesiredCredential]) -> list[str]:
+    """The commands that fill the placeholders: one export per registry, then envsubst with exactly those names."""
+    registries = [reg for d in desired for reg in templated_registries(d.spec)]
+    if not registries:
+        return []
+    return (["fill the placeholders, then apply (each variable is base64 of USER:PASSWORD):"]
+            + [f"  {export_command(reg)}" for reg in registries] + [f"  {envsubst_command(registries)}"])
+
+
 def render(desired: Sequence[DesiredCredential], inputs: Any, *, extra_namespaces: Sequence[str] = (),
-           placeholders: bool = False) -> Rendered:
+           placeholders: bool = False, store: SecretStoreRef | None = None) -> Rendered:
     out = Rendered()
+    form = SecretForm(placeholders and store is None, store)
     manifests: list[tuple[str, dict[str, Any]]] = list(inputs.manifests)
     namespaces = _namespaces(desired, manifests, extra_namespaces)
     targets: dict[str, list[DesiredCredential]] = {}
@@ -119,7 +157,7 @@ def render(desired: Sequence[DesiredCredential], inputs: Any, *, extra_namespace
         if not any(d in specs for specs in targets.values()):
             out.notes.append(f"{d.spec.name}: no target namespace is known, so no namespace Secret is written "
                              "(give --namespace NS, Namespace manifests, or literal names in namespaces.include)")
-        if placeholders:
+        if placeholders or store is not None:
             out.notes += [f"{d.spec.name}: {r.path}: fromSecret {r.from_secret.namespace}/{r.from_secret.name} "
                           "is left out of the Secrets (--no-secrets cannot render it)"
                           for r in d.spec.registries if r.from_secret is not None]
@@ -129,11 +167,12 @@ def render(desired: Sequence[DesiredCredential], inputs: Any, *, extra_namespace
             if (ns, d.spec.secret_name) in written:
                 continue
             written.add((ns, d.spec.secret_name))
-            secret = placeholder_secret(d, ns) if placeholders else new_secret(d, ns, d.spec.name)
-            out.objects.append(RenderedObject(object_path(ns, "Secret", d.spec.secret_name, d.spec.source), secret))
+            out.objects.append(_pull_secret(d, ns, form))
     _service_accounts(out, targets, manifests, inputs.text_of)
     _workloads(out, targets, manifests, inputs.text_of)
-    _nodes(out, desired, placeholders, written)
+    _nodes(out, desired, form, written)
+    if form.placeholders:
+        out.notes += _fill_notes(desired)
     return out
 
 
@@ -222,7 +261,7 @@ def _workloads(out: Rendered, targets: dict[str, list[DesiredCredential]],
             out.notes.append(f"{source}: {kind}/{name}: written unchanged ({why})")
 
 
-def _nodes(out: Rendered, desired: Sequence[DesiredCredential], placeholders: bool,
+def _nodes(out: Rendered, desired: Sequence[DesiredCredential], form: SecretForm,
            written: set[tuple[str, str]]) -> None:
     from regcred.core.node.daemonset import DEFAULT_IMAGE, daemonset_manifest
 
@@ -231,9 +270,7 @@ def _nodes(out: Rendered, desired: Sequence[DesiredCredential], placeholders: bo
             continue
         if (NODE_NAMESPACE, d.spec.secret_name) not in written:
             written.add((NODE_NAMESPACE, d.spec.secret_name))
-            secret = placeholder_secret(d, NODE_NAMESPACE) if placeholders else new_secret(d, NODE_NAMESPACE,
-                                                                                            d.spec.name)
-            out.objects.append(RenderedObject(object_path(NODE_NAMESPACE, "Secret", d.spec.secret_name), secret))
+            out.objects.append(_pull_secret(d, NODE_NAMESPACE, form))
         ds = daemonset_manifest(secret=d.spec.secret_name, namespace=NODE_NAMESPACE, image=DEFAULT_IMAGE,
                                 name=f"regcred-node-{d.spec.name}"[:63], root_dir=d.spec.nodes.root_dir)
         runtimes = tuple(dict.fromkeys(d.spec.nodes.runtimes))
@@ -262,17 +299,18 @@ def _with_runtimes(ds: dict[str, Any], root_dir: str, runtimes: Sequence[str]) -
 
 
 def _is_secret(item: RenderedObject) -> bool:
-    return item.obj.get("kind") == "Secret"
+    return item.obj.get("kind") in ("Secret", "ExternalSecret")
 
 
-def write_rendered(rendered: Rendered, out_dir: str | None, *, placeholders: bool) -> None:
+def write_rendered(rendered: Rendered, out_dir: str | None, *, placeholders: bool, external: bool = False) -> None:
     """One YAML stream on stdout, or one file per object under out_dir (Secrets with mode 0600)."""
     from regcred.shells.files import created_directory, write_confined
     from regcred.shells.manifests import dump_yaml
 
-    note = PLACEHOLDER_NOTE if placeholders else RESOLVED_NOTE
+    note = EXTERNAL_NOTE if external else PLACEHOLDER_NOTE if placeholders else RESOLVED_NOTE
     for line in rendered.notes:
         click.echo(f"note: {line}", err=True)
+
     def text(item: RenderedObject) -> str:
         body = item.text if item.text is not None else dump_yaml(item.obj)
         return body if body.endswith("\n") else body + "\n"
@@ -282,7 +320,7 @@ def write_rendered(rendered: Rendered, out_dir: str | None, *, placeholders: boo
     else:
         root = Path(out_dir)
         files = [(item.path, ((note if _is_secret(item) else "") + text(item)).encode(),
-                  0o600 if _is_secret(item) else 0o644) for item in rendered.objects]
+                  0o600 if _is_secret(item) and not external else 0o644) for item in rendered.objects]
         for path, data, mode in files:  # every place checked before the first file is written
             write_confined(root, path, data, mode=mode, check_only=True)
         with created_directory(root):
