@@ -207,6 +207,7 @@ def _service_accounts(out: Rendered, targets: dict[str, list[DesiredCredential]]
 
 def _edited_service_account_text(text: str, sa: dict[str, Any]) -> str | None:
     """The given ServiceAccount's text with the merged list and annotation, comments, order and layout kept."""
+    from regcred.core.manifests.editcheck import parse_stream
     from regcred.core.manifests.edits import looks_like_json
     from regcred.core.manifests.roundtrip import RoundTripFailed, roundtrip_yaml
 
@@ -227,9 +228,13 @@ def _edited_service_account_text(text: str, sa: dict[str, Any]) -> str | None:
         meta["annotations"][ADDED_ANNOTATION] = sa["metadata"]["annotations"][ADDED_ANNOTATION]
 
     try:
-        return roundtrip_yaml(text, edit)
+        edited = roundtrip_yaml(text, edit)
     except RoundTripFailed:
         return None  # a layout only libyaml reads: written as YAML from the object
+    try:  # the text must read back as exactly the merged object, or the object is written instead
+        return edited if parse_stream(edited) == [sa] else None
+    except ValueError:
+        return None
 
 
 def _workloads(out: Rendered, targets: dict[str, list[DesiredCredential]],
