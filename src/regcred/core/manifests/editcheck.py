@@ -19,9 +19,12 @@ class EditMismatch(Exception):
     """The edited stream does not parse, or differs from the input by more than the edit."""
 
 
-def expected_documents(text: str, request: EditRequest) -> list[Any]:
-    """The input's documents with the edit applied to each pod spec as plain data."""
-    docs = parse_stream(text)
+def expected_documents(text: str, request: EditRequest, nodes: list[Any] | None = None) -> list[Any]:
+    """The input's documents with the edit applied to each pod spec as plain data.
+
+    `nodes`: the input already composed by libyaml (YAML, not JSON), so only the data is built here.
+    """
+    docs = _construct(nodes) if nodes and not looks_like_json(text) else parse_stream(text)
     for doc in docs:
         for _, spec in find_pod_specs(doc):
             plan = plan_spec(spec, request)
@@ -30,10 +33,10 @@ def expected_documents(text: str, request: EditRequest) -> list[Any]:
     return docs
 
 
-def check_edit(before: str, after: str, request: EditRequest) -> None:
+def check_edit(before: str, after: str, request: EditRequest, nodes: list[Any] | None = None) -> None:
     """Raise EditMismatch unless `after` parses to `before`'s documents with only the edit applied."""
     try:
-        expected = expected_documents(before, request)
+        expected = expected_documents(before, request, nodes)
         got = parse_stream(after)
     except ValueError as exc:
         raise EditMismatch(str(exc)) from None
@@ -52,6 +55,16 @@ def parse_stream(text: str) -> list[Any]:
 
     try:
         return list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def _construct(nodes: list[Any]) -> list[Any]:
+    import yaml
+
+    constructor = yaml.constructor.SafeConstructor()
+    try:
+        return [constructor.construct_document(node) for node in nodes]
     except yaml.YAMLError as exc:
         raise ValueError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
 

@@ -59,6 +59,7 @@ def edit_stream(text: str, source: str, request: EditRequest, *, engine: str = "
     gc.disable()
     try:
         result = _checked_edit(work, source, request, engine)
+        result.input_nodes = []  # checked: the node graph is not needed any more
     finally:
         if was_enabled:
             gc.enable()
@@ -74,7 +75,7 @@ def _checked_edit(text: str, source: str, request: EditRequest, engine: str) -> 
         result = _edit_stream(text, source, request, engine)
         if result.text == text:
             return result
-        check_edit(text, result.text, request)
+        check_edit(text, result.text, request, result.input_nodes)
         return result
     except (EditMismatch, RoundTripFailed) as exc:
         problem = str(exc)
@@ -82,7 +83,7 @@ def _checked_edit(text: str, source: str, request: EditRequest, engine: str) -> 
     if retry:
         try:
             result = _edit_stream(text, source, request, "ruamel")
-            check_edit(text, result.text, request)
+            check_edit(text, result.text, request, result.input_nodes)
             return result
         except (EditMismatch, RoundTripFailed) as exc:
             problem = str(exc)
@@ -111,7 +112,7 @@ def _edit_stream(text: str, source: str, request: EditRequest, engine: str) -> S
         raise InputError(f"{source}: document {len(roots) + 1}: invalid YAML: {exc}") from None
     for number, root in enumerate(roots, 1):
         _refuse_duplicate_keys(root, source, number)
-    result = StreamResult(text)
+    result = StreamResult(text, input_nodes=roots)
     replacements: list[tuple[int, int, str]] = []
     for root in roots:
         if not isinstance(root, yaml.MappingNode):
