@@ -41,12 +41,8 @@ INDEPENDENT_CORE = ("regcred.core.audit", "regcred.core.spec", "regcred.core.ver
 # Interfaces share the use cases, never each other.
 INDEPENDENT_INTERFACES = ("regcred.cli", "regcred.controller", "regcred.webhook")
 
-# Modules rewritten on other branches while this rule arrived: the yaml editors move to the core (`writes`),
-# the use cases in these command modules move to regcred.usecases (`usecases`). They get their `# lazy:` reasons
-# there; empty this set once those branches are merged.
-LAZY_RULE_PENDING = frozenset({
-    "regcred.shells.yamledit", "regcred.shells.yamlroundtrip", "regcred.shells.spec.render",
-})
+# Modules exempt from the lazy-import rule (none now: every branch that was rewriting modules has merged).
+LAZY_RULE_PENDING: frozenset[str] = frozenset()
 
 LONG_MODULE = 400
 LONG_MODULE_REASON = "Why this module is long:"
@@ -88,11 +84,6 @@ def test_no_import_cycle_among_module_level_imports(imports: list[Import]) -> No
     assert cycles(imports) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: shells.yamledit imports shells.yamlroundtrip inside a function and yamlroundtrip imports "
-    "yamledit; the pure stream editor is moving to the core (branch `writes`): drop this mark then",
-)
 def test_no_import_cycle_even_through_lazy_imports(imports: list[Import]) -> None:
     """A lazy import only hides a cycle from the interpreter; the two modules still need each other."""
     assert cycles(replace(edge, lazy=False) for edge in imports) == []

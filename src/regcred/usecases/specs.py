@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from regcred.core.spec.model import RegistryCredential
 from regcred.core.spec.planner import CREDENTIAL_LABEL, ClusterState, DesiredCredential, Plan, plan
 from regcred.core.spec.schema import WORKLOAD_KINDS
+from regcred.core.spec.templated import SecretStoreRef
 from regcred.shells.spec.source import Inputs
 from regcred.usecases.dryrun import DryRun
 from regcred.usecases.fanout import DEFAULT_WORKERS
@@ -97,10 +98,12 @@ def needs_cluster(specs: Sequence[RegistryCredential]) -> bool:
 
 
 def render_specs(inputs: Inputs, connect: Callable[[], AbstractContextManager[KubeApi]] | None, *,
-                 out_dir: str | None, extra_namespaces: Sequence[str] = (), placeholders: bool = False) -> None:
+                 out_dir: str | None, extra_namespaces: Sequence[str] = (), placeholders: bool = False,
+                 store: SecretStoreRef | None = None) -> None:
     """Resolve the specs (through `connect()` only when they read cluster Secrets), render and write the manifests.
 
-    With `placeholders` no credential is read: Secrets carry ${VAR} and the cluster is never contacted.
+    With `placeholders` no credential is read: Secrets carry ${VAR} and the cluster is never contacted. With a
+    `store`, ExternalSecrets that the store fills replace the Secrets (no credential is read either).
     """
     # lazy: the shell's I/O stack loads only on the path that uses it
     from regcred.shells.spec.render import render, write_rendered
@@ -114,5 +117,5 @@ def render_specs(inputs: Inputs, connect: Callable[[], AbstractContextManager[Ku
             desired = resolve_specs(specs, api)
     else:
         desired = resolve_specs(specs, None, placeholders=placeholders)
-    rendered = render(desired, inputs, extra_namespaces=extra_namespaces, placeholders=placeholders)
-    write_rendered(rendered, out_dir, placeholders=placeholders)
+    rendered = render(desired, inputs, extra_namespaces=extra_namespaces, placeholders=placeholders, store=store)
+    write_rendered(rendered, out_dir, placeholders=placeholders, external=store is not None)

@@ -20,6 +20,7 @@ from regcred.core.credentials.dockerconfig import entry_object, raw_entries
 from regcred.core.credentials.pullsecret import read_pull_secret
 from regcred.core.credentials.registrykey import index_key
 from regcred.core.errors import ConfigFormatError, InputError
+from regcred.core.manifests.edits import looks_like_json
 from regcred.core.names import env_var_label
 from regcred.core.safeload import load_one
 from regcred.core.spec.model import (
@@ -31,9 +32,9 @@ from regcred.core.spec.model import (
     parse_documents,
 )
 from regcred.core.spec.planner import DesiredCredential, payload_from_entries
+from regcred.core.spec.templated import placeholder_name
 from regcred.shells.files import read_bytes
 from regcred.shells.manifests import expand_manifest_paths, load_documents, read_text_input
-from regcred.shells.yamledit import looks_like_json
 
 # (namespace, name) -> the Secret object, or None when it does not exist.
 SecretReader = Callable[[str, str], "dict[str, Any] | None"]
@@ -113,14 +114,6 @@ def require_specs(inputs: Inputs) -> list[RegistryCredential]:
         raise InputError("no RegistryCredential document in the given files",
                          hint="give -f with a file holding `kind: RegistryCredential` (see `regcred spec schema`)")
     return inputs.specs
-
-
-def placeholder_name(spec: RegistryCredential, registry: Registry, index: int) -> str:
-    """The ${VAR} a rendered file carries instead of a password: the env variable's own name when there is one."""
-    source = registry.password_from
-    if source is not None and source.env is not None:
-        return source.env
-    return re.sub(r"[^A-Z0-9]+", "_", f"REGCRED_{spec.name}_{index}".upper()).strip("_")
 
 
 def read_password(source: PasswordFrom, where: str, read_secret: SecretReader | None) -> str:

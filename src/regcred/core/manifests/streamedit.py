@@ -5,7 +5,7 @@ minimal text insertion (a new `imagePullSecrets` block at the spec's indentation
 `[]` -> `[{name: S}]`, a changed `serviceAccountName` scalar). Comments, key order and quoting of every
 other line stay byte-identical, and documents without an edit are copied verbatim. Documents with an
 unusual layout (anchors/aliases, a null `imagePullSecrets`, an empty flow mapping) fall back to a
-round-trip of that document alone (yamlroundtrip: ruamel.yaml, or a json re-dump for JSON). ruamel
+round-trip of that document alone (core.manifests.roundtrip: ruamel.yaml, or a json re-dump for JSON). ruamel
 round-trips 4,000 documents in ~18 s; the fast path needs ~1 s.
 """
 
@@ -15,7 +15,6 @@ import gc
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +27,16 @@ from regcred.core.cluster.podspec import (
     pod_spec_path,
 )
 from regcred.core.errors import InputError
+from regcred.core.manifests.editcheck import EditMismatch, check_edit
+from regcred.core.manifests.edits import (
+    SpecOutcome,
+    StreamResult,
+    apply_replacements,
+    line_ending,
+    looks_like_json,
+)
+from regcred.core.manifests.roundtrip import RoundTripFailed, edit_json_stream, roundtrip_document
+from regcred.core.safeload import compose_all
 
 _ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s,\[{:?-])[&*][A-Za-z0-9_]", re.MULTILINE)
 ENGINES = ("auto", "text", "ruamel")
@@ -37,51 +46,54 @@ class _Unsupported(Exception):
     """This document's layout is not one the text editor handles: round-trip it instead."""
 
 
-@dataclass(frozen=True, slots=True)
-class SpecOutcome:
-    """What happened to one pod spec: its object, the plan, and which editor applied it."""
-
-    label: str
-    plan: SpecPlan
-    editor: str = ""
-
-
-@dataclass(slots=True)
-class StreamResult:
-    text: str
-    outcomes: list[SpecOutcome] = field(default_factory=list)
-
-    @property
-    def changed(self) -> list[SpecOutcome]:
-        return [o for o in self.outcomes if o.plan.changes]
-
-    @property
-    def skipped(self) -> list[SpecOutcome]:
-        return [o for o in self.outcomes if o.plan.skipped]
-
-
-def looks_like_json(text: str) -> bool:
-    stripped = text.lstrip()
-    return stripped.startswith(("{", "["))
-
-
 def edit_stream(text: str, source: str, request: EditRequest, *, engine: str = "auto") -> StreamResult:
-    """Add the secret to every pod spec of a stream; raises InputError (nothing edited) on invalid input."""
+    """Add the secret to every pod spec of a stream; raises InputError (nothing edited) on invalid input.
+
+    The result is checked as data (editcheck): a text edit that would change anything but the added entries
+    is redone by the round-trip editor, and refused when that does not pass either. A stream whose lines end
+    in a lone CR (old Mac style) is edited as LF and given back its CRs.
+    """
+    cr_only = "\r" in text and "\n" not in text
+    work = text.replace("\r", "\n") if cr_only else text
     # The node graph of a large stream is acyclic and short-lived: the cyclic GC would only rescan it.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _edit_stream(text, source, request, engine)
+        result = _checked_edit(work, source, request, engine)
+        result.input_nodes = []  # checked: the node graph is not needed any more
     finally:
         if was_enabled:
             gc.enable()
+    if result.text == work:
+        result.text = text
+    elif cr_only:
+        result.text = result.text.replace("\n", "\r")
+    return result
+
+
+def _checked_edit(text: str, source: str, request: EditRequest, engine: str) -> StreamResult:
+    try:
+        result = _edit_stream(text, source, request, engine)
+        if result.text == text:
+            return result
+        check_edit(text, result.text, request, result.input_nodes)
+        return result
+    except (EditMismatch, RoundTripFailed) as exc:
+        problem = str(exc)
+        retry = engine == "auto" and not isinstance(exc, RoundTripFailed)
+    if retry:
+        try:
+            result = _edit_stream(text, source, request, "ruamel")
+            check_edit(text, result.text, request, result.input_nodes)
+            return result
+        except (EditMismatch, RoundTripFailed) as exc:
+            problem = str(exc)
+    raise InputError(f"{source}: cannot add the entries safely: {problem}",
+                     hint="nothing was written; edit this file by hand or re-format it (kubectl's YAML style)")
 
 
 def _edit_stream(text: str, source: str, request: EditRequest, engine: str) -> StreamResult:
-    import yaml
-
-    from regcred.core.safeload import compose_all
-    from regcred.shells.yamlroundtrip import edit_json_stream, roundtrip_document
+    import yaml  # lazy: PyYAML costs ~14 ms; JSON input never needs it
 
     is_json = looks_like_json(text)
     roots: list[Any] = []
@@ -100,7 +112,7 @@ def _edit_stream(text: str, source: str, request: EditRequest, engine: str) -> S
         raise InputError(f"{source}: document {len(roots) + 1}: invalid YAML: {exc}") from None
     for number, root in enumerate(roots, 1):
         _refuse_duplicate_keys(root, source, number)
-    result = StreamResult(text)
+    result = StreamResult(text, input_nodes=roots)
     replacements: list[tuple[int, int, str]] = []
     for root in roots:
         if not isinstance(root, yaml.MappingNode):
@@ -131,26 +143,13 @@ def _edit_stream(text: str, source: str, request: EditRequest, engine: str) -> S
     return result
 
 
-def apply_replacements(text: str, replacements: list[tuple[int, int, str]]) -> str:
-    if not replacements:
-        return text
-    pieces: list[str] = []
-    cursor = 0
-    for start, end, new in sorted(replacements, key=lambda r: (r[0], r[1])):
-        pieces.append(text[cursor:start])
-        pieces.append(new)
-        cursor = end
-    pieces.append(text[cursor:])
-    return "".join(pieces)
-
-
 # --- reading composed nodes -------------------------------------------------------------------------
 
 
 def _refuse_duplicate_keys(root: Any, source: str, number: int) -> None:
     """A mapping that repeats a key is invalid for kubectl (strict decoding: "key already set in map"),
     although YAML loaders keep the last value: refuse the whole stream before anything is written."""
-    import yaml
+    import yaml  # lazy: PyYAML costs ~14 ms; JSON input never needs it
 
     stack, seen = [root], set()
     while stack:
@@ -180,7 +179,7 @@ def _refuse_duplicate_keys(root: Any, source: str, number: int) -> None:
 
 def _get(node: Any, key: str) -> Any:
     """The value node under a scalar key of a mapping node, or None."""
-    import yaml
+    import yaml  # lazy: PyYAML costs ~14 ms; JSON input never needs it
 
     if not isinstance(node, yaml.MappingNode):
         return None
@@ -191,13 +190,13 @@ def _get(node: Any, key: str) -> Any:
 
 
 def _scalar(node: Any) -> str | None:
-    import yaml
+    import yaml  # lazy: PyYAML costs ~14 ms; JSON input never needs it
 
     return node.value if isinstance(node, yaml.ScalarNode) else None
 
 
 def _pod_spec_nodes(obj: Any) -> Iterator[tuple[Any, Any]]:
-    import yaml
+    import yaml  # lazy: PyYAML costs ~14 ms; JSON input never needs it
 
     kind = _scalar(_get(obj, "kind"))
     items = _get(obj, "items")
@@ -217,7 +216,7 @@ def _pod_spec_nodes(obj: Any) -> Iterator[tuple[Any, Any]]:
 
 def _spec_summary(spec: Any) -> dict[str, Any]:
     """The few fields of a pod spec node the plan reads, as plain data."""
-    import yaml
+    import yaml  # lazy: PyYAML costs ~14 ms; JSON input never needs it
 
     summary: dict[str, Any] = {}
     for fieldname in CONTAINER_FIELDS:
@@ -252,7 +251,7 @@ def _plain_or_quoted(value: str, is_json: bool) -> str:
     """A scalar that reads back as this string: plain when safe, else double-quoted JSON."""
     if is_json:
         return json.dumps(value)
-    import yaml
+    import yaml  # lazy: PyYAML costs ~14 ms; JSON input never needs it
 
     try:
         safe = isinstance(yaml.safe_load(value), str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value)
@@ -271,7 +270,7 @@ def _line_end_after(text: str, index: int) -> int:
 
 def _content_end(node: Any) -> int:
     """Index just after the last character of a block node's content (not its trailing comments)."""
-    import yaml
+    import yaml  # lazy: PyYAML costs ~14 ms; JSON input never needs it
 
     while True:
         if isinstance(node, yaml.MappingNode) and not node.flow_style and node.value:
@@ -283,12 +282,6 @@ def _content_end(node: Any) -> int:
             node = node.value[-1]
         else:
             return int(node.end_mark.index)
-
-
-def line_ending(text: str) -> str:
-    """The stream's line ending: new lines follow the first line's (CRLF files stay CRLF)."""
-    first = text.find("\n")
-    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
 def _indent(text: str, node: Any) -> str:
@@ -308,7 +301,7 @@ def _new_line_block(text: str, after: Any, lines: list[str]) -> tuple[int, int, 
 
 def _sequence_dash_offset(spec: Any) -> int:
     """How far this file indents `- ` under its key (0 for kubectl's style)."""
-    import yaml
+    import yaml  # lazy: PyYAML costs ~14 ms; JSON input never needs it
 
     for key, value in spec.value:
         if isinstance(value, yaml.SequenceNode) and not value.flow_style and value.value:
@@ -317,7 +310,7 @@ def _sequence_dash_offset(spec: Any) -> int:
 
 
 def _text_edits(text: str, spec: Any, plan: SpecPlan, request: EditRequest, is_json: bool) -> list[tuple[int, int, str]]:
-    import yaml
+    import yaml  # lazy: PyYAML costs ~14 ms; JSON input never needs it
 
     if not plan.changes:
         return []
