@@ -177,3 +177,18 @@ def test_spec_being_deleted_removes_exactly_what_it_added(kube: Any, api: KubeAp
     gone = reconcile(api, stores, ("harbor", ns))
     assert gone.writes == 2 and not gone.failed, gone
     assert kube.get("v1", "Secret", "harbor", ns) is None and pulls(kube, ns) == []
+
+
+def test_a_missing_verb_becomes_a_named_error_not_a_crash(kube: Any, tmp_path: Path) -> None:
+    ns = kube.unique_ns("rc")
+    kube.create_namespace(ns)
+    read = ["get", "list", "watch"]
+    rules = [{"apiGroups": [""], "resources": ["namespaces"], "verbs": read},
+             {"apiGroups": [""], "resources": ["secrets"], "verbs": [*read, "create", "patch", "delete"]},
+             {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": read},  # no patch
+             {"apiGroups": ["apps", "batch"], "resources": ["*"], "verbs": read}]
+    with connect(ClusterConfig(kubeconfig=str(kube.kubeconfig_for(rules)))) as limited:
+        result = reconcile(limited, caches(limited, spec_doc([ns])), ("harbor", ns))
+    assert [str(f) for f in result.forbidden] == [f"cannot patch serviceaccounts in namespace {ns}"], result
+    assert result.failed and result.writes == 1  # the Secret was written; the entry is what is missing
+    assert kube.get("v1", "Secret", "harbor", ns) is not None
