@@ -1,1 +1,0 @@
-"""The in-cluster controller (issue 12): an interface layer over the same use cases as `regcred apply`."""

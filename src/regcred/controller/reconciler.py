@@ -48,6 +48,8 @@ class ReconcileResult:
     forbidden: tuple[Forbidden, ...] = ()
     not_owned: tuple[str, ...] = ()  # Secrets of the spec's name regcred does not own: left alone
     waiting: bool = False  # e.g. the `default` ServiceAccount is not there yet: the next event will bring it
+    targeted: bool = False  # the spec selects the namespace (else the reconcile only cleaned up)
+    covered: int = 0  # ServiceAccounts in the namespace carrying the spec's entry afterwards
 
     @property
     def writes(self) -> int:
@@ -136,8 +138,12 @@ def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential]) -> Reconci
             not_owned = (f"{namespace}/{secret_name}",)
     errors = tuple(f"{r.namespace}: {r.name}: {r.message}" for r in rows
                    if r.failed and not (not_owned and r.name == f"Secret/{secret_name}"))
+    ns_obj = next(iter(state.namespaces), {})
+    targeted = specs[0].namespaces.matches(namespace, metadata(ns_obj).get("labels") or {})
+    covered = sum(1 for sa in api.list("ServiceAccount", namespace)
+                  if any(isinstance(e, dict) and e.get("name") == secret_name for e in sa.get("imagePullSecrets") or []))
     return ReconcileResult(key, rows=rows, errors=errors, forbidden=_forbidden(api), not_owned=not_owned,
-                           waiting=bool(mine.waiting))
+                           waiting=bool(mine.waiting), targeted=targeted, covered=covered)
 
 
 def _forbidden(api: CachedApi) -> tuple[Forbidden, ...]:

@@ -1,1 +1,1 @@
-"""Pure rules of the in-cluster controller: selectors over cached objects, which keys an event touches."""
+"""Pure rules of the in-cluster controller (no I/O): rate-limit math, cache field selection."""

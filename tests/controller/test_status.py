@@ -1,0 +1,65 @@
+"""The status written through /status after reconciles, on an API server that serves the CRD.
+
+Runs in the envtest tier (real kube-apiserver, the project's CRD installed); on a fake API without the CRD it
+skips with that reason (the fake grows the CRD on the fakeapi branch).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from regcred.controller.reconciler import reconcile
+from regcred.controller.status import write_status
+from regcred.shells.kube.client import ClusterConfig, connect
+from tests.controller.test_reconcile import PASSWORD, caches, spec_doc
+
+CRD = Path(__file__).parents[2] / "deploy" / "crd" / "registrycredential.yaml"
+
+
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+SPECS = "/apis/regcred.dev/v1alpha1/registrycredentials"
+
+
+def install_crd(kube: Any) -> None:
+    crd = yaml.safe_load(CRD.read_text())
+    answer = kube.request("POST", CRDS, json=crd)
+    if answer.status_code == 404:
+        pytest.skip("this fake API does not serve CustomResourceDefinitions yet")
+    assert answer.status_code in (201, 409), answer.text
+    for _ in range(100):
+        got = kube.request("GET", f"{CRDS}/{crd['metadata']['name']}").json()
+        established = any(c["type"] == "Established" and c["status"] == "True"
+                          for c in (got.get("status") or {}).get("conditions") or [])
+        if established and kube.request("GET", SPECS).status_code == 200:
+            return
+        time.sleep(0.1)
+    pytest.fail("the CRD never became Established")
+
+
+def test_status_written_once_with_conditions_and_counts(kube: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REG_PW", PASSWORD)
+    install_crd(kube)
+    ns = kube.unique_ns("st")
+    kube.create_namespace(ns)
+    name = kube.unique_ns("spec")
+    created = kube.request("POST", SPECS, json={**spec_doc([ns], name=name), "metadata": {"name": name}}).json()
+    with connect(ClusterConfig(kubeconfig=str(kube.kubeconfig))) as api:
+        result = reconcile(api, caches(api, created), (name, ns))
+        assert result.writes == 2 and not result.failed, result
+        answer = write_status(api, created, [result], now="2026-01-01T00:00:00Z")
+        assert answer is not None
+        status = kube.request("GET", f"{SPECS}/{name}").json()["status"]
+        assert status["observedGeneration"] == created["metadata"]["generation"]
+        assert {c["type"]: c["status"] for c in status["conditions"]} == \
+            {"Ready": "True", "Progressing": "False", "Degraded": "False"}
+        assert (status["namespacesTargeted"], status["secretsInSync"], status["serviceAccountsCovered"]) == (1, 1, 1)
+        again = reconcile(api, caches(api, answer), (name, ns))
+        assert again.writes == 0
+        before = api.requests.total
+        assert write_status(api, answer, [again], now="2026-01-01T00:05:00Z") is None  # a resync: no write
+        assert api.requests.total == before
