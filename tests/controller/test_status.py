@@ -63,3 +63,34 @@ def test_status_written_once_with_conditions_and_counts(kube: Any, monkeypatch: 
         before = api.requests.total
         assert write_status(api, answer, [again], now="2026-01-01T00:05:00Z") is None  # a resync: no write
         assert api.requests.total == before
+
+
+def test_finalizer_first_then_cleanup_removes_exactly_what_the_spec_added(kube: Any,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from regcred.controller.finalizer import FINALIZER, ensure_finalizer, release_finalizer
+
+    monkeypatch.setenv("REG_PW", PASSWORD)
+    install_crd(kube)
+    ns = kube.unique_ns("fin")
+    kube.create_namespace(ns)
+    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "other", "namespace": ns},
+                 "type": "Opaque", "data": {}})
+    kube.patch("v1", "ServiceAccount", "default", {"imagePullSecrets": [{"name": "other"}]}, ns)
+    name = kube.unique_ns("spec")
+    doc = {**spec_doc([ns], name=name), "metadata": {"name": name, "finalizers": ["example.com/keep"]}}
+    created = kube.request("POST", SPECS, json=doc).json()
+    with connect(ClusterConfig(kubeconfig=str(kube.kubeconfig))) as api:
+        held = ensure_finalizer(api, created)
+        assert held["metadata"]["finalizers"] == ["example.com/keep", FINALIZER]
+        assert ensure_finalizer(api, held) is held  # already there: no write
+        assert reconcile(api, caches(api, held), (name, ns)).writes == 2
+        assert kube.request("DELETE", f"{SPECS}/{name}").status_code == 200
+        deleting = kube.request("GET", f"{SPECS}/{name}").json()
+        assert deleting["metadata"]["deletionTimestamp"]
+        cleaned = reconcile(api, caches(api, deleting), (name, ns))
+        assert cleaned.writes == 2 and not cleaned.failed, cleaned
+        assert kube.get("v1", "Secret", name, ns) is None
+        sa = kube.get("v1", "ServiceAccount", "default", ns)
+        assert [e["name"] for e in sa["imagePullSecrets"]] == ["other"]
+        released = release_finalizer(api, deleting)
+        assert released is not None and released["metadata"]["finalizers"] == ["example.com/keep"]
