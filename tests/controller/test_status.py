@@ -94,3 +94,26 @@ def test_finalizer_first_then_cleanup_removes_exactly_what_the_spec_added(kube: 
         assert [e["name"] for e in sa["imagePullSecrets"]] == ["other"]
         released = release_finalizer(api, deleting)
         assert released is not None and released["metadata"]["finalizers"] == ["example.com/keep"]
+
+
+def test_events_are_created_once_and_repeats_counted_in_series(kube: Any) -> None:
+    from regcred.controller.events import EventRecorder
+
+    install_crd(kube)
+    name = kube.unique_ns("ev")
+    spec = kube.request("POST", SPECS, json={**spec_doc(["x"], name=name), "metadata": {"name": name}}).json()
+    with connect(ClusterConfig(kubeconfig=str(kube.kubeconfig))) as api:
+        recorder = EventRecorder(api, instance="regcred-test")
+        first = recorder.emit(spec, "Warning", "SecretNotOwned", "ns1/harbor is not regcred's: left alone")
+        assert first is not None, "the API refused the Event"
+        second = recorder.emit(spec, "Warning", "SecretNotOwned", "ns1/harbor is not regcred's: left alone")
+        third = recorder.emit(spec, "Warning", "SecretNotOwned", "ns1/harbor is not regcred's: left alone")
+        assert second is not None and third is not None
+        assert third["metadata"]["name"] == first["metadata"]["name"]
+        assert third["series"]["count"] == 3 and third["eventTime"] == first["eventTime"]
+        other = recorder.emit(spec, "Normal", "Converged", "1 namespace in sync")
+        assert other is not None and other["metadata"]["name"] != first["metadata"]["name"]
+        listed = kube.request("GET", "/apis/events.k8s.io/v1/namespaces/default/events",
+                              params={"fieldSelector": f"regarding.name={name}"}).json()["items"]
+        assert sorted(e["reason"] for e in listed) == ["Converged", "SecretNotOwned"]
+        assert all(e["regarding"]["uid"] == spec["metadata"]["uid"] for e in listed)
