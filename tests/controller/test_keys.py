@@ -92,3 +92,21 @@ def test_field_selectors_and_bad_input() -> None:
     assert field_predicate("type=Opaque")(secret)
     with pytest.raises(InputError):
         label_predicate("a b c")
+
+
+def test_layered_caches_and_write_through_keep_the_newest() -> None:
+    from regcred.controller.cachedapi import Layered, Store
+
+    def secret(name: str, rv: str) -> dict[str, Any]:
+        return {"kind": "Secret", "metadata": {"name": name, "namespace": "n", "resourceVersion": rv}}
+
+    managed, sources = Store([secret("harbor", "5")]), Store([secret("src", "3")])
+    both = Layered(managed, sources)
+    assert both.get("src", "n") == secret("src", "3") and both.get("harbor", "n") == secret("harbor", "5")
+    assert sorted(o["metadata"]["name"] for o in both.list("n")) == ["harbor", "src"]
+    both.write_through(secret("src", "4"))
+    assert sources.get("src", "n") == secret("src", "4") and managed.get("src", "n") is None
+    both.write_through(secret("harbor", "4"))  # older than the cached copy (a watch event won): kept
+    assert managed.get("harbor", "n") == secret("harbor", "5")
+    both.write_through(secret("new", "9"))
+    assert managed.get("new", "n") is not None

@@ -192,3 +192,27 @@ def test_a_missing_verb_becomes_a_named_error_not_a_crash(kube: Any, tmp_path: P
     assert [str(f) for f in result.forbidden] == [f"cannot patch serviceaccounts in namespace {ns}"], result
     assert result.failed and result.writes == 1  # the Secret was written; the entry is what is missing
     assert kube.get("v1", "Secret", "harbor", ns) is not None
+
+
+def test_source_secret_rotation_updates_the_copy(kube: Any, api: KubeApi) -> None:
+    from regcred.controller.cachedapi import Layered
+
+    ns, vault = kube.unique_ns("rc"), kube.unique_ns("vault")
+    kube.create_namespace(ns)
+    kube.create_namespace(vault)
+    kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "src", "namespace": vault},
+                 "type": "Opaque", "stringData": {"pw": "first-pw-value"}})
+    doc = spec_doc([ns])
+    doc["spec"]["registries"][0]["passwordFrom"] = {"secretKeyRef": {"namespace": vault, "name": "src", "key": "pw"}}
+    stores: dict[str, Any] = caches(api, doc)
+    sources = Store([kube.get("v1", "Secret", "src", vault)])
+    stores["Secret"] = Layered(stores["Secret"], sources)
+    assert reconcile(api, stores, ("harbor", ns)).writes == 2
+    sources.put(kube.patch("v1", "Secret", "src", {"stringData": {"pw": "second-pw-value"}}, vault))
+    rotated = reconcile(api, stores, ("harbor", ns))
+    assert rotated.writes == 1 and not rotated.failed, rotated  # the Secret updated, the entry already there
+    import base64
+
+    payload = base64.b64decode(kube.get("v1", "Secret", "harbor", ns)["data"][".dockerconfigjson"]).decode()
+    assert base64.b64encode(b"u:second-pw-value").decode() in payload
+    assert "second-pw-value" not in repr(rotated)

@@ -75,6 +75,29 @@ class Store:
                 self._items[key] = obj
 
 
+class Layered:
+    """Several caches of one kind seen as one (managed Secrets by label + the source Secrets specs name)."""
+
+    def __init__(self, *caches: Cache) -> None:
+        self.caches = caches
+
+    def get(self, name: str, namespace: str | None = None) -> Obj | None:
+        return next((o for c in self.caches if (o := c.get(name, namespace)) is not None), None)
+
+    def list(self, namespace: str | None = None) -> list[Obj]:
+        seen: dict[tuple[str | None, str], Obj] = {}
+        for cache in self.caches:
+            for obj in cache.list(namespace):
+                seen.setdefault(_where(obj), obj)
+        return list(seen.values())
+
+    def write_through(self, obj: Obj) -> None:
+        """Into every cache that holds the object, else the first (the managed one: regcred wrote it)."""
+        holders = [c for c in self.caches if c.get(_where(obj)[1], _where(obj)[0]) is not None]
+        for cache in holders or self.caches[:1]:
+            cache.write_through(obj)
+
+
 class CachedApi:
     """`KubeApi`: reads of cached kinds from `caches`, everything else and every write to `api`."""
 
