@@ -221,11 +221,12 @@ class KubeApi:
         return replaced
 
     def patch(self, kind: str, name: str, namespace: str | None, patch: Any, *, patch_type: str = "merge",
-              dry_run: bool = False) -> dict[str, Any]:
-        """PATCH with patch_type json | merge | strategic."""
+              dry_run: bool = False, subresource: str | None = None) -> dict[str, Any]:
+        """PATCH with patch_type json | merge | strategic; `subresource="status"` writes a custom resource's status."""
         rt = resource_type(kind)
+        path = rt.item_path(name, namespace) + (f"/{subresource}" if subresource else "")
         patched: dict[str, Any] = self.request(
-            "PATCH", rt.item_path(name, namespace), rt=rt, name=name, namespace=namespace,
+            "PATCH", path, rt=rt, name=name, namespace=namespace,
             params=_write_params(dry_run), body=patch, content_type=PATCH_CONTENT_TYPES[patch_type],
         )
         return patched
