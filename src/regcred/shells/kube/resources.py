@@ -53,6 +53,7 @@ RESOURCES: dict[str, ResourceType] = {
         ResourceType("ReplicaSet", "apps/v1", "replicasets"),
         ResourceType("Job", "batch/v1", "jobs"),
         ResourceType("CronJob", "batch/v1", "cronjobs"),
+        ResourceType("Lease", "coordination.k8s.io/v1", "leases"),
     )
 }
 
