@@ -23,13 +23,13 @@ SECRET_KEYS = frozenset({"password", "auth", "token", "identitytoken", "registry
                          ".dockerconfigjson", ".dockercfg", "authorization", "bearer", "secret"})
 _KEY = r"(?:password|auth|token|identitytoken|registrytoken|identityToken|registryToken|authorization)"
 _PATTERNS = (
+    re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+"),
     # "password": "x" / 'auth': 'x' / password=x / token: x  (JSON, Python repr, key=value, YAML)
-    re.compile(r"""(?i)(["']?""" + _KEY + r"""["']?\s*[:=]\s*)(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;}&)\]]+)"""),
+    re.compile(r"""(?i)(["']?\b""" + _KEY + r"""["']?\s*[:=]\s*)(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;}&)\]]+)"""),
     # "data": {...} / 'stringData': {...}: a Secret's whole payload (its values are strings: no nested braces)
-    re.compile(r"""(?i)(["']?(?:data|stringData)["']?\s*[:=]\s*)\{[^{}]*\}"""),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    # base64 of a JSON document ('{"' encodes as eyJ): a docker config or a JWT, at least 16 characters
-    re.compile(r"()eyJ[A-Za-z0-9+/_-]{13,}={0,2}"),
+    re.compile(r"""(?i)(["']?\b(?:data|stringData)["']?\s*[:=]\s*)\{[^{}]*\}"""),
+    # base64 of a JSON document ('{"' encodes as eyJ): a docker config, or a JWT with its dots
+    re.compile(r"()eyJ[A-Za-z0-9+/_.=-]{13,}"),
 )
 _registered: set[str] = set()
 _lock = threading.Lock()
