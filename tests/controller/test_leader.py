@@ -26,7 +26,7 @@ from tests.support.kube import KubeBackend, write_kubeconfig
 from tests.support.tcpproxy import CuttableProxy
 
 LEASE, RENEW, RETRY = 4.0, 3.0, 1.0
-SLACK = 1.5  # scheduling on a loaded 2-core machine
+SLACK = 2.0  # scheduling on a loaded 2-core machine
 MICROTIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -237,7 +237,7 @@ def test_a_partitioned_leader_stops_within_the_renew_deadline_while_its_request_
         proxy.cut()
         cut = time.monotonic()
         wait_for(lambda: r.stopped is not None, RENEW + SLACK)
-        assert r.stopped is not None and r.stopped - cut <= RENEW + 0.5
+        assert r.stopped is not None and r.stopped - cut <= RENEW + SLACK
         assert not r.el.is_leader
         other = Running(elector(lease_kube, namespace))  # and the lease becomes free once it expires
         wait_for(lambda: other is not None and other.el.is_leader, LEASE + RETRY + SLACK)
@@ -262,7 +262,7 @@ def test_answers_of_500_stop_the_leader_within_the_renew_deadline(fake_kube: Any
             fake_kube.fail_next(method, r"/leases", 500, times=1000)
         broken = time.monotonic()
         wait_for(lambda: r.stopped is not None, RENEW + SLACK)
-        assert r.stopped is not None and r.stopped - broken <= RENEW + 0.5
+        assert r.stopped is not None and r.stopped - broken <= RENEW + SLACK
         assert not r.el.is_leader
     finally:
         r.finish()
@@ -328,7 +328,7 @@ def test_sigkill_of_the_leader_process_hands_over_within_lease_duration_plus_ret
     took = (follower.saw("leading") or 0) - killed
     # never before the dead holder's lease could have expired (its last renew was at most a retry period
     # before the kill), and within lease duration + retry period
-    assert LEASE - RETRY - 0.2 <= took <= LEASE + RETRY + SLACK, took
+    assert LEASE - RETRY - 0.5 <= took <= LEASE + RETRY + SLACK, took
     assert lease_of(lease_kube, namespace)["holderIdentity"] == follower.identity
     assert leader.saw("stopped") is None  # SIGKILL: no goodbye, no release
 
@@ -345,3 +345,17 @@ def test_sigterm_of_the_leader_process_releases_and_hands_over_within_a_retry_pe
     assert took <= RETRY + SLACK + 1, took
     spec = lease_of(lease_kube, namespace)
     assert spec["holderIdentity"] == follower.identity and spec["leaseDurationSeconds"] == round(LEASE)
+
+
+def test_a_process_that_loses_the_lease_stops_and_exits_non_zero(lease_kube: KubeBackend, namespace: str) -> None:
+    replica = Replica(lease_kube, namespace)
+    try:
+        wait_for(lambda: replica.saw("leading") is not None, 30)
+        lease = get_lease(lease_kube, namespace)
+        lease["spec"].update(holderIdentity="intruder_9", renewTime=microtime())
+        lease_kube._ok(lease_kube.request("PUT", f"{leases(namespace)}/regcred-controller", json=lease))
+        assert replica.proc.wait(timeout=RETRY + SLACK + 5) == 1  # controller-runtime exits when it loses the lease
+        assert replica.saw("stopped") is not None
+        assert lease_of(lease_kube, namespace)["holderIdentity"] == "intruder_9"  # and released nothing
+    finally:
+        replica.end()

@@ -77,6 +77,7 @@ class LeaseElector:
         self._observed: dict[str, Any] | None = None  # the record as last observed ...
         self._observed_at = 0.0  # ... and when, by our monotonic clock
         self._leading = threading.Event()
+        self._pending: threading.Thread | None = None  # the helper thread of the last API call (see _call)
 
     @property
     def is_leader(self) -> bool:
@@ -225,22 +226,29 @@ class LeaseElector:
         except (_TimedOut, RegcredError) as exc:
             log.warning("cannot release the lease (it expires by itself): %s", exc)
 
-    @staticmethod
-    def _call(fn: Callable[[], T], timeout: float, stop: threading.Event) -> T:
-        """fn() in a helper thread, given up after `timeout` or on stop: a hung request cannot hold leadership."""
+    def _call(self, fn: Callable[[], T], timeout: float, stop: threading.Event) -> T:
+        """fn() in a helper thread, given up after `timeout` or on stop: a hung request cannot hold leadership.
+
+        One call at a time: a call given up on may still be running, and the next waits for it (within its own
+        timeout), so two attempts never update the elector's state at once.
+        """
+        deadline = time.monotonic() + timeout
         done = threading.Event()
         box: dict[str, Any] = {}
+        previous = self._pending
 
         def target() -> None:
             try:
+                if previous is not None:
+                    previous.join()
                 box["value"] = fn()
             except BaseException as exc:
                 box["error"] = exc
             finally:
                 done.set()
 
-        threading.Thread(target=target, name="lease-call", daemon=True).start()
-        deadline = time.monotonic() + timeout
+        self._pending = threading.Thread(target=target, name="lease-call", daemon=True)
+        self._pending.start()
         while not done.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
             if stop.is_set() or time.monotonic() >= deadline:
                 raise _TimedOut()
