@@ -157,6 +157,24 @@ def test_a_candidate_waits_a_whole_lease_duration_by_its_own_clock(lease_kube: K
         r.finish()
 
 
+def test_a_slow_start_callback_does_not_cost_the_lease(lease_kube: KubeBackend, namespace: str) -> None:
+    """Renewals are due a retry period after the last one was sent: a start callback that takes most of the
+    renew deadline is followed by a renew at once, not by a further retry period."""
+    el = elector(lease_kube, namespace)
+    stop, stopped = threading.Event(), threading.Event()
+    thread = threading.Thread(target=el.run, daemon=True, kwargs={
+        "on_started_leading": lambda: time.sleep(RENEW - 0.6), "on_stopped_leading": stopped.set, "stop": stop})
+    thread.start()
+    try:
+        wait_for(lambda: el.is_leader, RETRY + SLACK)
+        time.sleep(RENEW + 2 * RETRY)
+        assert el.is_leader and not stopped.is_set()
+        assert lease_of(lease_kube, namespace)["holderIdentity"] == el.identity
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+
+
 def test_409_on_a_stale_write_exactly_one_of_two_racing_candidates_wins(lease_kube: KubeBackend,
                                                                          namespace: str) -> None:
     """Both read the free Lease, then both write with that resourceVersion: one 200, one 409."""

@@ -77,6 +77,7 @@ class LeaseElector:
         self._observed: dict[str, Any] | None = None  # the record as last observed ...
         self._observed_at = 0.0  # ... and when, by our monotonic clock
         self._leading = threading.Event()
+        self._renewed_at = 0.0  # monotonic time the last successful acquire/renew was sent
         self._pending: threading.Thread | None = None  # the helper thread of the last API call (see _call)
 
     @property
@@ -114,8 +115,10 @@ class LeaseElector:
         """Try every retry period (with a little jitter below it) until the Lease is ours or stop is set."""
         while not stop.is_set():
             wait = self.retry_period * (1 - 0.2 * random.random())
+            started = time.monotonic()
             try:
                 if self._call(self._try_acquire_or_renew, self.renew_deadline, stop):
+                    self._renewed_at = started
                     return True
             except _TimedOut:
                 pass
@@ -129,9 +132,13 @@ class LeaseElector:
         return False
 
     def _renew_until_lost(self, stop: threading.Event) -> None:
-        """Renew every retry period; return on stop, or when no renew succeeded for the renew deadline."""
-        last_ok = time.monotonic()
-        while not stop.wait(self.retry_period):
+        """Renew every retry period; return on stop, or when no renew succeeded for the renew deadline.
+
+        The deadline counts from when the last successful write was SENT (others see the Lease renewed no
+        earlier than that), not from when it answered or from when on_started_leading returned.
+        """
+        last_ok = self._renewed_at
+        while not stop.wait(max(0.0, last_ok + self.retry_period - time.monotonic())):
             while True:
                 remaining = last_ok + self.renew_deadline - time.monotonic()
                 if remaining <= 0:
