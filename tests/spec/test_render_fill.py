@@ -10,7 +10,6 @@ by a Go text/template evaluator of the subset it uses (tests/support/gotemplate.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,13 @@ from regcred.cli.main import main
 from regcred.core.credentials.dockerconfig import parse_config_json
 from regcred.core.credentials.pullsecret import read_pull_secret
 from tests.support import gotemplate
+from tests.support.fixtures import require_binaries
 
-pytestmark = pytest.mark.skipif(shutil.which("envsubst") is None, reason="envsubst (gettext-base) not installed")
+
+@pytest.fixture(autouse=True)
+def _real_envsubst() -> None:
+    """The real envsubst (Debian gettext-base): skipped without it, a failure under REGCRED_REQUIRE_REAL."""
+    require_binaries("envsubst")
 
 # a user name the spec file (YAML) can carry as is, and the kubelet can split from `auth` (no colon)
 USERNAMES = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Cn", "Co", "Zl", "Zp"),

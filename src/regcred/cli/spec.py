@@ -214,7 +214,7 @@ def render_command(files: tuple[str, ...], out_dir: str | None, no_secrets: bool
 
     Secret data from passwordFrom is resolved now and written into the output, unless --no-secrets.
     """
-    # lazy: the use case and its shells load when the command runs, not for --help
+    # lazy: the use case loads when the command runs
     from regcred.usecases.specs import render_specs
 
     store = None

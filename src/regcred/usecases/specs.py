@@ -55,25 +55,31 @@ def apply_specs(api: KubeApi, specs: Sequence[RegistryCredential], host_root: st
     return result, rows
 
 
-def read_cluster_state(api: KubeApi, specs: Sequence[RegistryCredential]) -> ClusterState:
-    """One LIST per kind for the whole cluster (paged), never a GET per object.
+def read_cluster_state(api: KubeApi, specs: Sequence[RegistryCredential],
+                       namespace: str | None = None) -> ClusterState:
+    """One LIST per kind for the whole cluster (paged), never a GET per object; or for one `namespace`.
 
-    Secrets: those named like a spec's secretName (field selector), plus those labelled with a spec's name
+    One namespace is the controller's unit of work (its reads come from caches). Secrets: those named like a spec's secretName (field selector), plus those labelled with a spec's name
     (Secrets a spec wrote under an earlier secretName, to clean up). Workloads: every kind a spec names.
     """
     secrets: dict[tuple[str, str], Obj] = {}
     for secret_name in sorted({s.secret_name for s in specs}):
-        for obj in api.iter_list("Secret", field_selector=f"metadata.name={secret_name}"):
+        for obj in api.iter_list("Secret", namespace, field_selector=f"metadata.name={secret_name}"):
             secrets[_key(obj)] = obj
     names = ",".join(sorted({s.name for s in specs}))
-    for obj in api.iter_list("Secret", label_selector=f"{CREDENTIAL_LABEL} in ({names})"):
+    for obj in api.iter_list("Secret", namespace, label_selector=f"{CREDENTIAL_LABEL} in ({names})"):
         secrets[_key(obj)] = obj
     kinds = [k for k in WORKLOAD_KINDS if any(k in s.workloads.kinds for s in specs)]
-    workloads = [obj for kind in kinds for obj in api.iter_list(kind) if not _controlled(obj)]
+    workloads = [obj for kind in kinds for obj in api.iter_list(kind, namespace) if not _controlled(obj)]
+    if namespace is None:
+        namespaces = api.list("Namespace")
+    else:
+        one = api.get_optional("Namespace", namespace)
+        namespaces = [] if one is None else [one]
     return ClusterState(
-        namespaces=api.list("Namespace"),
+        namespaces=namespaces,
         secrets=list(secrets.values()),
-        service_accounts=api.list("ServiceAccount"),
+        service_accounts=api.list("ServiceAccount", namespace),
         workloads=workloads,
     )
 
