@@ -20,7 +20,13 @@ from lightkube.core.exceptions import ConfigError as PluginError
 
 from regcred import __version__
 from regcred.core.errors import InputError
-from regcred.shells.kube.errors import KubeApiError, KubeConfigError, KubeUnreachable, error_from_status
+from regcred.shells.kube.errors import (
+    KubeApiError,
+    KubeConfigError,
+    KubeUnreachable,
+    error_from_status,
+    retry_after_seconds,
+)
 from regcred.shells.kube.resources import ResourceType, resource_type
 
 FIELD_MANAGER = "regcred"
@@ -148,8 +154,11 @@ class KubeApi:
                 decoded: Any = response.json()
             except ValueError:
                 decoded = response.text.strip()[:200]
-            raise error_from_status(response.status_code, decoded, verb=_verb(method, name),
-                                    resource=rt.qualified, namespace=namespace, name=name, sent=body)
+            error = error_from_status(response.status_code, decoded, verb=_verb(method, name),
+                                      resource=rt.qualified, namespace=namespace, name=name, sent=body)
+            if isinstance(error, KubeApiError):
+                error.retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            raise error
         try:
             return response.json()
         except ValueError:
