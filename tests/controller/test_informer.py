@@ -168,8 +168,8 @@ class Restarts:
         self.counts: dict[str, int] = {}
         self.watch_restarts = self
 
-    def labels(self, kind: str) -> Restarts:
-        self._kind = kind
+    def labels(self, **labels: str) -> Restarts:
+        self._kind = labels["kind"]
         return self
 
     def inc(self, amount: float = 1) -> None:

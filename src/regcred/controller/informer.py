@@ -44,7 +44,8 @@ class _Labelled(Protocol):
 class WatchMetrics(Protocol):
     """What an informer reports (ControllerMetrics has it): watch restarts by kind."""
 
-    watch_restarts: _Labelled
+    @property
+    def watch_restarts(self) -> _Labelled: ...
 
 
 def _key(obj: Obj) -> Key:

@@ -154,20 +154,20 @@ def _raise_error_event(status: Obj, rt: ResourceType, namespace: str | None) -> 
 
 def _lines(response: httpx.Response, rt: ResourceType, limit: int = MAX_LINE) -> Iterator[bytes]:
     """Newline-delimited records of the body, each at most `limit` bytes (more is a broken server)."""
-    buffer = b""
+    buffer = bytearray()
     for chunk in response.iter_bytes():
+        start = len(buffer)  # only the new bytes can hold the next newline
         buffer += chunk
-        while True:
-            end = buffer.find(b"\n")
-            if end < 0:
-                break
-            line, buffer = buffer[:end], buffer[end + 1:]
+        while (end := buffer.find(b"\n", start)) >= 0:
+            line = bytes(buffer[:end])
+            del buffer[:end + 1]
+            start = 0
             if line.strip():
                 yield line
         if len(buffer) > limit:
             raise KubeUnreachable(f"the watch of {rt.qualified} sent a line longer than {limit} bytes")
     if buffer.strip():
-        yield buffer
+        yield bytes(buffer)
 
 
 def _event(line: bytes, rt: ResourceType) -> WatchEvent:
