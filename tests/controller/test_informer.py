@@ -103,7 +103,8 @@ def test_a_dropped_watch_resumes_from_its_resource_version_without_listing(run: 
 
 def test_a_watch_ended_by_the_server_resumes_without_listing(run: Running) -> None:
     run.kube.create(secret(run.ns, "s0"))
-    inf = Informer(run.api, "Secret", namespace=run.ns, label_selector="app=w", stop=run.stop)
+    metrics = Restarts()
+    inf = Informer(run.api, "Secret", namespace=run.ns, label_selector="app=w", stop=run.stop, metrics=metrics)
     inf.watch_timeout = (1, 1)
     inf.start()
     assert inf.wait_synced(10)
@@ -111,6 +112,7 @@ def test_a_watch_ended_by_the_server_resumes_without_listing(run: Running) -> No
     run.kube.create(secret(run.ns, "s1"))
     assert wait_for(lambda: inf.get("s1", run.ns) is not None)
     assert inf.lists == 1
+    assert metrics.counts["Secret"] >= 2
 
 
 def test_410_lists_once_and_tells_handlers_the_difference(run: Running) -> None:
@@ -187,7 +189,7 @@ def test_429_waits_its_retry_after_and_counts_a_restart(fake_kube: FakeBackend) 
     try:
         assert inf.wait_synced(10)
         assert 0.9 <= time.monotonic() - started < 3  # not the 0.8 s backoff, the server's 1 s
-        assert metrics.counts == {"Namespace": 1}
+        assert metrics.counts == {"Namespace": 1}  # the failed LIST; the open watch has not ended
         assert inf.lists == 1
     finally:
         stop.set()

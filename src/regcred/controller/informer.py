@@ -166,6 +166,8 @@ class Informer:
                     self._relist()
                 if self._watch_once():
                     self.backoff.reset()
+                    if not self.stop.is_set():
+                        self._restarted()  # the server's timeout: watch again from the last resourceVersion
                     continue
                 wait = self.backoff.next()  # ended at once with nothing: a server in trouble
             except WatchExpired:
