@@ -171,10 +171,13 @@ class Informer:
                     continue
                 wait = self.backoff.next()  # ended at once with nothing: a server in trouble
             except WatchExpired:
+                listing = not self.resource_version  # the LIST itself expired (its continue token)
                 log.info("watch of %s expired; listing again", self.kind)
                 self.resource_version = ""
                 self._restarted()
-                continue
+                if not listing:
+                    continue
+                wait = self.backoff.next()
             except KubeApiError as exc:
                 wait = exc.retry_after if exc.status == 429 and exc.retry_after is not None else self.backoff.next()
                 self._failed(exc, wait)
