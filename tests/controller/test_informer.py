@@ -194,3 +194,41 @@ def test_429_waits_its_retry_after_and_counts_a_restart(fake_kube: FakeBackend) 
     finally:
         stop.set()
         api.close()
+
+
+def _needs(fake: FakeBackend, hook: str) -> None:
+    if not hasattr(fake.server, hook):
+        pytest.skip(f"the fake API has no {hook} yet (the fakeapi branch adds it)")
+
+
+def test_a_watch_cut_by_the_server_resumes_without_listing(fake_kube: FakeBackend) -> None:
+    _needs(fake_kube, "drop_watches")
+    api = connect(ClusterConfig(kubeconfig=str(fake_kube.kubeconfig), qps=0))
+    run = Running(fake_kube, api)
+    inf = run.start()
+    try:
+        fake_kube.server.drop_watches("secrets")  # type: ignore[attr-defined]
+        fake_kube.create(secret(run.ns, "s1"))
+        assert wait_for(lambda: run.seen == [("ADDED", "s1")])
+        assert inf.lists == 1
+    finally:
+        run.stop.set()
+        api.close()
+
+
+def test_a_429_on_the_watch_waits_its_retry_after(fake_kube: FakeBackend) -> None:
+    _needs(fake_kube, "fail")
+    api = connect(ClusterConfig(kubeconfig=str(fake_kube.kubeconfig), qps=0))
+    run = Running(fake_kube, api)
+    fake_kube.server.fail("watch", "secrets", 429, retry_after=2)  # type: ignore[attr-defined]
+    inf = run.start()
+    try:
+        time.sleep(0.5)
+        fake_kube.create(secret(run.ns, "s1"))
+        time.sleep(0.8)
+        assert run.seen == []  # still waiting the server's 2 s (the backoff would have retried by now)
+        assert wait_for(lambda: run.seen == [("ADDED", "s1")], 5)
+        assert inf.lists == 1
+    finally:
+        run.stop.set()
+        api.close()
