@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.support.fixtures", "tests.support.kube"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.kube", "tests.support.node"]

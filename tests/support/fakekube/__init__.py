@@ -1,6 +1,6 @@
 """An in-process, HTTP-level fake of kube-apiserver v1.36 for regcred's tests.
 
-Faithful to recordings of a real apiserver (tests/fakekube/test_conformance.py replays them):
+Faithful to recordings of a real apiserver (tests/kube/fakekube/test_conformance.py replays them):
 status codes, reasons, messages, details, list/watch shapes, patch semantics (json-patch,
 merge, strategic merge with the upstream merge keys, server-side apply with managedFields),
 Secret validation, ServiceAccount admission, namespace termination, RBAC-like 403s.
