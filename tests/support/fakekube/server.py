@@ -97,9 +97,6 @@ class RequestLog:
         with self.lock:
             self.records.clear()
 
-    def __len__(self) -> int:
-        return len(self.records)
-
     def __iter__(self) -> Iterator[Record]:
         with self.lock:
             return iter(list(self.records))
@@ -233,7 +230,7 @@ class FakeKube:
             if rt.kind == "Secret":
                 convert_secret(new)
             if defaults:
-                default_object(rt, new, creating=True, uid=uid)
+                default_object(rt, new, creating=True)
             meta["uid"] = uid
             meta.setdefault("creationTimestamp", adm.now())
             if rt.has_generation:
