@@ -21,7 +21,7 @@ def ring(*keys: str) -> Keyring:
 
 
 def users(keyring: Keyring, repository: str) -> list[str]:
-    return [c.username for c in keyring.lookup(repository)]
+    return [c.username for c in keyring.lookup_repository(repository)]
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_upstream_table_path_prefix() -> None:
     ],
 )
 def test_matching_rules(key: str, repository: str, matches: bool) -> None:
-    assert bool(ring(key).lookup(repository)) is matches
+    assert bool(ring(key).lookup_repository(repository)) is matches
 
 
 @pytest.mark.parametrize("repository", ["jenkins", "google/docker-registry", "docker.io/library/nginx", "index.docker.io/x/y"])
@@ -140,7 +140,7 @@ def test_secrets_share_one_keyring_ordered_by_key() -> None:
     a = parse_config_json('{"auths":{"registry.example.com":{"auth":"YTpw"}}}', "a")
     b = parse_config_json('{"auths":{"registry.example.com/team":{"auth":"YjpwCg=="}}}', "b")
     keyring = build_keyring([(a, "secret A"), (b, "secret B")])
-    assert [c.source for c in keyring.lookup("registry.example.com/team/app")] == ["secret B", "secret A"]
+    assert [c.source for c in keyring.lookup_repository("registry.example.com/team/app")] == ["secret B", "secret A"]
 
 
 @pytest.mark.parametrize(

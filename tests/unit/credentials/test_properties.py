@@ -41,7 +41,7 @@ def test_written_documents_parse_back(entries: dict[str, tuple[str, str, str]]) 
 def test_a_key_matches_its_own_repositories(h: str, p: str, key_path: str, extra: str) -> None:
     keyring = Keyring()
     keyring.add(Credential(f"{h}{p}{key_path}", "u", "pw"))
-    assert keyring.lookup(f"{h}{p}{key_path}{extra or '/app'}")
+    assert keyring.lookup_repository(f"{h}{p}{key_path}{extra or '/app'}")
 
 
 @given(host, port, path, host)
@@ -50,8 +50,8 @@ def test_no_match_on_another_host_or_port(h: str, p: str, repo_path: str, other:
     keyring = Keyring()
     keyring.add(Credential(f"{h}{p}", "u", "pw"))
     if other != h:
-        assert not keyring.lookup(f"{other}{p}{repo_path or '/x'}")
-    assert not keyring.lookup(f"{h}:{(int(p[1:]) % 65535) + 1 if p else 1}{repo_path or '/x'}")
+        assert not keyring.lookup_repository(f"{other}{p}{repo_path or '/x'}")
+    assert not keyring.lookup_repository(f"{h}:{(int(p[1:]) % 65535) + 1 if p else 1}{repo_path or '/x'}")
 
 
 @given(st.lists(st.tuples(host, path), min_size=1, max_size=8), host, path)
@@ -74,7 +74,7 @@ def test_lookup_equals_a_brute_force_scan(keys: list[tuple[str, str]], h: str, r
     ]
     if not expected and "." not in h and "index.docker.io" in slots:
         return
-    assert [c.username for c in keyring.lookup(repository)] == expected
+    assert [c.username for c in keyring.lookup_repository(repository)] == expected
 
 
 glob_label = st.sampled_from(["*", "a*", "*b", "[0-9]", "[ab]", "[^a]*", "x", "\\x"])  # "?" starts a URL query
@@ -109,4 +109,4 @@ def test_glob_lookup_equals_label_by_label_scan(keys: list[tuple[str, str]], h: 
             expected.extend(slots[key])
     if not expected and "." not in h:
         return  # the Docker Hub fallback rule applies; covered elsewhere
-    assert [c.username for c in keyring.lookup(repository)] == expected
+    assert [c.username for c in keyring.lookup_repository(repository)] == expected
