@@ -23,7 +23,7 @@ from tests.support.fixtures import require_binaries, require_component
 
 pytestmark = pytest.mark.real
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ARCHIVE = Path(os.environ.get("REGCRED_IMAGE_ARCHIVE", ROOT / "dist" / "regcred-image.tar"))
 _spec = importlib.util.spec_from_file_location("regcred_image_build", ROOT / "deploy" / "image" / "build.py")
 assert _spec is not None and _spec.loader is not None
