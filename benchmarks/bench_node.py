@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from regcred.cli.node_doctor import diagnose
 from regcred.shells.host import HostRoot, kubelet_settings
 from regcred.shells.nodefiles import install_entries
+from regcred.usecases.nodedoctor import diagnose
 
 
 def best(fn, rounds: int = 5) -> float:

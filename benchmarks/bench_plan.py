@@ -55,7 +55,8 @@ def in_process(objs: list[dict[str, Any]]) -> tuple[float, int, int]:
     from tests.support.memapi import MemApi
 
     from regcred.core.spec.planner import plan
-    from regcred.shells.spec.source import load_inputs, read_cluster_state, resolve_all
+    from regcred.shells.spec.source import load_inputs, resolve_all
+    from regcred.usecases.specs import read_cluster_state
 
     api = MemApi()
     for obj in objs:

@@ -1,6 +1,6 @@
 """Root conftest: the shared fixtures (tests/support) and one marker per tier, taken from the folder.
 
-`pytest -m unit`, `-m cli`, `-m kube`, `-m real` select a tier however a test was written; see tests/README.md.
+`pytest -m unit`, `-m cli`, `-m fuzz`, `-m kube`, `-m real` select a tier however a test was written; see tests/README.md.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 pytest_plugins = ["tests.support.fixtures", "tests.support.kube", "tests.support.node"]
 
 TESTS = Path(__file__).parent
-TIERS = ("unit", "cli", "kube", "real")
+TIERS = ("unit", "cli", "fuzz", "kube", "real")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

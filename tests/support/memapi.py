@@ -1,14 +1,15 @@
-"""An in-memory stand-in for regcred's KubeApi (dict objects, resourceVersion preconditions, request log).
+"""An in-memory `regcred.usecases.kubeapi.KubeApi` (dict objects, resourceVersion preconditions, request log).
 
-It exercises the spec shells (read, plan, apply, retry) without HTTP; the HTTP-level fake and envtest
-run the same scenarios through the real CLI in tests/kube/spec/test_spec_cluster.py.
+It runs the use cases (read, plan, apply, retry) without HTTP; the HTTP-level fake and envtest run the same
+scenarios through the real CLI (tests/kube/spec/test_spec_cluster.py, tests/kube/cluster). `before_write` lets a
+test play a concurrent writer between a use case's read and its write.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from regcred.shells.kube import KubeConflict, KubeNotFound, NamespaceTerminating
@@ -22,6 +23,7 @@ class MemApi:
         self.rv = 100
         self.log: list[tuple[str, str, str, str]] = []  # (verb, kind, namespace, name)
         self.default_namespace = "default"
+        self.before_write: Callable[[str, str, str, str], None] | None = None  # (verb, kind, namespace, name)
 
     def _next(self) -> str:
         self.rv += 1
@@ -42,7 +44,13 @@ class MemApi:
     def get_obj(self, kind: str, name: str, namespace: str = "") -> dict[str, Any] | None:
         return self.objects.get((kind, namespace, name))
 
-    # -- the KubeApi surface the spec shells use ------------------------------------------------------------
+    def _about_to_write(self, verb: str, kind: str, namespace: str, name: str) -> None:
+        self.log.append((verb, kind, namespace, name))
+        if self.before_write is not None:
+            hook, self.before_write = self.before_write, None  # once: the concurrent writer acts a single time
+            hook(verb, kind, namespace, name)
+
+    # -- the KubeApi protocol (regcred.usecases.kubeapi) ----------------------------------------------------
     def close(self) -> None:
         pass
 
@@ -70,6 +78,12 @@ class MemApi:
     def list(self, kind: str, namespace: str | None = None, **kw: Any) -> list[dict[str, Any]]:
         return list(self.iter_list(kind, namespace, **kw))
 
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        obj = self.get_optional(kind, name, namespace)
+        if obj is None:
+            raise KubeNotFound(f'{kind} "{name}" not found', status=404)
+        return obj
+
     def get_optional(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         self.log.append(("get", kind, namespace or "", name))
         obj = self.objects.get((kind, namespace or "", name))
@@ -85,7 +99,7 @@ class MemApi:
 
     def create(self, obj: dict[str, Any], namespace: str | None = None, *, dry_run: bool = False) -> dict[str, Any]:
         ns = namespace or obj["metadata"]["namespace"]
-        self.log.append(("create", obj["kind"], ns, obj["metadata"]["name"]))
+        self._about_to_write("create", obj["kind"], ns, obj["metadata"]["name"])
         self._check_namespace(ns, "create")
         if (obj["kind"], ns, obj["metadata"]["name"]) in self.objects:
             raise KubeConflict("already exists", status=409, reason="AlreadyExists")
@@ -94,7 +108,7 @@ class MemApi:
     def patch(self, kind: str, name: str, namespace: str | None, patch: Any, *, patch_type: str = "merge",
               dry_run: bool = False) -> dict[str, Any]:
         assert patch_type == "merge"
-        self.log.append(("patch", kind, namespace or "", name))
+        self._about_to_write("patch", kind, namespace or "", name)
         key = (kind, namespace or "", name)
         if key not in self.objects:
             raise KubeNotFound(f'{kind} "{name}" not found in namespace {namespace}', status=404)
@@ -108,7 +122,7 @@ class MemApi:
         return new
 
     def delete(self, kind: str, name: str, namespace: str | None = None, *, dry_run: bool = False) -> dict[str, Any]:
-        self.log.append(("delete", kind, namespace or "", name))
+        self._about_to_write("delete", kind, namespace or "", name)
         if self.objects.pop((kind, namespace or "", name), None) is None:
             raise KubeNotFound(f'{kind} "{name}" not found', status=404)
         return {}

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
 from regcred.cli.options import output_option, password_options, resolve_password
 from regcred.cli.output import emit, render_table
-from regcred.core.credentials import dockerconfig
-from regcred.core.credentials.dockerconfig import DockerConfig
-from regcred.core.credentials.registrykey import InvalidRegistryKey, index_key, validate_server
+from regcred.core.credentials.registrykey import InvalidRegistryKey, validate_server
 from regcred.core.errors import ConfigFormatError, InputError, OperationFailed
-from regcred.shells import credfile
+from regcred.usecases.credfiles import Removal, add_credential, list_credentials, remove_credential
 
 FILE_OPTION = click.option(
     "--file", "file", required=True, type=click.Path(path_type=Path, dir_okay=True),
@@ -21,14 +18,8 @@ FILE_OPTION = click.option(
 )
 
 
-def same_registry_keys(config: DockerConfig, server: str) -> list[str]:
-    """Other keys in the file that the kubelet normalises to the same index key as `server`."""
-    wanted = index_key(server)
-    return [k for k in config.registry_keys() if k != server and index_key(k) == wanted]
-
-
 class naming:
-    """Prefix an input error with the file and the registry key it is about (issue 2: name both, never the secret)."""
+    """Prefix an input error with the file and the registry key it is about (name both, never the secret)."""
 
     def __init__(self, file: Path, server: str) -> None:
         self.file, self.server = file, server
@@ -61,17 +52,8 @@ def add(server: str, username: str, password_stdin: bool, password_env: str | No
         if not username:
             raise InputError("the username is empty")
         password = resolve_password(password_stdin, password_env, password_literal)
-    outcome: dict[str, str] = {}
-
-    def change(config: DockerConfig) -> dict[str, Any]:
-        existing = config.get(server)
-        outcome["action"] = "replaced" if existing is not None else "added"
-        for other in same_registry_keys(config, server):
-            click.echo(f"note: {file} also has {other!r}, which the kubelet treats as the same registry", err=True)
-        return dockerconfig.with_entry(config, server, username, password, email)
-
-    credfile.update(file, change)
-    click.echo(f"{outcome['action']} {server} in {file}")
+    action = add_credential(file, server, username, password, email, lambda text: click.echo(f"note: {text}", err=True))
+    click.echo(f"{action} {server} in {file}")
 
 
 @auth.command("list")
@@ -79,11 +61,7 @@ def add(server: str, username: str, password_stdin: bool, password_env: str | No
 @output_option("table", "json")
 def list_(file: Path, output: str) -> None:
     """List the entries of a credential file (passwords are never shown)."""
-    config = credfile.load(file)
-    rows = [
-        {"key": e.key, "username": e.username, "email": e.email or None, "has_password": e.has_password}
-        for e in config.entries
-    ]
+    rows = list_credentials(file)
     table = render_table(
         ["key", "username", "email", "password"],
         [[r["key"], r["username"], r["email"] or "", "yes" if r["has_password"] else "no"] for r in rows],
@@ -99,20 +77,12 @@ def list_(file: Path, output: str) -> None:
 @click.option("--ignore-not-found", is_flag=True, help="Succeed when there is no entry for SERVER.")
 def remove(server: str, file: Path, ignore_not_found: bool) -> None:
     """Remove the entry for SERVER, keeping everything else."""
-    found: list[bool] = []
-
-    def change(config: DockerConfig) -> dict[str, Any] | None:
-        if config.get(server) is None:
-            return None
-        found.append(True)
-        return dockerconfig.without_entry(config, server)
-
-    if not file.exists():
+    outcome = remove_credential(file, server)
+    if outcome is Removal.NO_FILE:
         if ignore_not_found:
             return
         raise InputError(f"{file}: no such credential file")
-    credfile.update(file, change)
-    if found:
+    if outcome is Removal.REMOVED:
         click.echo(f"removed {server} from {file}")
         return
     with naming(file, server):  # no such entry, and none could exist: bad input (exit 2), not "not found"

@@ -1,4 +1,4 @@
-"""Options every cluster command shares, and the bounded-concurrency runner over namespaces.
+"""Options every cluster command shares (as `ClusterOptions`), and the printed summary of result rows.
 
 Nothing here imports httpx or lightkube at module level: `regcred --help` stays fast.
 """
@@ -14,10 +14,13 @@ import click
 
 from regcred.core.errors import InputError, OperationFailed
 from regcred.core.names import validate_label
-from regcred.shells.targets import DEFAULT_WORKERS, TargetResult, summarize
+from regcred.usecases.dryrun import DryRun
+from regcred.usecases.fanout import DEFAULT_WORKERS
+from regcred.usecases.namespaces import NamespaceQuery
+from regcred.usecases.rows import TargetResult, summarize
 
 if TYPE_CHECKING:
-    from regcred.shells.kube import KubeApi, NamespaceSelection
+    from regcred.shells.kube import KubeApi
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,33 +37,24 @@ class ClusterOptions:
     namespace_selector: str | None = None
     qps: float = 50.0
     burst: int = 100
-    dry_run: str = "none"
+    dry_run: DryRun = DryRun.NONE
     output: str = "table"
     workers: int = DEFAULT_WORKERS
 
     @property
-    def server_dry_run(self) -> bool:
-        return self.dry_run == "server"
+    def namespaces(self) -> NamespaceQuery:
+        """-n / -A / --namespace-selector, as the use cases take them."""
+        return NamespaceQuery(self.namespace, self.all_namespaces, self.namespace_selector)
 
     @property
     def fans_out(self) -> bool:
-        return self.all_namespaces or bool(self.namespace_selector)
+        return self.namespaces.fans_out
 
     def connect(self) -> KubeApi:
         from regcred.shells.kube import ClusterConfig, connect
 
         return connect(ClusterConfig(kubeconfig=self.kubeconfig, context=self.context, qps=self.qps,
                                      burst=self.burst))
-
-    def list_scope(self, selection: NamespaceSelection) -> str | None:
-        """Where to LIST: cluster-wide (None) when fanning out, else the one selected namespace."""
-        return None if self.fans_out else (selection.active[0] if selection.active else None)
-
-    def select_namespaces(self, api: KubeApi) -> NamespaceSelection:
-        from regcred.shells.kube import select_namespaces
-
-        return select_namespaces(api, namespace=self.namespace, all_namespaces=self.all_namespaces,
-                                 selector=self.namespace_selector)
 
 
 def cluster_options(*, namespaces: bool = True, dry_run: bool = True, output: bool = True,
@@ -125,7 +119,7 @@ def _build(kwargs: dict[str, Any], *, namespaces: bool) -> ClusterOptions:
         kubeconfig=kwargs.pop("kc_kubeconfig", None), context=kwargs.pop("kc_context", None),
         namespace=namespace, all_namespaces=all_ns, namespace_selector=selector,
         qps=float(kwargs.pop("kc_qps", 50.0)), burst=int(kwargs.pop("kc_burst", 100)),
-        dry_run=kwargs.pop("kc_dry_run", "none"), output=kwargs.pop("kc_output", "table"),
+        dry_run=DryRun(kwargs.pop("kc_dry_run", "none")), output=kwargs.pop("kc_output", "table"),
         workers=int(kwargs.pop("kc_workers", DEFAULT_WORKERS)),
     )
 
@@ -135,9 +129,9 @@ def report(rows: Sequence[TargetResult], cluster: ClusterOptions, *, document: d
     from regcred.cli.output import emit, render_table
 
     counts = summarize(rows)
-    doc = {**(document or {}), "dryRun": cluster.dry_run, "results": [r.as_json() for r in rows],
+    doc = {**(document or {}), "dryRun": cluster.dry_run.value, "results": [r.as_json() for r in rows],
            "summary": counts}
-    table_rows = [[r.namespace, r.name, r.status, r.message] for r in rows]
+    table_rows = [[r.namespace, r.name, r.status.value, r.message] for r in rows]
     table = render_table(("namespace", "name", "status", "message"), table_rows) if rows else "nothing to do"
     if cluster.output == "table" and len(rows) > 1:
         table += "\n" + ", ".join(f"{n} {s}" for s, n in counts.items())

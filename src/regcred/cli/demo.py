@@ -1,55 +1,33 @@
 """`regcred demo`: the whole flow against a real local registry that demands a password.
 
-It starts Debian's docker-registry on loopback with a generated read account, pushes a small image,
-writes a credential file the way `regcred auth add` does, shows which credential the kubelet would use,
-proves with the real skopeo that the file authenticates (and that a wrong password does not), and
-renders the pull Secret. Nothing outside the work directory is touched.
+The flow is `regcred.usecases.demo.run_demo`; this module parses, prints its steps and the verdict.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
-import shutil
-import subprocess
-import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from regcred.cli.output import render_table
-from regcred.cli.secret import json_like_kubectl
-from regcred.core.credentials import dockerconfig
-from regcred.core.credentials.imageref import parse_image
-from regcred.core.credentials.keyring import build_keyring
-from regcred.core.credentials.pullsecret import dockerconfigjson_payload, secret_manifest
-from regcred.core.errors import InputError, OperationFailed
-from regcred.shells import credfile
-from regcred.shells.files import atomic_write
-
-DEMO_USER = "demo-reader"
-DEMO_REPO, DEMO_TAG = "team/app", "v1"
+from regcred.core.errors import OperationFailed
 
 
-def _step(title: str) -> None:
-    click.secho(f"\n== {title}", bold=True)
+class _Console:
+    """The demo's output on the terminal."""
 
+    def step(self, title: str) -> None:
+        click.secho(f"\n== {title}", bold=True)
 
-def _missing_tools() -> list[str]:
-    from regcred.localregistry.registry import REGISTRY_BIN
+    def line(self, text: str) -> None:
+        click.echo(text)
 
-    missing = [] if Path(REGISTRY_BIN).exists() else ["docker-registry"]
-    return missing + [tool for tool in ("skopeo", "htpasswd") if shutil.which(tool) is None]
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        click.echo(render_table(headers, rows))
 
-
-def _skopeo_inspect(server_host: str, authfile: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    from regcred.localregistry.registry import hermetic_env
-
-    return subprocess.run(
-        ["skopeo", "--insecure-policy", "inspect", "--retry-times", "0", "--tls-verify=false",
-         "--authfile", str(authfile), f"docker://{server_host}/{DEMO_REPO}:{DEMO_TAG}"],
-        capture_output=True, text=True, timeout=60, env=hermetic_env(home), check=False,
-    )
+    def wait(self, prompt: str) -> None:
+        click.prompt(prompt, default="", show_default=False)
 
 
 @click.command()
@@ -57,68 +35,9 @@ def _skopeo_inspect(server_host: str, authfile: Path, home: Path) -> subprocess.
 @click.option("--keep-running", is_flag=True, help="Leave the registry running until Enter is pressed.")
 def demo(workdir: Path | None, keep_running: bool) -> None:
     """Run the whole flow against a local authenticated registry (needs docker-registry, skopeo, htpasswd)."""
-    from regcred.localregistry.registry import RegistryServer
+    from regcred.usecases.demo import run_demo
 
-    missing = _missing_tools()
-    if missing:
-        raise InputError(
-            f"the demo needs {', '.join(missing)}",
-            hint="run ./dev demo, which installs docker-registry skopeo apache2-utils",
-        )
-    base = workdir or Path(tempfile.mkdtemp(prefix="regcred-demo-"))
-    base.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_urlsafe(18)
-    server = RegistryServer("htpasswd", users={DEMO_USER: password}, workdir=base / "registry")
-    failures: list[str] = []
-    try:
-        _step("1. A private registry on loopback (htpasswd, bcrypt)")
-        server.start()
-        server.push(DEMO_REPO, DEMO_TAG, DEMO_USER, password)
-        image = f"{server.host}/{DEMO_REPO}:{DEMO_TAG}"
-        click.echo(f"registry {server.url}, account {DEMO_USER}, image {image} pushed")
-
-        _step("2. regcred auth add: write the node credential file (atomic, mode 0600)")
-        node_file = base / "var/lib/kubelet/config.json"
-        credfile.update(node_file, lambda cfg: dockerconfig.with_entry(cfg, server.host, DEMO_USER, password))
-        config = credfile.load(node_file)
-        click.echo(f"{node_file}  mode {oct(node_file.stat().st_mode & 0o777)}")
-        click.echo(render_table(["key", "username", "password"],
-                                [[e.key, e.username, "yes" if e.has_password else "no"] for e in config]))
-
-        _step("3. regcred match: which credential the kubelet would try")
-        keyring = build_keyring([(config, str(node_file))])
-        for candidate in (image, "nginx:1.25"):
-            repository = parse_image(candidate).repository
-            found = keyring.lookup(repository)
-            who = f"{found[0].username} from {found[0].key} ({found[0].source})" if found else "anonymous pull"
-            click.echo(f"{candidate:<45} -> {repository:<35} -> {who}")
-
-        _step("4. The real skopeo pulls the manifest with that file")
-        good = _skopeo_inspect(server.host, node_file, base / "skopeo-home")
-        digest = json.loads(good.stdout).get("Digest", "?") if good.returncode == 0 else None
-        click.echo(f"with the written file: {'authorised, digest ' + digest if digest else 'FAILED'}")
-        if digest is None:
-            failures.append("skopeo could not pull with the written file")
-        wrong = base / "wrong.json"
-        atomic_write(wrong, dockerconfig.dumps_file(
-            dockerconfig.with_entry(credfile.empty(wrong), server.host, DEMO_USER, "not-the-password")).encode())
-        bad = _skopeo_inspect(server.host, wrong, base / "skopeo-home")
-        click.echo(f"with a wrong password: {'refused (as it must be)' if bad.returncode != 0 else 'ACCEPTED?!'}")
-        if bad.returncode == 0:
-            failures.append("the registry accepted a wrong password")
-
-        _step("5. regcred secret create --dry-run=client: the pull Secret for a namespace")
-        manifest = secret_manifest("regcred-demo", dockerconfigjson_payload(server.host, DEMO_USER, password),
-                                   namespace="team")
-        secret_file = base / "secret.json"
-        atomic_write(secret_file, (json_like_kubectl(manifest) + "\n").encode())  # as `secret create` prints it
-        click.echo(f"kind: Secret  name: regcred-demo  namespace: team  type: {manifest['type']}")
-        click.echo(f"written to {secret_file} (it holds the credential, so it is not printed here)")
-
-        if keep_running:
-            click.prompt("\nregistry still running; press Enter to stop", default="", show_default=False)
-    finally:
-        server.stop()
+    base, failures = run_demo(workdir, _Console(), keep_running=keep_running)
     if failures:
         raise OperationFailed("demo failed: " + "; ".join(failures))
     click.secho(f"\ndemo finished: files in {base}", fg="green")

@@ -1,46 +1,19 @@
 """`regcred inject SECRET`: add a pull secret to the pod specs of manifest files, offline.
 
-Every input is read and edited in memory first; if any of them fails to parse nothing is written.
-With --in-place each changed file is replaced atomically and keeps its mode; otherwise the edited
-stream goes to stdout (JSON input stays JSON). Reports and warnings go to stderr.
+The work is `regcred.usecases.injection`: every input is read and edited in memory first, and with --in-place
+each changed file is replaced atomically. Otherwise the edited stream goes to stdout (JSON input stays JSON).
+Reports and warnings go to stderr.
 """
 
 from __future__ import annotations
 
-import os
-import stat
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import click
 
 from regcred.core.cluster.podspec import EditRequest, RegistryScope
-from regcred.core.errors import InputError, OperationFailed
+from regcred.core.errors import OperationFailed
 from regcred.core.names import validate_subdomain
-
-
-@dataclass(slots=True)
-class _Input:
-    name: str
-    path: Path | None  # None for stdin
-    text: str
-
-
-def _read(name: str) -> _Input:
-    if name == "-":  # bytes, decoded here: a non-UTF-8 stream is an input error, not a crash on output
-        return _Input("<stdin>", None, _decode(sys.stdin.buffer.read(), "<stdin>"))
-    from regcred.shells.files import read_bytes
-
-    path = Path(name)
-    return _Input(str(path), path, _decode(read_bytes(path, what="manifest file"), str(path)))
-
-
-def _decode(data: bytes, name: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{name}: not UTF-8 text (byte {exc.start})", hint="nothing was written") from None
 
 
 @click.command("inject")
@@ -69,30 +42,24 @@ def inject(
     PodTemplate and List items. Other kinds pass through byte for byte. Exit 1 when a pod spec was
     skipped because it names another ServiceAccount (without --force).
     """
-    from regcred.shells.manifests import expand_manifest_paths
-    from regcred.shells.yamledit import edit_stream
+    from regcred.usecases.injection import edit_manifests, write_edited
 
     validate_subdomain(secret, "Secret")
     if service_account is not None:
         validate_subdomain(service_account, "--service-account")
     request = EditRequest(secret, RegistryScope(registries), service_account, force)
-    names = expand_manifest_paths(filenames or ("-",))
-    if in_place and "-" in names:
-        raise InputError("--in-place cannot rewrite standard input", hint="give files or directories with -f")
-    inputs = [_read(name) for name in names]
-    results = [(item, edit_stream(item.text, item.name, request, engine=engine)) for item in inputs]
+    edited = edit_manifests(filenames, request, in_place=in_place, engine=engine)
+    results = [(item.source, item.result) for item in edited]
 
     changed_specs = sum(len(r.changed) for _, r in results)
     for item, result in results:
         for outcome in result.skipped:
             click.echo(f"regcred: skipped {outcome.label} in {item.name}: {outcome.plan.skipped}", err=True)
     if in_place:
-        written = [(item, result) for item, result in results if result.text != item.text]
-        for item, result in written:
-            _write_keeping_mode(item.path, result.text)  # type: ignore[arg-type]
-            click.echo(f"updated {item.name} ({len(result.changed)} pod specs)", err=True)
+        written = write_edited(edited, lambda done: click.echo(
+            f"updated {done.source.name} ({len(done.result.changed)} pod specs)", err=True))
         click.echo(
-            f"regcred: {changed_specs} pod specs updated in {len(written)} of {len(inputs)} files", err=True
+            f"regcred: {changed_specs} pod specs updated in {written} of {len(edited)} files", err=True
         )
     else:
         chunks: list[str] = []
@@ -111,14 +78,3 @@ def inject(
             f"{skipped} pod specs skipped: they name another ServiceAccount",
             hint="review them, then rerun with --force to change it",
         )
-
-
-def _write_keeping_mode(path: Path, text: str) -> None:
-    from regcred.shells.files import atomic_write
-
-    target = path.resolve()
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    except OSError as exc:
-        raise OperationFailed(f"{path}: cannot stat: {exc.strerror}") from None
-    atomic_write(target, text.encode("utf-8"), mode=mode)

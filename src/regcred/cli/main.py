@@ -7,7 +7,6 @@ Kubernetes client or the HTTP stack. Every RegcredError becomes one line on stde
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -15,6 +14,8 @@ from typing import TYPE_CHECKING
 import click
 
 from regcred import __version__
+from regcred.cli.lazy import LazyGroup
+from regcred.cli.prog import prog_name
 
 if TYPE_CHECKING:
     from regcred.core.errors import RegcredError
@@ -25,7 +26,7 @@ EXIT_INTERNAL = 70  # a bug (EX_SOFTWARE)
 EXIT_ABORTED = 130  # Ctrl-C
 
 # name -> (module:attribute, one-line help shown by `regcred --help` without importing the module)
-COMMANDS: dict[str, tuple[str, str]] = {
+COMMANDS: dict[str, tuple[str, str | None]] = {
     "auth": ("regcred.cli.auth:auth", "Add, list and remove entries of a docker credential file."),
     "match": ("regcred.cli.match:match", "Show which credentials the kubelet would try for an image."),
     "secret": ("regcred.cli.secret:secret", "Create kubernetes.io/dockerconfigjson pull Secrets."),
@@ -43,31 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
-    """A group that imports a subcommand's module only when that subcommand is used."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        spec = COMMANDS.get(cmd_name)
-        if spec is None:
-            return None
-        module_name, attr = spec[0].split(":")
-        command: click.Command = getattr(importlib.import_module(module_name), attr)
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
-
-def _prog_name() -> str:
-    return "kubectl regcred" if os.path.basename(sys.argv[0]).startswith("kubectl-") else "regcred"
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="regcred")
 def cli() -> None:
     """Private container-registry credentials for Kubernetes: node, ServiceAccount and pod level."""
@@ -84,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; RegcredError -> one line and its exit code, never a traceback."""
     from regcred.core.errors import RegcredError
 
-    prog = _prog_name()
+    prog = prog_name()
     try:
         # With standalone_mode=False click returns (not raises) the code of a ctx.exit(code), turns Ctrl-C and
         # EOF into Abort, and exits 1 itself on a broken pipe.
@@ -102,6 +79,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         click.echo(f"{prog}: aborted", err=True)
         sys.exit(EXIT_ABORTED)
+    except (MemoryError, RecursionError) as exc:  # input too big or deep for a bound regcred does not know yet
+        if os.environ.get("REGCRED_DEBUG"):
+            raise
+        what = "too large for the available memory" if isinstance(exc, MemoryError) else "nested too deeply"
+        click.echo(f"{prog}: error: the input is {what} (see docs/contracts/input-limits.md)", err=True)
+        sys.exit(EXIT_USAGE)
     except Exception as exc:  # a bug: say so without a traceback (it could carry data), unless asked
         if os.environ.get("REGCRED_DEBUG"):
             raise

@@ -10,8 +10,7 @@ import click
 from regcred.cli.options import output_option
 from regcred.cli.output import emit, render_table
 from regcred.core.credentials.imageref import parse_image
-from regcred.core.credentials.keyring import Credential, build_keyring, lookup_pull_credentials
-from regcred.shells.manifests import read_pull_secrets
+from regcred.core.credentials.keyring import Credential
 
 
 def describe(credentials: list[Credential]) -> list[dict[str, Any]]:
@@ -28,15 +27,11 @@ def describe(credentials: list[Credential]) -> list[dict[str, Any]]:
 @output_option("table", "json")
 def match(image: str, files: tuple[Path, ...], secret_files: tuple[str, ...], repository: bool, output: str) -> None:
     """Show which credentials the kubelet would try for IMAGE: pod secrets first, then node files."""
-    repo = image if repository else parse_image(image).repository
-    from regcred.shells.clusterdump import node_keyring
+    from regcred.usecases.matching import credentials_for_image
 
-    pods = build_keyring((s.config, s.source) for s in read_pull_secrets(secret_files) if s.config is not None)
-    node, _ = node_keyring(files, lambda message: click.echo(f"note: {message}", err=True), kind="")
-    for ring in (pods, node):
-        for skipped in ring.skipped:
-            click.echo(f"note: {skipped.source}: registry {skipped.key!r} is not a valid URL; the kubelet skips it", err=True)
-    credentials = lookup_pull_credentials(repo, pods, node)
+    repo = image if repository else parse_image(image).repository
+    credentials = credentials_for_image(repo, node_files=files, secret_files=secret_files,
+                                        note=lambda message: click.echo(f"note: {message}", err=True))
     result = {"image": image, "repository": repo, "credentials": describe(credentials), "anonymous": not credentials}
     if credentials:
         table = render_table(

@@ -6,12 +6,12 @@ DaemonSet) and ask the pure core what the kubelet and the runtime will make of t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from regcred.cli.lazy import LazyGroup
 from regcred.cli.options import output_option, password_options, resolve_password
 from regcred.cli.output import emit
 from regcred.core.errors import InputError, OperationFailed
@@ -46,41 +46,13 @@ def keep_backup_option(func: Any) -> Any:
     )(func)
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy={"doctor": ("regcred.cli.node_doctor:doctor", None),
+                                  "daemonset": ("regcred.cli.node_daemonset:daemonset", None)})
 def node() -> None:
     """Install, check and remove the kubelet's node-level registry credentials (every pod on the node)."""
 
 
 # --- install ------------------------------------------------------------------------------------------------
-
-
-def wanted_entries(server: str | None, username: str | None, email: str, from_file: Path | None,
-                   password: Callable[[], str]) -> list[tuple[str, str, str, str]]:
-    """(key, username, password, email) to install, from --from-file or from the flags.
-
-    `password` is asked for only once SERVER and --username are known to be right (no prompt for nothing).
-    """
-    from regcred.core.credentials.dockerconfig import parse_config_json
-    from regcred.core.credentials.registrykey import validate_server
-    from regcred.shells.files import read_bytes
-
-    if from_file is not None:
-        if server is not None or username:
-            raise InputError("give either --from-file or SERVER with --username, not both")
-        config = parse_config_json(read_bytes(from_file, what="credential file"), str(from_file))
-        if not config.has_auths:
-            raise InputError(f"{from_file}: has no 'auths' object", hint="give a config.json / .dockerconfigjson file")
-        for entry in config.entries:
-            validate_server(entry.key)
-            if not entry.username and not entry.password:
-                raise InputError(f"{from_file}: registry {entry.key!r} has no username or password")
-        return [(e.key, e.username, e.password, e.email) for e in config.entries]
-    if server is None:
-        raise InputError("give SERVER (with --username and a password option) or --from-file")
-    validate_server(server)
-    if not username:
-        raise InputError("--username is required with SERVER")
-    return [(server, username, password(), email)]
 
 
 @node.command("install")
@@ -105,30 +77,26 @@ def install(server: str | None, from_file: Path | None, username: str | None, pa
             location: str, runtime: str, overwrite: bool, keep_existing: bool, prune: bool, restart_kubelet: bool,
             keep_backup: bool, quiet: bool, dry_run: bool, output: str) -> None:
     """Merge registry credentials into the kubelet's node file, keeping every other entry."""
-    from regcred.shells.host import open_host_root, restart_services
-    from regcred.shells.nodefiles import install_entries, kubelet_settings_for
+    from regcred.cli.node_report import install_table, is_quiet
+    from regcred.usecases.nodes import NodePlacement, entries_to_install, install_node_credentials
+    from regcred.usecases.nodes import restart_kubelet as restart
 
     if overwrite and keep_existing:
         raise InputError("give only one of --overwrite and --keep-existing")
     if prune and from_file is None:
         raise InputError("--prune needs --from-file (the full list of registries regcred should keep)")
-    wanted = wanted_entries(server, username, email, from_file,
-                            lambda: resolve_password(password_stdin, password_env, password_literal))
-    host = open_host_root(host_root)
-    settings = kubelet_settings_for(host, root_dir)
+    wanted = entries_to_install(server, username, email, from_file,
+                                lambda: resolve_password(password_stdin, password_env, password_literal))
+    placement = NodePlacement(host_root, root_dir, location)
     on_conflict = "overwrite" if overwrite else "keep" if keep_existing else "fail"
-    result = install_entries(host, settings, wanted, location=location, runtime=runtime, on_conflict=on_conflict,
-                             prune=prune, dry_run=dry_run, keep_backup=keep_backup)
-    result["root_dir"] = settings.root_dir
-    from regcred.cli.node_report import install_table, is_quiet
-
+    result, settings = install_node_credentials(placement, wanted, runtime=runtime, on_conflict=on_conflict,
+                                                prune=prune, dry_run=dry_run, keep_backup=keep_backup)
     if not (quiet and is_quiet(result)):
         emit(result, output, install_table(result, settings))
     for warning in result["warnings"]:
         click.echo(f"warning: {warning}", err=True)
     if restart_kubelet and not dry_run:
-        home = result["home"] or {}
-        restart_services(host, ["kubelet"], daemon_reload=bool(home.get("daemon_reload") and home.get("changed")))
+        restart(placement, result)
         click.echo("restarted kubelet", err=True)
 
 
@@ -147,29 +115,13 @@ def install(server: str | None, from_file: Path | None, username: str | None, pa
 def remove(server: str, host_root: str, root_dir: str | None, location: str, runtime: str, ignore_not_found: bool,
            keep_backup: bool, dry_run: bool, output: str) -> None:
     """Remove SERVER's entry from every place `node install` writes to."""
-    from regcred.shells.host import open_host_root
-    from regcred.shells.nodefiles import kubelet_settings_for, remove_registry
-
-    host = open_host_root(host_root)
-    settings = kubelet_settings_for(host, root_dir)
     from regcred.cli.node_report import remove_table
+    from regcred.usecases.nodes import NodePlacement, remove_node_credentials
 
-    result = remove_registry(host, settings, server, location=location, runtime=runtime, dry_run=dry_run,
-                             keep_backup=keep_backup)
+    result = remove_node_credentials(NodePlacement(host_root, root_dir, location), server, runtime=runtime,
+                                     dry_run=dry_run, keep_backup=keep_backup)
     rt = result["runtime"]
     emit(result, output, remove_table(result, server))
     if not result["removed"] and not rt["changed"] and not ignore_not_found:
         places = " or ".join([result["path"]] + ([rt["config"]] if rt["config"] else []))
         raise OperationFailed(f"no entry for {server!r} in {places}", hint="see regcred node doctor")
-
-
-def _register_subcommands() -> None:
-    """doctor and daemonset live in their own modules (this one holds install and remove)."""
-    from regcred.cli.node_daemonset import daemonset
-    from regcred.cli.node_doctor import doctor
-
-    node.add_command(doctor)
-    node.add_command(daemonset)
-
-
-_register_subcommands()

@@ -43,7 +43,7 @@ def resolve_password(password_stdin: bool, password_env: str | None, password_li
     if len(given) > 1:
         raise InputError(f"give only one of {', '.join(given)}")
     if password_stdin:
-        password = sys.stdin.read()
+        password = _stdin_text()
         if password.endswith("\n"):
             password = password[:-1]
             if password.endswith("\r"):
@@ -63,6 +63,15 @@ def resolve_password(password_stdin: bool, password_env: str | None, password_li
     else:
         raise InputError("no password given", hint="use --password-stdin, --password-env VAR or --password")
     return require_password(password)
+
+
+def _stdin_text() -> str:
+    from regcred.shells.input import read_stdin
+
+    try:
+        return read_stdin(what="password").decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("the password on standard input is not UTF-8 text") from None
 
 
 def output_option(*choices: str, default: str = "table") -> Callable[[F], F]:

@@ -9,30 +9,19 @@ import click
 
 from regcred.cli.clusteropts import ClusterOptions, cluster_options
 from regcred.cli.options import password_options, resolve_password
-from regcred.core.credentials.dockerconfig import parse_config_json
 from regcred.core.credentials.pullsecret import DOCKER_HUB_SERVER, dockerconfigjson_payload, secret_manifest
 from regcred.core.credentials.registrykey import validate_server
 from regcred.core.errors import InputError
 from regcred.core.names import validate_subdomain
-from regcred.shells.files import read_bytes
-
-
-def payload_from_file(path: Path) -> bytes:
-    """The file's bytes, verbatim as kubectl copies them, after checking the kubelet could use them."""
-    data = read_bytes(path, what="credential file")
-    config = parse_config_json(data, str(path))
-    if not config.has_auths:
-        raise InputError(
-            f"{path}: has no 'auths' object: the kubelet would find no credentials in this Secret",
-            hint="a .dockercfg-style file must be converted to the config.json layout",
-        )
-    return data
+from regcred.shells.manifests import dump_json_like_kubectl
 
 
 def build_payload(server: str, username: str | None, email: str, from_file: Path | None,
                   password_stdin: bool, password_env: str | None, password_literal: str | None) -> bytes:
     """The `.dockerconfigjson` bytes from --from-file or from the flags."""
     if from_file is not None:
+        from regcred.usecases.credfiles import payload_from_file
+
         return payload_from_file(from_file)
     validate_server(server)  # before the password is asked for
     if not username:
@@ -76,17 +65,16 @@ def create(name: str, server: str, username: str | None, password_stdin: bool, p
         if output == "yaml":
             click.echo(dump_yaml_sorted(manifest), nl=False)
         else:
-            click.echo(json_like_kubectl(manifest))
+            click.echo(dump_json_like_kubectl(manifest))
         return
-    from regcred.cli.secretcluster import apply_pull_secret
+    from regcred.cli.clusteropts import report
+    from regcred.usecases.pullsecrets import apply_pull_secret
 
-    apply_pull_secret(name, payload, overwrite=overwrite, cluster=replace(cluster, output=output or "table"))
-
-
-def json_like_kubectl(manifest: dict[str, object]) -> str:
-    import json
-
-    return json.dumps(manifest, indent=4, ensure_ascii=False)
+    cluster = replace(cluster, output=output or "table")
+    with cluster.connect() as api:
+        rows = apply_pull_secret(api, cluster.namespaces, name, payload, overwrite=overwrite,
+                                 dry_run=cluster.dry_run, workers=cluster.workers)
+    report(rows, cluster, document={"kind": "SecretApplyResult", "secret": name})
 
 
 def dump_yaml_sorted(manifest: dict[str, object]) -> str:

@@ -17,9 +17,7 @@ from regcred.cli.clusteropts import ClusterOptions, cluster_options
 from regcred.core.errors import InputError
 
 if TYPE_CHECKING:
-    from regcred.core.spec.model import RegistryCredential
-    from regcred.core.spec.planner import Change, DesiredCredential, Plan
-    from regcred.shells.kube import KubeApi
+    from regcred.core.spec.planner import Change, Plan
 
 
 def _files_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -41,25 +39,25 @@ def _load_specs(files: tuple[str, ...]) -> Any:
 
 
 def _fail_with(problems: list[str]) -> None:
-    from regcred.cli.main import _prog_name
+    from regcred.cli.prog import prog_name
 
-    prog = _prog_name()
+    prog = prog_name()
     for problem in problems[:-1]:
         click.echo(f"{prog}: error: {problem}", err=True)
     raise InputError(problems[-1])  # the last line, printed by main, and exit 2
 
 
-def _resolve(specs: list[RegistryCredential], api: KubeApi | None, *, placeholders: bool = False
-             ) -> list[DesiredCredential]:
-    from regcred.core.spec.model import SpecInvalid
-    from regcred.shells.spec.source import resolve_all
+class _problems:
+    """SpecInvalid (every problem of the documents) -> one error line each, exit 2."""
 
-    reader = None if api is None else (lambda ns, name: api.get_optional("Secret", name, ns))
-    try:
-        return resolve_all(specs, reader, placeholders=placeholders)
-    except SpecInvalid as exc:
-        _fail_with(exc.problems)
-        raise  # unreachable
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: object, _tb: object) -> None:
+        from regcred.core.spec.model import SpecInvalid
+
+        if isinstance(exc, SpecInvalid):
+            _fail_with(exc.problems)
 
 
 # -- spec ---------------------------------------------------------------------------------------------------
@@ -102,20 +100,6 @@ def _valid_specs(files: tuple[str, ...]) -> list[Any]:
     from regcred.shells.spec.source import require_specs
 
     return require_specs(_load_specs(files))
-
-
-def build_plan(api: Any, specs: list[Any], host_root: str | None) -> tuple[Plan, list[DesiredCredential]]:
-    """Resolve, read the cluster once per kind, and plan (nodes too with --host-root)."""
-    from regcred.core.spec.planner import Plan, plan
-    from regcred.shells.spec.source import read_cluster_state
-
-    desired = _resolve(specs, api)
-    result = plan(desired, read_cluster_state(api, specs))
-    if host_root is not None:
-        from regcred.shells.spec.nodes import plan_nodes
-
-        result = Plan(result.changes + tuple(plan_nodes(desired, host_root)), result.skipped)
-    return result, desired
 
 
 def plan_document(result: Plan) -> dict[str, Any]:
@@ -180,10 +164,11 @@ def summary_line(result: Plan) -> str:
 def plan_command(files: tuple[str, ...], host_root: str | None, cluster: ClusterOptions) -> None:
     """Show every change apply would make; write nothing. Exit 0: nothing to do, 1: changes pending."""
     from regcred.cli.output import emit
+    from regcred.usecases.specs import plan_specs
 
     specs = _valid_specs(files)  # the documents' problems first, before any cluster is contacted
-    with cluster.connect() as api:
-        result, _ = build_plan(api, specs, host_root)
+    with cluster.connect() as api, _problems():
+        result, _ = plan_specs(api, specs, host_root)
     emit(plan_document(result), cluster.output, plan_table(result))
     if not result.in_sync:
         sys.exit(1)  # changes pending (or waiting): a drift check fails, without an error line
@@ -196,13 +181,11 @@ def plan_command(files: tuple[str, ...], host_root: str | None, cluster: Cluster
 def apply_command(files: tuple[str, ...], host_root: str | None, cluster: ClusterOptions) -> None:
     """Make exactly the planned changes (conditional writes, ownership kept); a second run changes nothing."""
     from regcred.cli.clusteropts import report
-    from regcred.shells.spec.apply import apply_plan
+    from regcred.usecases.specs import apply_specs
 
     specs = _valid_specs(files)  # the documents' problems first, before any cluster is contacted
-    with cluster.connect() as api:
-        result, desired = build_plan(api, specs, host_root)
-        rows = apply_plan(api, result, dry_run=cluster.dry_run, workers=cluster.workers, desired=desired,
-                          host_root=host_root)
+    with cluster.connect() as api, _problems():
+        result, rows = apply_specs(api, specs, host_root, dry_run=cluster.dry_run, workers=cluster.workers)
     report(rows, cluster, document={"apiVersion": "regcred.dev/v1alpha1", "kind": "ApplyResult",
                                     "plan": plan_document(result)["summary"]})
 
@@ -224,20 +207,9 @@ def render_command(files: tuple[str, ...], out_dir: str | None, no_secrets: bool
 
     Secret data from passwordFrom is resolved now and written into the output, unless --no-secrets.
     """
-    from regcred.shells.spec.render import render, write_rendered
-    from regcred.shells.spec.source import require_specs
+    from regcred.usecases.specs import render_specs
 
     inputs = _load_specs(files)
-    specs = require_specs(inputs)
-    api = None
-    needs_cluster = any(r.from_secret is not None or (r.password_from and r.password_from.secret_key_ref)
-                        for s in specs for r in s.registries)
-    if needs_cluster and not no_secrets:
-        api = ClusterOptions(kubeconfig=kubeconfig, context=context).connect()
-    try:
-        desired = _resolve(specs, api, placeholders=no_secrets)
-    finally:
-        if api is not None:
-            api.close()
-    rendered = render(desired, inputs, extra_namespaces=namespaces, placeholders=no_secrets)
-    write_rendered(rendered, out_dir, placeholders=no_secrets)
+    with _problems():
+        render_specs(inputs, ClusterOptions(kubeconfig=kubeconfig, context=context).connect, out_dir=out_dir,
+                     extra_namespaces=namespaces, placeholders=no_secrets)

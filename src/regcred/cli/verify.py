@@ -9,50 +9,9 @@ import click
 
 from regcred.cli.options import FiniteFloatRange, output_option, password_options, resolve_password
 from regcred.cli.output import emit, render_table
-from regcred.core.credentials.keyring import Credential
 from regcred.core.errors import InputError, OperationFailed
 from regcred.core.verify.hosts import registry_of_key
-from regcred.core.verify.plan import CheckRequest, plan_checks, row_json
-from regcred.core.verify.repository import RepositoryRef, parse_repository_option, repositories_for
-
-
-def requests_from_file(path: Path, refs: list[RepositoryRef]) -> list[CheckRequest]:
-    from regcred.shells import credfile
-
-    config = credfile.load(path)
-    return [_request(e.key, e.username, e.password, refs, str(path)) for e in config.entries]
-
-
-def requests_from_secrets(paths: tuple[str, ...], refs: list[RepositoryRef]) -> list[CheckRequest]:
-    from regcred.shells.manifests import read_pull_secrets
-
-    return [
-        _request(e.key, e.username, e.password, refs, secret.source)
-        for secret in read_pull_secrets(paths)
-        if secret.config is not None
-        for e in secret.config.entries
-    ]
-
-
-def _request(key: str, username: str, password: str, refs: list[RepositoryRef], source: str) -> CheckRequest:
-    try:
-        chosen = tuple(repositories_for(registry_of_key(key), refs))
-    except InputError:
-        chosen = ()
-    return CheckRequest(Credential(key, username, password, source=source), chosen)
-
-
-def run_checks(requests: list[CheckRequest], *, ca_file: Path | None, insecure_http: bool, timeout: float,
-               probe_upload: bool, concurrency: int) -> list[dict[str, Any]]:
-    """Plan (one check per distinct registry+credential), run concurrently, render one row per key."""
-    from regcred.shells.registry import RegistryClient, VerifyOptions
-
-    targets, rows = plan_checks(requests)
-    options = VerifyOptions(ca_file=ca_file, insecure_http=insecure_http, timeout=timeout,
-                            probe_upload=probe_upload, concurrency=concurrency)
-    with RegistryClient(options) as client:
-        results = client.verify_all(targets)
-    return [row_json(row, results) for row in rows]
+from regcred.core.verify.repository import parse_repository_option
 
 
 def _yes_no(value: bool | None) -> str:
@@ -100,6 +59,15 @@ def verify(server: str | None, config_file: Path | None, secret_files: tuple[str
     Give SERVER with --username and a password option, or --file CONFIG, or --secret-file MANIFEST.
     Exit 0 when every check passed, 1 when any failed or a credential may push, 2 on bad input.
     """
+    from regcred.core.credentials.source import CredentialSource
+    from regcred.usecases.verification import (
+        CheckOptions,
+        request_for,
+        requests_from_file,
+        requests_from_secrets,
+        run_checks,
+    )
+
     sources = [name for name, on in (("SERVER", server), ("--file", config_file), ("--secret-file", secret_files))
                if on]
     if len(sources) != 1:
@@ -111,15 +79,15 @@ def verify(server: str | None, config_file: Path | None, secret_files: tuple[str
             raise InputError("SERVER needs --username", hint="and --password-stdin, --password-env VAR or --password")
         registry_of_key(server)
         password = resolve_password(password_stdin, password_env, password_literal)
-        requests = [_request(server, username, password, refs, "command line")]
+        requests = [request_for(server, username, password, refs, CredentialSource.command_line())]
     elif config_file is not None:
         requests = requests_from_file(config_file, refs)
     else:
         requests = requests_from_secrets(secret_files, refs)
     if not requests:
         raise InputError("no credential to verify", hint="the file or Secrets hold no registry entry")
-    rows = run_checks(requests, ca_file=ca_file, insecure_http=insecure_http, timeout=timeout,
-                      probe_upload=probe_upload, concurrency=concurrency)
+    rows = run_checks(requests, CheckOptions(ca_file=ca_file, insecure_http=insecure_http, timeout=timeout,
+                                             probe_upload=probe_upload, concurrency=concurrency))
     emit({"results": rows}, output, render(rows))
     if any(r["login"] and not r["pull"] for r in rows):
         click.echo("note: only the login was checked where no --repository applies; a login can succeed while "

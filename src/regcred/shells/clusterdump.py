@@ -1,7 +1,7 @@
-"""Gather what the audit simulates: objects from manifest files, or from the API with one LIST per kind.
+"""Read what the audit simulates offline: objects from manifest files, and the node's credential files.
 
 Manifests may be YAML or JSON (a `kubectl get -o json` dump is read with the json module, much faster than
-a YAML parser on 10,000 pods). Live reads never GET objects one by one.
+a YAML parser on 10,000 pods). The live reads are the audit use case's (`usecases.audit.read_live`).
 """
 
 from __future__ import annotations
@@ -9,20 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from regcred.core.credentials.keyring import Keyring
+from regcred.core.credentials.source import CredentialSource
 from regcred.core.errors import InputError
+from regcred.core.safeload import check_json_depth
 from regcred.shells import credfile
 from regcred.shells.manifests import iter_objects, load_documents, read_text_input
-
-if TYPE_CHECKING:
-    from regcred.shells.kube import KubeApi
-
-# Kinds read live, in this order; the optional ones are skipped (with a note) when RBAC forbids them.
-LIVE_KINDS = ("Secret", "ServiceAccount", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
-              "CronJob", "ReplicationController", "PodTemplate")
-OPTIONAL_KINDS = frozenset({"ReplicationController", "PodTemplate"})
 
 Note = Callable[[str], None]
 
@@ -48,6 +42,7 @@ def _read(path: str) -> tuple[str, list[Any]]:
     source, text = read_text_input(path)
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
+        check_json_depth(text, source)
         try:
             data = json.loads(text)
         except ValueError:
@@ -57,36 +52,19 @@ def _read(path: str) -> tuple[str, list[Any]]:
     return source, load_documents(text, source)
 
 
-def node_keyring(paths: Iterable[Path], note: Note, *, kind: str = "NodeConfig/") -> tuple[Keyring, str | None]:
+def node_keyring(paths: Iterable[Path], note: Note, *, as_node: bool = True) -> tuple[Keyring, str | None]:
     """The kubelet's node files in search order: the first one wins, files are never merged.
 
-    Credentials name their file as `<kind><path>` (audit's object names; `match` gives kind="").
+    Credentials name their file as a node source (`NodeConfig/<path>`, audit's object names) or, with
+    `as_node=False` (`match`), as a plain file.
     """
     keyring = Keyring()
     ordered = list(paths)
     configs = [credfile.load(p) for p in ordered]  # each named file is parsed, so a broken one is never silent
     if not configs:
         return keyring, None
-    source = f"{kind}{ordered[0]}"
+    source = (CredentialSource.node if as_node else CredentialSource.file)(str(ordered[0])).label
     keyring.add_config(configs[0], source)
     for shadowed in ordered[1:]:
         note(f"{shadowed} is shadowed by {ordered[0]} (the kubelet uses the first valid file)")
     return keyring, source
-
-
-def read_live(api: KubeApi, namespaces: list[str] | None, note: Note) -> list[dict[str, Any]]:
-    """One LIST per kind: cluster-wide when `namespaces` is None, else one per kind and namespace."""
-    from regcred.shells.kube import KubeForbidden, KubeNotFound
-
-    objects: list[dict[str, Any]] = []
-    for kind in LIVE_KINDS:
-        scopes: list[str | None] = [None] if namespaces is None else list(namespaces)
-        for ns in scopes:
-            try:
-                objects.extend(api.iter_list(kind, ns))
-            except (KubeForbidden, KubeNotFound) as exc:
-                if kind not in OPTIONAL_KINDS:
-                    raise
-                note(f"{kind} not read ({exc.line()}); its templates are not audited")
-                break
-    return objects

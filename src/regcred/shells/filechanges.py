@@ -14,6 +14,7 @@ from pathlib import Path
 
 from regcred.core.errors import OperationFailed, RegcredError
 from regcred.shells.files import CREDENTIAL_MODE, atomic_write, follow_symlink
+from regcred.shells.input import read_file
 from regcred.shells.staletemps import remove_stale_temporaries
 
 BACKUP_SUFFIX = ".regcred-bak"  # regcred's own backup, only with --keep-backup; `NAME.bak` stays the user's
@@ -37,7 +38,7 @@ class FileChanges:
     def _remember(self, path: Path, shown: str) -> None:
         try:
             st = path.stat()
-            content: bytes | None = path.read_bytes()
+            content: bytes | None = read_file(path, shown=shown)  # bounded; a FIFO is refused, never blocks
             mode = st.st_mode & 0o7777
         except FileNotFoundError:
             content, mode = None, 0o600

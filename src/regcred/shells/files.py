@@ -17,30 +17,22 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from regcred.core.errors import InputError, NotFoundError, OperationFailed
+from regcred.core.errors import InputError, OperationFailed
+from regcred.shells.input import read_file
 
 CREDENTIAL_MODE = 0o600
 
 
 def read_bytes(path: Path, *, what: str = "file") -> bytes:
-    """Read a whole file; a missing file, a directory or a permission problem is one clear line."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise NotFoundError(f"{path}: no such {what}", hint="check the path") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a {what}") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied reading the {what}") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    """Read a whole regular file within the input cap; anything else is one clear line (shells/input)."""
+    return read_file(path, what=what)
 
 
 def read_optional(path: Path, *, what: str = "file") -> bytes | None:
-    """Like read_bytes, but a missing file is None (a directory is still an error)."""
+    """Like read_bytes, but a missing file is None (a directory or a dangling symlink is still an error)."""
     if not path.exists() and not path.is_symlink():
         return None
-    return read_bytes(path, what=what)
+    return read_file(path, what=what)
 
 
 def follow_symlink(path: Path) -> Path:

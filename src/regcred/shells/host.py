@@ -19,6 +19,7 @@ from pathlib import Path
 from regcred.core.errors import InputError, OperationFailed
 from regcred.core.node import kubeletflags, runtimes
 from regcred.core.node.search import FileState
+from regcred.shells.input import read_file, read_optional_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +64,8 @@ class HostRoot:
 
     def read_text(self, node_path: str) -> str | None:
         """A file's text, None when missing; unreadable files are one clear line."""
-        path = self.path(node_path)
-        try:
-            return path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return None
-        except IsADirectoryError:
-            raise InputError(f"{node_path}: is a directory, expected a file") from None
-        except OSError as exc:
-            raise InputError(f"{node_path}: cannot read: {exc.strerror}") from None
+        data = read_optional_file(self.path(node_path), shown=node_path)
+        return None if data is None else data.decode("utf-8", errors="replace")
 
     def state(self, node_path: str) -> FileState:
         """A candidate credential file's state, for nodesearch.evaluate."""
@@ -85,12 +79,10 @@ class HostRoot:
             return FileState(node_path)
         except OSError as exc:
             return FileState(node_path, exists=True, error=exc.strerror or str(exc))
-        if path.is_dir():
-            return FileState(node_path, exists=True, mode=st.st_mode, error="is a directory")
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            return FileState(node_path, exists=True, mode=st.st_mode, error=exc.strerror or str(exc))
+            data = read_file(path, shown=node_path)
+        except InputError as exc:  # a directory, a FIFO, too big, unreadable: the reason, without the path
+            return FileState(node_path, exists=True, mode=st.st_mode, error=exc.message.removeprefix(f"{node_path}: "))
         return FileState(node_path, exists=True, content=data, mode=st.st_mode)
 
     def listdir(self, node_path: str) -> list[str]:

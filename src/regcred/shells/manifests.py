@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regcred.core.errors import InputError
+from regcred.core.safeload import load_documents as load_documents  # every manifest reader's parser
 from regcred.shells.files import read_bytes
+from regcred.shells.input import read_stdin
 
 if TYPE_CHECKING:
     from regcred.core.credentials.pullsecret import PullSecret
@@ -44,29 +45,11 @@ def dump_yaml(data: Any) -> str:
     return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False))
 
 
-def _loader() -> Any:
-    import yaml
+def dump_json_like_kubectl(manifest: dict[str, Any]) -> str:
+    """A manifest as `kubectl create --dry-run=client -o json` prints it (4-space indent)."""
+    import json
 
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def load_documents(text: str, source: str) -> list[Any]:
-    """All documents of a YAML/JSON stream; a syntax error names the source, document and line."""
-    import yaml
-
-    docs: list[Any] = []
-    try:
-        for doc in yaml.load_all(text, Loader=_loader()):
-            docs.append(doc)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise InputError(
-            f"{source}: document {len(docs) + 1},{line}: invalid YAML: {exc.problem or exc.context}"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{source}: document {len(docs) + 1}: invalid YAML: {exc}") from None
-    return docs
+    return json.dumps(manifest, indent=4, ensure_ascii=False)
 
 
 def iter_objects(docs: list[Any]) -> Iterator[dict[str, Any]]:
@@ -87,7 +70,7 @@ def iter_objects(docs: list[Any]) -> Iterator[dict[str, Any]]:
 def read_text_input(path: str) -> tuple[str, str]:
     """(source name, text) of a manifest file, or of stdin for '-'; a directory or unreadable file is bad input."""
     if path == "-":
-        return "<stdin>", sys.stdin.read()
+        return "<stdin>", read_stdin(what="manifest stream").decode("utf-8", errors="replace")
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{path} is a directory", hint="give manifest files (shell globs work: dir/*.yaml)")

@@ -41,6 +41,7 @@ from regcred.core.verify.authflow import (
 from regcred.core.verify.plan import Target
 from regcred.core.verify.results import CheckResult, RegistryProblem
 from regcred.shells.deadlinenet import DeadlineBackend, deadline_transport
+from regcred.shells.input import read_file
 from regcred.shells.registryproblems import Deadline, transport_reason
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -63,9 +64,9 @@ class VerifyOptions:
 def ssl_context(ca_file: Path | None) -> ssl.SSLContext:
     """The system trust store, or only the given CA bundle; a bad file is a usage error (exit 2)."""
     try:
-        return ssl.create_default_context(cafile=str(ca_file)) if ca_file else ssl.create_default_context()
-    except FileNotFoundError:
-        raise InputError(f"--ca-file {ca_file}: no such file") from None
+        if ca_file is None:
+            return ssl.create_default_context()
+        return ssl.create_default_context(cadata=read_file(ca_file, what="CA bundle (--ca-file)").decode("latin-1"))
     except (ssl.SSLError, OSError, ValueError) as exc:
         raise InputError(f"--ca-file {ca_file}: not a PEM CA bundle ({type(exc).__name__})",
                          hint="give the registry's CA certificate in PEM format") from None

@@ -80,12 +80,13 @@ def edit_stream(text: str, source: str, request: EditRequest, *, engine: str = "
 def _edit_stream(text: str, source: str, request: EditRequest, engine: str) -> StreamResult:
     import yaml
 
+    from regcred.core.safeload import compose_all
     from regcred.shells.yamlroundtrip import edit_json_stream, roundtrip_document
 
     is_json = looks_like_json(text)
     roots: list[Any] = []
     try:
-        roots.extend(yaml.compose_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+        roots.extend(compose_all(text))  # bounded: depth and alias expansion (core/safeload)
     except yaml.MarkedYAMLError as exc:
         if is_json:
             return edit_json_stream(text, source, request)

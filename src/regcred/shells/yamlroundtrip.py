@@ -21,6 +21,7 @@ from regcred.core.cluster.podspec import (
     pull_secret_names,
 )
 from regcred.core.errors import InputError
+from regcred.core.safeload import check_json_depth, check_yaml
 from regcred.shells.yamledit import SpecOutcome, StreamResult, apply_replacements, line_ending
 
 
@@ -63,6 +64,7 @@ def roundtrip_yaml(doc_text: str, edit: Callable[[Any], None]) -> str:
     yaml_rt.preserve_quotes = True
     yaml_rt.width = 4096
     text = doc_text.replace("\r\n", "\n")
+    check_yaml(text, "a YAML document")  # ruamel has no depth or alias bound of its own
     offset = _guess_dash_offset(text)
     yaml_rt.indent(mapping=2, sequence=offset + 2, offset=offset)
     data = yaml_rt.load(text)
@@ -140,6 +142,7 @@ def _same_newlines(new: str, original: str) -> str:
 
 def edit_json_stream(text: str, source: str, request: EditRequest) -> StreamResult:
     """JSON the YAML composer refuses (tabs, escapes): decode with json, re-dump only edited documents."""
+    check_json_depth(text, source)
     decoder = json.JSONDecoder(object_pairs_hook=_refuse_duplicates)
     result = StreamResult(text)
     replacements: list[tuple[int, int, str]] = []

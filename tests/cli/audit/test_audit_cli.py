@@ -13,8 +13,8 @@ import yaml
 
 from regcred.core.audit.findings import ClusterState
 from regcred.core.audit.simulation import audit
-from regcred.shells.clusterdump import read_live
 from regcred.shells.kube import KubeApi
+from regcred.usecases.audit import read_live
 from tests.support.auditobjects import deployment, entry, pod, pull_secret, service_account
 from tests.support.cli import assert_clean_error, assert_no_secret, run_regcred
 

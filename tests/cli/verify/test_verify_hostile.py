@@ -21,7 +21,7 @@ from tests.support.fakejwt import jwt_with_payload, unsigned_jwt
 from tests.support.fakeregistry import BASIC, PASSWORD, FakeServer, Reply, Route, basic_registry
 from tests.support.fixtures import HTPASSWD_USERS
 
-# (a port out of range, `r.io:99999`, is refused as an invalid key first: tests/node/test_node_messages.py)
+# (a port out of range, `r.io:99999`, is refused as an invalid key first: tests/cli/node/test_node_messages.py)
 BAD_KEYS = ["xn--zz.io", "a..b", "a" * 64 + ".io", "[zz]:5000", "a\ufffdb.io", "a\u200bb.io", "999.1.1.1"]
 DEEP = "[" * 100_000 + "]" * 100_000
 

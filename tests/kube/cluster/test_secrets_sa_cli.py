@@ -451,24 +451,22 @@ def test_exec_credential_plugin_works_and_its_failures_are_one_line(kube: Any, t
 def test_stale_read_is_retried_on_any_server(kube: Any) -> None:
     """A concurrent writer between regcred's read and write, on the real apiserver too: the conditional
     merge patch gets 409, regcred reads again, and the other writer's entry survives attach and detach."""
-    from regcred.cli.clusteropts import ClusterOptions
-    from regcred.cli.sa import update_one
     from regcred.shells.kube import ClusterConfig, connect
+    from regcred.usecases.serviceaccounts import update_one
 
     ns = namespace(kube, "stale")
     make_sa(kube, ns, pull=["a"])
-    cluster = ClusterOptions(kubeconfig=str(kube.kubeconfig))
     with connect(ClusterConfig(kubeconfig=str(kube.kubeconfig))) as api:
         stale = api.get("ServiceAccount", "default", ns)
         make_sa(kube, ns, pull=["a", "late"])  # the other writer, after our read
-        row = update_one(api, stale, "pull", detach=False, force=False, cluster=cluster)
+        row = update_one(api, stale, "pull", detach=False, force=False)
         assert (row.status, pull_names(kube, ns)) == ("attached", ["a", "late", "pull"])
         assert api.requests.by_method == {"GET": 2, "PATCH": 2}  # 409, fresh read, conditional retry
         stale = api.get("ServiceAccount", "default", ns)
         sa = kube.get("v1", "ServiceAccount", "default", ns)
         sa["imagePullSecrets"].append({"name": "later"})
         kube.replace(sa)
-        row = update_one(api, stale, "pull", detach=True, force=False, cluster=cluster)
+        row = update_one(api, stale, "pull", detach=True, force=False)
         assert (row.status, pull_names(kube, ns)) == ("detached", ["a", "late", "later"])
     assert ADDED_ANNOTATION not in (kube.get("v1", "ServiceAccount", "default", ns)["metadata"].get("annotations")
                                     or {})

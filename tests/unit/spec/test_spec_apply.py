@@ -11,8 +11,9 @@ import pytest
 from regcred.core.cluster.serviceaccounts import ADDED_ANNOTATION
 from regcred.core.spec.model import SpecInvalid, parse_document
 from regcred.core.spec.planner import CREDENTIAL_LABEL, plan
-from regcred.shells.spec.apply import apply_plan
-from regcred.shells.spec.source import read_cluster_state, resolve_all
+from regcred.shells.spec.source import resolve_all
+from regcred.usecases.specapply import apply_plan
+from regcred.usecases.specs import read_cluster_state
 from tests.support.memapi import MemApi
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from regcred.core.spec.model import parse_document
-from regcred.shells.spec.nodes import apply_nodes, plan_nodes
 from regcred.shells.spec.source import resolve_all
+from regcred.usecases.specnodes import apply_nodes, plan_nodes
 
 
 def desired(servers: tuple[str, ...], runtimes: tuple[str, ...] = ()) -> Any:

@@ -1,6 +1,6 @@
 """--restart-stuck: which pods count as stuck, which owner replaces them, and the requests sent.
 
-The pure planner is tested directly; the shell function against a recording stand-in for KubeApi (the
+The pure planner is tested directly; the use case against a recording stand-in for KubeApi (the
 live scenarios on the `kube` fixture are in tests/kube/workloads/test_workload_live.py).
 """
 
@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from regcred.cli.clusteropts import ClusterOptions
-from regcred.cli.workload import attach_in_namespace, restart_stuck_pods
 from regcred.core.cluster.podspec import EditRequest, RegistryScope
 from regcred.core.cluster.stuck import (
     RESTARTED_AT,
@@ -20,6 +18,8 @@ from regcred.core.cluster.stuck import (
     stuck_images,
 )
 from regcred.shells.kube import KubeNotFound
+from regcred.usecases.stuckpods import restart_stuck_pods
+from regcred.usecases.workloads import attach_in_namespace
 
 SCOPE = RegistryScope(["registry.example.com"])
 
@@ -153,7 +153,7 @@ def test_attach_in_namespace_patches_only_what_needs_it() -> None:
                deployment("ops", sa="ops"), pod("bare", reason=None), pod("owned", owner=("ReplicaSet", "x"))]
     api = RecordingApi([])
     rows, covered = attach_in_namespace(api, "ns", objects, SECRET_OBJ, EditRequest(  # type: ignore[arg-type]
-        "s", SCOPE, service_account="puller"), ClusterOptions())
+        "s", SCOPE, service_account="puller"))
     statuses = {r.name: r.status for r in rows}
     assert statuses == {"Deployment/new": "patched", "Deployment/has": "patched", "Deployment/ops": "refused",
                         "Pod/bare": "skipped"}
@@ -165,20 +165,18 @@ def test_attach_in_namespace_patches_only_what_needs_it() -> None:
 
 def test_attach_in_namespace_without_usable_secret_fails_the_namespace() -> None:
     api = RecordingApi([])
-    rows, _ = attach_in_namespace(api, "ns", [deployment("new")], None, EditRequest("s"),  # type: ignore[arg-type]
-                                  ClusterOptions())
+    rows, _ = attach_in_namespace(api, "ns", [deployment("new")], None, EditRequest("s"))  # type: ignore[arg-type]
     assert rows[0].failed and "secret s in namespace ns is not usable (not found)" in rows[0].message
     assert not api.calls
-    rows, _ = attach_in_namespace(api, "ns", [deployment("has", secrets=("s",))], None, EditRequest("s"),  # type: ignore[arg-type]
-                                  ClusterOptions())
+    rows, _ = attach_in_namespace(api, "ns", [deployment("has", secrets=("s",))], None, EditRequest("s"))  # type: ignore[arg-type]
     assert [(r.name, r.status) for r in rows] == [("Deployment/has", "unchanged")]
 
 
 def test_scope_from_secret_uses_its_registry_keys() -> None:
     import base64
 
-    from regcred.cli.workload import scope_from_secret
     from regcred.core.credentials.pullsecret import dockerconfigjson_payload
+    from regcred.usecases.stuckpods import scope_from_secret
 
     payload = base64.b64encode(dockerconfigjson_payload("registry.example.com", "u", "p")).decode()
     secret = {**SECRET_OBJ, "data": {".dockerconfigjson": payload}}

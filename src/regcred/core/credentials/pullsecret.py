@@ -9,6 +9,7 @@ from typing import Any
 
 from regcred.core.credentials.dockerconfig import DockerConfig, Layout, entry_object, parse
 from regcred.core.credentials.gojson import go_compact_dumps
+from regcred.core.credentials.source import CredentialSource
 from regcred.core.errors import ConfigFormatError, InputError
 from regcred.core.names import validate_label, validate_subdomain
 
@@ -70,7 +71,7 @@ class PullSecret:
 
     @property
     def source(self) -> str:
-        return f"secret {self.namespace}/{self.name}" if self.namespace else f"secret {self.name}"
+        return CredentialSource.secret(self.namespace, self.name).label
 
 
 def read_pull_secret(obj: dict[str, Any], origin: str = "") -> PullSecret:
@@ -82,7 +83,7 @@ def read_pull_secret(obj: dict[str, Any], origin: str = "") -> PullSecret:
     name = str(meta.get("name") or "")
     namespace = meta.get("namespace")
     secret_type = str(obj.get("type") or "Opaque")
-    label = f"secret {namespace}/{name}" if namespace else f"secret {name}"
+    label = CredentialSource.secret(namespace, name).label
     source = f"{origin}: {label}" if origin else label
     wanted = PULL_SECRET_TYPES.get(secret_type)
     if wanted is None:

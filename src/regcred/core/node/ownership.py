@@ -61,8 +61,10 @@ def read_record(text: str | bytes | None) -> OwnershipRecord:
     """The ownership record (`config.json.regcred-owned`); bad content is an empty record."""
     import json
 
+    from regcred.core.safeload import json_too_deep
+
     try:
-        doc = json.loads(text) if text else None
+        doc = json.loads(text) if text and not json_too_deep(text) else None
     except ValueError:
         doc = None
     doc = doc if isinstance(doc, dict) else {}

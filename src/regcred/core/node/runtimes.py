@@ -329,13 +329,17 @@ def _yaml() -> Any:
 def _load_yaml(text: str | None, source: str) -> Any:
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.error import YAMLError
+    from yaml import YAMLError as BoundsError
+
+    from regcred.core.safeload import check_yaml, describe_yaml_error
 
     if text is None or not text.strip():
         return CommentedMap()
     try:
+        check_yaml(text)  # ruamel has no depth or alias bound of its own
         doc = _yaml().load(text)
-    except YAMLError as exc:
-        raise ConfigFormatError(source, f"is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except (YAMLError, BoundsError) as exc:
+        raise ConfigFormatError(source, f"is not valid YAML: {describe_yaml_error(exc)}") from None
     if doc is None:
         return CommentedMap()
     if not isinstance(doc, dict):

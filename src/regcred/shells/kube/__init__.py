@@ -16,12 +16,11 @@ from regcred.shells.kube.errors import (
     NamespaceGone,
     NamespaceTerminating,
 )
-from regcred.shells.kube.namespaces import NamespaceSelection, select_namespaces
 from regcred.shells.kube.resources import RESOURCES, WORKLOAD_KINDS, ResourceType, resource_type
 
 __all__ = [
     "FIELD_MANAGER", "RESOURCES", "WORKLOAD_KINDS", "ClusterConfig", "KubeApi", "KubeApiError", "KubeConfigError",
     "KubeConflict", "KubeForbidden", "KubeInvalid", "KubeNotFound", "KubeUnauthorized", "KubeUnreachable",
-    "NamespaceGone", "NamespaceSelection", "NamespaceTerminating", "ResourceType", "TokenBucket", "connect",
-    "resource_type", "select_namespaces",
+    "NamespaceGone", "NamespaceTerminating", "ResourceType", "TokenBucket", "connect",
+    "resource_type",
 ]

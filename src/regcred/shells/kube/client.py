@@ -323,6 +323,14 @@ def merge_kubeconfigs(documents: list[tuple[Path, dict[str, Any]]]) -> dict[str,
     return merged
 
 
+def _load_kubeconfig(path: Path) -> Any:
+    """A kubeconfig read and parsed within regcred's input bounds (shells/input, core/safeload)."""
+    from regcred.core.safeload import load_one
+    from regcred.shells.input import read_file
+
+    return load_one(read_file(path, what="kubeconfig").decode("utf-8"))
+
+
 def connect(config: ClusterConfig) -> KubeApi:
     """A KubeApi for the kubeconfig/context (or the in-cluster ServiceAccount when there is no kubeconfig)."""
     import yaml
@@ -335,10 +343,10 @@ def connect(config: ClusterConfig) -> KubeApi:
     path = paths[0] if paths else None
     try:
         if len(paths) > 1:
-            documents = [(p, yaml.safe_load(p.read_text())) for p in paths]
+            documents = [(p, _load_kubeconfig(p)) for p in paths]
             kubeconfig = KubeConfig.from_dict(merge_kubeconfigs(documents), fname=paths[0])
         elif path is not None:
-            kubeconfig = KubeConfig.from_file(path)
+            kubeconfig = KubeConfig.from_dict(_load_kubeconfig(path), fname=path)
         elif os.environ.get("KUBERNETES_SERVICE_HOST"):
             kubeconfig = KubeConfig.from_service_account()
         else:
@@ -354,9 +362,10 @@ def connect(config: ClusterConfig) -> KubeApi:
         raise KubeConfigError(f"{where}: {' '.join(str(exc).split())}",
                               hint="check --kubeconfig and --context") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1})" if mark is not None else ""
-        raise KubeConfigError(f"kubeconfig {path} is not valid YAML{at}", hint="check the file") from None
+        from regcred.core.safeload import describe_yaml_error
+
+        raise KubeConfigError(f"kubeconfig {path} is not valid YAML: {describe_yaml_error(exc)}",
+                              hint="check the file") from None
     except (KeyError, TypeError, ValueError, AttributeError, AssertionError) as exc:
         where = f"kubeconfig {path}" if path else "in-cluster configuration"
         raise KubeConfigError(f"{where} is not usable: {type(exc).__name__} {' '.join(str(exc).split())}",

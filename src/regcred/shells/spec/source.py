@@ -19,8 +19,7 @@ from regcred.core.credentials.registrykey import index_key
 from regcred.core.errors import ConfigFormatError, InputError
 from regcred.core.names import env_var_label
 from regcred.core.spec.model import PasswordFrom, Registry, RegistryCredential, SpecInvalid, parse_documents
-from regcred.core.spec.planner import ClusterState, DesiredCredential, payload_from_entries
-from regcred.core.spec.schema import WORKLOAD_KINDS
+from regcred.core.spec.planner import DesiredCredential, payload_from_entries
 from regcred.shells.files import read_bytes
 
 # (namespace, name) -> the Secret object, or None when it does not exist.
@@ -50,10 +49,9 @@ def document_texts(text: str) -> list[tuple[str, Any]]:
     A line starting with `---` or `...` at column 0 is always a document marker in YAML (it cannot be
     content), so a textual split is exact; documents holding only comments are dropped.
     """
-    import yaml
+    from regcred.core.safeload import load_one
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    parsed = ((chunk, yaml.load(chunk, Loader=loader)) for chunk in _SEPARATOR.split(text))
+    parsed = ((chunk, load_one(chunk)) for chunk in _SEPARATOR.split(text))
     return [(chunk, doc) for chunk, doc in parsed if doc is not None]
 
 
@@ -276,39 +274,3 @@ def _read_once(read_secret: SecretReader) -> SecretReader:
         return seen[(namespace, name)]
 
     return read
-
-
-def read_cluster_state(api: Any, specs: Sequence[RegistryCredential]) -> ClusterState:
-    """One LIST per kind for the whole cluster (paged), never a GET per object.
-
-    Secrets: those named like a spec's secretName (field selector), plus those labelled with a spec's name
-    (Secrets a spec wrote under an earlier secretName, to clean up). Workloads: every kind a spec names.
-    """
-    from regcred.core.spec.planner import CREDENTIAL_LABEL
-
-    secrets: dict[tuple[str, str], dict[str, Any]] = {}
-    for secret_name in sorted({s.secret_name for s in specs}):
-        for obj in api.iter_list("Secret", field_selector=f"metadata.name={secret_name}"):
-            secrets[_key(obj)] = obj
-    names = ",".join(sorted({s.name for s in specs}))
-    for obj in api.iter_list("Secret", label_selector=f"{CREDENTIAL_LABEL} in ({names})"):
-        secrets[_key(obj)] = obj
-    kinds = [k for k in WORKLOAD_KINDS if any(k in s.workloads.kinds for s in specs)]
-    workloads = [obj for kind in kinds for obj in api.iter_list(kind) if not _controlled(obj)]
-    return ClusterState(
-        namespaces=api.list("Namespace"),
-        secrets=list(secrets.values()),
-        service_accounts=api.list("ServiceAccount"),
-        workloads=workloads,
-    )
-
-
-def _key(obj: Mapping[str, Any]) -> tuple[str, str]:
-    meta = obj.get("metadata") or {}
-    return str(meta.get("namespace")), str(meta.get("name"))
-
-
-def _controlled(obj: Mapping[str, Any]) -> bool:
-    """A ReplicaSet of a Deployment, a Job of a CronJob: its owner's template is the one to change."""
-    owners = (obj.get("metadata") or {}).get("ownerReferences") or []
-    return any(isinstance(o, Mapping) and o.get("controller") for o in owners)

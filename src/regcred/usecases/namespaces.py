@@ -1,4 +1,4 @@
-"""Which namespaces a cluster command works on: one, all, or those matching a label selector.
+"""Which namespaces a cluster use case works on: one, all, or those matching a label selector.
 
 Namespaces being deleted are skipped with a reason: they refuse new objects (403 NamespaceTerminating) and
 their content is about to go.
@@ -11,8 +11,7 @@ from typing import Any
 
 from regcred.core.errors import InputError
 from regcred.core.objects import is_terminating
-from regcred.shells.kube.client import KubeApi
-from regcred.shells.kube.errors import KubeForbidden, KubeNotFound
+from regcred.usecases.kubeapi import KubeApi, Obj
 
 
 @dataclass
@@ -23,9 +22,32 @@ class NamespaceSelection:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class NamespaceQuery:
+    """What was asked for: one namespace (None: the context's), every namespace, or a label selector."""
+
+    namespace: str | None = None
+    all_namespaces: bool = False
+    selector: str | None = None
+
+    @property
+    def fans_out(self) -> bool:
+        return self.all_namespaces or bool(self.selector)
+
+    def select(self, api: KubeApi) -> NamespaceSelection:
+        return select_namespaces(api, namespace=self.namespace, all_namespaces=self.all_namespaces,
+                                 selector=self.selector)
+
+    def list_scope(self, selection: NamespaceSelection) -> str | None:
+        """Where to LIST: cluster-wide (None) when fanning out, else the one selected namespace."""
+        return None if self.fans_out else (selection.active[0] if selection.active else None)
+
+
 def select_namespaces(api: KubeApi, *, namespace: str | None = None, all_namespaces: bool = False,
                       selector: str | None = None) -> NamespaceSelection:
     """One namespace (-n, checked to exist), all (-A) or a label selector; terminating ones skipped."""
+    from regcred.shells.kube.errors import KubeForbidden, KubeNotFound
+
     selection = NamespaceSelection()
     if all_namespaces or selector:
         for ns in api.iter_list("Namespace", label_selector=selector):
@@ -50,7 +72,7 @@ def _sort_into(selection: NamespaceSelection, ns: dict[str, Any]) -> None:
         selection.active.append(name)
 
 
-def named_per_namespace(api: KubeApi, kind: str, name: str, scope: str | None) -> dict[str, dict[str, Any]]:
+def named_per_namespace(api: KubeApi, kind: str, name: str, scope: str | None) -> dict[str, Obj]:
     """The objects of `kind` called `name`, by namespace: one LIST (field selector) in `scope` (None: all)."""
     return {str(obj["metadata"]["namespace"]): obj
             for obj in api.iter_list(kind, scope, field_selector=f"metadata.name={name}")}

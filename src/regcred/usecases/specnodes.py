@@ -1,4 +1,4 @@
-"""The node level of a RegistryCredential, through `regcred node install`'s own merge (issue 3's machinery).
+"""The node level of a RegistryCredential, through `regcred node install`'s own merge.
 
 plan = what `node install --prune --keep-existing --dry-run` would change under --host-root; apply = the same
 without --dry-run. Entries another writer put in config.json for the same registry are kept and shown as
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from regcred.core.spec.planner import Change, DesiredCredential
-from regcred.shells.targets import TargetResult
+from regcred.usecases.rows import RowStatus, TargetResult
 
 Entry = tuple[str, str, str, str]  # (key, username, password, email)
 
@@ -133,7 +133,7 @@ def apply_nodes(changes: Sequence[Change], host_root: str, *, dry_run: bool) -> 
     from regcred.core.errors import RegcredError
 
     rows: list[TargetResult] = []
-    status = "would-update" if dry_run else "updated"
+    status = RowStatus.WOULD_UPDATE if dry_run else RowStatus.UPDATED
     for change in changes:
         if change.action != "update" or change.obj is None:
             continue
@@ -145,13 +145,13 @@ def apply_nodes(changes: Sequence[Change], host_root: str, *, dry_run: bool) -> 
             else:
                 result = _runtime(host_root, str(runtime), root_dir, wanted, dry_run=dry_run)
         except RegcredError as exc:
-            rows.append(TargetResult("(node)", change.name, "failed", exc.line()))
+            rows.append(TargetResult("(node)", change.name, RowStatus.FAILED, exc.line()))
             continue
         if runtime is None:
             summary = " ".join([*(f"+{k}" for k in result["added"]), *(f"~{k}" for k in result["replaced"]),
                                 *(f"-{k}" for k in result["removed"])])
         elif not result["changed"]:
-            rows.append(TargetResult("(node)", change.name, "skipped", f"{runtime}: already up to date"))
+            rows.append(TargetResult("(node)", change.name, RowStatus.SKIPPED, f"{runtime}: already up to date"))
             continue
         else:
             hosts = [*(f"+{h}" for h in result["added"]), *(f"~{h}" for h in result["replaced"]),

@@ -1,40 +1,16 @@
-"""Work on many namespaces: one result row per object, bounded concurrency, a failure never stops the others.
-
-Shared by the commands (`sa`, `secret create`, `workload`) and the spec shell (`apply`): the rows they
-return are what `report` prints.
-"""
+"""Work on many namespaces: bounded concurrency, and a failure in one never stops the others."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from typing import Any
 
 from regcred.core.errors import RegcredError
+from regcred.usecases.rows import RowStatus, TargetResult
 
 DEFAULT_WORKERS = 8
-WRITE_ATTEMPTS = 5  # conditional writes retried on 409 (read again, plan again) before giving up
-
-
-@dataclass
-class TargetResult:
-    """One row of a summary: what happened to one object (or one namespace)."""
-
-    namespace: str
-    name: str
-    status: str  # e.g. created, updated, unchanged, attached, detached, skipped, failed, would-...
-    message: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "failed"
-
-    def as_json(self) -> dict[str, Any]:
-        return {"namespace": self.namespace, "name": self.name, "status": self.status,
-                "message": self.message, **self.extra}
 
 
 def run_per_namespace(namespaces: Sequence[str], work: Callable[[str], list[TargetResult]], *,
@@ -54,12 +30,12 @@ def run_per_namespace(namespaces: Sequence[str], work: Callable[[str], list[Targ
             from regcred.shells.kube.errors import NamespaceGone, NamespaceTerminating
 
             if isinstance(exc, NamespaceTerminating):
-                return [TargetResult(ns, "", "skipped", "namespace is being terminated")]
+                return [TargetResult(ns, "", RowStatus.SKIPPED, "namespace is being terminated")]
             if isinstance(exc, NamespaceGone):
-                return [TargetResult(ns, "", "skipped", "namespace was deleted during the run")]
-            return [TargetResult(ns, "", "failed", exc.line())]
+                return [TargetResult(ns, "", RowStatus.SKIPPED, "namespace was deleted during the run")]
+            return [TargetResult(ns, "", RowStatus.FAILED, exc.line())]
         except Exception as exc:  # a bug must not stop the other namespaces, nor leak data
-            return [TargetResult(ns, "", "failed", f"internal error: {type(exc).__name__}")]
+            return [TargetResult(ns, "", RowStatus.FAILED, f"internal error: {type(exc).__name__}")]
 
     if len(namespaces) <= 1 or workers <= 1:
         for ns in namespaces:
@@ -99,14 +75,3 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
-
-
-def skipped_rows(skipped: dict[str, str]) -> list[TargetResult]:
-    return [TargetResult(ns, "", "skipped", reason) for ns, reason in sorted(skipped.items())]
-
-
-def summarize(rows: Sequence[TargetResult]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.status] = counts.get(row.status, 0) + 1
-    return dict(sorted(counts.items()))

@@ -1,0 +1,116 @@
+"""Audit: simulate the kubelet for every Pod and pod template, from manifests or a live cluster.
+
+Which credential each image gets, and findings for what will fail; with `verify`, each credential that would
+be tried is also checked against its registry for the images it would pull.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from regcred.core.audit.findings import AuditReport, ClusterState, CredentialUse
+from regcred.core.errors import InputError
+from regcred.core.verify.plan import CheckRequest
+from regcred.core.verify.repository import RepositoryRef
+from regcred.usecases.kubeapi import KubeApi, Obj
+from regcred.usecases.namespaces import NamespaceQuery
+from regcred.usecases.verification import CheckOptions
+
+Note = Callable[[str], None]  # says something on the side (stderr), never a result
+
+# Kinds read live, in this order; the optional ones are skipped (with a note) when RBAC forbids them.
+LIVE_KINDS = ("Secret", "ServiceAccount", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
+              "CronJob", "ReplicationController", "PodTemplate")
+OPTIONAL_KINDS = frozenset({"ReplicationController", "PodTemplate"})
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRequest:
+    """What to audit: manifest files (else the live cluster), node credential files, and whether to verify."""
+
+    files: tuple[str, ...] = ()
+    node_configs: tuple[Path, ...] = ()
+    namespaces: NamespaceQuery = field(default_factory=NamespaceQuery)
+    verify: CheckOptions | None = None  # None: no registry is contacted
+
+
+def audit(request: AuditRequest, connect: Callable[[], AbstractContextManager[KubeApi]], note: Note) -> AuditReport:
+    """Gather the state, simulate, and (when asked) verify the credentials that would be tried."""
+    from regcred.core.audit.simulation import audit as simulate
+
+    state, default_ns, only_ns = gather(request, connect, note)
+    report = simulate(state, default_namespace=default_ns, namespace=only_ns)
+    if request.verify is not None:
+        verify_uses(report, request.verify)
+        report.findings.sort(key=lambda f: (f.severity != "error", f.code, f.object, f.message))
+    return report
+
+
+def gather(request: AuditRequest, connect: Callable[[], AbstractContextManager[KubeApi]],
+           note: Note) -> tuple[ClusterState, str, str | None]:
+    """The state to simulate, the namespace given to objects without one, and the namespace filter."""
+    from regcred.shells.clusterdump import node_keyring, read_manifests
+
+    keyring, source = node_keyring(request.node_configs, note)
+    query = request.namespaces
+    if request.files:
+        if query.selector:
+            raise InputError("--namespace-selector needs a live cluster", hint="use -n NS with -f")
+        state = ClusterState(read_manifests(request.files), keyring, source, live=False)
+        return state, query.namespace or "default", query.namespace
+    with connect() as api:
+        if query.all_namespaces:
+            namespaces: list[str] | None = None
+        else:
+            selection = query.select(api)
+            for name, reason in selection.skipped.items():
+                note(f"namespace {name} skipped: {reason}")
+            namespaces = selection.active
+        objects = read_live(api, namespaces, note)
+        default_ns = api.default_namespace
+    return ClusterState(objects, keyring, source, live=True), default_ns, None
+
+
+def read_live(api: KubeApi, namespaces: list[str] | None, note: Note) -> list[Obj]:
+    """One LIST per kind: cluster-wide when `namespaces` is None, else one per kind and namespace."""
+    from regcred.shells.kube import KubeForbidden, KubeNotFound
+
+    objects: list[Obj] = []
+    for kind in LIVE_KINDS:
+        scopes: list[str | None] = [None] if namespaces is None else list(namespaces)
+        for ns in scopes:
+            try:
+                objects.extend(api.iter_list(kind, ns))
+            except (KubeForbidden, KubeNotFound) as exc:
+                if kind not in OPTIONAL_KINDS:
+                    raise
+                note(f"{kind} not read ({exc.line()}); its templates are not audited")
+                break
+    return objects
+
+
+def verify_uses(report: AuditReport, options: CheckOptions) -> None:
+    """Each credential that would be tried is verified once, for the images it would pull."""
+    from regcred.core.audit.verification import verification_findings
+    from regcred.core.credentials.imageref import parse_image
+    from regcred.usecases.verification import run_checks
+
+    uses: list[CredentialUse] = []
+    requests: list[CheckRequest] = []
+    for use in report.credential_uses:
+        by_registry: dict[str, list[RepositoryRef]] = {}
+        for image in use.images:
+            img = parse_image(image)
+            reference = img.digest or img.tag or "latest"
+            by_registry.setdefault(img.registry, []).append(
+                RepositoryRef(img.path, reference, img.registry, by_digest=img.digest is not None))
+        for registry, refs in by_registry.items():
+            uses.append(use)
+            requests.append(CheckRequest(use.credential, tuple(refs), registry))
+    if not requests:
+        return
+    rows = run_checks(requests, options)
+    report.findings.extend(verification_findings(uses, rows))
