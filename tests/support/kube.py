@@ -14,9 +14,10 @@ Fixtures: ``kube`` (params fake, envtest; envtest skips without KUBEBUILDER_ASSE
 ``create_namespace(name, labels=None, default_sa=True)``, ``ensure_default_sa(ns)``,
 ``terminate_namespace(name)``, ``finish_namespace_deletion(name)``, ``kubeconfig_for(rules)``
 (RBAC PolicyRule dicts with an optional ``namespaces`` list, or ``Rule`` objects),
-``username_of(kubeconfig)``, ``unique_ns(prefix)``; attributes ``name``, ``kubeconfig``, ``url``,
+``username_of(kubeconfig)``, ``unique_ns(prefix)``, ``install_crd(path)`` (served when it returns); attributes ``name``, ``kubeconfig``, ``url``,
 ``supports_hooks``. Fake only: ``request_log``, ``before_write(hook)``, ``fail_next(...)``,
-``seed(obj)``, ``get_object(...)``, ``server`` (the FakeKube). Errors raise ``KubeError``.
+``seed(obj)``, ``get_object(...)``, ``server`` (the FakeKube: faults, races, dropped watches,
+``request_log.counts()``; docs/development/tests.md). Errors raise ``KubeError``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json as jsonlib
 import os
 import secrets
 import ssl
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,8 @@ import pytest
 import yaml
 
 from tests.support.fakekube import FakeKube, Rule, WriteEvent
-from tests.support.fakekube.resources import lookup
+from tests.support.fakekube.crd import resource_type
+from tests.support.fakekube.resources import ResourceType, lookup
 
 ENVTEST_SKIP = "KUBEBUILDER_ASSETS not set: envtest tier skipped; see docs/development/tests.md"
 _counter = itertools.count(1)
@@ -62,8 +65,12 @@ def to_rules(rules: Sequence[RuleLike]) -> list[Rule]:
     return [r if isinstance(r, Rule) else Rule.from_policy(r) for r in rules]
 
 
+# Custom resource types the tests installed (install_crd): URL paths for the object helpers.
+CUSTOM_TYPES: dict[tuple[str, str], ResourceType] = {}
+
+
 def api_path(api_version: str, kind: str, namespace: str | None = None, name: str | None = None) -> str:
-    rt = lookup(api_version, kind)
+    rt = CUSTOM_TYPES.get((api_version, kind)) or lookup(api_version, kind)
     base = f"/api/{rt.version}" if not rt.group else f"/apis/{rt.group}/{rt.version}"
     if rt.namespaced and namespace:
         base += f"/namespaces/{namespace}"
@@ -179,6 +186,22 @@ class KubeBackend:
             return
         self._ok(resp)
 
+    def install_crd(self, crd: Path | dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+        """Create a CustomResourceDefinition and wait until its resource is served (Established)."""
+        doc = yaml.safe_load(crd.read_text()) if isinstance(crd, Path) else crd
+        rt = resource_type(doc)
+        CUSTOM_TYPES[(rt.api_version, rt.kind)] = rt
+        resp = self.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=doc)
+        if resp.status_code != 409:
+            self._ok(resp)
+        deadline = time.monotonic() + timeout
+        while self.request("GET", f"/apis/{rt.group}/{rt.version}/{rt.plural}").status_code != 200:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"CRD {doc['metadata']['name']} not served after {timeout} s")
+            time.sleep(0.05)
+        return self._ok(self.request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+                                            f"{doc['metadata']['name']}"))
+
     def create_namespace(self, name: str, labels: dict[str, str] | None = None, *, default_sa: bool = True) -> None:
         """Create a namespace and make sure its ``default`` ServiceAccount exists.
 
@@ -274,6 +297,12 @@ class FakeBackend(KubeBackend):
 
     def seed(self, obj: dict[str, Any]) -> dict[str, Any]:
         return self.server.seed(obj)
+
+    def install_crd(self, crd: Path | dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+        stored = self.server.install_crd(crd)
+        rt = resource_type(stored)
+        CUSTOM_TYPES[(rt.api_version, rt.kind)] = rt
+        return stored
 
     def get_object(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         return self.server.get_object(api_version, kind, name, namespace)

@@ -6,9 +6,12 @@ invalid, NamespaceLifecycle answers before validation, and dry-run still validat
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 from . import admission as adm
+from . import crd as crds
 from .apply import server_side_apply, track_update
 from .controllers import Controllers, Options
 from .decode import convert_secret, decode_object, patched_object_error, prune_unknown
@@ -26,25 +29,26 @@ from .errors import (
     status,
     success,
     unsupported_media_type,
+    unsupported_patch_type,
 )
-from .gojson import loads
 from .patch import apply_json_patch, decode_json_patch, decode_merge_patch, merge_patch
-from .request import ApiRequest, Response, canonical, deep_copy, dry_run, field_validation, obj_response
+from .request import (
+    ApiRequest,
+    Response,
+    check_name,
+    deep_copy,
+    delete_options,
+    dry_run,
+    field_validation,
+    obj_response,
+)
 from .resources import BY_KEY, ResourceType
+from .shapes import CRDS, generation_part, shape
 from .store import Entry, Store
 from .strategic import apply_strategic
-from .validation import (
-    get_path,
-    pull_secret_warnings,
-    validate_meta,
-    validate_meta_update,
-    validate_pod_spec,
-    validate_pod_update,
-    validate_secret,
-    validate_secret_update,
-    validate_workload,
-)
+from .validation import finalizer_warnings, get_path, pull_secret_warnings, validate_object
 
+View = Callable[[dict[str, Any]], dict[str, Any]]
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml")
 NAMESPACES = BY_KEY["namespaces"]
@@ -58,6 +62,7 @@ class Writer:
         self.store = store
         self.options = options
         self.controllers = Controllers(store, options, self)
+        self.crds = crds.CustomResources(store)
 
     # -- create --------------------------------------------------------------
     def create(self, req: ApiRequest) -> Response:
@@ -72,6 +77,12 @@ class Writer:
             meta["namespace"] = req.namespace
         else:
             meta.pop("namespace", None)
+        if rt.custom and "status" in rt.subresources:
+            obj.pop("status", None)  # the status subresource owns it
+        if rt.custom:
+            crds.apply_defaults(obj, rt.schema)
+        if rt is CRDS:
+            crds.default_crd(obj)
         return self.create_object(req, rt, obj, dry)
 
     def create_object(self, req: ApiRequest, rt: ResourceType, obj: dict[str, Any], dry: bool, *,
@@ -89,7 +100,7 @@ class Writer:
                 adm.check_namespace(self.store, rt.plural, rt.group, req.namespace, meta.get("name", ""))
             if rt.kind == "Pod":
                 adm.admit_pod(self.store, obj, req.namespace, self.options.sa_admission_wait)
-            self._validate(rt, obj, None)
+            validate_object(rt, obj, None, _strict(req))
             path = rt.pod_spec_path()
             if path:
                 req.warnings += pull_secret_warnings(get_path(obj, path), ".".join(path))
@@ -109,12 +120,14 @@ class Writer:
                 meta["generation"] = 1
             else:
                 meta.pop("generation", None)
-            obj = canonical(obj)
+            obj = shape(rt, obj)
             if dry:
                 return obj_response(201, obj)
             entry = self.store.put(rt, obj, "ADDED")
             if rt.kind == "Namespace":
                 self.controllers.namespace_created(meta["name"])
+            if rt is CRDS:
+                self.controllers.crd_created(meta["name"])
         return obj_response(201, entry)
 
     # -- update --------------------------------------------------------------
@@ -124,7 +137,7 @@ class Writer:
         obj, warnings = decode_object(req.body, req.content_type, rt, field_validation(req))
         req.warnings += warnings
         meta = obj.setdefault("metadata", {})
-        _check_name(meta, req)
+        check_name(meta, req)
         if rt.namespaced:
             meta["namespace"] = req.namespace
         if rt.kind == "Secret":
@@ -143,6 +156,9 @@ class Writer:
         rv = nm.get("resourceVersion")
         if rv and rv != om["resourceVersion"]:
             raise conflict(rt.plural, rt.group, req.name)
+        if not rv and rt.requires_rv:
+            raise invalid(rt.plural, rt.group, req.name, [FieldError(
+                "Invalid", "metadata.resourceVersion", 0, "must be specified for an update")])
         nm["uid"] = nm.get("uid") or om["uid"]
         nm["creationTimestamp"] = om["creationTimestamp"]
         for k in ("deletionTimestamp", "deletionGracePeriodSeconds"):
@@ -152,21 +168,27 @@ class Writer:
                 nm.pop(k, None)
         if not managed:
             nm["managedFields"] = om.get("managedFields")
-        if rt.has_generation or rt.kind == "Namespace":
-            new["status"] = old.get("status")
+        if (rt.has_generation and not rt.custom) or rt.kind == "Namespace" or "status" in rt.subresources:
+            if old.get("status") is None:
+                new.pop("status", None)
+            else:
+                new["status"] = old["status"]
         if rt.kind == "Namespace":
             new["spec"] = old.get("spec")
         if rt.has_generation:
             gen = om.get("generation", 1)
-            spec_key = "spec"
-            if (new.get(spec_key) or {}) != (old.get(spec_key) or {}):
+            if generation_part(rt, new) != generation_part(rt, old):
                 gen += 1
             nm["generation"] = gen
-        self._validate(rt, new, old)
+        if rt.custom:
+            crds.apply_defaults(new, rt.schema)
+        validate_object(rt, new, old, _strict(req))
+        if rt.custom:
+            req.warnings += finalizer_warnings(new)
         path = rt.pod_spec_path()
         if path and get_path(new, path) != get_path(old, path):
             req.warnings += pull_secret_warnings(get_path(new, path), ".".join(path))
-        new = canonical(new)
+        new = shape(rt, new)
         new["metadata"]["resourceVersion"] = om["resourceVersion"]
         if not managed:
             track_update(req, rt, old, new)
@@ -174,17 +196,22 @@ class Writer:
             return obj_response(200, cur)
         if dry:
             return obj_response(200, new)
-        entry = self.store.put(rt, new, "MODIFIED")
         if nm.get("deletionTimestamp") and not nm.get("finalizers"):
-            self._remove(rt, deep_copy(entry.obj))
-        return obj_response(200, entry)
+            # The last finalizer went: deleted in this request. Watchers see only DELETED (with the
+            # last stored state), the client gets the object as patched with the previous revision.
+            self._remove(rt, deep_copy(old))
+            return obj_response(200, new)
+        return obj_response(200, self.store.put(rt, new, "MODIFIED"))
 
     # -- patch ---------------------------------------------------------------
-    def patch(self, req: ApiRequest) -> Response:
+    def patch(self, req: ApiRequest, view: tuple[View, View] | None = None) -> Response:
+        """``view``: (to the API's view, back to storage) when the URL's API is a conversion of the stored one."""
         rt = _rt(req)
         ctype = req.content_type
         if ctype not in PATCH_TYPES:
             raise unsupported_media_type()
+        if rt.custom and ctype == "application/strategic-merge-patch+json":
+            raise unsupported_patch_type()
         if ctype == "application/apply-patch+yaml":
             return server_side_apply(self, req)
         dry = dry_run(req, "PatchOptions")
@@ -196,7 +223,9 @@ class Writer:
             cur = self.store.get(rt, req.namespace, req.name)
             if cur is None:
                 raise not_found(rt.plural, rt.group, req.name)
-            patched = self._apply_patch(req, rt, cur, doc)
+            patched = self._apply_patch(req, rt, cur if view is None else Entry(view[0](cur.obj)), doc)
+            if view is not None:
+                patched = view[1](patched)
             if req.subresource == "status":
                 return self._status_update(req, rt, cur, patched, dry)
             return self.finish_patch(req, rt, cur, patched, dry)
@@ -222,7 +251,7 @@ class Writer:
         dry = dry_run(req, "UpdateOptions")
         obj, warnings = decode_object(req.body, req.content_type, rt, field_validation(req))
         req.warnings += warnings
-        _check_name(obj.setdefault("metadata", {}), req)
+        check_name(obj.setdefault("metadata", {}), req)
         with self.store.lock:
             cur = self.store.get(rt, req.namespace, req.name)
             if cur is None:
@@ -236,26 +265,38 @@ class Writer:
             raise conflict(rt.plural, rt.group, req.name)
         new = deep_copy(cur.obj)
         new["status"] = obj.get("status") or {}
+        if rt.custom:
+            req.warnings += [f'unknown field "{w}"' for w in crds.prune(new, rt.schema)]
+            errs = crds.validate(new, rt.schema)
+            if errs:
+                raise invalid(rt.kind, rt.group, req.name, errs)
+        new = shape(rt, new)
         if new == cur.obj:
             return obj_response(200, cur)
         if dry:
             return obj_response(200, new)
-        return obj_response(200, self.store.put(rt, canonical(new), "MODIFIED"))
+        return obj_response(200, self.store.put(rt, new, "MODIFIED"))
 
     def finish_patch(self, req: ApiRequest, rt: ResourceType, cur: Entry, patched: dict[str, Any],
                      dry: bool, *, managed: bool = False) -> Response:
         """Decode the patched object like the apiserver, then run the update path."""
+        if req.subresource == "status":  # server-side apply to /status
+            return self._status_update(req, rt, cur, patched, dry)
         err = patched_object_error(patched, rt)
         if err is not None:
             raise err
-        warnings = prune_unknown(patched, rt.kind)
+        echoed = json.dumps(patched, separators=(",", ":"), ensure_ascii=False) if rt.custom else ""
+        warnings = prune_unknown(patched, rt)
         if warnings and field_validation(req) == "Strict":
+            if rt.custom:  # the patched object no longer decodes: 422 on field "patch" echoing it
+                raise invalid("", "", "", [FieldError("Invalid", "patch", echoed,
+                                                      "strict decoding error: " + ", ".join(warnings))])
             raise bad_request("strict decoding error: " + ", ".join(warnings))
         if field_validation(req) != "Ignore":
             req.warnings += warnings
         patched["kind"], patched["apiVersion"] = rt.kind, rt.api_version
         meta = patched.setdefault("metadata", {})
-        _check_name(meta, req)
+        check_name(meta, req)
         if rt.namespaced:
             meta["namespace"] = req.namespace
         if rt.kind == "Secret":
@@ -266,7 +307,7 @@ class Writer:
     # -- delete --------------------------------------------------------------
     def delete(self, req: ApiRequest) -> Response:
         rt = _rt(req)
-        opts = _delete_options(req)
+        opts = delete_options(req)
         dry = dry_run(req, "DeleteOptions") or opts.get("dryRun") == ["All"]
         with self.store.lock:
             cur = self.store.get(rt, req.namespace, req.name)
@@ -298,14 +339,14 @@ class Writer:
                 new["metadata"]["generation"] = meta.get("generation", 1) + 1
             if dry:
                 return obj_response(200, new)
-            return obj_response(200, self.store.put(rt, canonical(new), "MODIFIED"))
+            return obj_response(200, self.store.put(rt, shape(rt, new), "MODIFIED"))
         final = deep_copy(cur.obj)
         if rt.kind == "Pod":
             final["metadata"]["deletionTimestamp"] = adm.now()
             final["metadata"]["deletionGracePeriodSeconds"] = 0
             final["metadata"]["generation"] = meta.get("generation", 1) + 1
-            final = canonical(final)
-        entry = Entry(final) if dry else self._remove(rt, final)
+            final = shape(rt, final)
+        entry = Entry(final, rt.custom) if dry else self._remove(rt, final)
         if rt.returns_deleted_object:
             return obj_response(200, entry)
         return Response(200, success(meta["name"], rt.group, rt.plural, meta["uid"]))
@@ -328,26 +369,8 @@ class Writer:
         new["status"] = {"phase": "Terminating"}
         if dry:
             return obj_response(200, new)
-        entry = self.store.put(NAMESPACES, canonical(new), "MODIFIED")
+        entry = self.store.put(NAMESPACES, shape(NAMESPACES, new), "MODIFIED")
         return obj_response(200, entry)  # Terminating until finish_namespace_deletion (no namespace controller)
-
-    # -- validation ----------------------------------------------------------
-    def _validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        errs: list[FieldError] = validate_meta(rt, obj)
-        if old is not None:
-            errs += validate_meta_update(obj, old)
-        if rt.kind == "Secret":
-            if old is not None:
-                errs += validate_secret_update(obj, old)
-            errs += validate_secret(obj)
-        elif rt.kind == "Pod":
-            errs += validate_pod_spec(obj.get("spec") or {}, "spec")
-            if old is not None:
-                errs += validate_pod_update(obj, old)
-        elif rt.template_path is not None:
-            errs += validate_workload(rt, obj)
-        if errs:
-            raise invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), errs)
 
 
 def _without_times(obj: dict[str, Any]) -> dict[str, Any]:
@@ -360,26 +383,11 @@ def _without_times(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _strict(req: ApiRequest) -> bool:
+    """Validation by request version: events.k8s.io/v1 gets the strict Event rules."""
+    return "/apis/events.k8s.io/" in req.path
+
+
 def _rt(req: ApiRequest) -> ResourceType:
     assert req.rt is not None
     return req.rt
-
-
-def _check_name(meta: dict[str, Any], req: ApiRequest) -> None:
-    if meta.get("name", "") != req.name:
-        raise bad_request(f"the name of the object ({meta.get('name', '')}) does not match the name on the URL ({req.name})")
-    if req.namespace and meta.get("namespace") and meta["namespace"] != req.namespace:
-        raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
-
-
-def _delete_options(req: ApiRequest) -> dict[str, Any]:
-    if not req.body.strip():
-        return {}
-    try:
-        opts = loads(req.body)
-    except ValueError as e:
-        raise bad_request(str(e)) from None
-    if not isinstance(opts, dict):
-        raise bad_request("json: cannot unmarshal into Go value of type v1.DeleteOptions")
-    return opts
-

@@ -148,6 +148,10 @@ def server_side_apply(writer: Writer, req: ApiRequest) -> Response:
     err = type_error(applied, rt.kind)
     if err:
         raise bad_request(f"{rt.kind} in version {json.dumps(rt.version)} cannot be handled as a {rt.kind}: {err}")
+    if req.subresource == "status":  # reset fields: /status applies only status
+        applied = {k: v for k, v in applied.items() if k in ("apiVersion", "kind", "metadata", "status")}
+    elif rt.custom and "status" in rt.subresources:
+        applied.pop("status", None)
     applied_set = field_set(applied, rt.kind)
     key = (manager, "Apply", rt.api_version)
     with writer.store.lock:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 NAMESPACES = BY_KEY["namespaces"]
 SERVICEACCOUNTS = BY_KEY["serviceaccounts"]
+CRDS = BY_KEY["customresourcedefinitions.apiextensions.k8s.io"]
 
 
 @dataclass
@@ -32,6 +33,8 @@ class Options:
     default_sa_delay: float | None = None  # None: synchronously; else seconds later (race tests)
     sa_admission_wait: float = 1.0  # how long pod admission waits for a missing "default" SA
     too_large_rv_wait: float = 3.0  # wait before answering 504 to a future resourceVersion
+    crd_establish_delay: float = 0.07  # a new CRD is Established (and served) this much later
+    bookmark_period: float = 60.0  # an idle watch whose resource moved gets a bookmark this often
 
 
 class Controllers:
@@ -63,8 +66,26 @@ class Controllers:
             if self.store.get(SERVICEACCOUNTS, ns, "default") is None:
                 self.store.put(SERVICEACCOUNTS, adm.default_service_account(ns), "ADDED")
 
+    def crd_created(self, name: str) -> None:
+        """apiextensions-apiserver accepts the names and starts serving the resource (asynchronously)."""
+        self._later(self.options.crd_establish_delay, self.establish_crd, name)
+
+    def establish_crd(self, name: str) -> None:
+        from .crd import established_status
+
+        with self.store.lock:
+            entry = self.store.get(CRDS, "", name)
+            if entry is None or (entry.obj.get("status") or {}).get("conditions"):
+                return
+            new = deep_copy(entry.obj)
+            new["status"] = established_status(new)
+            self.writer.crds.register(new)
+            self.store.put(CRDS, new, "MODIFIED")
+
     def removed(self, rt: ResourceType, ns: str, name: str) -> None:
         """After a delete: re-create a deleted default SA; finish a namespace that became empty."""
+        if rt is CRDS:
+            self.writer.crds.unregister_name(name)
         if rt is SERVICEACCOUNTS and name == "default" and self.options.auto_default_sa:
             self.ensure_default_sa(ns)
         if rt is not NAMESPACES and ns:

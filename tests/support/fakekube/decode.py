@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
+from . import crd
 from .errors import ApiError, FieldError, bad_request, invalid
 from .gojson import Base64Error, b64decode, go_kind, syntax_error
 from .resources import ResourceType
@@ -81,7 +84,18 @@ TYPES["CronJob"] = T("object", "CronJob", "CronJob", {"metadata": _META, "spec":
         "object", "v1.JobTemplateSpec", "JobTemplateSpec", {"metadata": _META, "spec": _workload("Job", "batch")
                                                              .fields["spec"]})})})
 
+TYPES["Lease"] = T("object", "Lease", "Lease", {"metadata": _META, "spec": T(
+    "object", "v1.LeaseSpec", "LeaseSpec", {"holderIdentity": S, "leaseDurationSeconds": T("int", "int32"),
+                                            "leaseTransitions": T("int", "int32"), "acquireTime": S,
+                                            "renewTime": S})})
+
 TOP_FIELDS: dict[str, set[str]] = {
+    "Lease": {"spec"},
+    "Event": {"involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp", "count", "type",
+              "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"},
+    "events.k8s.io/Event": {"eventTime", "series", "reportingController", "reportingInstance", "action", "reason",
+                            "regarding", "related", "note", "type", "deprecatedSource", "deprecatedFirstTimestamp",
+                            "deprecatedLastTimestamp", "deprecatedCount"},
     "Namespace": {"spec", "status"}, "ServiceAccount": {"secrets", "imagePullSecrets", "automountServiceAccountToken"},
     "Secret": {"immutable", "data", "stringData", "type"}, "Pod": {"spec", "status"}, "PodTemplate": {"template"},
 }
@@ -141,8 +155,11 @@ def type_error(obj: dict[str, Any], kind: str) -> str | None:
     return None
 
 
-def prune_unknown(obj: dict[str, Any], kind: str) -> list[str]:
-    """Drop fields the Go types do not have; returns the 'unknown field' warning texts."""
+def prune_unknown(obj: dict[str, Any], rt: ResourceType) -> list[str]:
+    """Drop fields the Go types (or a CRD's schema) do not have; returns the warning texts."""
+    if rt.custom:
+        return [f'unknown field "{w}"' for w in crd.prune(obj, rt.schema)]
+    kind = f"{rt.group}/{rt.kind}" if rt.group == "events.k8s.io" else rt.kind
     out: list[str] = []
     known = TOP_FIELDS.get(kind, {"spec", "status"}) | {"apiVersion", "kind", "metadata"}
     for k in list(obj):
@@ -219,14 +236,53 @@ def decode_object(raw: bytes, content_type: str, rt: ResourceType, field_validat
     prefix = f"{kind} in version {json.dumps(version)} cannot be handled as a {rt.kind}: "
     if kind != rt.kind:
         raise bad_request(prefix + f"converting (v1.{kind}) to (v1.{rt.kind}): unknown conversion")
-    err = type_error(obj, rt.kind)
+    err = type_error(obj, rt.kind) or normalise_microtimes(obj, rt.kind)
     if err:
         raise bad_request(prefix + err)
     obj["kind"], obj["apiVersion"] = kind, api_version
-    warnings = prune_unknown(obj, rt.kind)
+    warnings = prune_unknown(obj, rt)
     if warnings and field_validation == "Strict":
         raise bad_request(prefix + "strict decoding error: " + ", ".join(w for w in warnings))
     return obj, ([] if field_validation == "Ignore" else warnings)
+
+
+MICROTIME_LAYOUT = "2006-01-02T15:04:05.000000Z07:00"
+MICROTIMES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "Lease": (("spec", "acquireTime"), ("spec", "renewTime")),
+    "Event": (("eventTime",), ("series", "lastObservedTime")),
+}
+_DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+
+
+def microtime_error(value: str) -> str | None:
+    """time.Parse with metav1.MicroTime's layout: exactly 6 fractional digits, then Z or an offset."""
+    if not _DATE.match(value):
+        return f"parsing time {json.dumps(value)} as {json.dumps(MICROTIME_LAYOUT)}: cannot parse {json.dumps(value)} as \"2006\""
+    rest = value[19:]
+    if not re.match(r"\.\d{6}", rest):
+        return f"parsing time {json.dumps(value)} as {json.dumps(MICROTIME_LAYOUT)}: cannot parse {json.dumps(rest)} as \".000000\""
+    zone = rest[7:]
+    if zone != "Z" and not re.fullmatch(r"[+-]\d\d:\d\d", zone):
+        return f"parsing time {json.dumps(value)} as {json.dumps(MICROTIME_LAYOUT)}: cannot parse {json.dumps(zone)} as \"Z07:00\""
+    return None
+
+
+def normalise_microtimes(obj: dict[str, Any], kind: str) -> str | None:
+    """Check every MicroTime field (the 400 text, or None) and store it as UTC with 6 digits."""
+    for path in MICROTIMES.get(kind, ()):
+        parent: Any = obj
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        value = parent.get(path[-1]) if isinstance(parent, dict) else None
+        if not isinstance(value, str):
+            continue
+        err = microtime_error(value)
+        if err:
+            return err
+        if not value.endswith("Z"):
+            parsed = datetime.fromisoformat(value).astimezone(UTC)
+            parent[path[-1]] = parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None
 
 
 def patched_object_error(obj: dict[str, Any], rt: ResourceType) -> ApiError | None:

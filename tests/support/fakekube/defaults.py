@@ -116,7 +116,7 @@ def default_object(rt: ResourceType, obj: dict[str, Any], *, creating: bool) -> 
             default_pod_spec(pod_spec)
     if kind == "Pod" and isinstance(spec, dict):
         spec.setdefault("enableServiceLinks", True)
-    if creating and rt.has_generation:
+    if creating and rt.has_generation and not rt.custom and kind != "CustomResourceDefinition":
         obj["status"] = _initial_status(kind, obj)
 
 

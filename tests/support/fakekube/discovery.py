@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from .resources import GROUP_VERSIONS, RESOURCES, REVIEW_GROUPS, ResourceType
@@ -22,10 +23,12 @@ VERSION = {
 }
 
 
-def _served_groups() -> dict[str, tuple[str, ...]]:
+def _served_groups(extra: Sequence[ResourceType] = ()) -> dict[str, tuple[str, ...]]:
     groups = {g: v for g, v in GROUP_VERSIONS.items() if g}
     for g in REVIEW_GROUPS:
         groups[g] = ("v1",)
+    for rt in extra:  # served custom resources
+        groups[rt.group] = tuple(dict.fromkeys((*groups.get(rt.group, ()), rt.version)))
     return groups
 
 
@@ -39,9 +42,9 @@ def _group(name: str, versions: tuple[str, ...]) -> dict[str, Any]:
     return {"name": name, "versions": vs, "preferredVersion": vs[0]}
 
 
-def api_group_list() -> dict[str, Any]:
+def api_group_list(extra: Sequence[ResourceType] = ()) -> dict[str, Any]:
     return {"kind": "APIGroupList", "apiVersion": "v1",
-            "groups": [_group(g, v) for g, v in _served_groups().items()]}
+            "groups": [_group(g, v) for g, v in _served_groups(extra).items()]}
 
 
 def _resource_entry(rt: ResourceType) -> list[dict[str, Any]]:
@@ -67,15 +70,16 @@ def _resource_entry(rt: ResourceType) -> list[dict[str, Any]]:
     return out
 
 
-def resource_list(group: str, version: str) -> dict[str, Any] | None:
+def resource_list(group: str, version: str, extra: Sequence[ResourceType] = ()) -> dict[str, Any] | None:
     if group in REVIEW_GROUPS and version == "v1":
         plural, kind = REVIEW_GROUPS[group]
         resources = [{"name": plural, "singularName": plural[:-1], "namespaced": False, "kind": kind,
                       "verbs": ["create"]}]
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/v1", "resources": resources}
-    if version not in GROUP_VERSIONS.get(group, ()):
+    if version not in _served_groups(extra).get(group, GROUP_VERSIONS.get(group, ())):
         return None
-    resources = [e for rt in RESOURCES if rt.group == group and rt.version == version for e in _resource_entry(rt)]
+    resources = [e for rt in (*RESOURCES, *extra) if rt.group == group and rt.version == version
+                 for e in _resource_entry(rt)]
     doc: dict[str, Any] = {"kind": "APIResourceList"}
     if group:
         doc["apiVersion"] = "v1"
@@ -103,10 +107,10 @@ def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
     return d
 
 
-def aggregated(legacy: bool) -> tuple[bytes, str]:
+def aggregated(legacy: bool, extra: Sequence[ResourceType] = ()) -> tuple[bytes, str]:
     """APIGroupDiscoveryList for /api (legacy=True) or /apis, with its Etag."""
     items = []
-    groups = {"": ("v1",)} if legacy else _served_groups()
+    groups = {"": ("v1",)} if legacy else _served_groups(extra)
     for g, versions in groups.items():
         vlist = []
         for v in versions:
@@ -115,7 +119,7 @@ def aggregated(legacy: bool) -> tuple[bytes, str]:
                 res = [{"resource": plural, "responseKind": {"group": "", "version": "", "kind": kind},
                         "scope": "Cluster", "singularResource": plural[:-1], "verbs": ["create"]}]
             else:
-                res = [_aggregated_resource(rt) for rt in RESOURCES if rt.group == g and rt.version == v]
+                res = [_aggregated_resource(rt) for rt in (*RESOURCES, *extra) if rt.group == g and rt.version == v]
             vlist.append({"version": v, "resources": res, "freshness": "Current"})
         items.append({"metadata": {"name": g} if g else {}, "versions": vlist})
     body = json.dumps({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {},

@@ -22,6 +22,7 @@ _CAUSE = {
     "TooLong": "FieldValueTooLong",
     "TooMany": "FieldValueTooMany",
     "NotFound": "FieldValueNotFound",
+    "TypeInvalid": "FieldValueTypeInvalid",
 }
 
 
@@ -217,6 +218,13 @@ def method_not_allowed() -> ApiError:
 
 def unsupported_media_type() -> ApiError:
     return ApiError(415, status(415, "UnsupportedMediaType", "415: Unsupported Media Type", {}))
+
+
+def unsupported_patch_type() -> ApiError:
+    """A strategic merge patch on a custom resource (no Go struct to read patch strategies from)."""
+    return ApiError(415, status(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                                "accepted media types include: application/json-patch+json, "
+                                "application/merge-patch+json, application/apply-patch+yaml"))
 
 
 def not_acceptable() -> ApiError:

@@ -101,6 +101,8 @@ def field_set(obj: dict[str, Any], kind: str) -> set[Path]:
 
 
 def _walk(v: Any, node: Node | None, path: Path, out: set[Path]) -> None:
+    if v == {} and len(path) == 1:
+        return  # an empty top-level struct (Lease ``spec: {}``) owns no field: no managedFields entry
     if isinstance(v, dict) and not (node is not None and node.atomic) and v:
         for k, x in v.items():
             _walk(x, child(node, k) if node is not None else None, (*path, f"f:{k}"), out)

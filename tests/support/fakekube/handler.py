@@ -13,6 +13,7 @@ import socket
 import ssl
 import time
 import uuid
+from collections.abc import Iterator
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 
 from .errors import go_quote
+from .listwatch import WatchDropped
 from .request import ApiRequest, Response
 from .router import dispatch
 
@@ -31,6 +33,13 @@ _REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 
             404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict", 410: "Gone",
             415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests",
             500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+def _until_dropped(stream: Iterator[bytes]) -> Iterator[bytes | None]:
+    try:
+        yield from stream
+    except WatchDropped:
+        yield None
 
 
 class KubeHTTPServer(ThreadingHTTPServer):
@@ -144,7 +153,12 @@ class KubeHandler(BaseHTTPRequestHandler):
             self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode())
             stream = resp.stream
             try:
-                for chunk in stream:
+                for chunk in _until_dropped(stream):
+                    if chunk is None:  # dropped by a test: the connection dies without the last chunk
+                        self.close_connection = True
+                        with contextlib.suppress(OSError):
+                            self.connection.shutdown(socket.SHUT_RDWR)
+                        return
                     if chunk:
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                         self.wfile.flush()

@@ -18,7 +18,8 @@ from .gojson import Base64Error, b64decode, go_kind, syntax_error
 from .request import ApiRequest, Response
 from .resources import ResourceType
 from .selectors import fields_matcher, labels_match, parse_fields, parse_labels
-from .store import Entry, Store, dumps
+from .store import Entry, Store, dumps, stamp
+from .store import Event as StoreEvent
 
 CONTINUE_TOO_OLD = (
     "The provided continue parameter is too old to display a consistent list result. You can start a new list "
@@ -71,9 +72,10 @@ def _int_rv(s: str) -> int:
 class Reader:
     """get/list/watch against a Store."""
 
-    def __init__(self, store: Store, too_large_wait: float) -> None:
+    def __init__(self, store: Store, too_large_wait: float, bookmark_period: float = 60.0) -> None:
         self.store = store
         self.too_large_wait = too_large_wait
+        self.bookmark_period = bookmark_period
 
     def _wait_for(self, want: int) -> None:
         deadline = time.monotonic() + self.too_large_wait
@@ -114,21 +116,15 @@ class Reader:
         rv, rvm, cont = req.q("resourceVersion") or "", req.q("resourceVersionMatch") or "", req.q("continue") or ""
         errs: list[FieldError] = []
         initial = req.q("sendInitialEvents")
-        if initial is not None:
-            if not watch:
-                errs.append(FieldError("Forbidden", "sendInitialEvents", detail="sendInitialEvents is forbidden for list"))
-            if rvm != "NotOlderThan":
-                errs.append(FieldError("Forbidden", "resourceVersionMatch", detail="sendInitialEvents requires "
-                                       "setting resourceVersionMatch to NotOlderThan"))
-            if (req.q("allowWatchBookmarks") or "").lower() != "true":
-                errs.append(FieldError("Forbidden", "allowWatchBookmarks", detail="allowWatchBookmarks must be "
-                                       "set to true when sendInitialEvents is set"))
+        if initial is not None and watch and rvm != "NotOlderThan":
+            errs.append(FieldError("Forbidden", "resourceVersionMatch", detail="sendInitialEvents requires "
+                                   "setting resourceVersionMatch to NotOlderThan"))
         if rvm:
             if watch and initial is None:
                 errs.append(FieldError("Forbidden", "resourceVersionMatch",
                                        detail="resourceVersionMatch is forbidden for watch unless sendInitialEvents "
                                               "is provided"))
-            if not rv and initial is None:
+            if not rv and (initial is None or not watch):
                 errs.append(FieldError("Forbidden", "resourceVersionMatch",
                                        detail="resourceVersionMatch is forbidden unless resourceVersion is provided"))
             if cont:
@@ -140,6 +136,8 @@ class Reader:
             if rvm == "Exact" and rv == "0":
                 errs.append(FieldError("Forbidden", "resourceVersionMatch",
                                        detail='resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+        if initial is not None and not watch:
+            errs.append(FieldError("Forbidden", "sendInitialEvents", detail="sendInitialEvents is forbidden for list"))
         if errs:
             raise options_invalid("ListOptions", errs)
         match, unfiltered = self._selectors(req, rt)
@@ -180,9 +178,14 @@ class Reader:
                 if unfiltered:
                     meta["remainingItemCount"] = len(matched) - limit
                 matched = page
+        items_json = b"[" + b",".join(e.item() for _, e in matched) + b"]"
+        if rt.custom:  # unstructured: keys sorted, an empty continue kept
+            meta.setdefault("continue", "")
+            head = dumps({"apiVersion": rt.api_version})
+            tail = dumps({"kind": rt.list_kind, "metadata": dict(sorted(meta.items()))})
+            return Response(200, head[:-1] + b',"items":' + items_json + b"," + tail[1:])
         head = dumps({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta})
-        body = head[:-1] + b',"items":[' + b",".join(e.item() for _, e in matched) + b"]}"
-        return Response(200, body)
+        return Response(200, head[:-1] + b',"items":' + items_json + b"}")
 
     def watch(self, req: ApiRequest, rt: ResourceType, match: Callable[[dict[str, Any]], bool]) -> Response:
         rv = req.q("resourceVersion") or ""
@@ -206,54 +209,103 @@ class Reader:
                 start_idx = self.store.event_index(self.store.rv)
             else:
                 want = _int_rv(rv)
-                if want < self.store.compacted:
-                    err = status(410, "Expired", f"too old resource version: {want} ({self.store.compacted})")
+                oldest = max(self.store.compacted, rt.served_rv)
+                if want < oldest:
+                    err = status(410, "Expired", f"too old resource version: {want} ({oldest})")
                     line = b'{"type":"ERROR","object":' + dumps(err) + b"}\n"
                     return Response(200, headers={}, stream=iter([line]))
                 start_idx = self.store.event_index(want)
-        return Response(200, stream=self._stream(rt, ns, match, lines, start_idx, timeout))
+            w = Watch(rt, ns, match, bookmarks, timeout, self.store.drops)
+        return Response(200, stream=self._stream(w, lines, start_idx))
 
-    def _stream(self, rt: ResourceType, ns: str | None, match: Callable[[dict[str, Any]], bool],
-                initial: list[bytes], idx: int, timeout: float) -> Iterator[bytes]:
+    def _stream(self, w: Watch, initial: list[bytes], idx: int) -> Iterator[bytes]:
+        """Events after ``idx`` until the timeout; bookmarks as the watch cache sends them."""
         yield b"".join(initial)
-        deadline = time.monotonic() + timeout if timeout else None
         store = self.store
+        started = time.monotonic()
+        deadline = started + w.timeout if w.timeout else None
+        # A bookmark ~1 s before the timeout and every 60 s, but only if the resource's revision moved.
+        pre_timeout = deadline - 1.0 if deadline is not None and w.bookmarks and w.timeout >= 2 else None
+        periodic = started + self.bookmark_period if w.bookmarks else None
+        moved = False
         while True:
             with store.cond:
+                if store.drops.get(w.rt.key, 0) != w.drops.get(w.rt.key, 0) or store.drops.get("*", 0) != \
+                        w.drops.get("*", 0):
+                    raise WatchDropped
                 if idx >= store.event_base + len(store.events) and not store.stopped:
-                    left = (deadline - time.monotonic()) if deadline else 1.0
-                    if left <= 0:
+                    wake = [t for t in (deadline, pre_timeout, periodic) if t is not None]
+                    left = min(wake) - time.monotonic() if wake else 1.0
+                    if deadline is not None and deadline - time.monotonic() <= 0:
                         return
-                    store.cond.wait(min(left, 1.0))
+                    if left > 0:
+                        store.cond.wait(min(left, 1.0))
                 if store.stopped:
                     return
-                if idx >= store.event_base + len(store.events):
-                    events = []
-                else:
-                    events = store.events_from(idx)
-                    idx = store.event_base + len(store.events)
-            if not events:
-                yield b""  # idle tick: lets the HTTP layer notice a client that went away
-                continue
+                events = [] if idx >= store.event_base + len(store.events) else store.events_from(idx)
+                idx = store.event_base + len(store.events)
+                current_rv = store.rv
             out = []
             for ev in events:
-                if ev.key != rt.key or (ns is not None and ev.ns != ns):
+                if ev.key != w.rt.key:
                     continue
-                now_m = match(ev.entry.obj)
-                was_m = ev.prev is not None and match(ev.prev.obj)
-                if ev.type == "ADDED" and now_m:
-                    out.append(_event("ADDED", ev.entry))
-                elif ev.type == "MODIFIED":
-                    if now_m:
-                        out.append(_event("MODIFIED" if was_m else "ADDED", ev.entry))
-                    elif was_m:
-                        out.append(_event("DELETED", ev.entry))
-                elif ev.type == "DELETED" and (was_m or now_m):
-                    out.append(_event("DELETED", ev.entry))
+                moved = True
+                if w.ns is not None and ev.ns != w.ns:
+                    continue
+                out += _translate(ev, w.match, w.rt.custom)
+            now = time.monotonic()
+            for mark in ("pre", "periodic"):
+                at = pre_timeout if mark == "pre" else periodic
+                if at is not None and now >= at:
+                    if moved:
+                        out.append(_bookmark(w.rt, current_rv))
+                    if mark == "pre":
+                        pre_timeout = None
+                    else:
+                        periodic = at + self.bookmark_period
             if out:
                 yield b"".join(out)
-            if deadline and time.monotonic() >= deadline:
+            else:
+                yield b""  # idle tick: lets the HTTP layer notice a client that went away
+            if deadline is not None and time.monotonic() >= deadline:
                 return
+
+
+class WatchDropped(Exception):
+    """A test asked the server to drop this watch connection (no clean end of the stream)."""
+
+
+class Watch:
+    """One open watch: what it selects and when it sends bookmarks."""
+
+    def __init__(self, rt: ResourceType, ns: str | None, match: Callable[[dict[str, Any]], bool], bookmarks: bool,
+                 timeout: float, drops: dict[str, int]) -> None:
+        self.rt, self.ns, self.match, self.bookmarks, self.timeout = rt, ns, match, bookmarks, timeout
+        self.drops = dict(drops)
+
+
+def _translate(ev: StoreEvent, match: Callable[[dict[str, Any]], bool], custom: bool) -> list[bytes]:
+    """The watch cache's selector translation: leaving the selector is a DELETED of the old state."""
+    now_m = match(ev.entry.obj)
+    was_m = ev.prev is not None and match(ev.prev.obj)
+    if ev.type == "ADDED":
+        return [_event("ADDED", ev.entry)] if now_m else []
+    if ev.type == "MODIFIED":
+        if now_m:
+            return [_event("MODIFIED" if was_m else "ADDED", ev.entry)]
+        if was_m and ev.prev is not None:
+            old = json.loads(ev.prev.full())
+            stamp(old["metadata"], ev.rv, unstructured=custom)
+            return [_event("DELETED", Entry(old, custom))]
+        return []
+    return [_event("DELETED", ev.entry)] if (was_m or now_m) else []
+
+
+def _bookmark(rt: ResourceType, rv: int) -> bytes:
+    obj: dict[str, Any] = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(rv)}}
+    if rt.custom:
+        obj = {"apiVersion": rt.api_version, "kind": rt.kind, "metadata": obj["metadata"]}
+    return b'{"type":"BOOKMARK","object":' + dumps(obj) + b"}\n"
 
 
 def _event(kind: str, entry: Entry) -> bytes:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .auth import User
-from .errors import FieldError, options_invalid
+from .errors import FieldError, bad_request, options_invalid
+from .gojson import loads
 from .resources import ResourceType
 from .store import META_ORDER, Entry
 
@@ -89,3 +90,23 @@ def canonical(obj: dict[str, Any]) -> dict[str, Any]:
     if obj.get("status") is not None:
         out["status"] = obj["status"]
     return out
+
+
+def check_name(meta: dict[str, Any], req: ApiRequest) -> None:
+    if meta.get("name", "") != req.name:
+        raise bad_request(f"the name of the object ({meta.get('name', '')}) does not match the name on the URL ({req.name})")
+    if req.namespace and meta.get("namespace") and meta["namespace"] != req.namespace:
+        raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+
+
+def delete_options(req: ApiRequest) -> dict[str, Any]:
+    if not req.body.strip():
+        return {}
+    try:
+        opts = loads(req.body)
+    except ValueError as e:
+        raise bad_request(str(e)) from None
+    if not isinstance(opts, dict):
+        raise bad_request("json: cannot unmarshal into Go value of type v1.DeleteOptions")
+    return opts
+

@@ -7,6 +7,7 @@ response shape and field-selector support all hang off these attributes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 NS_VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
@@ -37,6 +38,15 @@ class ResourceType:
     # (non-empty tuple) answers "field label not supported: X" for unknown labels.
     extra_fields: tuple[str, ...] = ()
     subresources: tuple[str, ...] = field(default_factory=tuple)
+    # PUT must carry metadata.resourceVersion (Leases, custom resources): 422 otherwise.
+    requires_rv: bool = False
+    # Served from a CustomResourceDefinition: unstructured JSON (sorted keys, list items keep
+    # kind/apiVersion), OpenAPI schema pruning/validation, no strategic merge patch.
+    custom: bool = False
+    schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    printer_columns: tuple[dict[str, Any], ...] = field(default=(), compare=False, hash=False)
+    # Revision at which a custom resource became served (its watch cache starts there).
+    served_rv: int = 0
 
     @property
     def api_version(self) -> str:
@@ -61,6 +71,9 @@ class ResourceType:
 
 
 _WORKLOAD_SUBS = ("status", "scale")
+EVENT_FIELDS = ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+                "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
+                "reportingComponent", "source", "type")
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "", "v1", "namespaces", "Namespace", "namespace", namespaced=False, short_names=("ns",),
@@ -120,12 +133,32 @@ RESOURCES: tuple[ResourceType, ...] = (
         storage_hash="sd5LIXh4Fjs=", has_generation=True,
         template_path=("spec", "jobTemplate", "spec", "template"), subresources=("status",),
     ),
+    ResourceType(
+        "", "v1", "events", "Event", "event", short_names=("ev",), storage_hash="r2yiGXH7wu8=",
+        extra_fields=EVENT_FIELDS,
+    ),
+    ResourceType(  # the same stored objects as core/v1 events (events.py converts)
+        "events.k8s.io", "v1", "events", "Event", "event", short_names=("ev",), storage_hash="r2yiGXH7wu8=",
+        extra_fields=tuple(f.replace("involvedObject", "regarding").replace("reportingComponent",
+                                                                             "reportingController")
+                           .replace("source", "deprecatedSource") for f in EVENT_FIELDS),
+    ),
+    ResourceType(
+        "coordination.k8s.io", "v1", "leases", "Lease", "lease", storage_hash="gqkMMb/YqFM=", requires_rv=True,
+    ),
+    ResourceType(
+        "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
+        "customresourcedefinition", namespaced=False, short_names=("crd", "crds"), categories=("api-extensions",),
+        storage_hash="jfWCUB31mvA=", has_generation=True, subresources=("status",),
+    ),
 )
 
 BY_PATH: dict[tuple[str, str, str], ResourceType] = {(r.group, r.version, r.plural): r for r in RESOURCES}
 BY_KIND: dict[tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r in RESOURCES}
 BY_KEY: dict[str, ResourceType] = {r.key: r for r in RESOURCES}
-GROUP_VERSIONS: dict[str, tuple[str, ...]] = {"": ("v1",), "apps": ("v1",), "batch": ("v1",)}
+GROUP_VERSIONS: dict[str, tuple[str, ...]] = {"": ("v1",), "apps": ("v1",), "batch": ("v1",),
+                                              "coordination.k8s.io": ("v1",), "apiextensions.k8s.io": ("v1",),
+                                              "events.k8s.io": ("v1",)}
 # Groups served only for the self-review endpoints (no stored resources).
 REVIEW_GROUPS = {
     "authentication.k8s.io": ("selfsubjectreviews", "SelfSubjectReview"),

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import secrets
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import discovery
+from . import discovery, events, table
 from .admission import new_uid, now
 from .auth import Attributes, allowed, forbidden_error
 from .errors import (
@@ -37,40 +35,6 @@ if TYPE_CHECKING:
 
 NOT_FOUND_TEXT = b"404 page not found\n"
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
-_DEFAULT_FAULTS = {
-    500: ("InternalError", "Internal error occurred: injected failure"),
-    503: ("ServiceUnavailable", "the server is currently unable to handle the request"),
-    429: ("TooManyRequests", "the server has received too many requests and has asked us to try again later"),
-    504: ("Timeout", "the server was unable to return a response in the time allotted, but may still be "
-                     "processing the request"),
-    409: ("Conflict", "the object has been modified; please apply your changes to the latest version and try again"),
-    403: ("Forbidden", "forbidden"),
-    404: ("NotFound", "the server could not find the requested resource"),
-}
-
-
-@dataclass
-class Fault:
-    method: str
-    path: re.Pattern[str]
-    code: int
-    times: int
-    message: str | None = None
-    reason: str | None = None
-    retry_after: int | None = None
-    apply: bool = False
-
-    def response(self) -> Response:
-        reason, message = _DEFAULT_FAULTS.get(self.code, ("", f"injected failure {self.code}"))
-        details: dict[str, Any] = {}
-        headers: dict[str, str] = {}
-        if self.retry_after is not None or self.code == 429:
-            details["retryAfterSeconds"] = self.retry_after or 1
-            headers["Retry-After"] = str(self.retry_after or 1)
-        body = status(self.code, self.reason or reason, self.message or message, details)
-        return Response(self.code, body, headers)
-
-
 @dataclass
 class WriteEvent:
     """What ``before_write`` hooks receive: the write about to be applied."""
@@ -84,22 +48,6 @@ class WriteEvent:
     body: bytes
     user: str
     content_type: str = ""
-
-
-@dataclass
-class Faults:
-    items: list[Fault] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def take(self, method: str, path: str) -> Fault | None:
-        with self.lock:
-            for f in self.items:
-                if f.method in ("*", method) and f.path.search(path):
-                    f.times -= 1
-                    if f.times <= 0:
-                        self.items.remove(f)
-                    return f
-        return None
 
 
 def negotiate(accept: str) -> str | None:
@@ -156,7 +104,7 @@ def dispatch(kube: FakeKube, req: ApiRequest) -> tuple[Response, str]:
     """Run the pipeline; returns the response and the chosen output format."""
     fmt = "json"
     try:
-        fault = kube.faults.take(req.method, req.path)
+        fault = kube.faults.take(lambda f: f.by_path(req.method, req.path))
         if fault is not None and not fault.apply:
             return fault.response(), fmt
         user = kube.auth.authenticate(req.headers.get("authorization"))
@@ -164,14 +112,19 @@ def dispatch(kube: FakeKube, req: ApiRequest) -> tuple[Response, str]:
             raise unauthorized()
         req.user = user
         attrs = _request_info(req)
+        if fault is None and kube.faults.items:
+            key = f"{attrs.resource}.{attrs.group}" if attrs.group else attrs.resource
+            fault = kube.faults.take(lambda f: f.by_attributes(attrs, key))
+            if fault is not None and not fault.apply:
+                return fault.response(), fmt
         if not allowed(user, attrs):
             raise forbidden_error(user, attrs)
         if not attrs.resource_request:
             return _non_resource(kube, req), fmt
         negotiated = negotiate(req.headers.get("accept", ""))
-        if negotiated is None:
+        if negotiated is None and not table.wants_table(req):
             raise not_acceptable()
-        fmt = negotiated
+        fmt = negotiated or "json"
         resp = _resource(kube, req, attrs)
         if fault is not None:
             return fault.response(), fmt
@@ -191,18 +144,18 @@ def _non_resource(kube: FakeKube, req: ApiRequest) -> Response:
     if path == "/version":
         return Response(200, discovery.VERSION)
     if path in ("/api", "/apis") and aggregated:
-        body, etag = discovery.aggregated(path == "/api")
+        body, etag = discovery.aggregated(path == "/api", kube.writer.crds.all())
         return Response(200, body, {"Content-Type": discovery.AGGREGATED, "Cache-Control": "public",
                                     "Etag": f'"{etag}"', "Vary": "Accept"})
     if path == "/api":
         return Response(200, discovery.api_versions(f"{kube.host}:{kube.port}"))
     if path == "/apis":
-        return Response(200, discovery.api_group_list())
+        return Response(200, discovery.api_group_list(kube.writer.crds.all()))
     doc: dict[str, Any] | None = None
     if parts[:1] == ["api"] and len(parts) == 2:
         doc = discovery.resource_list("", parts[1])
     elif parts[:1] == ["apis"] and len(parts) == 3:
-        doc = discovery.resource_list(parts[1], parts[2])
+        doc = discovery.resource_list(parts[1], parts[2], kube.writer.crds.all())
     if doc is None:
         return Response(404, NOT_FOUND_TEXT, {"Content-Type": "text/plain; charset=utf-8",
                                               "X-Content-Type-Options": "nosniff"})
@@ -214,10 +167,14 @@ def _resource(kube: FakeKube, req: ApiRequest, a: Attributes) -> Response:
     version = parts[1] if parts[0] == "api" else parts[2]
     if a.group in REVIEW_GROUPS and version == "v1":
         return _review(kube, req, a)
-    if version not in GROUP_VERSIONS.get(a.group, ()):
+    custom = kube.writer.crds
+    if version not in GROUP_VERSIONS.get(a.group, ()) and not custom.serves(a.group, version):
         return Response(404, NOT_FOUND_TEXT, {"Content-Type": "text/plain; charset=utf-8",
                                               "X-Content-Type-Options": "nosniff"})
-    rt = BY_PATH.get((a.group, version, a.resource))
+    rt = BY_PATH.get((a.group, version, a.resource)) or custom.get(a.group, version, a.resource)
+    if rt is not None and rt.custom and a.namespace and not rt.namespaced:
+        return Response(404, NOT_FOUND_TEXT, {"Content-Type": "text/plain; charset=utf-8",
+                                              "X-Content-Type-Options": "nosniff"})
     status_sub = a.subresource == "status" and rt is not None and "status" in rt.subresources
     if rt is not None and rt.plural == "serviceaccounts" and a.subresource == "token" and req.name:
         if a.verb != "create":
@@ -246,10 +203,16 @@ def _resource(kube: FakeKube, req: ApiRequest, a: Attributes) -> Response:
                                    "the body of the request was in an unknown format - accepted media types include: "
                                    "application/json, application/yaml, application/vnd.kubernetes.protobuf", {}))
     if verb in WRITE_VERBS:
+        if kube.faults.races:
+            race = kube.faults.take_race(verb, rt.plural, rt.key, req.name)
+            if race is not None:
+                kube.concurrent_write(rt, req.namespace, req.name, race.mutate)
         hook: Callable[[WriteEvent], None] | None = kube.before_write
         if hook is not None:
             hook(WriteEvent(req.method, req.path, verb, rt.key, req.namespace, req.name, req.body,
                             req.user.name if req.user else "", req.content_type))
+    if rt.group == "events.k8s.io":
+        return events.serve_v1(kube, req, verb)
     if status_sub:
         if verb == "get":
             return kube.reader.get(req)
@@ -258,6 +221,10 @@ def _resource(kube: FakeKube, req: ApiRequest, a: Attributes) -> Response:
         if verb == "patch":
             return kube.writer.patch(req)
         raise method_not_allowed()
+    if table.wants_table(req) and not rt.custom and negotiate(req.headers.get("accept", "")) is None:
+        raise not_acceptable()  # Tables are served for custom resources only
+    if rt.custom and verb in ("get", "list") and table.wants_table(req):
+        return table.table(req, rt, kube.reader.get(req) if verb == "get" else kube.reader.list(req))
     if verb == "get":
         return kube.reader.get(req)
     if verb in ("list", "watch"):

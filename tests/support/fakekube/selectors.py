@@ -294,9 +294,11 @@ def parse_fields(s: str, rt: ResourceType) -> list[tuple[str, str, str]]:
         else:
             raise bad_request(f"invalid selector: '{s}'; can't understand '{term}'")
     for f, _, _ in out:
-        if f in ("metadata.name", "metadata.namespace") or f in rt.extra_fields:
+        if rt.custom and (f == "metadata.name" or (f == "metadata.namespace" and rt.namespaced)):
             continue
-        if rt.extra_fields:
+        if not rt.custom and (f in ("metadata.name", "metadata.namespace") or f in rt.extra_fields):
+            continue
+        if rt.extra_fields or rt.custom:
             raise bad_request(f"field label not supported: {f}")
         raise bad_request(f'"{f}" is not a known field selector: only "metadata.name", "metadata.namespace"')
     return out

@@ -13,6 +13,7 @@ import socket
 import ssl
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +25,15 @@ from . import admission as adm
 from .api import NAMESPACES, SERVICEACCOUNTS, Writer
 from .auth import Authenticator, Rule, User
 from .controllers import Options
+from .crd import default_crd, established_status
 from .decode import convert_secret
 from .defaults import default_object
+from .faults import Fault, Faults, Race
 from .listwatch import Reader
-from .request import ApiRequest, canonical, deep_copy
-from .resources import lookup
-from .router import Fault, Faults, WriteEvent
+from .request import ApiRequest, deep_copy
+from .resources import ResourceType, lookup
+from .router import WriteEvent
+from .shapes import shape
 from .store import Store
 from .tls import Pki, shared_pki
 
@@ -97,6 +101,14 @@ class RequestLog:
         with self.lock:
             self.records.clear()
 
+    def counts(self) -> Counter[tuple[str, str]]:
+        """Requests per (verb, resource), e.g. ``{("watch", "secrets"): 2}`` for "0 writes at idle" tests."""
+        with self.lock:
+            return Counter((r.verb, r.resource) for r in self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
     def __iter__(self) -> Iterator[Record]:
         with self.lock:
             return iter(list(self.records))
@@ -111,7 +123,7 @@ class FakeKube:
         self.options = options or Options(**overrides)
         self.store = Store()
         self.writer = Writer(self.store, self.options)
-        self.reader = Reader(self.store, self.options.too_large_rv_wait)
+        self.reader = Reader(self.store, self.options.too_large_rv_wait, self.options.bookmark_period)
         self.auth = Authenticator()
         self.admin: User = self.auth.add("kubernetes-admin", None, admin_token or uuid.uuid4().hex,
                                          groups=("system:masters",))
@@ -216,9 +228,72 @@ class FakeKube:
         self.faults.items.append(Fault(method.upper(), re.compile(path_regex), status, times, message, reason,
                                        retry_after, apply))
 
+    def fail(self, verb: str | None, resource: str | None, status: int, *, times: int = 1, name: str | None = None,
+             retry_after: int | None = None, message: str | None = None, reason: str | None = None,
+             apply: bool = False) -> None:
+        """Answer the next ``times`` requests with this verb (get/list/watch/create/update/patch/delete)
+        on this resource (plural ``secrets`` or ``leases.coordination.k8s.io``; None: any) with ``status``.
+
+        429 carries ``Retry-After`` (default 1 s) and ``details.retryAfterSeconds`` as the apiserver's
+        max-in-flight filter does; ``apply=True`` commits the write and only loses the answer.
+        """
+        self.faults.items.append(Fault("*", None, status, times, message, reason, retry_after, apply,
+                                       verb=verb, resource=resource, name=name))
+
+    def race_next(self, verb: str | None, resource: str | None, *, name: str | None = None, times: int = 1,
+                  mutate: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """Before the next matching write, another writer changes the stored object (a new
+        resourceVersion), so a write carrying the old resourceVersion answers 409 Conflict.
+
+        ``mutate`` edits a copy of the stored object in place (default: bump the annotation
+        ``fakekube.test/concurrent-writes``); it is the other writer's change.
+        """
+        self.faults.races.append(Race(verb, resource, name, times, mutate))
+
+    def concurrent_write(self, rt: ResourceType, namespace: str, name: str,
+                         mutate: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """Write the object behind the API's back (as another client), with a new resourceVersion."""
+        with self.store.lock:
+            cur = self.store.get(rt, namespace if rt.namespaced else "", name)
+            if cur is None:
+                return
+            new = deep_copy(cur.obj)
+            if mutate is not None:
+                mutate(new)
+            else:
+                notes = new["metadata"].setdefault("annotations", {})
+                notes["fakekube.test/concurrent-writes"] = str(int(notes.get("fakekube.test/concurrent-writes", 0)) + 1)
+            self.store.put(rt, shape(rt, new), "MODIFIED")
+
+    def drop_watches(self, resource: str | None = None) -> None:
+        """Cut every open watch on ``resource`` (a store key such as ``secrets``; None: all) mid-stream:
+        the connection closes without the chunked stream's end, as when an apiserver or LB dies."""
+        key = "*" if resource is None else resource
+        with self.store.cond:
+            self.store.drops[key] = self.store.drops.get(key, 0) + 1
+            self.store.cond.notify_all()
+
+    def install_crd(self, crd: dict[str, Any] | Path) -> dict[str, Any]:
+        """Create a CustomResourceDefinition already Established (its resource served at once).
+
+        Creating one through the API (POST .../customresourcedefinitions) is served only after
+        ``Options.crd_establish_delay``, as on a real apiserver.
+        """
+        doc = yaml.safe_load(crd.read_text()) if isinstance(crd, Path) else deep_copy(crd)
+        default_crd(doc)
+        doc["status"] = established_status(doc)
+        stored = self.seed(doc)
+        self.writer.crds.register(stored)
+        return stored
+
+    def lookup(self, api_version: str, kind: str) -> ResourceType:
+        """A built-in or served custom resource type (KeyError when not served)."""
+        rt = self.writer.crds.by_kind(api_version, kind)
+        return rt if rt is not None else lookup(api_version, kind)
+
     def seed(self, obj: dict[str, Any], *, defaults: bool = True, ensure_namespace: bool = True) -> dict[str, Any]:
         """Store an object directly (no admission/validation), as if it had been created earlier."""
-        rt = lookup(obj["apiVersion"], obj["kind"])
+        rt = self.lookup(obj["apiVersion"], obj["kind"])
         new = deep_copy(obj)
         meta = new.setdefault("metadata", {})
         with self.store.lock:
@@ -237,14 +312,14 @@ class FakeKube:
                 meta.setdefault("generation", 1)
             meta.pop("resourceVersion", None)
             existing = self.store.get(rt, meta.get("namespace", ""), meta["name"])
-            entry = self.store.put(rt, canonical(new), "MODIFIED" if existing else "ADDED")
+            entry = self.store.put(rt, shape(rt, new), "MODIFIED" if existing else "ADDED")
             if (rt is NAMESPACES and existing is None and self.options.auto_default_sa
                     and self.store.get(SERVICEACCOUNTS, meta["name"], "default") is None):
                 self.store.put(SERVICEACCOUNTS, adm.default_service_account(meta["name"]), "ADDED")
             return deep_copy(entry.obj)
 
     def get_object(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        rt = lookup(api_version, kind)
+        rt = self.lookup(api_version, kind)
         with self.store.lock:
             entry = self.store.get(rt, (namespace or "default") if rt.namespaced else "", name)
             return None if entry is None else deep_copy(entry.obj)

@@ -21,10 +21,11 @@ META_ORDER = ("name", "generateName", "namespace", "selfLink", "uid", "resourceV
               "ownerReferences", "finalizers", "managedFields")
 
 
-def stamp(meta: dict[str, Any], rv: int) -> None:
-    """Set metadata.resourceVersion keeping Go's ObjectMeta field order."""
+def stamp(meta: dict[str, Any], rv: int, *, unstructured: bool = False) -> None:
+    """Set metadata.resourceVersion keeping Go's ObjectMeta field order (sorted when unstructured)."""
     meta["resourceVersion"] = str(rv)
-    ordered = {k: meta[k] for k in META_ORDER if k in meta}
+    order = sorted(meta) if unstructured else META_ORDER
+    ordered = {k: meta[k] for k in order if k in meta}
     ordered.update({k: v for k, v in meta.items() if k not in ordered})
     meta.clear()
     meta.update(ordered)
@@ -37,10 +38,11 @@ def dumps(obj: Any) -> bytes:
 class Entry:
     """A stored object plus lazily cached encodings (full for GET, item for LIST)."""
 
-    __slots__ = ("_full", "_item", "obj")
+    __slots__ = ("_full", "_item", "keep_type", "obj")
 
-    def __init__(self, obj: dict[str, Any]) -> None:
+    def __init__(self, obj: dict[str, Any], keep_type: bool = False) -> None:
         self.obj = obj
+        self.keep_type = keep_type  # custom resources keep kind/apiVersion in list items
         self._full: bytes | None = None
         self._item: bytes | None = None
 
@@ -50,6 +52,8 @@ class Entry:
         return self._full
 
     def item(self) -> bytes:
+        if self._item is None and self.keep_type:
+            self._item = self.full()
         if self._item is None:
             self._item = dumps({k: v for k, v in self.obj.items() if k not in ("kind", "apiVersion")})
         return self._item
@@ -81,6 +85,7 @@ class Store:
         self.compacted = 0
         self.snapshots: OrderedDict[tuple[str, str, int], list[tuple[str, Entry]]] = OrderedDict()
         self.stopped = False
+        self.drops: dict[str, int] = {}  # per resource key ("*": all): bumped to drop open watches
 
     # -- reads ---------------------------------------------------------------
     def get(self, rt: ResourceType, ns: str, name: str) -> Entry | None:
@@ -108,11 +113,11 @@ class Store:
         """Store ``obj`` (ADDED or MODIFIED) with a fresh resourceVersion."""
         rv = self.next_rv()
         meta = obj["metadata"]
-        stamp(meta, rv)
+        stamp(meta, rv, unstructured=rt.custom)
         ns, name = meta.get("namespace", ""), meta["name"]
         bucket = self.data.setdefault(rt.key, {}).setdefault(ns, {})
         prev = bucket.get(name)
-        entry = Entry(obj)
+        entry = Entry(obj, rt.custom)
         bucket[name] = entry
         self._record(Event(rv, rt.key, ns, name, etype, entry, prev))
         return entry
@@ -120,12 +125,12 @@ class Store:
     def remove(self, rt: ResourceType, ns: str, name: str, final: dict[str, Any]) -> Entry:
         """Delete; the DELETED event carries the last state stamped with the deletion revision."""
         rv = self.next_rv()
-        stamp(final["metadata"], rv)
+        stamp(final["metadata"], rv, unstructured=rt.custom)
         bucket = self.data.get(rt.key, {}).get(ns, {})
         prev = bucket.pop(name, None)
         if not bucket:
             self.data.get(rt.key, {}).pop(ns, None)
-        entry = Entry(final)
+        entry = Entry(final, rt.custom)
         self._record(Event(rv, rt.key, ns, name, "DELETED", entry, prev))
         return entry
 

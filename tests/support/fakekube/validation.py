@@ -12,7 +12,9 @@ import json
 import re
 from typing import Any
 
-from .errors import FieldError, go_quote
+from . import crd as crds
+from . import events
+from .errors import FieldError, go_quote, invalid
 from .gojson import unmarshal_into_map_error
 from .resources import ResourceType
 from .selectors import label_key_errors, label_value_errors
@@ -229,3 +231,48 @@ def validate_pod_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldE
     b = json.dumps(_go_names(ns), indent=1).splitlines()
     diff = "".join(line + "\n" for line in list(difflib.unified_diff(a, b, lineterm=""))[2:])
     return [FieldError("Forbidden", "spec", detail=POD_UPDATE_MSG + diff)]
+
+
+def validate_lease(obj: dict[str, Any]) -> list[FieldError]:
+    """coordination/validation: durations positive, transitions non-negative; every field optional."""
+    spec = obj.get("spec") or {}
+    errs: list[FieldError] = []
+    if spec.get("leaseDurationSeconds") is not None and spec["leaseDurationSeconds"] <= 0:
+        errs.append(FieldError("Invalid", "spec.leaseDurationSeconds", spec["leaseDurationSeconds"],
+                               "must be greater than 0"))
+    if spec.get("leaseTransitions") is not None and spec["leaseTransitions"] < 0:
+        errs.append(FieldError("Invalid", "spec.leaseTransitions", spec["leaseTransitions"],
+                               "must be greater than or equal to 0"))
+    return errs
+
+
+def finalizer_warnings(obj: dict[str, Any]) -> list[str]:
+    """The apiserver's warning for finalizer names without a domain."""
+    return [f"metadata.finalizers: {go_quote(f)}: prefer a domain-qualified finalizer name to avoid accidental "
+            "conflicts with other finalizer writers" for f in (obj.get("metadata") or {}).get("finalizers") or []
+            if "/" not in f]
+
+
+def validate_object(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, strict: bool = False) -> None:
+    """All validation of a create (old None) or update; raises the 422."""
+    errs: list[FieldError] = validate_meta(rt, obj)
+    if old is not None:
+        errs += validate_meta_update(obj, old)
+    if rt.kind == "Secret":
+        if old is not None:
+            errs += validate_secret_update(obj, old)
+        errs += validate_secret(obj)
+    elif rt.kind == "Pod":
+        errs += validate_pod_spec(obj.get("spec") or {}, "spec")
+        if old is not None:
+            errs += validate_pod_update(obj, old)
+    elif rt.template_path is not None:
+        errs += validate_workload(rt, obj)
+    elif rt.kind == "Lease":
+        errs += validate_lease(obj)
+    elif rt.kind == "Event":
+        errs += events.validate(obj, old, strict=strict)
+    elif rt.custom:
+        errs += crds.validate(obj, rt.schema)
+    if errs:
+        raise invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), errs)
