@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from regcred.cli.options import FiniteFloatRange
 from regcred.core.errors import InputError, OperationFailed
 from regcred.core.names import validate_label
 from regcred.usecases.dryrun import DryRun
@@ -84,7 +85,7 @@ def cluster_options(*, namespaces: bool = True, dry_run: bool = True, output: bo
                              show_default=True, help="Namespaces worked on concurrently."),
             ]
         opts += [
-            click.option("--qps", "kc_qps", type=click.FloatRange(min=0), default=50.0, show_default=True,
+            click.option("--qps", "kc_qps", type=FiniteFloatRange(min=0, max=100_000), default=50.0, show_default=True,
                          help="Client-side request rate limit (0: none)."),
             click.option("--burst", "kc_burst", type=click.IntRange(min=1), default=100, show_default=True,
                          help="Requests allowed at once before --qps applies."),

@@ -1,7 +1,8 @@
 """`regcred inject SECRET`: add a pull secret to the pod specs of manifest files, offline.
 
-The work is `regcred.usecases.injection`: every input is read and edited in memory first, and with --in-place
-each changed file is replaced atomically. Otherwise the edited stream goes to stdout (JSON input stays JSON).
+The work is `regcred.usecases.injection`: every input is read and edited in memory first (the editor checks its
+output as data), and with --in-place each changed file is edited again under its directory's lock and replaced
+atomically. Otherwise the edited stream goes to stdout (JSON input stays JSON).
 Reports and warnings go to stderr.
 """
 
@@ -56,8 +57,8 @@ def inject(
         for outcome in result.skipped:
             click.echo(f"regcred: skipped {outcome.label} in {item.name}: {outcome.plan.skipped}", err=True)
     if in_place:
-        written = write_edited(edited, lambda done: click.echo(
-            f"updated {done.source.name} ({len(done.result.changed)} pod specs)", err=True))
+        written = write_edited(edited, request, lambda done: click.echo(
+            f"updated {done.source.name} ({len(done.result.changed)} pod specs)", err=True), engine=engine)
         click.echo(
             f"regcred: {changed_specs} pod specs updated in {written} of {len(edited)} files", err=True
         )

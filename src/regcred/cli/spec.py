@@ -196,20 +196,37 @@ def apply_command(files: tuple[str, ...], host_root: str | None, cluster: Cluste
 @_files_option
 @click.option("--out", "out_dir", metavar="DIR", help="Write one file per object under DIR/<namespace>/ "
               "(default: one YAML stream on stdout).")
-@click.option("--no-secrets", is_flag=True, help="Put ${VAR} placeholders in the Secrets instead of credentials.")
+@click.option("--no-secrets", is_flag=True, help="Put ${VAR} placeholders in the Secrets instead of credentials "
+              "(fill them with the commands printed on stderr).")
+@click.option("--secret-format", type=click.Choice(["secret", "external-secret"]), default="secret",
+              show_default=True, help="secret: pull Secrets; external-secret: ExternalSecrets (external-secrets.io) "
+              "that build them in the cluster from --secret-store, so no credential is in the output.")
+@click.option("--secret-store", metavar="NAME", help="The SecretStore an ExternalSecret reads the passwords from.")
+@click.option("--secret-store-kind", type=click.Choice(["SecretStore", "ClusterSecretStore"]), default="SecretStore",
+              show_default=True, help="Kind of --secret-store.")
 @click.option("--namespace", "namespaces", multiple=True, metavar="NS",
               help="A target namespace (repeatable), besides Namespace manifests and literal spec includes.")
 @click.option("--kubeconfig", metavar="PATH", help="kubeconfig, to read secretKeyRef / fromSecret Secrets.")
 @click.option("--context", metavar="NAME", help="kubeconfig context, to read secretKeyRef / fromSecret Secrets.")
-def render_command(files: tuple[str, ...], out_dir: str | None, no_secrets: bool, namespaces: tuple[str, ...],
+def render_command(files: tuple[str, ...], out_dir: str | None, no_secrets: bool, secret_format: str,
+                   secret_store: str | None, secret_store_kind: str, namespaces: tuple[str, ...],
                    kubeconfig: str | None, context: str | None) -> None:
     """Write the manifests for a GitOps repository: Secrets, ServiceAccounts, injected workloads, node DaemonSet.
 
     Secret data from passwordFrom is resolved now and written into the output, unless --no-secrets.
     """
+    from regcred.core.names import validate_subdomain
+    from regcred.core.spec.templated import SecretStoreRef
     from regcred.usecases.specs import render_specs
 
+    store = None
+    if secret_format == "external-secret":
+        if not secret_store:
+            raise InputError("--secret-format external-secret needs --secret-store NAME",
+                             hint="the SecretStore or ClusterSecretStore holding the registry passwords")
+        store = SecretStoreRef(validate_subdomain(secret_store, "--secret-store"), secret_store_kind)
+        no_secrets = True  # nothing is resolved: the store provides the passwords in the cluster
     inputs = _load_specs(files)
     with _problems():
         render_specs(inputs, ClusterOptions(kubeconfig=kubeconfig, context=context).connect, out_dir=out_dir,
-                     extra_namespaces=namespaces, placeholders=no_secrets)
+                     extra_namespaces=namespaces, placeholders=no_secrets, store=store)

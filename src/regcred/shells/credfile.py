@@ -7,7 +7,6 @@ file stays 0400) while group and other bits go, since the file holds passwords.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from regcred.core.credentials.dockerconfig import DockerConfig, Layout, dumps_file, parse
-from regcred.shells.files import atomic_write, follow_symlink, locked_directory, read_bytes, read_optional
+from regcred.shells.files import atomic_write, locked_directory, read_bytes, read_optional, write_target
 from regcred.shells.staletemps import remove_stale_temporaries
 
 
@@ -83,12 +82,19 @@ def update(
 
     The file is parsed before anything is written, so an unparseable file is refused and left untouched.
     A symlinked file is updated in its target's directory (the lock is taken there too); the link stays.
+    When the file's directory does not exist yet, the change is computed (validated) before it is created,
+    and a failure after that removes it again: a failed command leaves no directory behind.
     """
-    target = follow_symlink(path)
-    with locked_directory(target.parent) if not dry_run else contextlib.nullcontext():
+    target = write_target(path)
+    if dry_run:
         before = load_optional(path)
-        new = change(before if before is not None else empty(path))
-        if new is None or dry_run:
+        return Update(before, change(before if before is not None else empty(path)), False)
+    planned = change(empty(path)) if not target.parent.is_dir() else None
+    with locked_directory(target.parent):
+        before = load_optional(path)
+        new = planned if before is None and planned is not None else change(
+            before if before is not None else empty(path))
+        if new is None:
             return Update(before, new, False)
         remove_stale_temporaries(target)
         atomic_write(path, encode_file(new), mode=credential_mode(target))

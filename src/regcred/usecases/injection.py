@@ -1,20 +1,20 @@
 """Add a pull secret to the pod specs of manifest files, offline (`inject`).
 
-Every input is read and edited in memory first; if any of them fails to parse nothing is written. Files
-edited in place are replaced atomically and keep their mode.
+Every input is read and edited in memory first; if any of them fails to parse, or an edit cannot be made
+safely (the editor checks its output as data), nothing is written. With --in-place each changed file is read
+again and edited under its directory's lock, then replaced atomically keeping its mode, so concurrent runs on
+one file never lose each other's entries.
 """
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from regcred.core.cluster.podspec import EditRequest
-from regcred.core.errors import InputError, OperationFailed
-from regcred.shells.yamledit import StreamResult
+from regcred.core.errors import InputError
+from regcred.core.manifests.edits import StreamResult
 
 
 @dataclass(slots=True)
@@ -39,8 +39,8 @@ class EditedManifest:
 def edit_manifests(filenames: Sequence[str], request: EditRequest, *, in_place: bool = False,
                    engine: str = "auto") -> list[EditedManifest]:
     """Read every file (directories: their *.yaml/*.yml/*.json; '-': stdin) and edit each in memory."""
+    from regcred.core.manifests.streamedit import edit_stream
     from regcred.shells.manifests import expand_manifest_paths
-    from regcred.shells.yamledit import edit_stream
 
     names = expand_manifest_paths(tuple(filenames) or ("-",))
     if in_place and "-" in names:
@@ -49,16 +49,33 @@ def edit_manifests(filenames: Sequence[str], request: EditRequest, *, in_place: 
     return [EditedManifest(item, edit_stream(item.text, item.name, request, engine=engine)) for item in inputs]
 
 
-def write_edited(edited: Sequence[EditedManifest], on_written: Callable[[EditedManifest], None]) -> int:
-    """Replace each changed file (atomically, keeping its mode); `on_written` after each. The count written."""
+def write_edited(edited: Sequence[EditedManifest], request: EditRequest, on_written: Callable[[EditedManifest], None],
+                 *, engine: str = "auto") -> int:
+    """Re-edit each changed file as it is now, under its directory's lock, and replace it atomically (keeping its
+    mode); `on_written` after each with the edit actually written. The count written."""
     written = 0
     for item in edited:
         if item.changed:
-            assert item.source.path is not None  # stdin is refused with in_place
-            _write_keeping_mode(item.source.path, item.result.text)
+            done = EditedManifest(item.source, _rewrite(item.source, request, engine))
             written += 1
-            on_written(item)
+            on_written(done)
     return written
+
+
+def _rewrite(source: ManifestText, request: EditRequest, engine: str) -> StreamResult:
+    """Edit the file again as it is now, under its directory's lock (another run may have changed it)."""
+    from regcred.core.manifests.streamedit import edit_stream
+    from regcred.shells.files import rewrite_locked
+
+    assert source.path is not None  # stdin is refused with in_place
+    results: list[StreamResult] = []
+
+    def edit(data: bytes) -> bytes:
+        results.append(edit_stream(_decode(data, source.name), source.name, request, engine=engine))
+        return results[-1].text.encode("utf-8")
+
+    rewrite_locked(source.path, edit, what="manifest file")
+    return results[-1]
 
 
 def _read(name: str) -> ManifestText:
@@ -77,14 +94,3 @@ def _decode(data: bytes, name: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{name}: not UTF-8 text (byte {exc.start})", hint="nothing was written") from None
-
-
-def _write_keeping_mode(path: Path, text: str) -> None:
-    from regcred.shells.files import atomic_write
-
-    target = path.resolve()
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    except OSError as exc:
-        raise OperationFailed(f"{path}: cannot stat: {exc.strerror}") from None
-    atomic_write(target, text.encode("utf-8"), mode=mode)

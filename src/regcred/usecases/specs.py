@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 
 from regcred.core.spec.model import RegistryCredential
 from regcred.core.spec.planner import ClusterState, DesiredCredential, Plan
+from regcred.core.spec.templated import SecretStoreRef
 from regcred.shells.spec.source import Inputs
 from regcred.usecases.dryrun import DryRun
 from regcred.usecases.fanout import DEFAULT_WORKERS
@@ -52,10 +53,11 @@ def apply_specs(api: KubeApi, specs: Sequence[RegistryCredential], host_root: st
     return result, rows
 
 
-def read_cluster_state(api: KubeApi, specs: Sequence[RegistryCredential]) -> ClusterState:
-    """One LIST per kind for the whole cluster (paged), never a GET per object.
+def read_cluster_state(api: KubeApi, specs: Sequence[RegistryCredential],
+                       namespace: str | None = None) -> ClusterState:
+    """One LIST per kind for the whole cluster (paged), never a GET per object; or for one `namespace`.
 
-    Secrets: those named like a spec's secretName (field selector), plus those labelled with a spec's name
+    One namespace is the controller's unit of work (its reads come from caches). Secrets: those named like a spec's secretName (field selector), plus those labelled with a spec's name
     (Secrets a spec wrote under an earlier secretName, to clean up). Workloads: every kind a spec names.
     """
     from regcred.core.spec.planner import CREDENTIAL_LABEL
@@ -63,17 +65,22 @@ def read_cluster_state(api: KubeApi, specs: Sequence[RegistryCredential]) -> Clu
 
     secrets: dict[tuple[str, str], Obj] = {}
     for secret_name in sorted({s.secret_name for s in specs}):
-        for obj in api.iter_list("Secret", field_selector=f"metadata.name={secret_name}"):
+        for obj in api.iter_list("Secret", namespace, field_selector=f"metadata.name={secret_name}"):
             secrets[_key(obj)] = obj
     names = ",".join(sorted({s.name for s in specs}))
-    for obj in api.iter_list("Secret", label_selector=f"{CREDENTIAL_LABEL} in ({names})"):
+    for obj in api.iter_list("Secret", namespace, label_selector=f"{CREDENTIAL_LABEL} in ({names})"):
         secrets[_key(obj)] = obj
     kinds = [k for k in WORKLOAD_KINDS if any(k in s.workloads.kinds for s in specs)]
-    workloads = [obj for kind in kinds for obj in api.iter_list(kind) if not _controlled(obj)]
+    workloads = [obj for kind in kinds for obj in api.iter_list(kind, namespace) if not _controlled(obj)]
+    if namespace is None:
+        namespaces = api.list("Namespace")
+    else:
+        one = api.get_optional("Namespace", namespace)
+        namespaces = [] if one is None else [one]
     return ClusterState(
-        namespaces=api.list("Namespace"),
+        namespaces=namespaces,
         secrets=list(secrets.values()),
-        service_accounts=api.list("ServiceAccount"),
+        service_accounts=api.list("ServiceAccount", namespace),
         workloads=workloads,
     )
 
@@ -98,10 +105,12 @@ def needs_cluster(specs: Sequence[RegistryCredential]) -> bool:
 
 
 def render_specs(inputs: Inputs, connect: Callable[[], AbstractContextManager[KubeApi]] | None, *,
-                 out_dir: str | None, extra_namespaces: Sequence[str] = (), placeholders: bool = False) -> None:
+                 out_dir: str | None, extra_namespaces: Sequence[str] = (), placeholders: bool = False,
+                 store: SecretStoreRef | None = None) -> None:
     """Resolve the specs (through `connect()` only when they read cluster Secrets), render and write the manifests.
 
-    With `placeholders` no credential is read: Secrets carry ${VAR} and the cluster is never contacted.
+    With `placeholders` no credential is read: Secrets carry ${VAR} and the cluster is never contacted. With a
+    `store`, ExternalSecrets that the store fills replace the Secrets (no credential is read either).
     """
     from regcred.shells.spec.render import render, write_rendered
     from regcred.shells.spec.source import require_specs
@@ -112,5 +121,5 @@ def render_specs(inputs: Inputs, connect: Callable[[], AbstractContextManager[Ku
             desired = resolve_specs(specs, api)
     else:
         desired = resolve_specs(specs, None, placeholders=placeholders)
-    rendered = render(desired, inputs, extra_namespaces=extra_namespaces, placeholders=placeholders)
-    write_rendered(rendered, out_dir, placeholders=placeholders)
+    rendered = render(desired, inputs, extra_namespaces=extra_namespaces, placeholders=placeholders, store=store)
+    write_rendered(rendered, out_dir, placeholders=placeholders, external=store is not None)

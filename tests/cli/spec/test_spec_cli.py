@@ -100,11 +100,13 @@ def test_render_no_secrets_uses_placeholders_and_writes_files(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     secret_file = out / "team-a" / "secret-harbor.yaml"
     text = secret_file.read_text()
-    assert "tok-123" not in text and "${HARBOR_TOKEN}" in text
+    assert "tok-123" not in text and "${REGCRED_AUTH_HARBOR_0}" in text
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
     secret = yaml.safe_load(text)
-    assert json.loads(secret["stringData"][".dockerconfigjson"]) == {
-        "auths": {"r.example.com": {"username": "robot", "password": "${HARBOR_TOKEN}"}}}
+    assert json.loads(secret["stringData"][".dockerconfigjson"]) == {  # the kubelet reads auth: base64 USER:PASSWORD
+        "auths": {"r.example.com": {"username": "robot", "auth": "${REGCRED_AUTH_HARBOR_0}"}}}
+    assert ("note:   export REGCRED_AUTH_HARBOR_0=\"$(printf '%s:%s' robot \"${HARBOR_TOKEN}\" | base64 | tr -d '\\n')\""
+            in result.stderr)
     assert (out / "team-a" / "serviceaccount-default.yaml").exists()
     assert (out / "kube-system" / "daemonset-regcred-node-harbor.yaml").exists()
     assert not any("tok-123" in p.read_text() for p in out.rglob("*.yaml"))

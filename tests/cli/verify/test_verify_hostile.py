@@ -51,6 +51,13 @@ def test_timeout_must_be_a_finite_number_of_seconds(value: str) -> None:
         assert_clean_error(result, 2, "--timeout")
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
+def test_qps_must_be_a_finite_rate(value: str) -> None:
+    """Every cluster command shares --qps: a NaN rate would make the token bucket wait forever or never."""
+    result = run_regcred("sa", "attach", "pull", "--qps", value)
+    assert_clean_error(result, 2, "--qps")
+
+
 def test_bad_keys_in_a_file_are_their_own_rows_and_the_others_are_checked(
         serve: Callable[[Route], FakeServer], tmp_path: Path) -> None:
     good = serve(basic_registry())

@@ -15,7 +15,7 @@ import yaml
 
 from regcred.core.cluster.podspec import EditRequest, RegistryScope, apply_plan, find_pod_specs, plan_spec
 from regcred.core.errors import InputError
-from regcred.shells.yamledit import edit_stream
+from regcred.core.manifests.streamedit import edit_stream
 from tests.support.workloadtexts import (
     ANCHORED,
     CRONJOB,

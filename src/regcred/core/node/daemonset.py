@@ -16,7 +16,7 @@ from typing import Any
 from regcred.core.credentials.pullsecret import KEY_DOCKERCONFIGJSON, MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from regcred.core.node.kubeletflags import DEFAULT_ROOT_DIR
 
-DEFAULT_IMAGE = "ghcr.io/regcred/regcred-node:0.1.0"
+DEFAULT_IMAGE = "ghcr.io/regcred/regcred:0.1.0"  # one image for the node DaemonSet and the controller (./dev image)
 DEFAULT_NAME = "regcred-node"
 HOST_ROOT = "/host"
 SECRET_DIR = "/secret"

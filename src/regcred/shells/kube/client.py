@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,8 @@ class KubeApi:
         self.default_namespace = namespace
         self.bucket = TokenBucket(qps, burst)
         self.requests = RequestCounter()
+        # Called after every request with (verb, HTTP status or None): the controller's metrics.
+        self.observer: Callable[[str, int | None], None] | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -118,8 +120,10 @@ class KubeApi:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
+        code: int | None = None  # None: no answer (the observer's "<error>")
         try:
             response = self.http.request(method, path, params=params, json=body, headers=headers)
+            code = response.status_code
         except httpx.TimeoutException as exc:
             raise KubeUnreachable(f"cannot reach the Kubernetes API at {self.server}: timed out ({type(exc).__name__})",
                                   hint="check the network, the server address and --context") from None
@@ -136,6 +140,9 @@ class KubeApi:
                 raise KubeConfigError(f"cannot read the kubeconfig's credentials: {why}",
                                       hint="check the token file the kubeconfig names") from None
             raise
+        finally:
+            if self.observer is not None:
+                self.observer(_verb(method, name), code)
         if response.status_code >= 400:
             try:
                 decoded: Any = response.json()
@@ -221,11 +228,12 @@ class KubeApi:
         return replaced
 
     def patch(self, kind: str, name: str, namespace: str | None, patch: Any, *, patch_type: str = "merge",
-              dry_run: bool = False) -> dict[str, Any]:
-        """PATCH with patch_type json | merge | strategic."""
+              dry_run: bool = False, subresource: str | None = None) -> dict[str, Any]:
+        """PATCH with patch_type json | merge | strategic; `subresource="status"` writes a custom resource's status."""
         rt = resource_type(kind)
+        path = rt.item_path(name, namespace) + (f"/{subresource}" if subresource else "")
         patched: dict[str, Any] = self.request(
-            "PATCH", rt.item_path(name, namespace), rt=rt, name=name, namespace=namespace,
+            "PATCH", path, rt=rt, name=name, namespace=namespace,
             params=_write_params(dry_run), body=patch, content_type=PATCH_CONTENT_TYPES[patch_type],
         )
         return patched

@@ -53,6 +53,9 @@ RESOURCES: dict[str, ResourceType] = {
         ResourceType("ReplicaSet", "apps/v1", "replicasets"),
         ResourceType("Job", "batch/v1", "jobs"),
         ResourceType("CronJob", "batch/v1", "cronjobs"),
+        ResourceType("Lease", "coordination.k8s.io/v1", "leases"),
+        ResourceType("RegistryCredential", "regcred.dev/v1alpha1", "registrycredentials", namespaced=False),
+        ResourceType("Event", "events.k8s.io/v1", "events"),
     )
 }
 

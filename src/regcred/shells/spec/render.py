@@ -2,7 +2,7 @@
 
 Target namespaces come from Namespace manifests (their labels feed the selector), `--namespace`, the
 namespaces of the given manifests and the literal names of `spec.namespaces.include`. Given workload
-manifests are edited in their own text by `regcred inject`'s editor (`shells.yamledit`), so comments, key
+manifests are edited in their own text by `regcred inject`'s editor (`core.manifests.streamedit`), so comments, key
 order and quoting survive and an untouched document is written byte for byte; given ServiceAccount
 manifests get merged lists through a comment-keeping round trip.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import glob as globmod
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +22,25 @@ import click
 from regcred.core.cluster.podspec import EditRequest, RegistryScope, find_pod_specs
 from regcred.core.cluster.serviceaccounts import ADDED_ANNOTATION, plan_attach
 from regcred.core.credentials.pullsecret import KEY_DOCKERCONFIGJSON
+from regcred.core.errors import InputError
+from regcred.core.names import validate_label, validate_subdomain
 from regcred.core.spec.planner import DesiredCredential, new_secret
+from regcred.core.spec.templated import (
+    SecretStoreRef,
+    envsubst_command,
+    export_command,
+    external_secret,
+    placeholder_payload,
+    templated_registries,
+)
 
 NODE_NAMESPACE = "kube-system"
 RESOLVED_NOTE = ("# Rendered by regcred: Secret data was resolved from passwordFrom at render time.\n"
                  "# This output holds registry credentials: keep it out of repositories that must not.\n")
-PLACEHOLDER_NOTE = ("# Rendered by regcred --no-secrets: Secrets carry ${VAR} placeholders, not credentials.\n"
-                    "# Fill them before applying, e.g. envsubst < file | kubectl apply -f -\n")
+PLACEHOLDER_NOTE = ("# Rendered by regcred --no-secrets: each registry's auth is a placeholder, not a credential.\n"
+                    "# Fill it with the export and envsubst commands regcred printed (envsubst WITH its variable\n"
+                    "# list: a bare envsubst also empties every other $word); see docs/render.md.\n")
+EXTERNAL_NOTE = "# Rendered by regcred --secret-format external-secret: no credential here; ESO builds the Secret.\n"
 
 
 # Where each runtime keeps the config `node install --runtime R` edits: mounted into the node DaemonSet.
@@ -37,7 +50,7 @@ RUNTIME_DIRS = {"containerd": "/etc/containerd", "crio": "/etc/crio", "k3s": "/e
 
 @dataclass(frozen=True, slots=True)
 class RenderedObject:
-    path: str  # relative: <namespace>/<kind>-<name>.yaml
+    path: str  # relative: <namespace>/<kind>-<name>.yaml, built by object_path from validated names
     obj: dict[str, Any]
     text: str | None = None  # a given manifest's own (edited) text; None: dump `obj`
 
@@ -46,6 +59,25 @@ class RenderedObject:
 class Rendered:
     objects: list[RenderedObject] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+_KIND = re.compile(r"\A[A-Za-z][A-Za-z0-9]{0,62}\Z")
+
+
+def object_path(namespace: str, kind: str, name: str, source: str = "") -> str:
+    """`<namespace>/<kind>-<name>.yaml` from names checked by the API server's own rules, so never `..` or `/`.
+
+    Why: the names come from manifests; a Deployment named `../../x` must not pick where a file goes.
+    """
+    where = f"{source}: " if source else ""
+    try:
+        validate_label(namespace, "namespace")
+        validate_subdomain(name, kind)
+    except InputError as exc:
+        raise InputError(f"{where}{exc.message}", hint="nothing was written") from None
+    if not _KIND.match(kind):
+        raise InputError(f"{where}invalid kind {kind!r}: not a Kubernetes kind name", hint="nothing was written")
+    return f"{namespace}/{kind.lower()}-{name}.yaml"
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
@@ -72,16 +104,44 @@ def _namespaces(desired: Sequence[DesiredCredential], manifests: Sequence[tuple[
 
 
 def placeholder_secret(desired: DesiredCredential, namespace: str) -> dict[str, Any]:
-    """The Secret with its payload as stringData text holding ${VAR} placeholders (no auth field)."""
+    """The Secret with its payload as stringData text whose `auth` fields are ${VAR} placeholders."""
     obj = new_secret(desired, namespace, desired.spec.name)
     obj.pop("data", None)
-    obj["stringData"] = {KEY_DOCKERCONFIGJSON: desired.payload.decode("utf-8")}
+    obj["stringData"] = {KEY_DOCKERCONFIGJSON: placeholder_payload(templated_registries(desired.spec))}
     return obj
 
 
+@dataclass(frozen=True, slots=True)
+class SecretForm:
+    """How a pull Secret is rendered: with credentials, with placeholders, or as an ExternalSecret."""
+
+    placeholders: bool = False
+    store: SecretStoreRef | None = None  # set: an ExternalSecret reading this store
+
+
+def _pull_secret(desired: DesiredCredential, namespace: str, form: SecretForm) -> RenderedObject:
+    if form.store is not None:
+        secret = new_secret(desired, namespace, desired.spec.name)
+        obj = external_secret(desired.spec, namespace, form.store, metadata=secret["metadata"])
+        return RenderedObject(object_path(namespace, "ExternalSecret", desired.spec.secret_name), obj)
+    obj = placeholder_secret(desired, namespace) if form.placeholders else new_secret(desired, namespace,
+                                                                                       desired.spec.name)
+    return RenderedObject(object_path(namespace, "Secret", desired.spec.secret_name, desired.spec.source), obj)
+
+
+def _fill_notes(desired: Sequence[DesiredCredential]) -> list[str]:
+    """The commands that fill the placeholders: one export per registry, then envsubst with exactly those names."""
+    registries = [reg for d in desired for reg in templated_registries(d.spec)]
+    if not registries:
+        return []
+    return (["fill the placeholders, then apply (each variable is base64 of USER:PASSWORD):"]
+            + [f"  {export_command(reg)}" for reg in registries] + [f"  {envsubst_command(registries)}"])
+
+
 def render(desired: Sequence[DesiredCredential], inputs: Any, *, extra_namespaces: Sequence[str] = (),
-           placeholders: bool = False) -> Rendered:
+           placeholders: bool = False, store: SecretStoreRef | None = None) -> Rendered:
     out = Rendered()
+    form = SecretForm(placeholders and store is None, store)
     manifests: list[tuple[str, dict[str, Any]]] = list(inputs.manifests)
     namespaces = _namespaces(desired, manifests, extra_namespaces)
     targets: dict[str, list[DesiredCredential]] = {}
@@ -97,7 +157,7 @@ def render(desired: Sequence[DesiredCredential], inputs: Any, *, extra_namespace
         if not any(d in specs for specs in targets.values()):
             out.notes.append(f"{d.spec.name}: no target namespace is known, so no namespace Secret is written "
                              "(give --namespace NS, Namespace manifests, or literal names in namespaces.include)")
-        if placeholders:
+        if placeholders or store is not None:
             out.notes += [f"{d.spec.name}: {r.path}: fromSecret {r.from_secret.namespace}/{r.from_secret.name} "
                           "is left out of the Secrets (--no-secrets cannot render it)"
                           for r in d.spec.registries if r.from_secret is not None]
@@ -107,11 +167,12 @@ def render(desired: Sequence[DesiredCredential], inputs: Any, *, extra_namespace
             if (ns, d.spec.secret_name) in written:
                 continue
             written.add((ns, d.spec.secret_name))
-            secret = placeholder_secret(d, ns) if placeholders else new_secret(d, ns, d.spec.name)
-            out.objects.append(RenderedObject(f"{ns}/secret-{d.spec.secret_name}.yaml", secret))
+            out.objects.append(_pull_secret(d, ns, form))
     _service_accounts(out, targets, manifests, inputs.text_of)
     _workloads(out, targets, manifests, inputs.text_of)
-    _nodes(out, desired, placeholders, written)
+    _nodes(out, desired, form, written)
+    if form.placeholders:
+        out.notes += _fill_notes(desired)
     return out
 
 
@@ -141,13 +202,14 @@ def _service_accounts(out: Rendered, targets: dict[str, list[DesiredCredential]]
             text = text_of(original) if original is not None else None
             if text is not None and changed:
                 text = _edited_service_account_text(text, sa)
-            out.objects.append(RenderedObject(f"{ns}/serviceaccount-{name}.yaml", sa, text))
+            out.objects.append(RenderedObject(object_path(ns, "ServiceAccount", name), sa, text))
 
 
 def _edited_service_account_text(text: str, sa: dict[str, Any]) -> str | None:
     """The given ServiceAccount's text with the merged list and annotation, comments, order and layout kept."""
-    from regcred.shells.yamledit import looks_like_json
-    from regcred.shells.yamlroundtrip import roundtrip_yaml
+    from regcred.core.manifests.editcheck import parse_stream
+    from regcred.core.manifests.edits import looks_like_json
+    from regcred.core.manifests.roundtrip import RoundTripFailed, roundtrip_yaml
 
     if looks_like_json(text):
         return None  # JSON: written as YAML from the object
@@ -165,19 +227,27 @@ def _edited_service_account_text(text: str, sa: dict[str, Any]) -> str | None:
             meta["annotations"] = CommentedMap()
         meta["annotations"][ADDED_ANNOTATION] = sa["metadata"]["annotations"][ADDED_ANNOTATION]
 
-    return roundtrip_yaml(text, edit)
+    try:
+        edited = roundtrip_yaml(text, edit)
+    except RoundTripFailed:
+        return None  # a layout only libyaml reads: written as YAML from the object
+    try:  # the text must read back as exactly the merged object, or the object is written instead
+        return edited if parse_stream(edited) == [sa] else None
+    except ValueError:
+        return None
 
 
 def _workloads(out: Rendered, targets: dict[str, list[DesiredCredential]],
                manifests: Sequence[tuple[str, dict[str, Any]]], text_of: Any) -> None:
     """Every given workload manifest: injected where a spec targets it, byte for byte otherwise."""
-    from regcred.shells.yamledit import edit_stream
+    from regcred.core.manifests.streamedit import edit_stream
 
     for source, obj in manifests:
         if not any(True for _ in find_pod_specs(obj)):
             continue
-        kind, name = str(obj.get("kind")), _meta(obj).get("name")
+        kind, name = str(obj.get("kind")), str(_meta(obj).get("name"))
         ns = str(_meta(obj).get("namespace") or "default")
+        path = object_path(ns, kind, name, source)
         specs = [d for d in targets.get(ns, []) if d.spec.workloads.enabled and kind in d.spec.workloads.kinds]
         text = text_of(obj)
         if text is None:  # could not be split from its stream: edited as data (the old way), said so
@@ -189,14 +259,14 @@ def _workloads(out: Rendered, targets: dict[str, list[DesiredCredential]],
         for d in specs:
             scope = RegistryScope(d.registry_keys()) if d.spec.workloads.match_registries else RegistryScope()
             edited = edit_stream(edited, source, EditRequest(d.spec.secret_name, scope)).text
-        out.objects.append(RenderedObject(f"{ns}/{kind.lower()}-{name}.yaml", obj, edited))
+        out.objects.append(RenderedObject(path, obj, edited))
         if edited == text:
             why = "no spec targets its namespace or kind" if not specs else (
                 "no image from the spec's registries, or it already has the secret")
             out.notes.append(f"{source}: {kind}/{name}: written unchanged ({why})")
 
 
-def _nodes(out: Rendered, desired: Sequence[DesiredCredential], placeholders: bool,
+def _nodes(out: Rendered, desired: Sequence[DesiredCredential], form: SecretForm,
            written: set[tuple[str, str]]) -> None:
     from regcred.core.node.daemonset import DEFAULT_IMAGE, daemonset_manifest
 
@@ -205,9 +275,7 @@ def _nodes(out: Rendered, desired: Sequence[DesiredCredential], placeholders: bo
             continue
         if (NODE_NAMESPACE, d.spec.secret_name) not in written:
             written.add((NODE_NAMESPACE, d.spec.secret_name))
-            secret = placeholder_secret(d, NODE_NAMESPACE) if placeholders else new_secret(d, NODE_NAMESPACE,
-                                                                                            d.spec.name)
-            out.objects.append(RenderedObject(f"{NODE_NAMESPACE}/secret-{d.spec.secret_name}.yaml", secret))
+            out.objects.append(_pull_secret(d, NODE_NAMESPACE, form))
         ds = daemonset_manifest(secret=d.spec.secret_name, namespace=NODE_NAMESPACE, image=DEFAULT_IMAGE,
                                 name=f"regcred-node-{d.spec.name}"[:63], root_dir=d.spec.nodes.root_dir)
         runtimes = tuple(dict.fromkeys(d.spec.nodes.runtimes))
@@ -215,7 +283,7 @@ def _nodes(out: Rendered, desired: Sequence[DesiredCredential], placeholders: bo
             _with_runtimes(ds, d.spec.nodes.root_dir, runtimes)
             out.notes.append(f"{d.spec.name}: the node DaemonSet also writes the config of {', '.join(runtimes)}; "
                              "a runtime reads it at start: restart it on each node after the first sync")
-        out.objects.append(RenderedObject(f"{NODE_NAMESPACE}/daemonset-regcred-node-{d.spec.name}.yaml", ds))
+        out.objects.append(RenderedObject(object_path(NODE_NAMESPACE, "DaemonSet", f"regcred-node-{d.spec.name}"), ds))
 
 
 def _with_runtimes(ds: dict[str, Any], root_dir: str, runtimes: Sequence[str]) -> None:
@@ -235,14 +303,19 @@ def _with_runtimes(ds: dict[str, Any], root_dir: str, runtimes: Sequence[str]) -
         container["volumeMounts"].append({"name": f"runtime-{runtime}", "mountPath": f"{HOST_ROOT}{path}"})
 
 
-def write_rendered(rendered: Rendered, out_dir: str | None, *, placeholders: bool) -> None:
+def _is_secret(item: RenderedObject) -> bool:
+    return item.obj.get("kind") in ("Secret", "ExternalSecret")
+
+
+def write_rendered(rendered: Rendered, out_dir: str | None, *, placeholders: bool, external: bool = False) -> None:
     """One YAML stream on stdout, or one file per object under out_dir (Secrets with mode 0600)."""
-    from regcred.shells.files import atomic_write
+    from regcred.shells.files import created_directory, write_confined
     from regcred.shells.manifests import dump_yaml
 
-    note = PLACEHOLDER_NOTE if placeholders else RESOLVED_NOTE
+    note = EXTERNAL_NOTE if external else PLACEHOLDER_NOTE if placeholders else RESOLVED_NOTE
     for line in rendered.notes:
         click.echo(f"note: {line}", err=True)
+
     def text(item: RenderedObject) -> str:
         body = item.text if item.text is not None else dump_yaml(item.obj)
         return body if body.endswith("\n") else body + "\n"
@@ -251,10 +324,13 @@ def write_rendered(rendered: Rendered, out_dir: str | None, *, placeholders: boo
         click.echo(note + "".join(f"---\n{text(item)}" for item in rendered.objects), nl=False)
     else:
         root = Path(out_dir)
-        for item in rendered.objects:
-            secret = item.obj.get("kind") == "Secret"
-            atomic_write(root / item.path, ((note if secret else "") + text(item)).encode(),
-                         mode=0o600 if secret else 0o644)
+        files = [(item.path, ((note if _is_secret(item) else "") + text(item)).encode(),
+                  0o600 if _is_secret(item) and not external else 0o644) for item in rendered.objects]
+        for path, data, mode in files:  # every place checked before the first file is written
+            write_confined(root, path, data, mode=mode, check_only=True)
+        with created_directory(root):
+            for path, data, mode in files:
+                write_confined(root, path, data, mode=mode)
         click.echo(f"wrote {len(rendered.objects)} file(s) under {root}", err=True)
     secrets = sum(1 for item in rendered.objects if item.obj.get("kind") == "Secret")
     if secrets:

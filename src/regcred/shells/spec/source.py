@@ -20,6 +20,7 @@ from regcred.core.errors import ConfigFormatError, InputError
 from regcred.core.names import env_var_label
 from regcred.core.spec.model import PasswordFrom, Registry, RegistryCredential, SpecInvalid, parse_documents
 from regcred.core.spec.planner import DesiredCredential, payload_from_entries
+from regcred.core.spec.templated import placeholder_name
 from regcred.shells.files import read_bytes
 
 # (namespace, name) -> the Secret object, or None when it does not exist.
@@ -101,7 +102,7 @@ def load_specs(paths: str | Path | Sequence[str | Path]) -> list[RegistryCredent
 
 def _chunks(text: str, documents: list[Any]) -> list[str]:
     """Document texts aligned with the parsed documents, or [] when they cannot be (then render re-dumps)."""
-    from regcred.shells.yamledit import looks_like_json
+    from regcred.core.manifests.edits import looks_like_json
 
     if looks_like_json(text):
         return [text] if len(documents) == 1 else []
@@ -117,14 +118,6 @@ def require_specs(inputs: Inputs) -> list[RegistryCredential]:
         raise InputError("no RegistryCredential document in the given files",
                          hint="give -f with a file holding `kind: RegistryCredential` (see `regcred spec schema`)")
     return inputs.specs
-
-
-def placeholder_name(spec: RegistryCredential, registry: Registry, index: int) -> str:
-    """The ${VAR} a rendered file carries instead of a password: the env variable's own name when there is one."""
-    source = registry.password_from
-    if source is not None and source.env is not None:
-        return source.env
-    return re.sub(r"[^A-Z0-9]+", "_", f"REGCRED_{spec.name}_{index}".upper()).strip("_")
 
 
 def read_password(source: PasswordFrom, where: str, read_secret: SecretReader | None) -> str:

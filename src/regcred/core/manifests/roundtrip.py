@@ -2,7 +2,7 @@
 
 YAML goes through ruamel.yaml (comments, quoting and anchors kept, the file's list indentation guessed);
 JSON is decoded and re-dumped with the document's indentation and line endings. Slower than the text
-edits of yamledit (~18 s for 4,000 documents), so used only for the documents that need it.
+edits of core.manifests.streamedit (~18 s for 4,000 documents), so used only for the documents that need it.
 """
 
 from __future__ import annotations
@@ -21,8 +21,12 @@ from regcred.core.cluster.podspec import (
     pull_secret_names,
 )
 from regcred.core.errors import InputError
+from regcred.core.manifests.edits import SpecOutcome, StreamResult, apply_replacements, line_ending
 from regcred.core.safeload import check_json_depth, check_yaml
-from regcred.shells.yamledit import SpecOutcome, StreamResult, apply_replacements, line_ending
+
+
+class RoundTripFailed(ValueError):
+    """ruamel refuses a document libyaml accepted."""
 
 
 def roundtrip_document(doc_text: str, request: EditRequest, is_json: bool) -> tuple[str, list[SpecOutcome]]:
@@ -57,8 +61,12 @@ def roundtrip_document(doc_text: str, request: EditRequest, is_json: bool) -> tu
 
 def roundtrip_yaml(doc_text: str, edit: Callable[[Any], None]) -> str:
     """One YAML document loaded with ruamel (comments, quoting, anchors kept), edited in place by `edit`, and
-    dumped with the file's list indentation, line endings and final newline."""
+    dumped with the file's list indentation, line endings and final newline.
+
+    RoundTripFailed when ruamel (YAML 1.2) reads the text differently from libyaml (YAML 1.1: NEL, U+2028).
+    """
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
     yaml_rt = YAML()
     yaml_rt.preserve_quotes = True
@@ -67,7 +75,10 @@ def roundtrip_yaml(doc_text: str, edit: Callable[[Any], None]) -> str:
     check_yaml(text, "a YAML document")  # ruamel has no depth or alias bound of its own
     offset = _guess_dash_offset(text)
     yaml_rt.indent(mapping=2, sequence=offset + 2, offset=offset)
-    data = yaml_rt.load(text)
+    try:
+        data = yaml_rt.load(text)
+    except YAMLError as exc:
+        raise RoundTripFailed(f"the round-trip editor cannot read it: {str(exc).splitlines()[0]}") from None
     _keep_anchors(data)
     edit(data)
     buffer = io.StringIO()

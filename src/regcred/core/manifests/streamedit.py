@@ -5,7 +5,7 @@ minimal text insertion (a new `imagePullSecrets` block at the spec's indentation
 `[]` -> `[{name: S}]`, a changed `serviceAccountName` scalar). Comments, key order and quoting of every
 other line stay byte-identical, and documents without an edit are copied verbatim. Documents with an
 unusual layout (anchors/aliases, a null `imagePullSecrets`, an empty flow mapping) fall back to a
-round-trip of that document alone (yamlroundtrip: ruamel.yaml, or a json re-dump for JSON). ruamel
+round-trip of that document alone (core.manifests.roundtrip: ruamel.yaml, or a json re-dump for JSON). ruamel
 round-trips 4,000 documents in ~18 s; the fast path needs ~1 s.
 """
 
@@ -15,7 +15,6 @@ import gc
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +27,15 @@ from regcred.core.cluster.podspec import (
     pod_spec_path,
 )
 from regcred.core.errors import InputError
+from regcred.core.manifests.editcheck import EditMismatch, check_edit
+from regcred.core.manifests.edits import (
+    SpecOutcome,
+    StreamResult,
+    apply_replacements,
+    line_ending,
+    looks_like_json,
+)
+from regcred.core.manifests.roundtrip import RoundTripFailed, edit_json_stream, roundtrip_document
 
 _ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s,\[{:?-])[&*][A-Za-z0-9_]", re.MULTILINE)
 ENGINES = ("auto", "text", "ruamel")
@@ -37,51 +45,56 @@ class _Unsupported(Exception):
     """This document's layout is not one the text editor handles: round-trip it instead."""
 
 
-@dataclass(frozen=True, slots=True)
-class SpecOutcome:
-    """What happened to one pod spec: its object, the plan, and which editor applied it."""
-
-    label: str
-    plan: SpecPlan
-    editor: str = ""
-
-
-@dataclass(slots=True)
-class StreamResult:
-    text: str
-    outcomes: list[SpecOutcome] = field(default_factory=list)
-
-    @property
-    def changed(self) -> list[SpecOutcome]:
-        return [o for o in self.outcomes if o.plan.changes]
-
-    @property
-    def skipped(self) -> list[SpecOutcome]:
-        return [o for o in self.outcomes if o.plan.skipped]
-
-
-def looks_like_json(text: str) -> bool:
-    stripped = text.lstrip()
-    return stripped.startswith(("{", "["))
-
-
 def edit_stream(text: str, source: str, request: EditRequest, *, engine: str = "auto") -> StreamResult:
-    """Add the secret to every pod spec of a stream; raises InputError (nothing edited) on invalid input."""
+    """Add the secret to every pod spec of a stream; raises InputError (nothing edited) on invalid input.
+
+    The result is checked as data (editcheck): a text edit that would change anything but the added entries
+    is redone by the round-trip editor, and refused when that does not pass either. A stream whose lines end
+    in a lone CR (old Mac style) is edited as LF and given back its CRs.
+    """
+    cr_only = "\r" in text and "\n" not in text
+    work = text.replace("\r", "\n") if cr_only else text
     # The node graph of a large stream is acyclic and short-lived: the cyclic GC would only rescan it.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _edit_stream(text, source, request, engine)
+        result = _checked_edit(work, source, request, engine)
+        result.input_nodes = []  # checked: the node graph is not needed any more
     finally:
         if was_enabled:
             gc.enable()
+    if result.text == work:
+        result.text = text
+    elif cr_only:
+        result.text = result.text.replace("\n", "\r")
+    return result
+
+
+def _checked_edit(text: str, source: str, request: EditRequest, engine: str) -> StreamResult:
+    try:
+        result = _edit_stream(text, source, request, engine)
+        if result.text == text:
+            return result
+        check_edit(text, result.text, request, result.input_nodes)
+        return result
+    except (EditMismatch, RoundTripFailed) as exc:
+        problem = str(exc)
+        retry = engine == "auto" and not isinstance(exc, RoundTripFailed)
+    if retry:
+        try:
+            result = _edit_stream(text, source, request, "ruamel")
+            check_edit(text, result.text, request, result.input_nodes)
+            return result
+        except (EditMismatch, RoundTripFailed) as exc:
+            problem = str(exc)
+    raise InputError(f"{source}: cannot add the entries safely: {problem}",
+                     hint="nothing was written; edit this file by hand or re-format it (kubectl's YAML style)")
 
 
 def _edit_stream(text: str, source: str, request: EditRequest, engine: str) -> StreamResult:
     import yaml
 
     from regcred.core.safeload import compose_all
-    from regcred.shells.yamlroundtrip import edit_json_stream, roundtrip_document
 
     is_json = looks_like_json(text)
     roots: list[Any] = []
@@ -100,7 +113,7 @@ def _edit_stream(text: str, source: str, request: EditRequest, engine: str) -> S
         raise InputError(f"{source}: document {len(roots) + 1}: invalid YAML: {exc}") from None
     for number, root in enumerate(roots, 1):
         _refuse_duplicate_keys(root, source, number)
-    result = StreamResult(text)
+    result = StreamResult(text, input_nodes=roots)
     replacements: list[tuple[int, int, str]] = []
     for root in roots:
         if not isinstance(root, yaml.MappingNode):
@@ -129,19 +142,6 @@ def _edit_stream(text: str, source: str, request: EditRequest, engine: str) -> S
             result.outcomes.extend(outcomes)
     result.text = apply_replacements(text, replacements)
     return result
-
-
-def apply_replacements(text: str, replacements: list[tuple[int, int, str]]) -> str:
-    if not replacements:
-        return text
-    pieces: list[str] = []
-    cursor = 0
-    for start, end, new in sorted(replacements, key=lambda r: (r[0], r[1])):
-        pieces.append(text[cursor:start])
-        pieces.append(new)
-        cursor = end
-    pieces.append(text[cursor:])
-    return "".join(pieces)
 
 
 # --- reading composed nodes -------------------------------------------------------------------------
@@ -283,12 +283,6 @@ def _content_end(node: Any) -> int:
             node = node.value[-1]
         else:
             return int(node.end_mark.index)
-
-
-def line_ending(text: str) -> str:
-    """The stream's line ending: new lines follow the first line's (CRLF files stay CRLF)."""
-    first = text.find("\n")
-    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
 def _indent(text: str, node: Any) -> str:

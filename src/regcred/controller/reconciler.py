@@ -1,0 +1,151 @@
+"""Reconcile one (RegistryCredential, namespace) key from the caches, through `regcred apply`'s use cases.
+
+Why one namespace per key: a work item stays small (one plan, at most a Secret write and a ServiceAccount
+patch), keys de-duplicate in the work queue, and a failure retries only its namespace. The plan is the same
+core planner over the same objects `regcred apply` would list, restricted to the namespace; the writes are
+the same conditional writes (`usecases.specapply`), so after convergence `regcred plan` exits 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from regcred.controller.cachedapi import Cache, CachedApi
+from regcred.core.controller.keys import Key
+from regcred.core.objects import is_terminating, metadata
+from regcred.core.spec.model import NamespaceTargets, RegistryCredential
+from regcred.usecases.kubeapi import KubeApi, Obj
+from regcred.usecases.rows import RowStatus, TargetResult
+
+WRITTEN = frozenset({RowStatus.CREATED, RowStatus.UPDATED, RowStatus.DELETED, RowStatus.ATTACHED,
+                     RowStatus.DETACHED})
+MATCH_NOTHING = NamespaceTargets(include=(), exclude=(), selector=None)  # a spec being deleted: undo it all
+
+
+@dataclass(frozen=True, slots=True)
+class Forbidden:
+    """A 403: the verb and resource the controller's identity lacks (for the Degraded condition)."""
+
+    verb: str
+    resource: str
+    namespace: str | None
+
+    def __str__(self) -> str:
+        where = f" in namespace {self.namespace}" if self.namespace else " cluster-wide"
+        return f"cannot {self.verb} {self.resource}{where}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileResult:
+    """What one reconcile did: its rows, why it did nothing, and what failed (one line each, no secrets)."""
+
+    key: Key
+    rows: tuple[TargetResult, ...] = ()
+    skipped: str = ""
+    errors: tuple[str, ...] = ()
+    forbidden: tuple[Forbidden, ...] = ()
+    not_owned: tuple[str, ...] = ()  # Secrets of the spec's name regcred does not own: left alone
+    waiting: bool = False  # e.g. the `default` ServiceAccount is not there yet: the next event will bring it
+    targeted: bool = False  # the spec selects the namespace (else the reconcile only cleaned up)
+    covered: int = 0  # ServiceAccounts in the namespace carrying the spec's entry afterwards
+
+    @property
+    def writes(self) -> int:
+        return sum(1 for r in self.rows if r.status in WRITTEN)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors or self.forbidden or self.not_owned)
+
+
+def parse_spec(obj: Obj) -> RegistryCredential:
+    """A cached RegistryCredential object as the typed spec (SpecInvalid when it is not valid)."""
+    from regcred.core.spec.model import parse_document
+
+    return parse_document(obj, f"RegistryCredential {metadata(obj).get('name')}")
+
+
+def reconcile(api: KubeApi, caches: Mapping[str, Cache], key: Key) -> ReconcileResult:
+    """Bring one namespace to one spec (and the specs sharing its Secret name): plan, then conditional writes.
+
+    A spec being deleted (deletionTimestamp) or gone plans as targeting nothing: exactly what it added in the
+    namespace is removed. Reads come from `caches` (kinds without one from the API), writes go to the API.
+    """
+    from regcred.core.errors import RegcredError
+
+    spec_name, namespace = key
+    cached = CachedApi(api, caches)
+    try:
+        ns = cached.get_optional("Namespace", namespace)
+        if ns is None:
+            return ReconcileResult(key, skipped="namespace no longer exists")
+        if is_terminating(ns):
+            return ReconcileResult(key, skipped="namespace is being terminated")
+        specs = _specs_for(cached, spec_name)
+        if not specs:
+            return ReconcileResult(key, skipped="spec no longer exists")
+        return _apply(cached, key, specs)
+    except RegcredError as exc:
+        return ReconcileResult(key, errors=(exc.line(),), forbidden=_forbidden(cached))
+
+
+def _specs_for(api: CachedApi, spec_name: str) -> list[RegistryCredential]:
+    """The key's spec first, then every live spec writing the same Secret name (they share that Secret)."""
+    objs = api.list("RegistryCredential")
+    by_name = {metadata(o).get("name"): o for o in objs}
+    mine = by_name.get(spec_name)
+    if mine is None:
+        return []
+    spec = parse_spec(mine)
+    if metadata(mine).get("deletionTimestamp"):
+        return [dataclasses.replace(spec, namespaces=MATCH_NOTHING)]
+    others = []
+    for name, obj in sorted(by_name.items()):
+        if name == spec_name or metadata(obj).get("deletionTimestamp"):
+            continue
+        other = parse_spec(obj)
+        if other.secret_name == spec.secret_name:
+            others.append(other)
+    return [spec, *others]
+
+
+def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential]) -> ReconcileResult:
+    from regcred.core.cluster.secretsync import is_managed
+    from regcred.core.spec.planner import Plan, plan
+    from regcred.usecases.specapply import apply_plan
+    from regcred.usecases.specs import read_cluster_state, resolve_specs
+
+    namespace, secret_name = key[1], specs[0].secret_name
+    desired = resolve_specs(specs, api)
+    state = read_cluster_state(api, specs, namespace)
+    if api.get_optional("Secret", secret_name, namespace) is None:
+        # The managed-Secret cache holds regcred's Secrets only: one GET tells "absent" from "somebody else's"
+        # (never overwritten, nor attached), before anything is planned on it.
+        theirs = api.read_fresh("Secret", secret_name, namespace)
+        if theirs is not None:
+            state = dataclasses.replace(state, secrets=[*state.secrets, theirs])
+    full = plan(desired, state)
+    mine = Plan(tuple(c for c in full.changes if c.namespace == namespace),
+                tuple(s for s in full.skipped if s.namespace == namespace))
+    rows = tuple(apply_plan(api, mine, desired=desired, workers=1))
+    not_owned: tuple[str, ...] = ()
+    if any(r.failed and r.name == f"Secret/{secret_name}" for r in rows):
+        current = next((s for s in state.secrets if metadata(s).get("name") == secret_name), None) or \
+            api.get_optional("Secret", secret_name, namespace)
+        if current is not None and not is_managed(dict(current)):
+            not_owned = (f"{namespace}/{secret_name}",)
+    errors = tuple(f"{r.namespace}: {r.name}: {r.message}" for r in rows
+                   if r.failed and not (not_owned and r.name == f"Secret/{secret_name}"))
+    ns_obj = next(iter(state.namespaces), {})
+    targeted = specs[0].namespaces.matches(namespace, metadata(ns_obj).get("labels") or {})
+    covered = sum(1 for sa in api.list("ServiceAccount", namespace)
+                  if any(isinstance(e, dict) and e.get("name") == secret_name for e in sa.get("imagePullSecrets") or []))
+    return ReconcileResult(key, rows=rows, errors=errors, forbidden=_forbidden(api), not_owned=not_owned,
+                           waiting=bool(mine.waiting), targeted=targeted, covered=covered)
+
+
+def _forbidden(api: CachedApi) -> tuple[Forbidden, ...]:
+    seen = dict.fromkeys(Forbidden(e.verb, e.resource, e.namespace) for e in api.forbidden)
+    return tuple(seen)

@@ -1,0 +1,109 @@
+"""A RegistryCredential's status from its per-namespace outcomes: conditions, counts, when to write it. Pure.
+
+Why pure: the rules (which condition wins, when lastTransitionTime moves, what counts as a change worth a
+write) are what users read in `kubectl get regcred`; they are tested without a cluster. Conditions follow
+metav1.Condition: type, status True/False/Unknown, CamelCase reason, message, lastTransitionTime (moves only
+when status changes), observedGeneration. The status is written only when it differs other than by
+lastSyncTime, so a resync that changes nothing writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+FIRST_FAILURES = 5  # failures named in the status message; the count says how many there are
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceOutcome:
+    """The last reconcile of one (spec, namespace) key, as the status needs it."""
+
+    namespace: str
+    targeted: bool = True
+    secret_in_sync: bool = False
+    service_accounts_covered: int = 0  # ServiceAccounts carrying the spec's entry
+    waiting: bool = False  # nothing wrong, but not done (the default ServiceAccount not created yet)
+    failure: str = ""  # one line, no credential
+    forbidden: tuple[str, ...] = ()  # "cannot patch serviceaccounts in namespace x"
+    not_owned: bool = False
+
+
+def _condition(type_: str, status: str, reason: str, message: str, generation: int, now: str,
+               previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    moved = previous is None or previous.get("status") != status
+    since = now if moved or not previous or not previous.get("lastTransitionTime") else previous["lastTransitionTime"]
+    return {"type": type_, "status": status, "reason": reason, "message": message,
+            "lastTransitionTime": since, "observedGeneration": generation}
+
+
+def _failures(outcomes: Sequence[NamespaceOutcome]) -> list[str]:
+    found = []
+    for o in outcomes:
+        if o.forbidden:
+            found += list(o.forbidden)
+        elif o.not_owned:
+            found.append(f"{o.namespace}: a Secret of the same name is not regcred's (left alone)")
+        elif o.failure:
+            found.append(o.failure)
+    return list(dict.fromkeys(found))
+
+
+def desired_status(current: Mapping[str, Any] | None, outcomes: Iterable[NamespaceOutcome], *, generation: int,
+                   pending: int, now: str) -> dict[str, Any]:
+    """The status to hold: `pending` keys still queued for this spec make it Progressing."""
+    outcomes = sorted(outcomes, key=lambda o: o.namespace)
+    targeted = [o for o in outcomes if o.targeted]
+    failures = _failures(outcomes)
+    waiting = [o.namespace for o in targeted if o.waiting]
+    previous = {c.get("type"): c for c in (current or {}).get("conditions") or [] if isinstance(c, Mapping)}
+    if any(o.forbidden for o in outcomes):
+        degraded = ("True", "Forbidden")
+    elif any(o.not_owned for o in outcomes):
+        degraded = ("True", "SecretNotOwned")
+    elif failures:
+        degraded = ("True", "ReconcileFailed")
+    else:
+        degraded = ("False", "AsExpected")
+    more = f" (and {len(failures) - FIRST_FAILURES} more)" if len(failures) > FIRST_FAILURES else ""
+    degraded_msg = "; ".join(failures[:FIRST_FAILURES]) + more if failures else "no failures"
+    if pending:
+        progressing = ("True", "Reconciling", f"{pending} namespace(s) queued")
+    elif waiting:
+        progressing = ("True", "WaitingForServiceAccount", "waiting in " + ", ".join(waiting[:FIRST_FAILURES]))
+    else:
+        progressing = ("False", "Converged", "nothing left to do")
+    in_sync = sum(1 for o in targeted if o.secret_in_sync)
+    if degraded[0] == "True":
+        ready = ("False", degraded[1], degraded_msg)
+    elif progressing[0] == "True":
+        ready = ("False", progressing[1], progressing[2])
+    else:
+        ready = ("True", "Converged", f"{in_sync} of {len(targeted)} namespace(s) in sync")
+    conditions = [
+        _condition("Ready", *ready, generation, now, previous.get("Ready")),
+        _condition("Progressing", *progressing, generation, now, previous.get("Progressing")),
+        _condition("Degraded", degraded[0], degraded[1], degraded_msg, generation, now, previous.get("Degraded")),
+    ]
+    status = {
+        "observedGeneration": generation,
+        "conditions": conditions,
+        "namespacesTargeted": len(targeted),
+        "secretsInSync": in_sync,
+        "serviceAccountsCovered": sum(o.service_accounts_covered for o in outcomes),
+        "failures": len(failures),
+        "firstFailures": failures[:FIRST_FAILURES],
+        "lastSyncTime": now,
+    }
+    if current and not status_differs(current, status):
+        status["lastSyncTime"] = current.get("lastSyncTime", now)
+    return status
+
+
+def status_differs(current: Mapping[str, Any] | None, wanted: Mapping[str, Any]) -> bool:
+    """Whether writing `wanted` changes anything but lastSyncTime (a resync that changed nothing: no write)."""
+    def strip(status: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {k: v for k, v in (status or {}).items() if k != "lastSyncTime"}
+
+    return strip(current) != strip(wanted)

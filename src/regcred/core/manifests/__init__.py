@@ -1,0 +1,1 @@
+"""Manifest text editing without I/O: a YAML/JSON stream in, the edited stream out, checked before it is used."""

@@ -1,0 +1,82 @@
+"""The check every edited manifest stream passes before anyone sees it: it parses, and it is the input plus the edit.
+
+Why: a text edit that misjudges a layout (CR-only line endings, an explicit `? key`, a line break YAML knows
+and the editor does not) can produce a stream that is invalid, or valid and different. Comparing data, not
+text, catches every such case whatever its cause: the output parsed must equal the input parsed with the
+same plan applied to each pod spec by the plain-data editor (`podspec.apply_plan`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from regcred.core.cluster.podspec import EditRequest, apply_plan, find_pod_specs, plan_spec
+from regcred.core.manifests.edits import looks_like_json
+
+
+class EditMismatch(Exception):
+    """The edited stream does not parse, or differs from the input by more than the edit."""
+
+
+def expected_documents(text: str, request: EditRequest, nodes: list[Any] | None = None) -> list[Any]:
+    """The input's documents with the edit applied to each pod spec as plain data.
+
+    `nodes`: the input already composed by libyaml (YAML, not JSON), so only the data is built here.
+    """
+    docs = _construct(nodes) if nodes and not looks_like_json(text) else parse_stream(text)
+    for doc in docs:
+        for _, spec in find_pod_specs(doc):
+            plan = plan_spec(spec, request)
+            if plan.changes:
+                apply_plan(spec, plan, request.secret)
+    return docs
+
+
+def check_edit(before: str, after: str, request: EditRequest, nodes: list[Any] | None = None) -> None:
+    """Raise EditMismatch unless `after` parses to `before`'s documents with only the edit applied."""
+    try:
+        expected = expected_documents(before, request, nodes)
+        got = parse_stream(after)
+    except ValueError as exc:
+        raise EditMismatch(str(exc)) from None
+    if got != expected:
+        raise EditMismatch("the edited stream differs from the input by more than the added entries")
+
+
+def parse_stream(text: str) -> list[Any]:
+    """Every document of a YAML or JSON stream as data; ValueError when it does not parse."""
+    if looks_like_json(text):
+        try:
+            return _json_documents(text)
+        except ValueError:
+            pass  # JSON-looking YAML (a flow mapping): the YAML loader decides
+    import yaml
+
+    try:
+        return list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def _construct(nodes: list[Any]) -> list[Any]:
+    import yaml
+
+    constructor = yaml.constructor.SafeConstructor()
+    try:
+        return [constructor.construct_document(node) for node in nodes]
+    except yaml.YAMLError as exc:
+        raise ValueError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def _json_documents(text: str) -> list[Any]:
+    decoder = json.JSONDecoder()
+    docs: list[Any] = []
+    index = 0
+    while True:
+        while index < len(text) and text[index] in " \t\r\n":
+            index += 1
+        if index >= len(text):
+            return docs
+        doc, index = decoder.raw_decode(text, index)
+        docs.append(doc)

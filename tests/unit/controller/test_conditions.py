@@ -1,0 +1,54 @@
+"""Status from outcomes: which condition wins, lastTransitionTime moves only with status, no write when equal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from regcred.core.controller.conditions import NamespaceOutcome, desired_status, status_differs
+
+T0, T1, T2 = "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", "2026-01-01T00:02:00Z"
+
+
+def conditions(status: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
+    return {c["type"]: (c["status"], c["reason"], c["lastTransitionTime"]) for c in status["conditions"]}
+
+
+def test_converged_ready_and_a_resync_writes_nothing() -> None:
+    ok = [NamespaceOutcome("a", secret_in_sync=True, service_accounts_covered=1),
+          NamespaceOutcome("b", secret_in_sync=True, service_accounts_covered=2), NamespaceOutcome("c", targeted=False)]
+    first = desired_status(None, ok, generation=3, pending=0, now=T0)
+    assert conditions(first) == {"Ready": ("True", "Converged", T0), "Progressing": ("False", "Converged", T0),
+                                 "Degraded": ("False", "AsExpected", T0)}
+    assert (first["observedGeneration"], first["namespacesTargeted"], first["secretsInSync"],
+            first["serviceAccountsCovered"], first["failures"]) == (3, 2, 2, 3, 0)
+    again = desired_status(first, ok, generation=3, pending=0, now=T1)
+    assert not status_differs(first, again) and again == first  # lastSyncTime kept: nothing to write
+
+
+def test_forbidden_wins_names_the_verb_and_transition_time_moves_only_with_status() -> None:
+    ok = desired_status(None, [NamespaceOutcome("a", secret_in_sync=True)], generation=1, pending=0, now=T0)
+    denied = [NamespaceOutcome("a", failure="x", forbidden=("cannot patch serviceaccounts in namespace a",)),
+              NamespaceOutcome("b", not_owned=True)]
+    bad = desired_status(ok, denied, generation=1, pending=0, now=T1)
+    assert conditions(bad)["Degraded"] == ("True", "Forbidden", T1)
+    assert conditions(bad)["Ready"] == ("False", "Forbidden", T1)
+    assert conditions(bad)["Progressing"] == ("False", "Converged", T0)  # unchanged status keeps its time
+    degraded = next(c for c in bad["conditions"] if c["type"] == "Degraded")
+    assert "cannot patch serviceaccounts in namespace a" in degraded["message"]
+    assert "b: a Secret of the same name is not regcred's" in degraded["message"]
+    assert bad["failures"] == 2 and status_differs(ok, bad)
+    still = desired_status(bad, denied, generation=2, pending=0, now=T2)
+    assert conditions(still)["Degraded"] == ("True", "Forbidden", T1)
+    assert still["observedGeneration"] == 2 and status_differs(bad, still)
+
+
+def test_pending_and_waiting_are_progressing_and_failures_are_capped() -> None:
+    busy = desired_status(None, [NamespaceOutcome("a", waiting=True)], generation=1, pending=4, now=T0)
+    assert conditions(busy)["Progressing"][:2] == ("True", "Reconciling")
+    assert conditions(busy)["Ready"][:2] == ("False", "Reconciling")
+    waiting = desired_status(busy, [NamespaceOutcome("a", waiting=True)], generation=1, pending=0, now=T1)
+    assert conditions(waiting)["Progressing"] == ("True", "WaitingForServiceAccount", T0)
+    many = [NamespaceOutcome(f"n{i}", failure=f"n{i}: Secret/x: boom") for i in range(8)]
+    failed = desired_status(None, many, generation=1, pending=0, now=T0)
+    assert failed["failures"] == 8 and len(failed["firstFailures"]) == 5
+    assert next(c for c in failed["conditions"] if c["type"] == "Degraded")["message"].endswith("(and 3 more)")
