@@ -102,7 +102,7 @@ def main() -> None:
     for k in keys:
         keyring.add(Credential(k, "u", "p"))
     start = time.perf_counter()
-    hits = sum(1 for r in repos if keyring.lookup(r))
+    hits = sum(1 for r in repos if keyring.lookup_repository(r))
     elapsed = time.perf_counter() - start
     print("keyring: 1,000 keys, 100,000 repositories")
     print(f"  indexed lookup            {len(repos) / elapsed:10,.0f} lookups/s   ({hits:,} with credentials; goal >= 200,000/s)")

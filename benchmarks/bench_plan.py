@@ -52,7 +52,7 @@ def cluster(namespaces: int, sas: int, workloads: int) -> list[dict[str, Any]]:
 
 
 def in_process(objs: list[dict[str, Any]]) -> tuple[float, int, int]:
-    from tests.spec.memapi import MemApi
+    from tests.support.memapi import MemApi
 
     from regcred.core.spec.planner import plan
     from regcred.shells.spec.source import load_inputs, resolve_all

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.cli import run_regcred
+from tests.support.fakeregistry import PASSWORD, FakeServer, Reply
 from tests.support.hostile import assert_handled
-from tests.verify.fakeregistry import PASSWORD, FakeServer, Reply
 
 _numbers = st.sampled_from(["1e308", "-1e15", "1e20", "NaN", "Infinity", "-0", "0", "300", '"300"', "null", "[]",
                             "{}", "9" * 400, "true"])

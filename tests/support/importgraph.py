@@ -1,6 +1,6 @@
 """Read regcred's import graph from the source (ast, no imports executed) and check it against a contract.
 
-The architecture test (tests/unit/test_architecture.py) states the layers; this module only knows how to find
+The architecture test (tests/unit/architecture/test_architecture.py) states the layers; this module only knows how to find
 imports and how to judge them, so that its own test can feed it a synthetic graph or a planted package. Every
 import counts: module level, inside functions (lazy imports), and under `if TYPE_CHECKING:` — a dependency the
 code names is a dependency, wherever the statement sits.

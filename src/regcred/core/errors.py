@@ -1,19 +1,15 @@
-"""Error types the CLI turns into one clear line and an exit code.
+"""Error types: what went wrong, as one clear line.
 
 Every message names *what* and *where* and, when there is one, *how to fix it*; none ever contains a secret.
+Exit codes are not here: they are the CLI's contract (`regcred.cli.main.exit_code_for`), and a library
+caller has none.
 """
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_PROBLEMS = 1  # a check ran and found problems, or some targets failed
-EXIT_USAGE = 2  # bad usage or bad input
-
 
 class RegcredError(Exception):
-    """Base of every error regcred reports to a user."""
-
-    exit_code = EXIT_USAGE
+    """Base of every error regcred reports to a user: `message`, an optional `hint`, and `line()`."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -26,7 +22,7 @@ class RegcredError(Exception):
 
 
 class InputError(RegcredError):
-    """Bad input: a file, a manifest, a flag value. Exit 2."""
+    """Bad input: a file, a manifest, a flag value."""
 
 
 class ConfigFormatError(InputError):
@@ -49,6 +45,4 @@ class NotFoundError(InputError):
 
 
 class OperationFailed(RegcredError):
-    """Work was attempted and some of it failed (exit 1)."""
-
-    exit_code = EXIT_PROBLEMS
+    """Work was attempted and some of it failed (for example some namespaces of an `sa attach`)."""

@@ -100,7 +100,7 @@ def run_demo(workdir: Path | None, out: DemoOutput, *, keep_running: bool = Fals
         keyring = build_keyring([(config, str(node_file))])
         for candidate in (image, "nginx:1.25"):
             repository = parse_image(candidate).repository
-            found = keyring.lookup(repository)
+            found = keyring.lookup_repository(repository)
             who = f"{found[0].username} from {found[0].key} ({found[0].source})" if found else "anonymous pull"
             out.line(f"{candidate:<45} -> {repository:<35} -> {who}")
 

@@ -1,10 +1,10 @@
 """An in-process, HTTP-level fake of kube-apiserver v1.36 for regcred's tests.
 
-Faithful to recordings of a real apiserver (tests/fakekube/test_conformance.py replays them):
+Faithful to recordings of a real apiserver (tests/kube/fakekube/test_conformance.py replays them):
 status codes, reasons, messages, details, list/watch shapes, patch semantics (json-patch,
 merge, strategic merge with the upstream merge keys, server-side apply with managedFields),
 Secret validation, ServiceAccount admission, namespace termination, RBAC-like 403s; for a
-controller (tests/fakekube/test_conformance_controller.py): custom resources served from
+controller (tests/kube/fakekube/test_conformance_controller.py): custom resources served from
 CustomResourceDefinitions, finalizers, Leases, Events in two APIs, bookmarks, selector
 translation in watches, 410 after compaction.
 

@@ -94,7 +94,7 @@ class Writer:
         uid = adm.new_uid()
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + adm.random_suffix()
-        default_object(rt, obj, creating=True, uid=uid)
+        default_object(rt, obj, creating=True)
         with self.store.lock:
             if rt.namespaced:
                 adm.check_namespace(self.store, rt.plural, rt.group, req.namespace, meta.get("name", ""))

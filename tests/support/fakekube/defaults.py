@@ -71,19 +71,7 @@ def qos_class(spec: dict[str, Any]) -> str:
     return "Guaranteed"
 
 
-def _template_labels_for_job(obj: dict[str, Any], uid: str) -> None:
-    spec = obj.setdefault("spec", {})
-    name = obj["metadata"]["name"]
-    tmeta = spec.setdefault("template", {}).setdefault("metadata", {})
-    labels = tmeta.setdefault("labels", {})
-    for k, v in (("batch.kubernetes.io/controller-uid", uid), ("batch.kubernetes.io/job-name", name),
-                 ("controller-uid", uid), ("job-name", name)):
-        labels.setdefault(k, v)
-    if "selector" not in spec:
-        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
-
-
-def default_object(rt: ResourceType, obj: dict[str, Any], *, creating: bool, uid: str = "") -> None:
+def default_object(rt: ResourceType, obj: dict[str, Any], *, creating: bool) -> None:
     """Apply the defaults the apiserver applies on decode (and on create, PrepareForCreate)."""
     kind = rt.kind
     spec = obj.get("spec")
@@ -117,13 +105,6 @@ def default_object(rt: ResourceType, obj: dict[str, Any], *, creating: bool, uid
             labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
             if labels:
                 spec["selector"] = dict(labels)
-    elif kind == "Job" and isinstance(spec, dict):
-        for k, v in (("parallelism", 1), ("completions", 1), ("backoffLimit", 6),
-                     ("completionMode", "NonIndexed"), ("suspend", False),
-                     ("podReplacementPolicy", "TerminatingOrFailed")):
-            spec.setdefault(k, v)
-        if creating:
-            _template_labels_for_job(obj, uid)
     elif kind == "CronJob" and isinstance(spec, dict):
         for k, v in (("concurrencyPolicy", "Allow"), ("suspend", False), ("successfulJobsHistoryLimit", 3),
                      ("failedJobsHistoryLimit", 1)):

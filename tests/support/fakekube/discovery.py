@@ -47,13 +47,6 @@ def api_group_list(extra: Sequence[ResourceType] = ()) -> dict[str, Any]:
             "groups": [_group(g, v) for g, v in _served_groups(extra).items()]}
 
 
-def api_group(name: str) -> dict[str, Any] | None:
-    groups = _served_groups()
-    if name not in groups:
-        return None
-    return {"kind": "APIGroup", "apiVersion": "v1", **_group(name, groups[name])}
-
-
 def _resource_entry(rt: ResourceType) -> list[dict[str, Any]]:
     main: dict[str, Any] = {"name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced,
                             "kind": rt.kind, "verbs": list(rt.verbs)}

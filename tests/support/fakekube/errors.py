@@ -205,11 +205,6 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, status(400, "BadRequest", message))
 
 
-def internal(message: str) -> ApiError:
-    msg = f"Internal error occurred: {message}"
-    return ApiError(500, status(500, "InternalError", msg, {"causes": [{"message": message}]}))
-
-
 def generic_422() -> ApiError:
     """NewGenericServerResponse(422): the opaque answer to every failed json-patch op."""
     msg = "the server rejected our request due to an error in our request"

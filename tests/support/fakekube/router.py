@@ -49,9 +49,6 @@ class WriteEvent:
     user: str
     content_type: str = ""
 
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
 
 def negotiate(accept: str) -> str | None:
     """Pick json/yaml from Accept; None means 406."""
@@ -157,8 +154,6 @@ def _non_resource(kube: FakeKube, req: ApiRequest) -> Response:
     doc: dict[str, Any] | None = None
     if parts[:1] == ["api"] and len(parts) == 2:
         doc = discovery.resource_list("", parts[1])
-    elif parts[:1] == ["apis"] and len(parts) == 2:
-        doc = discovery.api_group(parts[1])
     elif parts[:1] == ["apis"] and len(parts) == 3:
         doc = discovery.resource_list(parts[1], parts[2], kube.writer.crds.all())
     if doc is None:
@@ -242,25 +237,7 @@ def _resource(kube: FakeKube, req: ApiRequest, a: Attributes) -> Response:
         return kube.writer.patch(req)
     if verb == "delete":
         return kube.writer.delete(req)
-    if verb == "deletecollection":
-        return _delete_collection(kube, req)
-    raise method_not_allowed()
-
-
-def _delete_collection(kube: FakeKube, req: ApiRequest) -> Response:
-    rt = req.rt
-    assert rt is not None
-    match, _ = kube.reader._selectors(req, rt)
-    items = []
-    with kube.store.lock:
-        for _, entry in kube.store.entries(rt, req.namespace or None):
-            if match(entry.obj):
-                resp = kube.writer.delete_entry(rt, entry, {}, False)
-                items.append(json.loads(resp.body) if isinstance(resp.body, bytes) else entry.obj)
-    for item in items:
-        item.pop("kind", None)
-        item.pop("apiVersion", None)
-    return Response(200, {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": {}, "items": items})
+    raise method_not_allowed()  # deletecollection: no scenario deletes a whole collection
 
 
 def _token_request(kube: FakeKube, req: ApiRequest) -> Response:

@@ -305,7 +305,7 @@ class FakeKube:
             if rt.kind == "Secret":
                 convert_secret(new)
             if defaults:
-                default_object(rt, new, creating=True, uid=uid)
+                default_object(rt, new, creating=True)
             meta["uid"] = uid
             meta.setdefault("creationTimestamp", adm.now())
             if rt.has_generation:

@@ -58,10 +58,6 @@ class Entry:
             self._item = dumps({k: v for k, v in self.obj.items() if k not in ("kind", "apiVersion")})
         return self._item
 
-    @property
-    def rv(self) -> int:
-        return int(self.obj["metadata"]["resourceVersion"])
-
 
 class Event:
     __slots__ = ("entry", "key", "name", "ns", "prev", "rv", "type")

@@ -175,8 +175,8 @@ class _Audit:
         key = (id(ring), repository)
         hit = self.lookups.get(key)
         if hit is None:
-            pod = ring.keyring.lookup(repository)
-            node = self.state.node_keyring.lookup(repository) if len(self.state.node_keyring) else []
+            pod = ring.keyring.lookup_repository(repository)
+            node = self.state.node_keyring.lookup_repository(repository) if len(self.state.node_keyring) else []
             hit = self.lookups[key] = (pod + node, self.state.node_source if node and not pod else None)
         return hit
 

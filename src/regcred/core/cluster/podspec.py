@@ -121,7 +121,7 @@ class RegistryScope:
             repository = parse_image(image).repository
         except ImageReferenceError:
             return False
-        return bool(self._keyring.lookup(repository))
+        return bool(self._keyring.lookup_repository(repository))
 
     def covered_images(self, images: Iterable[str]) -> list[str]:
         return [image for image in images if self.covers(image)]

@@ -5,6 +5,10 @@ ports are equal, the host has as many dot-separated labels and each label matche
 key's path is a plain string prefix of the image's path. All matching keys contribute, in reverse byte
 order of the key; the Docker Hub key `index.docker.io` is a fallback used only when nothing matched. Keys
 are indexed by host so a lookup touches only the keys that can match. See docs/concepts/kubelet-rules.md#c and #d.
+
+`lookup(image)` takes any image reference and normalises it first (`nginx:1.25` and
+`docker.io/library/nginx` agree); `lookup_repository` is the kubelet's own entry point, taking the
+already-normalised repository string verbatim.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 
 from regcred.core.credentials import gomatch
 from regcred.core.credentials.dockerconfig import DockerConfig
+from regcred.core.credentials.imageref import ImageReference, parse_image
 from regcred.core.credentials.registrykey import GLOB_CHARS, ParsedKey, index_key, parse_schemeless
 
 DOCKER_HUB_INDEX_KEY = "index.docker.io"
@@ -126,8 +131,16 @@ class Keyring:
         for entry in config.entries:
             self.add(Credential(entry.key, entry.username, entry.password, entry.email, source))
 
-    def lookup(self, repository: str) -> list[Credential]:
-        """The credentials the kubelet would try for `repository` (already normalised), in order."""
+    def lookup(self, image: str | ImageReference) -> list[Credential]:
+        """The credentials the kubelet would try for an image, in order; the image is normalised first.
+
+        Raises ImageReferenceError for a reference the container runtime would refuse.
+        """
+        reference = image if isinstance(image, ImageReference) else parse_image(image)
+        return self.lookup_repository(reference.repository)
+
+    def lookup_repository(self, repository: str) -> list[Credential]:
+        """The credentials for an already-normalised repository string, taken verbatim (the kubelet's input)."""
         target = _target(repository)
         # A repository Go's url.Parse rejects matches no key, but the Docker Hub fallback still applies.
         host, port, path = target if target is not None else ("", "", "")
@@ -174,4 +187,4 @@ def build_keyring(configs: Iterable[tuple[DockerConfig, str]]) -> Keyring:
 
 def lookup_pull_credentials(repository: str, *keyrings: Keyring) -> list[Credential]:
     """Pod secrets, then node files, then plugins: each looked up on its own, results concatenated."""
-    return [cred for keyring in keyrings for cred in keyring.lookup(repository)]
+    return [cred for keyring in keyrings for cred in keyring.lookup_repository(repository)]

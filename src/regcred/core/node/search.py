@@ -223,7 +223,7 @@ def credentials_for_images(used: CandidateReport | None, images: Sequence[str]) 
     out: list[dict[str, Any]] = []
     for image in images:
         repository = parse_image(image).repository
-        creds = keyring.lookup(repository)
+        creds = keyring.lookup_repository(repository)
         out.append({
             "image": image,
             "repository": repository,

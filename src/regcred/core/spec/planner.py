@@ -101,6 +101,8 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """Every change a set of specs needs (conflicts included), and the targets skipped for now (and why)."""
+
     changes: tuple[Change, ...]
     skipped: tuple[Skip, ...] = ()
 

@@ -20,6 +20,7 @@ from regcred.shells.kube.errors import (
     KubeNotFound,
     KubeUnreachable,
     error_from_status,
+    retry_after_seconds,
 )
 from regcred.shells.kube.ratelimit import RequestCounter, TokenBucket
 from regcred.shells.kube.resources import ResourceType, resource_type
@@ -99,8 +100,11 @@ class KubeApi:
                 decoded: Any = response.json()
             except ValueError:
                 decoded = response.text.strip()[:200]
-            raise error_from_status(response.status_code, decoded, verb=_verb(method, name),
-                                    resource=rt.qualified, namespace=namespace, name=name, sent=body)
+            error = error_from_status(response.status_code, decoded, verb=_verb(method, name),
+                                      resource=rt.qualified, namespace=namespace, name=name, sent=body)
+            if isinstance(error, KubeApiError):
+                error.retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            raise error
         try:
             return response.json()
         except ValueError:

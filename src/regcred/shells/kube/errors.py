@@ -19,6 +19,8 @@ from regcred.core.errors import InputError, OperationFailed
 class KubeApiError(OperationFailed):
     """The API answered with an error Status (exit 1: that target failed)."""
 
+    retry_after: float | None = None  # seconds, from a 429/503 answer's Retry-After header
+
     def __init__(self, message: str, *, status: int, reason: str = "", verb: str = "", resource: str = "",
                  namespace: str | None = None, name: str | None = None, hint: str | None = None,
                  detail: str = "") -> None:
@@ -66,6 +68,15 @@ class KubeConfigError(InputError):
 
 class KubeUnauthorized(InputError):
     """401: the credentials of the kubeconfig were refused. Exit 2."""
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (the API server sends whole seconds); None when absent or not a number."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return None if seconds is None or seconds != seconds or seconds < 0 else min(seconds, 3600.0)
 
 
 def where(namespace: str | None) -> str:

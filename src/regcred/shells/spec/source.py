@@ -98,6 +98,15 @@ def load_inputs(paths: Sequence[str]) -> Inputs:
     return Inputs(specs, manifests, texts)
 
 
+def load_specs(paths: str | Path | Sequence[str | Path]) -> list[RegistryCredential]:
+    """The validated RegistryCredential documents of files or directories (`-`: stdin); others are ignored.
+
+    Raises SpecInvalid (every problem, one line each) or InputError (a file that cannot be read or parsed).
+    """
+    many = [paths] if isinstance(paths, str | Path) else list(paths)
+    return load_inputs([str(path) for path in many]).specs
+
+
 def _chunks(text: str, documents: list[Any]) -> list[str]:
     """Document texts aligned with the parsed documents, or [] when they cannot be (then render re-dumps)."""
     if looks_like_json(text):
