@@ -81,11 +81,7 @@ def _atomic_replace(path: Path, data: bytes, *, mode: int, backup: bool) -> Path
         raise OperationFailed(f"{path}: cannot write: {exc.strerror}") from None
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_synced(fd, data, mode)
         if backup and path.exists():
             backup_path = path.with_name(path.name + ".bak")
             if backup_path.is_dir():
@@ -260,16 +256,22 @@ def _check_not_link(dir_fd: int, path: Path) -> None:
                          hint="remove it, or choose another --out")
 
 
+def _write_synced(fd: int, data: bytes, mode: int) -> None:
+    """Fill a fresh temporary file (its descriptor, closed here) with `mode` set first, flushed and fsynced, so the
+    rename that follows publishes either nothing or the whole file."""
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), mode)
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def _replace_at(dir_fd: int, name: str, data: bytes, mode: int) -> None:
     """Temp file, fsync, rename over `name` inside the directory `dir_fd` (a rename replaces a link, never follows)."""
     tmp = f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dir_fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_synced(fd, data, mode)
         os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         with contextlib.suppress(OSError):
