@@ -5,7 +5,9 @@ Runs the real CLI as child processes and reports wall time and peak memory (ru_m
 what the bounds cost in-process: the JSON depth scan next to json.loads, and the YAML alias/depth walk next to
 PyYAML's load of the same stream. Inputs over the default 64 MiB cap are run with REGCRED_MAX_INPUT_BYTES raised.
 
-    .venv/bin/python benchmarks/bench_input.py [--entries 600000] [--workloads 20000] [--json]
+    .venv/bin/python benchmarks/bench_input.py [--entries 600000] [--workloads 20000] [--big-stream 157000] [--json]
+
+--big-stream N also runs `inject` alone on a stream of N workloads (issue 11's 157,000 Deployments: ~80 s).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=600_000)
     parser.add_argument("--workloads", type=int, default=20_000)
+    parser.add_argument("--big-stream", type=int, default=0, help="also run inject on this many workloads")
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args()
 
@@ -91,6 +94,11 @@ def main() -> None:
             "bounded_load_s": timed(lambda t: list(safeload.load_all(t)), text),
             "inject": inject, "spec_validate": validate,
         }
+        if options.big_stream:
+            subprocess.run([sys.executable, __file__, "--write", str(config), str(stream), "1",
+                            str(options.big_stream)], check=True)
+            results["big_stream"] = {"workloads": options.big_stream, "mib": round(stream.stat().st_size / 2**20, 1),
+                                     "inject": run_child(["inject", "regsecret", "-f", str(stream)], env)}
     if options.json:
         print(json.dumps(results, indent=2))
         return
@@ -101,6 +109,10 @@ def main() -> None:
     print(f"stream, {s['workloads']:,} workloads ({s['mib']} MiB): bounded load {s['bounded_load_s']} s "
           f"(PyYAML alone {s['pyyaml_load_s']} s); inject {s['inject']['seconds']} s, {s['inject']['peak_mib']} MiB; "
           f"spec validate {s['spec_validate']['seconds']} s, {s['spec_validate']['peak_mib']} MiB")
+    if "big_stream" in results:
+        b = results["big_stream"]
+        print(f"stream, {b['workloads']:,} workloads ({b['mib']} MiB): inject {b['inject']['seconds']} s, "
+              f"{b['inject']['peak_mib']} MiB")
 
 
 if __name__ == "__main__":

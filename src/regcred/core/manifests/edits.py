@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from regcred.core.cluster.podspec import SpecPlan
 
@@ -21,9 +20,6 @@ class SpecOutcome:
 class StreamResult:
     text: str
     outcomes: list[SpecOutcome] = field(default_factory=list)
-    # the input's documents as composed YAML nodes (empty for JSON): the check builds the input's data from
-    # them instead of parsing the stream a second time
-    input_nodes: list[Any] = field(default_factory=list, repr=False)
 
     @property
     def changed(self) -> list[SpecOutcome]:

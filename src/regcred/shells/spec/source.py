@@ -46,12 +46,31 @@ class Inputs:
 
     specs: list[RegistryCredential]
     manifests: list[tuple[str, dict[str, Any]]]  # (source, object)
-    # the document's own text (comments, key order, quoting) by id() of its object in `manifests`, for
-    # `render` to edit in place; missing when a file's documents could not be split reliably
-    texts: dict[int, str] = field(default_factory=dict)
+    # each file's text, split into documents only when `render` asks (validate/plan/apply never do)
+    files: list[_FileText] = field(default_factory=list)
 
     def text_of(self, obj: dict[str, Any]) -> str | None:
-        return self.texts.get(id(obj))
+        """The document's own text (comments, key order, quoting) for `render` to edit in place; None when
+        its file's documents could not be split reliably."""
+        for file in self.files:
+            if id(obj) in file.index:
+                return file.text_of(obj)
+        return None
+
+
+class _FileText:
+    """A file's text and its parsed documents; the per-document texts are computed on first use."""
+
+    def __init__(self, text: str, documents: list[Any]) -> None:
+        self.text, self.documents = text, documents
+        self.index = {id(doc): n for n, doc in enumerate(documents) if isinstance(doc, dict)}
+        self._chunks: list[str] | None = None
+
+    def text_of(self, obj: dict[str, Any]) -> str | None:
+        if self._chunks is None:
+            self._chunks = _chunks(self.text, self.documents)
+        n = self.index.get(id(obj))
+        return self._chunks[n] if n is not None and n < len(self._chunks) else None
 
 
 _SEPARATOR = re.compile(r"^(?:---|\.\.\.)(?=[ \t]|$).*$\n?", re.MULTILINE)
@@ -71,15 +90,15 @@ def load_inputs(paths: Sequence[str]) -> Inputs:
     """Read every file (a directory: its *.yaml/*.yml/*.json); RegistryCredential documents become specs."""
     docs: list[tuple[Any, str]] = []
     manifests: list[tuple[str, dict[str, Any]]] = []
-    texts: dict[int, str] = {}
+    files: list[_FileText] = []
     for path in expand_manifest_paths(list(paths)):
         source, text = read_text_input(path)
         documents = load_documents(text, source)
-        chunks = iter(_chunks(text, [doc for doc in documents if doc is not None]))
+        present = [doc for doc in documents if doc is not None]
+        files.append(_FileText(text, present))
         for index, doc in enumerate(documents, start=1):
             if doc is None:
                 continue
-            chunk = next(chunks, None)
             where = f"{source}: document {index}" if len(documents) > 1 else source
             if isinstance(doc, dict) and is_list_kind(doc):  # `kubectl get ... -o yaml` output: a List whose items are the documents
                 for item_index, item in enumerate(doc["items"]):
@@ -92,10 +111,8 @@ def load_inputs(paths: Sequence[str]) -> Inputs:
                 docs.append((doc, where))
             elif isinstance(doc, dict):
                 manifests.append((where, doc))
-                if chunk is not None:
-                    texts[id(doc)] = chunk
     specs = parse_documents(docs)
-    return Inputs(specs, manifests, texts)
+    return Inputs(specs, manifests, files)
 
 
 def load_specs(paths: str | Path | Sequence[str | Path]) -> list[RegistryCredential]:
