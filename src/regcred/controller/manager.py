@@ -177,8 +177,12 @@ class Manager:
 
 def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager], None] | None = None) -> int:
     """Run until `stop` is set: 0; 1 after a lost leader lease (the pod restarts and follows)."""
+    from regcred.controller.metrics import parse_bind
     from regcred.shells.kube.client import ClusterConfig, connect
 
+    for bind in (options.metrics_bind_address, options.health_probe_bind_address):
+        if bind != "0":
+            parse_bind(bind)  # a typo fails before any connection, as one line
     config = ClusterConfig(kubeconfig=options.kubeconfig, context=options.context)
     metrics = ControllerMetrics()
     with connect(config) as api:
