@@ -28,14 +28,18 @@ def eventually(check: Callable[[], bool], timeout: float = 8.0) -> bool:
     return check()
 
 
-@pytest.fixture
-def controller(kube: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Thread]:
+@pytest.fixture(params=[False, True], ids=["single", "leader-elect"])
+def controller(kube: Any, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
+               ) -> Iterator[threading.Thread]:
     monkeypatch.setenv("REG_PW", PASSWORD)
     install_crd(kube)
+    lease_ns = kube.unique_ns("lease")
+    kube.create_namespace(lease_ns)
     stop = threading.Event()
     codes: list[int] = []
     options = Options(kubeconfig=str(kube.kubeconfig), metrics_bind_address="127.0.0.1:0",
-                      health_probe_bind_address="127.0.0.1:0", workers=2)
+                      health_probe_bind_address="127.0.0.1:0", workers=2, leader_elect=request.param,
+                      leader_election_namespace=lease_ns)
     thread = threading.Thread(target=lambda: codes.append(run(options, stop)), daemon=True)
     thread.start()
     yield thread
