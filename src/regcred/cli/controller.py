@@ -41,11 +41,11 @@ def controller(ctx: click.Context, kubeconfig: str | None, context: str | None, 
     """Keep every namespace a RegistryCredential selects in step; `manifests` prints its deployment."""
     if ctx.invoked_subcommand is not None:
         return
-    import signal
-    import threading
+    import signal  # lazy: only running the controller needs these
+    import threading  # lazy: only running the controller needs these
 
-    from regcred.controller.logs import configure_logging
-    from regcred.controller.manager import Options, run
+    from regcred.controller.logs import configure_logging  # lazy: only running the controller needs these
+    from regcred.controller.manager import Options, run  # lazy: only running the controller needs these
 
     configure_logging(json=log_format == "json", level=log_level)
     stop = threading.Event()

@@ -49,9 +49,9 @@ class Manager:
     """The running controller's state; `run` builds one and drives it."""
 
     def __init__(self, api: Any, options: Options, stop: threading.Event, metrics: ControllerMetrics) -> None:
-        from regcred.controller.cachedapi import Layered
-        from regcred.controller.events import EventRecorder
-        from regcred.core.controller.cachefields import transform_for
+        from regcred.controller.cachedapi import Layered  # lazy: loaded when the controller runs
+        from regcred.controller.events import EventRecorder  # lazy: loaded when the controller runs
+        from regcred.core.controller.cachefields import transform_for  # lazy: loaded when the controller runs
 
         self.api, self.options, self.stop, self.metrics = api, options, stop, metrics
         self.queue: WorkQueue[Key] = WorkQueue()
@@ -77,8 +77,8 @@ class Manager:
 
     # --- events -> keys
     def specs(self) -> list[RegistryCredential]:
-        from regcred.controller.reconciler import parse_spec
-        from regcred.core.errors import RegcredError
+        from regcred.controller.reconciler import parse_spec  # lazy: loaded when the controller runs
+        from regcred.core.errors import RegcredError  # lazy: loaded when the controller runs
 
         found = []
         for obj in self.informers["RegistryCredential"].list():
@@ -129,8 +129,8 @@ class Manager:
                 self.metrics.queue_depth.set(len(self.queue))
 
     def process(self, key: Key) -> None:
-        from regcred.controller.finalizer import ensure_finalizer
-        from regcred.controller.reconciler import reconcile
+        from regcred.controller.finalizer import ensure_finalizer  # lazy: loaded when the controller runs
+        from regcred.controller.reconciler import reconcile  # lazy: loaded when the controller runs
 
         specs = self.informers["RegistryCredential"]
         spec = specs.get(key[0])
@@ -153,8 +153,8 @@ class Manager:
 
     def report(self, spec: Obj, result: ReconcileResult) -> None:
         """Events for what needs a human, the status, and the finalizer once a deleted spec is cleaned up."""
-        from regcred.controller.finalizer import release_finalizer
-        from regcred.controller.status import write_status
+        from regcred.controller.finalizer import release_finalizer  # lazy: loaded when the controller runs
+        from regcred.controller.status import write_status  # lazy: loaded when the controller runs
 
         for secret in result.not_owned:
             self.recorder.emit(spec, "Warning", "SecretNotOwned", f"Secret {secret} is not owned by regcred")
@@ -177,8 +177,8 @@ class Manager:
 
 def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager], None] | None = None) -> int:
     """Run until `stop` is set: 0; 1 after a lost leader lease (the pod restarts and follows)."""
-    from regcred.controller.metrics import parse_bind
-    from regcred.shells.kube.client import ClusterConfig, connect
+    from regcred.controller.metrics import parse_bind  # lazy: loaded when the controller runs
+    from regcred.shells.kube.kubeconfig import ClusterConfig, connect  # lazy: loaded when the controller runs
 
     for bind in (options.metrics_bind_address, options.health_probe_bind_address):
         if bind != "0":
@@ -231,7 +231,10 @@ def _thread(target: Callable[[], None], name: str) -> threading.Thread:
 
 
 def _serve(options: Options, metrics: ControllerMetrics, ready: Callable[[], bool]) -> list[Any]:
-    from regcred.controller.metrics import serve_metrics, serve_probes
+    from regcred.controller.metrics import (  # lazy: loaded when the controller runs
+        serve_metrics,
+        serve_probes,
+    )
 
     servers: list[Any] = []
     if options.metrics_bind_address != "0":
@@ -248,8 +251,11 @@ def _resync_loop(manager: Manager) -> None:
 
 def _elect(options: Options, config: Any, manager: Manager, lost: threading.Event) -> None:
     """Workers run only while leading; the elector has its own client so a busy worker pool cannot starve it."""
-    from regcred.controller.leader import LeaseElector, default_identity
-    from regcred.shells.kube.client import connect
+    from regcred.controller.leader import (  # lazy: loaded when the controller runs
+        LeaseElector,
+        default_identity,
+    )
+    from regcred.shells.kube.kubeconfig import connect  # lazy: loaded when the controller runs
 
     def started() -> None:
         manager.leading.set()
