@@ -33,6 +33,8 @@ def leaf_commands() -> Iterator[tuple[str, click.Command]]:
 
     def walk(command: click.Command, path: str) -> Iterator[tuple[str, click.Command]]:
         if isinstance(command, click.Group):
+            if command.invoke_without_command and command is not cli:  # the group runs something itself
+                yield path, command
             ctx = click.Context(command, info_name=path)
             for name in command.list_commands(ctx):
                 sub = command.get_command(ctx, name)

@@ -1,7 +1,7 @@
 """`regcred controller`: run the controller (issue 12), and `regcred controller manifests` to deploy it.
 
-The group's own action, running the controller, lands separately; until then it says so and exits 2.
-Subcommands load lazily from their own modules (no command module imports another).
+Subcommands load lazily from their own modules (no command module imports another); running the controller
+imports the kube client only when it runs.
 """
 
 from __future__ import annotations
@@ -17,9 +17,42 @@ SUBCOMMANDS = {
 
 
 @click.group("controller", cls=LazyGroup, lazy=SUBCOMMANDS, invoke_without_command=True)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None, help="Kubeconfig file (default: "
+              "$KUBECONFIG, ~/.kube/config, then the in-cluster ServiceAccount).")
+@click.option("--context", default=None, help="Kubeconfig context to use.")
+@click.option("--namespace", "namespaces", multiple=True, metavar="NS",
+              help="Manage only this namespace (repeatable; default: every namespace a spec selects).")
+@click.option("--leader-elect", is_flag=True, help="Elect a leader with a Lease; only the leader writes.")
+@click.option("--leader-election-namespace", default="regcred-system", show_default=True,
+              help="Namespace of the leader Lease.")
+@click.option("--metrics-bind-address", default=":8080", show_default=True,
+              help="Prometheus /metrics address, HOST:PORT or :PORT; 0 turns it off.")
+@click.option("--health-probe-bind-address", default=":8081", show_default=True,
+              help="/healthz and /readyz address; 0 turns it off.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Reconciles running at the same time.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+              show_default=True)
 @click.pass_context
-def controller(ctx: click.Context) -> None:
+def controller(ctx: click.Context, kubeconfig: str | None, context: str | None, namespaces: tuple[str, ...],
+               leader_elect: bool, leader_election_namespace: str, metrics_bind_address: str,
+               health_probe_bind_address: str, workers: int, log_format: str, log_level: str) -> None:
     """Keep every namespace a RegistryCredential selects in step; `manifests` prints its deployment."""
-    if ctx.invoked_subcommand is None:
-        raise click.UsageError("running the controller is not in this build yet; "
-                               "`regcred controller manifests` prints its deployment")
+    if ctx.invoked_subcommand is not None:
+        return
+    import signal  # lazy: only running the controller needs these
+    import threading  # lazy: only running the controller needs these
+
+    from regcred.controller.logs import configure_logging  # lazy: only running the controller needs these
+    from regcred.controller.manager import Options, run  # lazy: only running the controller needs these
+
+    configure_logging(json=log_format == "json", level=log_level)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    options = Options(kubeconfig=kubeconfig, context=context, namespaces=namespaces, leader_elect=leader_elect,
+                      leader_election_namespace=leader_election_namespace,
+                      metrics_bind_address=metrics_bind_address,
+                      health_probe_bind_address=health_probe_bind_address, workers=workers)
+    ctx.exit(run(options, stop))

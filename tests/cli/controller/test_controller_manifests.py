@@ -94,9 +94,9 @@ def test_bad_options_are_one_line_and_exit_2(args: tuple[str, ...], needle: str)
     assert "Traceback" not in done.stderr
 
 
-def test_the_controller_itself_is_not_in_this_build_yet() -> None:
-    done = run_regcred("controller")
-    assert done.returncode == 2 and "manifests" in done.stderr and "Traceback" not in done.stderr
+def test_a_bad_bind_address_is_one_line_before_any_connection() -> None:
+    done = run_regcred("controller", "--metrics-bind-address", "nonsense", "--kubeconfig", "/nonexistent")
+    assert done.returncode == 2 and "invalid bind address" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_the_pod_is_hardened() -> None:
