@@ -1,4 +1,4 @@
-"""`regcred controller`: run the controller (issue 12), and `regcred controller manifests` to deploy it.
+"""`regcred controller`: run the controller, and `regcred controller manifests` to deploy it.
 
 Subcommands load lazily from their own modules (no command module imports another); running the controller
 imports the kube client only when it runs.
