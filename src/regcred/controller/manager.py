@@ -43,6 +43,9 @@ class Options:
     resync_seconds: float = 600.0
     sync_timeout: float = 60.0
     identity: str | None = None
+    webhook: bool = False  # serve the admission webhook (every replica)
+    webhook_bind_address: str = ":9443"
+    webhook_cert_dir: str | None = None  # None: a self-managed certificate (a Secret), materialised in a temp dir
 
 
 class Manager:
@@ -180,7 +183,9 @@ def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager]
     from regcred.controller.metrics import parse_bind  # lazy: loaded when the controller runs
     from regcred.shells.kube.kubeconfig import ClusterConfig, connect  # lazy: loaded when the controller runs
 
-    for bind in (options.metrics_bind_address, options.health_probe_bind_address):
+    binds = (options.metrics_bind_address, options.health_probe_bind_address,
+             *([options.webhook_bind_address] if options.webhook else []))
+    for bind in binds:
         if bind != "0":
             parse_bind(bind)  # a typo fails before any connection, as one line
     config = ClusterConfig(kubeconfig=options.kubeconfig, context=options.context)
@@ -200,6 +205,8 @@ def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager]
                     log.error("caches did not sync", extra={"timeout": options.sync_timeout})
                     return 1
                 stop.wait(0.05)
+            if options.webhook:  # before readiness: a ready replica answers admission calls
+                servers.append(_webhook(options, api, manager))
             manager.synced.set()
             manager.resync()
             threads = [_thread(manager.worker, f"worker-{i}") for i in range(max(1, options.workers))]
@@ -242,6 +249,15 @@ def _serve(options: Options, metrics: ControllerMetrics, ready: Callable[[], boo
     if options.health_probe_bind_address != "0":
         servers.append(serve_probes(options.health_probe_bind_address, ready=ready))
     return servers
+
+
+def _webhook(options: Options, api: Any, manager: Manager) -> Any:
+    from regcred.controller.webhook.runner import start_webhook  # lazy: loaded when the webhook runs
+
+    return start_webhook(api, manager.caches, manager.metrics, bind=options.webhook_bind_address,
+                         cert_dir=options.webhook_cert_dir, namespace=options.leader_election_namespace,
+                         managed_namespaces=options.namespaces, stop=manager.stop,
+                         ready_timeout=options.sync_timeout)
 
 
 def _resync_loop(manager: Manager) -> None:
