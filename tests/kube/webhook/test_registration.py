@@ -18,7 +18,7 @@ from tests.support.webhookpeer import ScriptedWebhook, json_patch
 
 MWC = ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration")
 ADD_LIST = {"op": "add", "path": "/spec/imagePullSecrets", "value": [{"name": "regcred"}]}
-OPT_OUT = "regcred.io/inject"
+OPT_OUT = "regcred.dev/inject"
 
 
 def pod(name: str = "", labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -116,11 +116,11 @@ def test_selectors_keep_the_webhook_away(kube: Any, hooks: Registrations) -> Non
     kube.create_namespace(ns)
     kube.create_namespace(other)
     peer = hooks.add([ns], objectSelector={"matchExpressions": [
-        {"key": OPT_OUT, "operator": "NotIn", "values": ["disabled"]}]})
+        {"key": OPT_OUT, "operator": "NotIn", "values": ["false"]}]})
     wait_called(kube, ns, peer)
     peer.answer = json_patch(ADD_LIST)
     untouched = kube.create({**pod("a"), "metadata": {"name": "a", "namespace": other}})
-    opted_out = kube.create({**pod("b"), "metadata": {"name": "b", "namespace": ns, "labels": {OPT_OUT: "disabled"}}})
+    opted_out = kube.create({**pod("b"), "metadata": {"name": "b", "namespace": ns, "labels": {OPT_OUT: "false"}}})
     patched = kube.create({**pod("c"), "metadata": {"name": "c", "namespace": ns}})
     assert "imagePullSecrets" not in untouched["spec"] and "imagePullSecrets" not in opted_out["spec"]
     assert patched["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
