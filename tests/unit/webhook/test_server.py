@@ -304,3 +304,19 @@ def test_unusable_cert_dirs_and_addresses_are_one_line_errors(tmp_path: Path, ce
         taken.listen()
         with pytest.raises(InputError, match="cannot listen on"):
             serve_webhook(f"127.0.0.1:{taken.getsockname()[1]}", answer, str(certdir))
+
+
+def test_a_request_that_never_finishes_arriving_is_cut(certdir: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
+    import regcred.controller.webhook.server as module
+
+    monkeypatch.setattr(module, "REQUEST_SECONDS", 0.2)
+    server = start(certdir)
+    try:
+        with client(server.port, pki.ca_pem) as slow, client(server.port, pki.ca_pem) as busy:
+            slow.sendall(b"POST /mutate-pods HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            slow.settimeout(10)
+            assert closed(slow)  # the sweeper closed it
+            send(busy, REVIEW)  # a connection that behaves is not affected
+            assert receive(busy)[0] == 200
+    finally:
+        server.stop()

@@ -60,6 +60,15 @@ class _Shared:
         self.pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="webhook-handler")
         self.connections: set[_Connection] = set()
 
+    async def sweep(self) -> None:
+        """Close connections past their deadline (idle, or a request that never finishes arriving)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(1.0)
+            now = loop.time()
+            for conn in [c for c in self.connections if c.deadline < now]:
+                conn.close()
+
     def rejected(self, started: float) -> None:
         if self.metrics is not None:
             try:
@@ -95,7 +104,8 @@ class _Connection(asyncio.Protocol):
         self.busy = False
         self.paused = False
         self.closing = False
-        self.timer: asyncio.TimerHandle | None = None
+        self.loop = asyncio.get_running_loop()
+        self.deadline = self.loop.time() + IDLE_SECONDS
 
     # --- connection life
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -104,18 +114,10 @@ class _Connection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._arm(IDLE_SECONDS)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.shared.connections.discard(self)
         self.closing = True
-        if self.timer is not None:
-            self.timer.cancel()
-
-    def _arm(self, seconds: float) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = asyncio.get_running_loop().call_later(seconds, self.close)
 
     def close(self) -> None:
         self.closing = True
@@ -138,7 +140,7 @@ class _Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.url, self.head, self.body, self.size, self.refused = b"", 0, [], 0, None
         self.started = time.monotonic()
-        self._arm(REQUEST_SECONDS)
+        self.deadline = self.loop.time() + REQUEST_SECONDS
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -179,7 +181,7 @@ class _Connection(asyncio.Protocol):
         else:
             self.pending.append((None, b"".join(self.body), self.started))
         self.body = []
-        self._arm(IDLE_SECONDS)
+        self.deadline = self.loop.time() + IDLE_SECONDS
         self._next()
 
     # --- answering, in order
@@ -193,15 +195,22 @@ class _Connection(asyncio.Protocol):
             if len(self.pending) > 8 and not self.paused:
                 self.paused = True
                 self.transport.pause_reading()  # a pipelining client waits for its answers
-            loop = asyncio.get_running_loop()
-            loop.run_in_executor(self.shared.pool, self.shared.handle, data).add_done_callback(self._done)
+            try:
+                self.shared.pool.submit(self._work, data)
+            except RuntimeError:  # the server is stopping
+                self.close()
 
-    def _done(self, future: asyncio.Future[tuple[int, bytes]]) -> None:
+    def _work(self, body: bytes) -> None:
+        """On a pool thread: the handler, then the answer handed back to the loop (no futures: fewer hops)."""
+        answer = self.shared.handle(body)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self.loop.call_soon_threadsafe(self._done, answer)
+
+    def _done(self, answer: tuple[int, bytes]) -> None:
         self.busy = False
-        if future.cancelled() or self.transport is None or self.transport.is_closing():
+        if self.transport is None or self.transport.is_closing():
             return
-        exc = future.exception()
-        code, body = (500, _status_body(500, "internal error")) if exc is not None else future.result()
+        code, body = answer
         self._write(code, body, close=self.closing and not self.pending)
         if not self.transport.is_closing():
             if self.paused:
@@ -248,6 +257,7 @@ class WebhookServer:
         self._loop = asyncio.new_event_loop()
         self._started: Future[int] = Future()
         self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         # The loop binds, serves and closes on its own thread.
         self._thread = threading.Thread(target=self._run, name=f"webhook{bind}", daemon=True)
         self._thread.start()
@@ -271,6 +281,7 @@ class WebhookServer:
             loop.close()
             self._started.set_exception(exc)
             return
+        self._sweeper = loop.create_task(self._shared.sweep())
         self._started.set_result(self._server.sockets[0].getsockname()[1])
         try:
             loop.run_forever()
@@ -283,6 +294,8 @@ class WebhookServer:
             return
 
         def shutdown() -> None:
+            if self._sweeper is not None:
+                self._sweeper.cancel()
             if self._server is not None:
                 self._server.close()
             for conn in list(self._shared.connections):
