@@ -4,6 +4,10 @@ refusing a bad bind address in one line."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -12,8 +16,9 @@ from regcred import __version__
 from regcred.core.controller import rbac
 from regcred.core.controller.manifests import WEBHOOK_PORT, WEBHOOK_SERVICE, controller_manifests
 from regcred.core.webhook.patch import OPT_OUT_LABEL, OPT_OUT_VALUE
-from tests.cli.controller.test_controller_manifests import IMAGE, by_kind, expand
+from tests.cli.controller.test_controller_manifests import IMAGE, ROOT, by_kind, expand, key
 from tests.support.cli import run_regcred
+from tests.support.fixtures import require_binaries
 
 
 def printed(*args: str) -> list[dict[str, Any]]:
@@ -72,3 +77,24 @@ def test_a_bad_webhook_bind_address_is_one_line_before_any_connection() -> None:
     done = run_regcred("controller", "--webhook", "--webhook-bind-address", "nope", "--kubeconfig", "/nonexistent")
     assert done.returncode == 2 and "invalid bind address" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_kustomize_component_over_the_base_builds_the_same_objects(tmp_path: Path) -> None:
+    """deploy/webhook (a Component) on deploy/controller, through the real `kubectl kustomize`."""
+    require_binaries("kubectl")
+    kubectl = shutil.which("kubectl")
+    assert kubectl is not None
+    overlay = ROOT / "deploy" / f".overlay-{os.getpid()}"  # kustomize refuses absolute and out-of-tree bases
+    overlay.mkdir()
+    try:
+        (overlay / "kustomization.yaml").write_text("resources: [../controller]\ncomponents: [../webhook]\n")
+        done = subprocess.run([kubectl, "kustomize", str(overlay)], capture_output=True, text=True, timeout=60,
+                              check=False)
+    finally:
+        shutil.rmtree(overlay)
+    assert done.returncode == 0, done.stderr
+    built = [d for d in yaml.safe_load_all(done.stdout) if d is not None]
+    expected = controller_manifests(image=IMAGE, features=("webhook",))
+    assert sorted(built, key=key) == sorted(expected, key=key), "deploy/webhook is stale: see its kustomization.yaml"
+    for name, obj in (("service.yaml", expected[-2]), ("mutatingwebhookconfiguration.yaml", expected[-1])):
+        assert yaml.safe_load((ROOT / "deploy" / "webhook" / name).read_text()) == obj, name
