@@ -30,8 +30,8 @@ from regcred.core.webhook.patch import (
     Injection,
     opted_out,
     pull_secrets_patch,
+    secrets_for,
     spec_registry_keys,
-    wanted_secrets,
 )
 from regcred.core.webhook.review import (
     AdmissionRequest,
@@ -59,14 +59,37 @@ class AdmissionMetrics(Protocol):
     def observe_secret_on_admission(self, outcome: str) -> None: ...
 
 
+class _Snapshot:
+    """The Injections of one version of the specs (and their sources), and which of them select a namespace."""
+
+    def __init__(self, key: Any, injections: list[Injection], sources: list[tuple[str, str]]) -> None:
+        self.key, self.injections, self.sources = key, injections, sources
+        self._selecting: dict[tuple[str, frozenset[tuple[str, str]]], list[Injection]] = {}
+
+    def selecting(self, namespace: str, labels: Mapping[str, str]) -> list[Injection]:
+        """The Injections whose spec selects the namespace (memoised: one glob and selector pass per namespace)."""
+        key = (namespace, frozenset(labels.items()))
+        found = self._selecting.get(key)
+        if found is None:
+            found = [i for i in self.injections if i.targets(namespace, labels)]
+            if len(self._selecting) > 10_000:
+                self._selecting.clear()
+            self._selecting[key] = found
+        return found
+
+
 class _Injections:
-    """The specs as Injections, rebuilt only when a spec or a `fromSecret` source it reads changes."""
+    """The specs as Injections, rebuilt only when a spec or a `fromSecret` source it reads changes.
+
+    Per request only the (name, resourceVersion) of each cached spec and of each source is compared with the
+    last build's; a spec is parsed once per resourceVersion.
+    """
 
     def __init__(self, caches: Mapping[str, Cache]) -> None:
         self.caches = caches
         self._lock = threading.Lock()
         self._parsed: dict[tuple[str, str], Any] = {}  # (name, resourceVersion) -> spec, or None when invalid
-        self._built: tuple[Any, list[Injection]] = (None, [])
+        self._built = _Snapshot(None, [], [])
 
     def _spec(self, obj: Obj) -> Any:
         meta = metadata(obj)
@@ -88,20 +111,24 @@ class _Injections:
     def _source(self, namespace: str, name: str) -> Obj | None:
         return self.caches["Secret"].get(name, namespace)
 
-    def current(self) -> list[Injection]:
-        live = [o for o in self.caches["RegistryCredential"].list() if not metadata(o).get("deletionTimestamp")]
+    def _key(self, objs: list[Obj], sources: list[tuple[str, str]]) -> Any:
+        return (tuple((m.get("name"), m.get("resourceVersion")) for m in map(metadata, objs)),
+                tuple(metadata(self._source(*s) or {}).get("resourceVersion") for s in sources))
+
+    def current(self) -> _Snapshot:
+        objs = self.caches["RegistryCredential"].list()
+        built = self._built
+        if self._key(objs, built.sources) == built.key:
+            return built
+        live = [o for o in objs if not metadata(o).get("deletionTimestamp")]
         specs = sorted((s for s in map(self._spec, live) if s is not None), key=lambda s: str(s.name))
         sources = sorted({(r.from_secret.namespace, r.from_secret.name)
                           for spec in specs for r in spec.registries if r.from_secret is not None})
-        key = (tuple(sorted((str(metadata(o).get("name")), str(metadata(o).get("resourceVersion"))) for o in live)),
-               tuple((s, metadata(self._source(*s) or {}).get("resourceVersion")) for s in sources))
+        snapshot = _Snapshot(self._key(objs, sources),
+                             [Injection.of(spec, spec_registry_keys(spec, self._source)) for spec in specs], sources)
         with self._lock:
-            if self._built[0] == key:
-                return self._built[1]
-        injections = [Injection.of(spec, spec_registry_keys(spec, self._source)) for spec in specs]
-        with self._lock:
-            self._built = (key, injections)
-        return injections
+            self._built = snapshot
+        return snapshot
 
 
 class PodMutator:
@@ -162,7 +189,8 @@ class PodMutator:
         if opted_out(pod, ns):
             return "skipped", []
         labels = metadata(ns or {}).get("labels") or {}
-        wanted = wanted_secrets(pod, namespace, labels, self._injections.current())
+        selecting = self._injections.current().selecting(namespace, labels)
+        wanted = secrets_for(pod, selecting) if selecting else []
         patch = pull_secrets_patch(pod, wanted)
         if not patch:
             return "allowed", []
@@ -223,7 +251,7 @@ class PodMutator:
 
     def _create_secrets(self, namespace: str, secrets: set[str]) -> set[str]:
         """Create each missing Secret (through its first spec); the names refused: another owner's Secret."""
-        by_secret = {i.secret: i.spec for i in reversed(self._injections.current()) if i.secret in secrets}
+        by_secret = {i.secret: i.spec for i in reversed(self._injections.current().injections) if i.secret in secrets}
         now = time.monotonic()
         with self._lock:
             self._refused = {k: until for k, until in self._refused.items() if until > now}
