@@ -225,3 +225,25 @@ def test_an_internal_error_admits_the_pod_unchanged_and_is_counted(caplog: pytes
     assert world.admit("team-a", "harbor.example.com/app")[1] == []
     assert world.count("regcred_webhook_admission_requests_total", result="error") == 1
     assert "admitted unchanged" in caplog.text
+
+
+def test_an_edited_spec_or_a_rotated_source_is_seen_by_the_next_request() -> None:
+    world = World("team-a", "ops-a", secrets=("team-a", "ops-a"))
+    assert world.admit("ops-a", "harbor.example.com/app")[1] == []
+    edited = spec_obj(include=("ops-*",))
+    edited["metadata"]["resourceVersion"] = "2"
+    world.caches["RegistryCredential"].put(edited)  # the watch's MODIFIED event
+    assert world.admit("ops-a", "harbor.example.com/app")[1] == ADD
+    assert world.admit("team-a", "harbor.example.com/app")[1] == []
+    from_secret = spec_obj(include=("ops-*",))
+    from_secret["metadata"]["resourceVersion"] = "3"
+    from_secret["spec"]["registries"] = [{"fromSecret": {"namespace": "ops", "name": "src"}}]
+    world.caches["RegistryCredential"].put(from_secret)
+    assert world.admit("ops-a", "quay.example.org/app")[1] == []  # the source is not cached yet: no keys
+    source = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+              "metadata": {"name": "src", "namespace": "ops", "resourceVersion": "9"},
+              "data": {".dockerconfigjson": base64.b64encode(b'{"auths":{"quay.example.org":{"auth":"dTpw"}}}')
+                       .decode()}}
+    world.caches["Secret"].put(source)
+    assert world.admit("ops-a", "quay.example.org/app")[1] == ADD
+    assert world.api.log == []
