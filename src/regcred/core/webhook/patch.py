@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from regcred.core.cluster.podspec import RegistryScope, pull_secret_names
@@ -120,16 +121,20 @@ def pod_images(pod: Mapping[str, Any]) -> list[str]:
     return images
 
 
+@lru_cache(maxsize=4096)
+def _repository(image: str) -> str | None:
+    """The repository of an image reference; None when the runtime would refuse it (the same images come back
+    Pod after Pod, so the parse is kept)."""
+    try:
+        return parse_image(image).repository
+    except ImageReferenceError:
+        return None
+
+
 def repositories(images: Iterable[str]) -> list[str]:
     """Each image as the repository the kubelet looks up (`nginx` -> `docker.io/library/nginx`); references the
     runtime would refuse are left out (no credential is looked up for them)."""
-    found: list[str] = []
-    for image in images:
-        try:
-            found.append(parse_image(image).repository)
-        except ImageReferenceError:
-            continue
-    return found
+    return [r for r in map(_repository, images) if r is not None]
 
 
 def secrets_for(pod: Mapping[str, Any], injections: Iterable[Injection]) -> list[str]:
