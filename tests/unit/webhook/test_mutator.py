@@ -247,3 +247,25 @@ def test_an_edited_spec_or_a_rotated_source_is_seen_by_the_next_request() -> Non
     world.caches["Secret"].put(source)
     assert world.admit("ops-a", "quay.example.org/app")[1] == ADD
     assert world.api.log == []
+
+
+def test_one_deadline_bounds_the_namespace_read_and_the_secret_creation_together() -> None:
+    release = threading.Event()
+
+    def slow(spec: str, ns: str) -> ReconcileResult:
+        release.wait(5)
+        return ReconcileResult((spec, ns))
+
+    world = World("team-a", cached_ns=False, deadline=0.8, ensure=slow)
+    read = world.api.get_optional
+
+    def slow_read(*args: Any, **kw: Any) -> Any:
+        time.sleep(0.6)
+        return read(*args, **kw)
+
+    world.api.get_optional = slow_read  # type: ignore[method-assign]
+    started = time.monotonic()
+    assert world.admit("team-a", "harbor.example.com/app")[1] == ADD
+    elapsed = time.monotonic() - started
+    release.set()
+    assert elapsed < 1.2, elapsed  # the 0.6 s read + the rest of one 0.8 s deadline (~0.8 s), not 0.6 + 0.8

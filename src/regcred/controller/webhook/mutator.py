@@ -157,7 +157,7 @@ class PodMutator:
         try:
             request = parse_review(body)
             uid, api_version = request.uid, request.api_version
-            result, patch = self._decide(request)
+            result, patch = self._decide(request, started + self.deadline)
             answer = review_response(uid, patch, api_version=api_version)
         except BadReview as exc:
             log.warning("webhook got a body that is not an AdmissionReview", extra={"error": str(exc)})
@@ -178,14 +178,15 @@ class PodMutator:
                 log.exception("webhook metrics failed")
 
     # --- the decision
-    def _decide(self, request: AdmissionRequest) -> tuple[str, list[dict[str, Any]]]:
+    def _decide(self, request: AdmissionRequest, until: float) -> tuple[str, list[dict[str, Any]]]:
+        """The result and the patch; the cold path (if any) ends by `until` (monotonic), whatever it still waits for."""
         pod = request.object
         namespace = request.namespace or str(metadata(pod).get("namespace") or "")
         if not request.is_pod_create or not namespace or namespace in self.excluded:
             return "skipped", []
         if self.namespaces and namespace not in self.namespaces:
             return "skipped", []
-        ns = self._namespace(namespace)
+        ns = self._namespace(namespace, until)
         if opted_out(pod, ns):
             return "skipped", []
         labels = metadata(ns or {}).get("labels") or {}
@@ -196,7 +197,7 @@ class PodMutator:
             return "allowed", []
         missing = {op_secret for op_secret in wanted if self.caches["Secret"].get(op_secret, namespace) is None}
         if missing and not request.dry_run:
-            refused = self._create_secrets(namespace, missing)
+            refused = self._create_secrets(namespace, missing, until)
             if refused:
                 patch = pull_secrets_patch(pod, [s for s in wanted if s not in refused])
         log.debug("webhook patches a Pod", extra={"uid": request.uid, "namespace": namespace,
@@ -204,8 +205,8 @@ class PodMutator:
         return ("patched", patch) if patch else ("allowed", [])
 
     # --- the cold path: bounded, shared by concurrent requests for the same namespace
-    def _bounded(self, key: tuple[str, str], work: Callable[[], Any]) -> tuple[bool, Any]:
-        """(finished, result) of `work`, run once for concurrent callers with the same key, within the deadline.
+    def _bounded(self, key: tuple[str, str], work: Callable[[], Any], until: float) -> tuple[bool, Any]:
+        """(finished, result) of `work`, run once for concurrent callers with the same key, waited for until `until`.
 
         An exception of `work` is the result (logged here): the caller goes on without it.
         """
@@ -218,7 +219,7 @@ class PodMutator:
         if mine:  # outside the lock: a future already done runs the callback at once
             future.add_done_callback(lambda f: self._forget(key, f))
         try:
-            return True, future.result(timeout=self.deadline)
+            return True, future.result(timeout=max(0.0, until - time.monotonic()))
         except FutureTimeout:
             return False, None
         except Exception as exc:  # the cold path failed: the answer goes on without it
@@ -231,7 +232,7 @@ class PodMutator:
             if self._inflight.get(key) is future:
                 del self._inflight[key]
 
-    def _namespace(self, name: str) -> Obj | None:
+    def _namespace(self, name: str, until: float) -> Obj | None:
         """The Namespace from the cache; one GET (written through) when the watch has not brought it yet."""
         cache = self.caches["Namespace"]
         found = cache.get(name)
@@ -244,22 +245,22 @@ class PodMutator:
                 cache.write_through(fresh)
             return cache.get(name) if fresh is not None else None
 
-        finished, fresh = self._bounded(("Namespace", name), read)
+        finished, fresh = self._bounded(("Namespace", name), read, until)
         if not finished:
             log.warning("webhook could not read a new namespace in time", extra={"namespace": name})
         return fresh if isinstance(fresh, dict) else None
 
-    def _create_secrets(self, namespace: str, secrets: set[str]) -> set[str]:
+    def _create_secrets(self, namespace: str, secrets: set[str], until: float) -> set[str]:
         """Create each missing Secret (through its first spec); the names refused: another owner's Secret."""
         by_secret = {i.secret: i.spec for i in reversed(self._injections.current().injections) if i.secret in secrets}
         now = time.monotonic()
         with self._lock:
-            self._refused = {k: until for k, until in self._refused.items() if until > now}
+            self._refused = {k: t for k, t in self._refused.items() if t > now}
             refused = {secret for secret in by_secret if (namespace, secret) in self._refused}
         for secret, spec in sorted(by_secret.items()):
             if secret in refused:
                 continue
-            finished, result = self._bounded((spec, namespace), partial(self.ensure, spec, namespace))
+            finished, result = self._bounded((spec, namespace), partial(self.ensure, spec, namespace), until)
             if not finished:
                 log.warning("webhook did not create a pull Secret in time; the Pod is patched anyway",
                             extra={"namespace": namespace, "secret": secret, "deadline": self.deadline})
