@@ -29,8 +29,10 @@ PATHS = {
     "Deployment": ("/apis/apps/v1/namespaces/{ns}/deployments", True),
     "PodDisruptionBudget": ("/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", True),
     "Pod": ("/api/v1/namespaces/{ns}/pods", True),
+    "Service": ("/api/v1/namespaces/{ns}/services", True),
+    "MutatingWebhookConfiguration": ("/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", False),
 }
-FAKE_SERVES = {"Namespace", "ServiceAccount", "Deployment", "Pod"}
+FAKE_SERVES = {"Namespace", "ServiceAccount", "Deployment", "Pod", "MutatingWebhookConfiguration"}
 
 
 def dry_run_create(kube: KubeBackend, obj: dict[str, Any]) -> Any:
@@ -40,9 +42,10 @@ def dry_run_create(kube: KubeBackend, obj: dict[str, Any]) -> Any:
     return kube.request("POST", path, json=obj, params={"dryRun": "All"})
 
 
-def test_every_manifest_passes_a_server_side_dry_run(kube: KubeBackend) -> None:
+@pytest.mark.parametrize("features", [(), ("webhook",)])
+def test_every_manifest_passes_a_server_side_dry_run(kube: KubeBackend, features: tuple[str, ...]) -> None:
     ns = kube.unique_ns("regcred-system")
-    objects = controller_manifests(namespace=ns, image=IMAGE)
+    objects = controller_manifests(namespace=ns, image=IMAGE, features=features)
     namespace, rest = objects[1], objects[2:]
     assert dry_run_create(kube, namespace).status_code == 201
     kube.create(namespace)  # namespaced objects need their namespace to exist, even for a dry run
