@@ -4,9 +4,10 @@ Shapes (load generator: `hey`, Debian package `hey`, on the same loopback and th
 - open loop at a fixed 200 requests/s (10 workers × 20/s) for 20 s: p50 and p99 (goal p99 < 5 ms);
 - closed loop, 100 concurrent clients for 20 s: average, p99 and throughput, against Kyverno's published average of
   42.67 ms (1 replica, 100 virtual users).
-The server runs in its own process with the real handler over realistic Pods (a Deployment's Pod: generateName,
-owner reference, two containers and an init container, the ServiceAccount plugin's token volume, about 3.7 kB as
-an AdmissionReview); the floor is the same server answering a constant. `--stacks` repeats both shapes for every
+The server runs in its own process with the real handler (the controller's PodMutator over the caches of a synced
+controller) over realistic Pods (a Deployment's Pod: generateName, owner reference, two containers and an init
+container, the ServiceAccount plugin's token volume, about 4 kB as an AdmissionReview); the floor is the same
+server answering a constant. `--stacks` repeats both shapes for every
 candidate server stack (benchmarks/webhook_stacks.py), the measurement behind docs/decisions.md.
 `--e2e` (needs KUBEBUILDER_ASSETS): a real kube-apiserver, the controller with its webhook registered through
 clientConfig.url, 200 namespaces each followed at once by a Pod: Pods created without the pull Secret, with and
@@ -18,7 +19,6 @@ without the webhook.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import re
@@ -38,7 +38,6 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 KYVERNO_AVG_MS = 42.67
-SECRET = "regcred-harbor"
 
 
 def pod(namespace: str, i: int = 0) -> dict[str, Any]:
@@ -93,20 +92,33 @@ def review(namespace: str = "team-a", *, dry_run: bool = False) -> bytes:
 
 
 def handler() -> Callable[[bytes], bytes]:
-    """The handler under test: decode the review, decide the patch, encode the answer."""
-    def mutate(body: bytes) -> bytes:
-        request = json.loads(body)["request"]
-        spec = request["object"]["spec"]
-        names = [ref.get("name") for ref in spec.get("imagePullSecrets") or []]
-        patch = [] if SECRET in names else [{"op": "add", "path": "/spec/imagePullSecrets",
-                                             "value": [{"name": n} for n in [*names, SECRET]]}]
-        response: dict[str, Any] = {"uid": request["uid"], "allowed": True}
-        if patch:
-            response["patchType"] = "JSONPatch"
-            response["patch"] = base64.b64encode(json.dumps(patch, separators=(",", ":")).encode()).decode()
-        return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response},
-                          separators=(",", ":")).encode()
-    return mutate
+    """The controller's PodMutator over the caches a synced controller holds: 5 specs, 1,000 namespaces, each with
+    its managed Secret (the hot path: no API call), and the controller's metrics."""
+    from tests.support.memapi import MemApi
+
+    from regcred.controller.cachedapi import Store
+    from regcred.controller.metrics import ControllerMetrics
+    from regcred.controller.webhook.mutator import PodMutator
+    from regcred.core.credentials.pullsecret import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+
+    os.environ.setdefault("REG_PW", "pw-bench-not-printed")
+    api = MemApi()
+    names = [f"team-{i:04d}" for i in range(1000)] + ["team-a"]
+    for ns in names:
+        api.namespace(ns)
+    specs = [{"apiVersion": "regcred.dev/v1alpha1", "kind": "RegistryCredential",
+              "metadata": {"name": f"registry-{k}", "resourceVersion": "1"},
+              "spec": {"registries": [{"server": server, "username": "u", "passwordFrom": {"env": "REG_PW"}}],
+                       "namespaces": {"include": ["team-*"]}}}
+             for k, server in enumerate(["harbor.example.com", "ghcr.io", "quay.io", "registry.gitlab.com",
+                                         "123456789012.dkr.ecr.eu-west-1.amazonaws.com"])]
+    secrets = [{"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                "metadata": {"name": spec["metadata"]["name"], "namespace": ns, "resourceVersion": "5",
+                             "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE}}, "data": {}}
+               for ns in names for spec in specs]
+    caches = {"RegistryCredential": Store(specs), "Namespace": Store(api.list("Namespace")),
+              "ServiceAccount": Store(api.list("ServiceAccount")), "Secret": Store(secrets)}
+    return PodMutator(api, caches, metrics=ControllerMetrics())
 
 
 # --- load generation ---------------------------------------------------------------------------------------------

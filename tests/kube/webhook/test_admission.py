@@ -7,7 +7,7 @@ it as the manifests do, but through `clientConfig.url` + `caBundle` of its own C
 
 from __future__ import annotations
 
-import dataclasses
+import base64
 import socket
 import threading
 import time
@@ -20,13 +20,14 @@ import httpx
 import pytest
 
 from regcred.controller.manager import Options, run
+from regcred.core.controller.manifests import webhook_configuration
+from regcred.core.webhook.patch import OPT_OUT_LABEL, OPT_OUT_VALUE
 from regcred.localregistry.tls import generate_pki
 from tests.kube.controller.test_reconcile import PASSWORD, spec_doc
 from tests.kube.controller.test_status import SPECS, install_crd
 
 MWC = ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration")
-OPT_OUT = ("regcred.dev/inject", "false")
-NEEDS = "needs the PodMutator and `regcred controller --webhook` (branch webhook)"
+OPT_OUT = (OPT_OUT_LABEL, OPT_OUT_VALUE)
 
 
 def free_port() -> int:
@@ -82,30 +83,18 @@ class Admission:
 
 
 def registration(name: str, url: str, ca: bytes, team: str, home: str) -> dict[str, Any]:
-    """What `regcred controller manifests --webhook` registers, with clientConfig.url instead of the Service.
-
-    Also restricted to this test's team label: envtest shares one apiserver between tests."""
-    import base64
-
-    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-            "metadata": {"name": name}, "webhooks": [{
-                "name": "pods.regcred.dev",
-                "clientConfig": {"url": url, "caBundle": base64.b64encode(ca).decode()},
-                "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
-                "failurePolicy": "Ignore", "sideEffects": "NoneOnDryRun", "timeoutSeconds": 5,
-                "admissionReviewVersions": ["v1"], "reinvocationPolicy": "IfNeeded",
-                "namespaceSelector": {"matchExpressions": [
-                    {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", home]},
-                    {"key": OPT_OUT[0], "operator": "NotIn", "values": [OPT_OUT[1]]},
-                    {"key": "team", "operator": "In", "values": [team]}]},
-                "objectSelector": {"matchExpressions": [{"key": OPT_OUT[0], "operator": "NotIn",
-                                                         "values": [OPT_OUT[1]]}]}}]}
+    """What `regcred controller manifests --webhook` registers, with clientConfig.url + caBundle instead of the
+    Service, and restricted to this test's team label (envtest shares one apiserver between tests)."""
+    doc = webhook_configuration(home)
+    doc["metadata"] = {"name": name}
+    hook = doc["webhooks"][0]
+    hook["clientConfig"] = {"url": url, "caBundle": base64.b64encode(ca).decode()}
+    hook["namespaceSelector"]["matchExpressions"].append({"key": "team", "operator": "In", "values": [team]})
+    return doc
 
 
 @pytest.fixture
 def admission(kube: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Admission]:
-    if "webhook" not in {f.name for f in dataclasses.fields(Options)}:
-        pytest.skip(NEEDS)
     monkeypatch.setenv("REG_PW", PASSWORD)
     install_crd(kube)
     team, home, name = kube.unique_ns("team"), kube.unique_ns("regcred"), kube.unique_ns("harbor")
@@ -117,7 +106,7 @@ def admission(kube: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
     pki = generate_pki("webhook")
     pki.write(tmp_path / "certs", cert="tls.crt", key="tls.key")
     port, metrics, probes = free_port(), free_port(), free_port()
-    options = Options(kubeconfig=str(kube.kubeconfig), metrics_bind_address=f"127.0.0.1:{metrics}",  # type: ignore[call-arg]
+    options = Options(kubeconfig=str(kube.kubeconfig), metrics_bind_address=f"127.0.0.1:{metrics}",
                       health_probe_bind_address=f"127.0.0.1:{probes}", workers=2, leader_election_namespace=home,
                       webhook=True, webhook_bind_address=f"127.0.0.1:{port}",
                       webhook_cert_dir=str(tmp_path / "certs"))
@@ -167,15 +156,23 @@ def test_a_dry_run_creates_no_secret(admission: Admission) -> None:
 
 
 def test_excluded_namespaces_and_opted_out_pods_are_untouched(admission: Admission) -> None:
+    """Pods that bring their own list (so the ServiceAccount plugin copies nothing): only the webhook could add."""
     kube = admission.kube
-    opted_out = admission.namespace("optout", **{OPT_OUT[0]: OPT_OUT[1]})
-    in_opted_out = kube.create(pod(opted_out))
-    in_home = kube.create(pod(admission.home))
-    labelled = {**pod(admission.namespace("labelled"))}
-    labelled["metadata"]["labels"] = {OPT_OUT[0]: OPT_OUT[1]}
-    opted_out_pod = kube.create(labelled)
+
+    def own(ns: str, **labels: str) -> dict[str, Any]:
+        obj = pod(ns)
+        obj["spec"]["imagePullSecrets"] = [{"name": "own"}]
+        if labels:
+            obj["metadata"]["labels"] = labels
+        return obj
+
+    in_opted_out = kube.create(own(admission.namespace("optout", **{OPT_OUT[0]: OPT_OUT[1]})))
+    in_home = kube.create(own(admission.home))
+    labelled = admission.namespace("labelled")
+    opted_out_pod = kube.create(own(labelled, **{OPT_OUT[0]: OPT_OUT[1]}))
     for created in (in_opted_out, in_home, opted_out_pod):
-        assert admission.secret not in pull_secrets(created)
+        assert pull_secrets(created) == ["own"]
+    assert pull_secrets(kube.create(own(labelled))) == ["own", admission.secret]  # the same Pod, not excluded
 
 
 def test_pods_are_still_created_when_the_webhook_is_gone(admission: Admission) -> None:

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
+from regcred.core.webhook.patch import OPT_OUT_LABEL
 from tests.support.kube import KubeError
 from tests.support.webhookpeer import ScriptedWebhook, json_patch
 
 MWC = ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration")
 ADD_LIST = {"op": "add", "path": "/spec/imagePullSecrets", "value": [{"name": "regcred"}]}
-OPT_OUT = "regcred.dev/inject"
+OPT_OUT = OPT_OUT_LABEL
 
 
 def pod(name: str = "", labels: dict[str, str] | None = None) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any, Protocol, cast
 from regcred.controller.metrics import parse_bind
 from regcred.controller.webhook.certdir import CertDir
 from regcred.core.errors import InputError
+from regcred.core.webhook.review import answer_status
 
 log = logging.getLogger("regcred.controller.webhook")
 Handler = Callable[[bytes], bytes]
@@ -44,11 +45,6 @@ class AdmissionObserver(Protocol):
     """The metrics hook (ControllerMetrics has it): requests the server answered without the handler."""
 
     def observe_admission(self, result: str, seconds: float) -> None: ...
-
-
-def answer_status(answer: bytes) -> int:
-    """400 for the handler's meta/v1 Status body (a body that named no request to answer), else 200."""
-    return 400 if answer.startswith(b'{"kind":"Status"') else 200
 
 
 class _Shared:
