@@ -22,8 +22,9 @@ SENTINEL = 'S3ntinel-p@ss:word"<&>'  # the password of every Secret: must never 
 SHAPES = ("covered", "missing", "broken", "dangling", "verified")
 
 
-def _secret(name: str, ns: str, registry: str, password: str = SENTINEL, *, raw: str | None = None) -> dict[str, Any]:
-    auth = base64.b64encode(f"robot:{password}".encode()).decode()
+def _secret(name: str, ns: str, registry: str, login: tuple[str, str] = ("robot", SENTINEL), *,
+            raw: str | None = None) -> dict[str, Any]:
+    auth = base64.b64encode(":".join(login).encode()).decode()
     payload = raw if raw is not None else json.dumps({"auths": {registry: {"auth": auth}}})
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
             "type": "kubernetes.io/dockerconfigjson",
@@ -52,7 +53,8 @@ def shape_of(ns: str) -> str:
     return SHAPES[int(ns.rsplit("-", 1)[1]) % len(SHAPES)]
 
 
-def namespace_objects(ns: str, verify_registry: str, verify_password: str = SENTINEL) -> list[dict[str, Any]]:
+def namespace_objects(ns: str, verify_registry: str,
+                      verify_login: tuple[str, str] = ("robot", SENTINEL)) -> list[dict[str, Any]]:
     """The objects of one namespace (not the Namespace itself), by its shape."""
     reg_a, reg_b = PRIVATE
     shape = shape_of(ns)
@@ -66,7 +68,7 @@ def namespace_objects(ns: str, verify_registry: str, verify_password: str = SENT
                 _deployment("batch", ns, [f"{reg_b}/data/batch:3"], pull=["bad"])]
     if shape == "dangling":
         return [_secret("pull", ns, reg_b), _deployment("etl", ns, [f"{reg_b}/data/etl:1"], pull=["pull", "pull", "gone"])]
-    return [_secret("remote", ns, verify_registry, verify_password), _account(ns, ["remote"]),
+    return [_secret("remote", ns, verify_registry, verify_login), _account(ns, ["remote"]),
             _deployment("app", ns, [f"{verify_registry}/team/app:v1"])]
 
 
@@ -75,13 +77,14 @@ def objects(count: int, verify_registry: str = "127.0.0.1:9", prefix: str = "tea
     return [obj for ns in namespace_names(count, prefix) for obj in namespace_objects(ns, verify_registry)]
 
 
-def populate(kube: Any, count: int, verify_registry: str, verify_password: str, label: dict[str, str]) -> list[str]:
+def populate(kube: Any, count: int, verify_registry: str, verify_login: tuple[str, str],
+             label: dict[str, str]) -> list[str]:
     """Create `count` namespaces (unique names, same shapes, labelled `label`) in `kube`; returns their names."""
     names = []
     for i in range(count):
         ns = f"{kube.unique_ns('rep')}-{i:04d}"
         kube.create_namespace(ns, labels=label)
-        for obj in namespace_objects(ns, verify_registry, verify_password):
+        for obj in namespace_objects(ns, verify_registry, verify_login):
             if obj["kind"] == "ServiceAccount":  # the namespace's default one exists already
                 make_sa(kube, ns, "default", pull=[ref["name"] for ref in obj["imagePullSecrets"]])
             else:
