@@ -22,19 +22,15 @@ from typing import Any
 
 import httpx
 
-from tests.support.fixtures import require_component
+from tests.support.fixtures import require_binaries
 
-CHROMIUM = ("chromium", "chromium-browser")
 _LISTENING = re.compile(r"DevTools listening on (ws://127\.0\.0\.1:(\d+)/\S+)")
 
 
 def chromium_binary() -> str:
     """The Chromium to drive; skips (fails under REGCRED_REQUIRE_REAL) when Debian's package is missing."""
-    found = next((path for name in CHROMIUM if (path := shutil.which(name))), None)
-    if found is None:
-        require_component("chromium not installed (Debian: chromium): run ./dev test which installs it "
-                          "(apt-get install chromium)")
-    return found
+    require_binaries("chromium")
+    return str(shutil.which("chromium"))
 
 
 class Page:

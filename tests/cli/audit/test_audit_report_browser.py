@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.support.browser import artifact_path, chromium_binary, chromium_page
@@ -20,6 +21,7 @@ CELLS = """Object.fromEntries([...document.querySelectorAll('#matrix tbody tr')]
 VISIBLE = "[...document.querySelectorAll('#matrix tbody tr')].filter(r => !r.hidden).map(r => r.dataset.ns)"
 
 
+@pytest.mark.real  # Debian's chromium
 def test_a_thousand_namespaces_filter_in_a_real_browser(tmp_path: Path) -> None:
     chromium_binary()  # skips (or fails under REGCRED_REQUIRE_REAL) before any work without Chromium
     source = tmp_path / "cluster.yaml"

@@ -13,6 +13,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.browser import artifact_path, chromium_binary, chromium_page
 from tests.support.cli import run_regcred_kube
 from tests.support.fakeregistry import PASSWORD, FakeServer, basic_registry
@@ -25,6 +27,7 @@ CREDENTIALS = """[...document.querySelectorAll('#credential-table tbody tr')].ma
     [...r.querySelectorAll('td')].slice(0, 5).map(td => td.textContent))"""
 
 
+@pytest.mark.real  # Debian's chromium
 def test_live_report_with_verify_in_a_real_browser(kube: Any, tmp_path: Path) -> None:
     chromium_binary()
     server = FakeServer(basic_registry())
