@@ -46,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
 
     items = objects(args.namespaces)
-    report = audit(ClusterState(items, live=True))
+    report = audit(ClusterState(items))  # as `audit -f` reads a dump
     now = dt.datetime.now(dt.UTC)
     model_s, model = best(lambda: build(report, now), args.repeat)
     render_s, html = best(lambda: render_html(model, source="manifests", generated=now), args.repeat)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 import stat
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -118,3 +120,14 @@ def test_an_unwritable_report_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "ro").mkdir(mode=0o500)
     result = run_regcred("audit", "-f", dump(tmp_path, 2), "--report", tmp_path / "ro" / "r.html")
     assert "Traceback" not in result.stderr and result.returncode != 0
+
+
+def test_jinja2_and_pygal_load_only_with_report(tmp_path: Path) -> None:
+    """The CLI's cold start: an audit without --report imports neither the templating nor the plotting library."""
+    source = dump(tmp_path, 5)
+    code = ("import sys\nfrom regcred.cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('jinja2', 'pygal') if m in sys.modules), file=sys.stderr)")
+    for extra, loaded in (((), "[]"), (("--report", str(tmp_path / "r.html")), "['jinja2', 'pygal']")):
+        done = subprocess.run([sys.executable, "-c", code, "audit", "-f", str(source), "-o", "json", *extra],
+                              capture_output=True, text=True, check=False)
+        assert done.stderr.strip().splitlines()[-1] == loaded, done.stderr

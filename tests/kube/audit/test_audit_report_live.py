@@ -8,6 +8,7 @@ which do not resolve (rejected: DNS). The screenshot is kept as an artifact (tes
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 from pathlib import Path
@@ -15,10 +16,11 @@ from typing import Any
 
 import pytest
 
+from tests.cli.hygiene.test_secret_hygiene import Ctx, leaks
 from tests.support.browser import artifact_path, chromium_binary, chromium_page
 from tests.support.cli import run_regcred_kube
 from tests.support.fakeregistry import PASSWORD, FakeServer, basic_registry
-from tests.support.reportcluster import SENTINEL, populate, shape_of
+from tests.support.reportcluster import SENTINEL, namespace_objects, populate, shape_of
 
 ROWS = """Object.fromEntries([...document.querySelectorAll('#matrix tbody tr')].map(r =>
     [r.dataset.ns, Object.fromEntries([...r.querySelectorAll('td')].map((td, i) =>
@@ -45,7 +47,12 @@ def test_live_report_with_verify_in_a_real_browser(kube: Any, tmp_path: Path) ->
     assert {"secret-unusable", "missing-secret", "credential-rejected"} <= codes
     assert stat.S_IMODE(report.stat().st_mode) == 0o644
     html = report.read_text()
-    assert SENTINEL.split('"')[0] not in html and PASSWORD not in html
+    ctx = Ctx(tmp=tmp_path)  # the hygiene test's needles: the sentinel, its auth form, base64 slices of the Secrets
+    for ns in names:
+        for obj in namespace_objects(ns, server.host, ("alice", PASSWORD)):
+            if obj["kind"] == "Secret":
+                ctx.note(base64.b64decode(obj["data"][".dockerconfigjson"]))
+    assert not leaks(html, ctx.needles | {PASSWORD}), leaks(html, ctx.needles | {PASSWORD})
 
     with chromium_page(tmp_path) as page:
         page.open(report)
