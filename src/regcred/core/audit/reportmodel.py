@@ -21,8 +21,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from regcred.core.audit.findings import AuditReport, CredentialCheck, Finding
+from regcred.core.audit.verification import is_rejected
 
 BROKEN = "broken"
 MISSING = "missing"
@@ -114,11 +116,9 @@ def namespace_of(object_ref: str, known: set[str]) -> str | None:
     return next((rest[:i] for i in ends if rest[:i] in known), rest[:ends[0]])
 
 
-def check_status(row: dict[str, object]) -> str:
-    pulls = row.get("pull")
-    pulls_failed = isinstance(pulls, dict) and not all(pulls.values())
-    if not row.get("login") or pulls_failed or (row.get("error") and not row.get("over_privileged")):
-        return "rejected"  # the rule of core.audit.verification (credential-rejected)
+def check_status(row: dict[str, Any]) -> str:
+    if is_rejected(row):  # what credential-rejected reports
+        return "rejected"
     return "over-privileged" if row.get("over_privileged") else "ok"
 
 
