@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: t
 
 from tests.support.reportcluster import objects
 
-from regcred.cli.audit_report import render_html
 from regcred.core.audit.findings import ClusterState
 from regcred.core.audit.reportmodel import build
 from regcred.core.audit.simulation import audit
+from regcred.shells.auditreport import render_html
 
 
 def best(fn: Any, repeat: int) -> tuple[float, Any]:

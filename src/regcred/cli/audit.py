@@ -68,7 +68,7 @@ def audit(files: tuple[str, ...], node_configs: tuple[Path, ...], verify: bool, 
     request = AuditRequest(files, node_configs, cluster.namespaces, verify=checks)
     report = run_audit(request, cluster.connect, _note)
     if report_path is not None:
-        from regcred.cli.audit_report import write_report  # lazy: Jinja2 and pygal load only with --report
+        from regcred.shells.auditreport import write_report  # lazy: Jinja2 and pygal load only with --report
 
         write_report(report_path, report, source="manifests" if files else "the live cluster", verified=verify)
         _note(f"report written to {report_path}")

@@ -1,12 +1,12 @@
-"""The page of `audit --report` rendered in-process (cli/audit_report.py): every plot, escaped verify rows."""
+"""The page of `audit --report` rendered in-process (shells/auditreport.py): every plot, escaped verify rows."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from regcred.cli.audit_report import EXPIRY_BUCKETS, bucket, duration, plots, render_html
 from regcred.core.audit.findings import AuditReport, CredentialCheck, Finding
 from regcred.core.audit.reportmodel import build
+from regcred.shells.auditreport import EXPIRY_BUCKETS, bucket, duration, plots, render_html
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 HOSTILE = "<script>alert(1)</script>"

@@ -1,6 +1,6 @@
 """What `audit --report` shows, as plain data: the coverage matrix, findings by code, credential status and ages.
 
-Pure: built from an AuditReport (and the time of the report), rendered elsewhere (cli/audit_report.py).
+Pure: built from an AuditReport (and the time of the report), rendered elsewhere (shells/auditreport.py).
 
 The coverage matrix has one row per namespace the audit saw and one column per registry any image names. A
 cell sums up the images of that namespace pulled from that registry, worst first:
