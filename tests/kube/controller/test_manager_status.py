@@ -158,7 +158,17 @@ def test_gauges_count_managed_objects_and_uncovered_namespaces(kube: Any, monkey
         assert eventually(lambda: gauges() == (3, 2, 1)), gauges()  # the Secret is there, not the entry
         kube.ensure_default_sa(bare)
         assert eventually(lambda: gauges() == (3, 3, 0)), gauges()
-        assert condition(status(kube, name), "Ready") == "True"
+        assert eventually(lambda: condition(status(kube, name), "Ready") == "True")
+        version = kube.request("GET", f"{SPECS}/{name}").json()["metadata"]["resourceVersion"]
+        ctl.manager.leading.clear()  # workers and the status thread pause (as a follower's would)
+        time.sleep(0.5)
+        ctl.manager.resync()  # every key again: a converged spec's status is not written (nor flips) ...
+        assert ctl.manager.queue.outstanding()
+        ctl.manager.flush()  # ... even by a flush while the resync's keys are still queued
+        ctl.manager.leading.set()
+        assert eventually(lambda: not ctl.manager.queue.outstanding())
+        time.sleep(2.5 * ctl.manager.status_interval)
+        assert kube.request("GET", f"{SPECS}/{name}").json()["metadata"]["resourceVersion"] == version
         samples = ctl.scrape()
         assert samples[("regcred_managed_objects", (("kind", "Deployment"),))] == 0
         assert samples[("regcred_api_requests_total", (("code", "200"), ("verb", "watch")))] >= 9  # one per informer
