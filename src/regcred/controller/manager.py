@@ -209,6 +209,7 @@ class Manager:
         from regcred.controller.reconciler import parse_spec  # lazy: loaded when the controller runs
         from regcred.controller.status import (  # lazy: loaded when the controller runs
             cleaned_up,
+            holds,
             progress,
             write_status,
         )
@@ -232,8 +233,11 @@ class Manager:
                 with self.lock:
                     self.results.pop(name, None)
             return
-        now = progress(parse_spec(obj), int(meta.get("generation") or 0), namespaces, seen, queued)
+        generation = int(meta.get("generation") or 0)
+        now = progress(parse_spec(obj), generation, namespaces, seen, queued)
         self.metrics.uncovered_namespaces.labels(spec=name).set(now.uncovered)
+        if holds(obj.get("status"), generation, now):
+            return
         answer = write_status(self.api, obj, now.results, pending=now.pending)
         if answer is not None:
             specs.write_through(answer)

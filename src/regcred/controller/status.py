@@ -37,6 +37,8 @@ class Progress:
     results: tuple[ReconcileResult, ...]  # the last result in every namespace that still exists
     pending: int  # namespaces not reconciled for the current generation yet, or queued again
     uncovered: int  # targeted namespaces whose Secret is not (yet) in sync
+    unseen: int = 0  # of the pending: targeted namespaces this process has no result of this generation for
+    queued: int = 0  # of the pending: namespaces with a key outstanding
 
 
 def outcome(result: ReconcileResult) -> NamespaceOutcome:
@@ -57,8 +59,18 @@ def progress(spec: RegistryCredential, generation: int, namespaces: Iterable[Obj
     current = {name: s for name, s in seen.items() if name in live}
     pending = {name for name in targets if name not in current or current[name].generation != generation}
     in_sync = {name for name, s in current.items() if outcome(s.result).secret_in_sync}
-    return Progress(tuple(s.result for _, s in sorted(current.items())), len(pending | set(queued)),
-                    len(targets - in_sync))
+    queued = set(queued)
+    return Progress(tuple(s.result for _, s in sorted(current.items())), len(pending | queued),
+                    len(targets - in_sync), unseen=len(pending), queued=len(queued))
+
+
+def holds(current: Obj | None, generation: int, now: Progress) -> bool:
+    """Keep a Ready status written for this generation (by this process or an earlier leader) while the only
+    news is namespaces not reconciled yet by this process: a restart or a new leader would otherwise write
+    Progressing and partial counts, then Ready again."""
+    conditions = (current or {}).get("conditions") or []
+    ready = any(isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return ready and (current or {}).get("observedGeneration") == generation and now.unseen > 0 and not now.queued
 
 
 def cleaned_up(namespaces: Iterable[Obj], seen: Mapping[str, Seen]) -> bool:

@@ -174,6 +174,32 @@ def test_gauges_count_managed_objects_and_uncovered_namespaces(kube: Any, monkey
         assert samples[("regcred_api_requests_total", (("code", "200"), ("verb", "watch")))] >= 9  # one per informer
 
 
+def test_a_restarted_controller_leaves_a_converged_status_alone(kube: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new leader (or a restart) knows no result yet: it must not write Progressing and partial counts."""
+    monkeypatch.setenv("REG_PW", PASSWORD)
+    names = [kube.unique_ns("r") for _ in range(8)]
+    for ns in names:
+        kube.create_namespace(ns)
+    name = kube.unique_ns("spec")
+    with running(kube, namespaces=tuple(names)):
+        create_spec(kube, name, include=names)
+        assert eventually(lambda: condition(status(kube, name), "Ready") == "True")
+    version = kube.request("GET", f"{SPECS}/{name}").json()["metadata"]["resourceVersion"]
+    with running(kube, namespaces=tuple(names)) as ctl:
+        ctl.manager.leading.clear()  # the state of a replica that just became leader: caches, no result yet
+        time.sleep(0.5)
+        with ctl.manager.lock:
+            ctl.manager.results.clear()
+        ctl.manager.resync()
+        ctl.manager.flush()  # a flush before the first key ran
+        ctl.manager.leading.set()
+        assert eventually(lambda: len(ctl.manager.results.get(name, {})) == len(names)
+                          and not ctl.manager.queue.outstanding())
+        time.sleep(2.5 * ctl.manager.status_interval)
+        assert ctl.scrape()[("regcred_uncovered_namespaces", (("spec", name),))] == 0
+    assert kube.request("GET", f"{SPECS}/{name}").json()["metadata"]["resourceVersion"] == version
+
+
 def test_deleted_specs_release_their_finalizer_after_cleanup_even_with_no_namespace(
         kube: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REG_PW", PASSWORD)

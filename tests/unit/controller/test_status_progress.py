@@ -51,3 +51,16 @@ def test_cleanup_is_done_only_with_a_successful_result_since_the_deletion_in_eve
                                        "b1": synced("b1", deleting=True)})
     assert not cleaned_up(namespaces, {"b1": synced("b1", deleting=True)})
     assert cleaned_up(namespaces, {n: synced(n, deleting=True) for n in ("a1", "b1")})
+
+
+def test_a_ready_status_of_this_generation_is_held_while_only_unseen_namespaces_are_pending() -> None:
+    from regcred.controller.status import holds
+
+    ready = {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True"}]}
+    namespaces = [ns("a1"), ns("a2")]
+    fresh = progress(SPEC, 2, namespaces, {"a1": synced("a1")})  # a new leader: a2 not reconciled yet
+    assert holds(ready, 2, fresh)
+    assert not holds({**ready, "observedGeneration": 1}, 2, fresh)  # the spec changed since
+    assert not holds({**ready, "conditions": [{"type": "Ready", "status": "False"}]}, 2, fresh)
+    assert not holds(ready, 2, progress(SPEC, 2, namespaces, {"a1": synced("a1")}, queued=["a2"]))  # an event
+    assert not holds(ready, 2, progress(SPEC, 2, namespaces, {n: synced(n) for n in ("a1", "a2")}))  # all seen
