@@ -38,7 +38,7 @@ class Progress:
     pending: int  # namespaces not reconciled for the current generation yet, or queued again
     uncovered: int  # targeted namespaces whose Secret is not (yet) in sync
     unseen: int = 0  # of the pending: targeted namespaces this process has no result of this generation for
-    queued: int = 0  # of the pending: namespaces with a key outstanding
+    requeued: int = 0  # of the pending: queued namespaces it has such a result for (something changed there)
 
 
 def outcome(result: ReconcileResult) -> NamespaceOutcome:
@@ -60,17 +60,19 @@ def progress(spec: RegistryCredential, generation: int, namespaces: Iterable[Obj
     pending = {name for name in targets if name not in current or current[name].generation != generation}
     in_sync = {name for name, s in current.items() if outcome(s.result).secret_in_sync}
     queued = set(queued)
+    requeued = {name for name in queued if name in current and current[name].generation == generation}
     return Progress(tuple(s.result for _, s in sorted(current.items())), len(pending | queued),
-                    len(targets - in_sync), unseen=len(pending), queued=len(queued))
+                    len(targets - in_sync), unseen=len(pending), requeued=len(requeued))
 
 
 def holds(current: Obj | None, generation: int, now: Progress) -> bool:
     """Keep a Ready status written for this generation (by this process or an earlier leader) while the only
-    news is namespaces not reconciled yet by this process: a restart or a new leader would otherwise write
-    Progressing and partial counts, then Ready again."""
+    news is namespaces not reconciled yet by this process (queued or not: a follower's caches queue every key
+    before it leads): a restart or a new leader would otherwise write Progressing and partial counts, then
+    Ready again."""
     conditions = (current or {}).get("conditions") or []
     ready = any(isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-    return ready and (current or {}).get("observedGeneration") == generation and now.unseen > 0 and not now.queued
+    return ready and (current or {}).get("observedGeneration") == generation and now.unseen > 0 and not now.requeued
 
 
 def cleaned_up(namespaces: Iterable[Obj], seen: Mapping[str, Seen]) -> bool:

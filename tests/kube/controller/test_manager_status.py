@@ -197,7 +197,8 @@ def test_a_restarted_controller_leaves_a_converged_status_alone(kube: Any, monke
                           and not ctl.manager.queue.outstanding())
         time.sleep(2.5 * ctl.manager.status_interval)
         assert ctl.scrape()[("regcred_uncovered_namespaces", (("spec", name),))] == 0
-    assert kube.request("GET", f"{SPECS}/{name}").json()["metadata"]["resourceVersion"] == version
+    changes = history(kube, name, version)
+    assert changes == [], [c.get("status") for c in changes]
 
 
 def test_deleted_specs_release_their_finalizer_after_cleanup_even_with_no_namespace(
