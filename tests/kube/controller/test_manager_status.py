@@ -266,6 +266,22 @@ def test_printer_columns_show_the_status_the_controller_wrote(kube: Any, monkeyp
     assert row.split()[:5] == [name, "True", "2", "2", "Converged"]  # secretName defaulted: its column is blank
 
 
+def test_a_terminating_namespace_is_not_waited_for(kube: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REG_PW", PASSWORD)
+    live, ending = kube.unique_ns("live"), kube.unique_ns("ending")
+    kube.create_namespace(live)
+    kube.create_namespace(ending)
+    kube.terminate_namespace(ending)  # stays Terminating: no namespace controller empties it
+    with running(kube, namespaces=(live, ending)) as ctl:
+        name = kube.unique_ns("spec")
+        create_spec(kube, name, include=[live, ending])
+        assert eventually(lambda: condition(status(kube, name), "Ready") == "True")
+        st = status(kube, name)
+        assert (st["namespacesTargeted"], st["secretsInSync"], st["failures"]) == (1, 1, 0)
+        assert ctl.manager.results[name][ending].result.skipped == "namespace is being terminated"
+    assert kube.get("v1", "Secret", name, ending) is None
+
+
 def test_a_409_on_a_status_write_is_retried_not_lost(fake_kube: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REG_PW", PASSWORD)
     ns = fake_kube.unique_ns("c")
