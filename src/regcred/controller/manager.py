@@ -213,6 +213,7 @@ class Manager:
             progress,
             write_status,
         )
+        from regcred.core.errors import RegcredError  # lazy: loaded when the controller runs
 
         specs = self.informers["RegistryCredential"]
         obj = specs.get(name)
@@ -233,8 +234,12 @@ class Manager:
                 with self.lock:
                     self.results.pop(name, None)
             return
+        try:
+            spec = parse_spec(obj)
+        except RegcredError:  # a spec regcred cannot read: its keys fail and say why (Events, logs)
+            return
         generation = int(meta.get("generation") or 0)
-        now = progress(parse_spec(obj), generation, namespaces, seen, queued)
+        now = progress(spec, generation, namespaces, seen, queued)
         self.metrics.uncovered_namespaces.labels(spec=name).set(now.uncovered)
         if holds(obj.get("status"), generation, now):
             return
