@@ -243,7 +243,7 @@ class Manager:
         self.metrics.uncovered_namespaces.labels(spec=name).set(now.uncovered)
         if holds(obj.get("status"), generation, now):
             return
-        answer = write_status(self.api, obj, now.results, pending=now.pending)
+        answer = write_status(self.api, obj, now.results, pending=now.pending, secret_name=spec.secret_name)
         if answer is not None:
             specs.write_through(answer)
 

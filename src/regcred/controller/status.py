@@ -90,7 +90,7 @@ def now_rfc3339() -> str:
 
 
 def write_status(api: Any, spec: Obj, results: Iterable[ReconcileResult], *, pending: int = 0,
-                 now: str | None = None) -> Obj | None:
+                 now: str | None = None, secret_name: str = "") -> Obj | None:
     """PATCH the spec's /status when it differs (but for lastSyncTime); the answer, or None when nothing sent.
 
     `api` is the shell client (a status write is not one of the use cases' calls).
@@ -98,7 +98,7 @@ def write_status(api: Any, spec: Obj, results: Iterable[ReconcileResult], *, pen
     current = spec.get("status") or None
     meta = spec.get("metadata") or {}
     wanted = desired_status(current, [outcome(r) for r in results], generation=int(meta.get("generation") or 0),
-                            pending=pending, now=now or now_rfc3339())
+                            pending=pending, now=now or now_rfc3339(), secret_name=secret_name)
     if not status_differs(current, wanted):
         return None
     answer: Obj = api.patch("RegistryCredential", str(meta.get("name")), None, {"status": wanted},

@@ -254,6 +254,7 @@ def test_printer_columns_show_the_status_the_controller_wrote(kube: Any, monkeyp
     assert cells["Ready"] == "True" and cells["Reason"] == "Converged"
     assert (cells["Targeted"], cells["Synced"], cells["Failures"]) == (2, 2, 0)
     assert all(cells[c["name"]] is not None for c in PRINTER_COLUMNS if c["jsonPath"].startswith(".status")), cells
+    assert cells["Secret"] == name  # secretName left to default: the spec's name, from the status
     if not any(os.access(os.path.join(d, "kubectl"), os.X_OK) for d in ("/usr/bin", "/usr/local/bin")):
         pytest.skip("kubectl is not installed: the columns were checked by their JSONPaths only")
     out = subprocess.run(["kubectl", "--kubeconfig", str(kube.kubeconfig), "get", "regcred", name, "-o", "wide"],
@@ -263,7 +264,7 @@ def test_printer_columns_show_the_status_the_controller_wrote(kube: Any, monkeyp
     header, row = out.stdout.splitlines()
     assert header.split() == ["NAME", "SECRET", "READY", "TARGETED", "SYNCED", "REASON", "FAILURES", "NODES",
                               "WORKLOADS", "AGE"]
-    assert row.split()[:5] == [name, "True", "2", "2", "Converged"]  # secretName defaulted: its column is blank
+    assert row.split()[:6] == [name, name, "True", "2", "2", "Converged"]
 
 
 def test_a_terminating_namespace_is_not_waited_for(kube: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -299,7 +300,7 @@ def test_crd_columns_read_only_fields_the_status_has() -> None:
     crd = yaml.safe_load((Path(__file__).parents[3] / "deploy" / "crd" / "registrycredential.yaml").read_text())
     assert crd["spec"]["versions"][0]["additionalPrinterColumns"] == list(PRINTER_COLUMNS)
     written = desired_status(None, [NamespaceOutcome("a", secret_in_sync=True)], generation=1, pending=0,
-                             now="2026-01-01T00:00:00Z")
+                             now="2026-01-01T00:00:00Z", secret_name="harbor")
     for column in PRINTER_COLUMNS:
         path = column["jsonPath"]
         if path.startswith(".status."):

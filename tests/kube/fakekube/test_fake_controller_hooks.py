@@ -195,10 +195,10 @@ def _kubectl_get(fake: FakeKube, tmp_path: Path) -> None:
     fake.seed(yaml.safe_load(EXAMPLE.read_text()))
     kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
     for wide, columns, cells in ((False, ["NAME", "SECRET", "READY", "TARGETED", "SYNCED", "AGE"],
-                                  ["harbor", "harbor-pull"]),
+                                  ["harbor"]),
                                  (True, ["NAME", "SECRET", "READY", "TARGETED", "SYNCED", "REASON", "FAILURES",
                                          "NODES", "WORKLOADS", "AGE"],
-                                  ["harbor", "harbor-pull", "false", "true"])):
+                                  ["harbor", "false", "true"])):
         out = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "get", "regcred",
                               *(["-o", "wide"] if wide else [])], capture_output=True,
                              text=True, timeout=60, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})

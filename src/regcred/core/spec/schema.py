@@ -314,8 +314,8 @@ def json_schema() -> dict[str, Any]:
 
 # `kubectl get regcred`: the status fields the controller writes (controller/status.py); -o wide adds the rest.
 PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
-    {"name": "Secret", "type": "string", "jsonPath": ".spec.secretName",
-     "description": "The pull Secret written in every targeted namespace."},
+    {"name": "Secret", "type": "string", "jsonPath": ".status.secretName",
+     "description": "The pull Secret written in every targeted namespace (the spec's name unless secretName)."},
     {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
      "description": "True once every targeted namespace is in sync for the current generation."},
     {"name": "Targeted", "type": "integer", "jsonPath": ".status.namespacesTargeted",
