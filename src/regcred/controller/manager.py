@@ -226,24 +226,34 @@ class Manager:
                 self.metrics.uncovered_namespaces.remove(name)
             return
         meta = obj.get("metadata") or {}
+        try:
+            spec = parse_spec(obj)
+        except RegcredError:  # a spec regcred cannot read: its keys fail and say why (Events, logs)
+            spec = None
         if meta.get("deletionTimestamp"):
-            if FINALIZER in (meta.get("finalizers") or []) and cleaned_up(namespaces, seen):
+            if FINALIZER not in (meta.get("finalizers") or []):
+                return
+            if cleaned_up(namespaces, seen):
                 answer = release_finalizer(self.api, obj)
                 if answer is not None:
                     specs.write_through(answer)
                 with self.lock:
                     self.results.pop(name, None)
+                return
+            # the cleanup goes on, or fails (a missing permission): the status says which, Degraded names it
+            live = {(ns.get("metadata") or {}).get("name") for ns in namespaces}
+            results = [s.result for ns, s in sorted(seen.items()) if s.deleting and ns in live]
+            pending = len(live) - len(results)
+        elif spec is None:
             return
-        try:
-            spec = parse_spec(obj)
-        except RegcredError:  # a spec regcred cannot read: its keys fail and say why (Events, logs)
-            return
-        generation = int(meta.get("generation") or 0)
-        now = progress(spec, generation, namespaces, seen, queued)
-        self.metrics.uncovered_namespaces.labels(spec=name).set(now.uncovered)
-        if holds(obj.get("status"), generation, now):
-            return
-        answer = write_status(self.api, obj, now.results, pending=now.pending, secret_name=spec.secret_name)
+        else:
+            generation = int(meta.get("generation") or 0)
+            now = progress(spec, generation, namespaces, seen, queued)
+            self.metrics.uncovered_namespaces.labels(spec=name).set(now.uncovered)
+            if holds(obj.get("status"), generation, now):
+                return
+            results, pending = list(now.results), now.pending
+        answer = write_status(self.api, obj, results, pending=pending, secret_name=spec.secret_name if spec else "")
         if answer is not None:
             specs.write_through(answer)
 

@@ -61,7 +61,8 @@ def running(kube: Any, **options: Any) -> Iterator[Running]:
     ready: list[Manager] = []
     port = free_port()
     codes: list[int] = []
-    opts = Options(kubeconfig=str(kube.kubeconfig), metrics_bind_address=f"127.0.0.1:{port}",
+    kubeconfig = options.pop("kubeconfig_override", None) or str(kube.kubeconfig)
+    opts = Options(kubeconfig=kubeconfig, metrics_bind_address=f"127.0.0.1:{port}",
                    health_probe_bind_address="0", workers=2, **options)
     thread = threading.Thread(target=lambda: codes.append(run(opts, stop, on_ready=ready.append)), daemon=True)
     thread.start()
@@ -237,6 +238,33 @@ def test_a_deleted_spec_whose_namespaces_are_gone_is_released(kube: Any, monkeyp
         assert eventually(lambda: status(kube, name).get("namespacesTargeted") == 0)
         assert kube.request("DELETE", f"{SPECS}/{name}").status_code == 200
         assert eventually(lambda: kube.request("GET", f"{SPECS}/{name}").status_code == 404)
+
+
+def test_a_cleanup_refused_by_rbac_keeps_the_finalizer_and_says_why(kube: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from regcred.controller.finalizer import FINALIZER
+    from regcred.core.controller.rbac import policy_rules
+
+    monkeypatch.setenv("REG_PW", PASSWORD)
+    ns = kube.unique_ns("rbac")
+    kube.create_namespace(ns)
+    rules = [{**r, "verbs": [v for v in r["verbs"] if not (r["resources"] == ["secrets"] and v == "delete")]}
+             for r in policy_rules("cluster")]
+    assert rules != policy_rules("cluster")
+    limited = kube.kubeconfig_for(rules)
+    name = kube.unique_ns("spec")
+    install_crd(kube)
+    with running(kube, namespaces=(ns,), kubeconfig_override=str(limited)):
+        create_spec(kube, name, include=[ns])
+        assert eventually(lambda: condition(status(kube, name), "Ready") == "True")
+        assert kube.request("DELETE", f"{SPECS}/{name}").status_code == 200
+        assert eventually(lambda: condition(status(kube, name), "Degraded") == "True")
+        st = status(kube, name)
+        assert f"cannot delete secrets in namespace {ns}" in st["firstFailures"], st
+        assert condition(st, "Ready") == "False"
+        assert FINALIZER in kube.request("GET", f"{SPECS}/{name}").json()["metadata"]["finalizers"]
+    kube.request("PATCH", f"{SPECS}/{name}", content=json.dumps({"metadata": {"finalizers": None}}),
+                 content_type="application/merge-patch+json")
 
 
 def test_printer_columns_show_the_status_the_controller_wrote(kube: Any, monkeypatch: pytest.MonkeyPatch,
