@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import logging
+import secrets
 from typing import Any
 
 from regcred.controller import logs
@@ -18,19 +19,17 @@ from regcred.shells.kube.kubeconfig import ClusterConfig, connect
 from tests.kube.controller.test_reconcile import caches
 from tests.support.cli import assert_no_secret
 
-FROM_KEY = "plainword-from-a-secret-key-41"
-FROM_CONFIG = "plainword-in-a-docker-config-73"
-TOKEN = "plainword-identity-token-29"
-
 
 def test_credentials_read_by_a_reconcile_never_reach_a_log_record(kube: Any) -> None:
+    tag = secrets.token_hex(4)  # registrations last for the process: new values for every run
+    from_key, from_config, token = (f"plainword-{what}-{tag}" for what in ("from-a-key", "in-a-config", "a-token"))
     ns, src = kube.unique_ns("red"), kube.unique_ns("src")
     kube.create_namespace(ns)
     kube.create_namespace(src)
-    config = {"auths": {"other.example.com": {"auth": base64.b64encode(f"robot:{FROM_CONFIG}".encode()).decode(),
-                                              "identitytoken": TOKEN}}}
+    config = {"auths": {"other.example.com": {"auth": base64.b64encode(f"robot:{from_config}".encode()).decode(),
+                                              "identitytoken": token}}}
     kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pw", "namespace": src},
-                 "type": "Opaque", "data": {"password": base64.b64encode(FROM_KEY.encode()).decode()}})
+                 "type": "Opaque", "data": {"password": base64.b64encode(from_key.encode()).decode()}})
     kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cfg", "namespace": src},
                  "type": "kubernetes.io/dockerconfigjson",
                  "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()}})
@@ -44,9 +43,9 @@ def test_credentials_read_by_a_reconcile_never_reach_a_log_record(kube: Any) -> 
     handler = logs.configure_logging(json=True, stream=stream)
     log = logging.getLogger("regcred.controller.test")
     try:
-        log.info("before: %s %s %s", FROM_KEY, FROM_CONFIG, TOKEN)
+        log.info("before: %s %s %s", from_key, from_config, token)
         before = stream.getvalue()
-        assert FROM_KEY in before and FROM_CONFIG in before and TOKEN in before
+        assert from_key in before and from_config in before and token in before
         with connect(ClusterConfig(kubeconfig=str(kube.kubeconfig))) as api:
             stores = caches(api, doc)
             for secret in api.list("Secret", src):  # the source-Secret informer's share
@@ -55,10 +54,10 @@ def test_credentials_read_by_a_reconcile_never_reach_a_log_record(kube: Any) -> 
         assert not result.failed, result.errors
         stream.truncate(0)
         stream.seek(0)
-        log.warning("a careless line: %s / %s / %s", FROM_KEY, FROM_CONFIG, TOKEN, extra={"got": [FROM_KEY]})
-        log.info("as base64: %s", base64.b64encode(f"x:{FROM_KEY}".encode()).decode())
+        log.warning("a careless line: %s / %s / %s", from_key, from_config, token, extra={"got": [from_key]})
+        log.info("as base64: %s", base64.b64encode(f"x:{from_key}".encode()).decode())
         after = stream.getvalue()
     finally:
         logging.getLogger("regcred").removeHandler(handler)
-    assert_no_secret(after, [FROM_KEY, FROM_CONFIG, TOKEN])
+    assert_no_secret(after, [from_key, from_config, token])
     assert after.count("<redacted>") >= 5
