@@ -60,8 +60,7 @@ def test_another_writers_entries_survive_100_concurrent_edits(kube: KubeBackend,
             t.join(timeout=60)
         assert not failures, failures
         assert len(conflicts) == WRITERS * EDITS
-        for ns in targets:
-            wait_until(lambda ns=ns: name in pulls(kube, ns), f"regcred's entry in {ns}")
+        wait_until(lambda: all(name in pulls(kube, ns) for ns in targets), "regcred's entry everywhere")
         for ns in targets:
             entries = pulls(kube, ns)
             assert entries.count(name) == 1, entries

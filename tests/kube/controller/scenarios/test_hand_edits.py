@@ -9,7 +9,16 @@ from __future__ import annotations
 import base64
 import json
 
-from tests.support.controllerrun import PASSWORD, Specs, auth_in, controller, namespaces, pulls, spec_doc, wait_until
+from tests.support.controllerrun import (
+    PASSWORD,
+    Specs,
+    auth_in,
+    controller,
+    namespaces,
+    pulls,
+    spec_doc,
+    wait_until,
+)
 from tests.support.kube import KubeBackend
 
 SERVER = "r.example.com"
@@ -21,9 +30,8 @@ def test_deleted_or_edited_secret_and_removed_entry_are_restored(kube: KubeBacke
     name = kube.unique_ns("spec")
     with controller(kube):
         specs.create(spec_doc([first, second], name=name))
-        for ns in (first, second):
-            wait_until(lambda ns=ns: auth_in(kube, ns, name, SERVER) == GOOD and name in pulls(kube, ns),
-                       f"{ns} covered")
+        wait_until(lambda: all(auth_in(kube, ns, name, SERVER) == GOOD and name in pulls(kube, ns)
+                               for ns in (first, second)), "both namespaces covered")
 
         # deleted by hand -> created again
         old_uid = kube.get("v1", "Secret", name, first)["metadata"]["uid"]  # type: ignore[index]

@@ -35,7 +35,7 @@ def test_label_removed_removes_only_regcreds_objects_there(kube: KubeBackend, sp
         specs.create(doc)
         wait_until(lambda: covered(kube, leaving, name) and covered(kube, staying, name), "both namespaces covered")
         assert sorted(pulls(kube, leaving)) == sorted(["other", name])
-        kept = kube.get("v1", "Secret", name, staying)
+        kept = kube.get("v1", "Secret", name, staying) or {}
 
         kube.patch("v1", "Namespace", leaving, {"metadata": {"labels": {"team": None}}})
         wait_until(lambda: kube.get("v1", "Secret", name, leaving) is None and name not in pulls(kube, leaving),

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.controllerrun import Specs, auth_in, controller, dockerconfig, namespaces, spec_doc, wait_until
+from tests.support.controllerrun import (
+    Specs,
+    auth_in,
+    controller,
+    dockerconfig,
+    namespaces,
+    spec_doc,
+    wait_until,
+)
 from tests.support.kube import KubeBackend
 
 PASSWORD_SERVER, COPIED_SERVER = "r.example.com", "copied.example.com"
