@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -26,9 +27,27 @@ from tests.kube.controller.test_status import SPECS, install_crd
 from tests.support.envtest import free_port
 from tests.support.kube import KubeBackend
 
-__all__ = ["PASSWORD", "SPECS", "ControllerProcess", "Running", "Specs", "auth_in", "condition", "controller", "create_spec",
-           "dockerconfig", "forget_specs", "get_spec", "install_crd", "namespaces", "pulls", "spec_doc", "versions",
-           "wait_until"]
+__all__ = [
+    "PASSWORD",
+    "SPECS",
+    "ControllerProcess",
+    "Running",
+    "Specs",
+    "auth_in",
+    "condition",
+    "controller",
+    "create_spec",
+    "dockerconfig",
+    "events_about",
+    "forget_specs",
+    "get_spec",
+    "install_crd",
+    "namespaces",
+    "pulls",
+    "spec_doc",
+    "versions",
+    "wait_until",
+]
 ROOT = Path(__file__).resolve().parents[2]
 MANAGED = "app.kubernetes.io/managed-by=regcred"
 
@@ -64,9 +83,21 @@ class Running:
         return self.codes[0]
 
 
+class _Errors(logging.Handler):
+    """The controller's ERROR records (a crashed reconcile logs one, with its traceback)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.name}: {record.getMessage()}")
+
+
 @contextmanager
 def controller(kube: KubeBackend, *, kubeconfig: Path | None = None, **options: Any) -> Iterator[Running]:
-    """The whole controller (`run`) on `kube` until the block ends; it must stop with exit code 0."""
+    """The whole controller (`run`) on `kube` until the block ends; it must stop with exit code 0, having
+    logged no error (a race or a refusal is an expected answer, handled, never a crashed reconcile)."""
     opts = Options(kubeconfig=str(kubeconfig or kube.kubeconfig), metrics_bind_address="0",
                    health_probe_bind_address="0", **options)
     stop = threading.Event()
@@ -74,6 +105,9 @@ def controller(kube: KubeBackend, *, kubeconfig: Path | None = None, **options: 
     running.thread = threading.Thread(target=lambda: running.codes.append(run(opts, stop,
                                                                              on_ready=running.ready.append)),
                                       name="scenario-controller", daemon=True)
+    errors = _Errors()
+    logger = logging.getLogger("regcred")
+    logger.addHandler(errors)
     running.thread.start()
     try:
         wait_until(lambda: running.ready or running.codes, "the controller's caches to sync", 30)
@@ -81,7 +115,9 @@ def controller(kube: KubeBackend, *, kubeconfig: Path | None = None, **options: 
         yield running
     finally:
         code = running.finish()
+        logger.removeHandler(errors)
     assert code == 0
+    assert errors.lines == [], errors.lines
 
 
 # -- objects --------------------------------------------------------------------------------------------------
@@ -136,6 +172,15 @@ def forget_specs(kube: KubeBackend, names: list[str]) -> None:
         kube.request("PATCH", f"{SPECS}/{name}", content=b'{"metadata":{"finalizers":null}}',
                      content_type="application/merge-patch+json")
         kube.request("DELETE", f"{SPECS}/{name}")
+
+
+def events_about(kube: KubeBackend, name: str) -> list[dict[str, Any]]:
+    """The Events regarding a spec (cluster-scoped: recorded in `default`)."""
+    answer = kube.request("GET", "/apis/events.k8s.io/v1/namespaces/default/events",
+                          params={"fieldSelector": f"regarding.name={name}"})
+    assert answer.status_code == 200, answer.text
+    items: list[dict[str, Any]] = answer.json()["items"]
+    return items
 
 
 def auth_in(kube: KubeBackend, namespace: str, secret: str, server: str) -> str | None:

@@ -8,14 +8,13 @@ status and an Event say so while the spec lives).
 
 from __future__ import annotations
 
-from typing import Any
-
 from regcred.controller.finalizer import FINALIZER
 from tests.support.controllerrun import (
     SPECS,
     Specs,
     condition,
     controller,
+    events_about,
     get_spec,
     namespaces,
     pulls,
@@ -23,15 +22,6 @@ from tests.support.controllerrun import (
     wait_until,
 )
 from tests.support.kube import KubeBackend
-
-EVENTS = "/apis/events.k8s.io/v1/namespaces/default/events"
-
-
-def events_about(kube: KubeBackend, name: str) -> list[dict[str, Any]]:
-    answer = kube.request("GET", EVENTS, params={"fieldSelector": f"regarding.name={name}"})
-    assert answer.status_code == 200, answer.text
-    items: list[dict[str, Any]] = answer.json()["items"]
-    return items
 
 
 def test_deleting_a_spec_removes_exactly_its_objects(kube: KubeBackend, specs: Specs) -> None:
