@@ -37,13 +37,12 @@ def release_finalizer(api: Any, spec: Obj) -> Obj | None:
     A stale copy (another worker released it first, or the list changed) fails the `test`: read again, once.
     """
     try:
-        return _remove(api, spec)
-    except (KubeConflict, KubeInvalid):
         try:
-            fresh = api.get("RegistryCredential", _name(spec))
-        except KubeNotFound:  # released by another worker, and deleted
-            return None
-        return _remove(api, fresh)
+            return _remove(api, spec)
+        except (KubeConflict, KubeInvalid):
+            return _remove(api, api.get("RegistryCredential", _name(spec)))
+    except KubeNotFound:  # released by another worker, and deleted
+        return None
 
 
 def _name(spec: Obj) -> str:

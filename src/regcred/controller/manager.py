@@ -58,6 +58,7 @@ class Manager:
         self.leading = threading.Event()
         self.synced = threading.Event()
         self.results: dict[str, dict[str, ReconcileResult]] = {}
+        self.cleaning: set[str] = set()  # specs being deleted: `results` holds only their cleanup reconciles
         self.lock = threading.Lock()
         self.recorder = EventRecorder(api, instance=options.identity or "regcred-controller")
 
@@ -134,7 +135,8 @@ class Manager:
 
         specs = self.informers["RegistryCredential"]
         spec = specs.get(key[0])
-        if spec is not None and not (spec.get("metadata") or {}).get("deletionTimestamp"):
+        deleting = spec is not None and bool((spec.get("metadata") or {}).get("deletionTimestamp"))
+        if spec is not None and not deleting:
             answer = ensure_finalizer(self.api, spec)
             if answer is not spec:
                 specs.write_through(answer)
@@ -146,7 +148,11 @@ class Manager:
         else:
             self.queue.forget(key)
         with self.lock:
-            self.results.setdefault(key[0], {})[key[1]] = result
+            if deleting and key[0] not in self.cleaning:  # results from before the deletion say nothing of cleanup
+                self.cleaning.add(key[0])
+                self.results[key[0]] = {}
+            if deleting or key[0] not in self.cleaning:
+                self.results.setdefault(key[0], {})[key[1]] = result
         spec = specs.get(key[0])
         if spec is not None:
             self.report(spec, result)
@@ -169,6 +175,7 @@ class Manager:
                 release_finalizer(self.api, spec)
                 with self.lock:
                     self.results.pop(name, None)
+                    self.cleaning.discard(name)
             return
         answer = write_status(self.api, spec, results.values())
         if answer is not None:
