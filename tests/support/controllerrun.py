@@ -27,27 +27,9 @@ from tests.kube.controller.test_status import SPECS, install_crd
 from tests.support.envtest import free_port
 from tests.support.kube import KubeBackend
 
-__all__ = [
-    "PASSWORD",
-    "SPECS",
-    "ControllerProcess",
-    "Running",
-    "Specs",
-    "auth_in",
-    "condition",
-    "controller",
-    "create_spec",
-    "dockerconfig",
-    "events_about",
-    "forget_specs",
-    "get_spec",
-    "install_crd",
-    "namespaces",
-    "pulls",
-    "spec_doc",
-    "versions",
-    "wait_until",
-]
+__all__ = ["PASSWORD", "SPECS", "ControllerProcess", "Coverage", "Running", "Specs", "auth_in", "condition",
+           "controller", "coverage", "create_spec", "dockerconfig", "events_about", "forget_specs", "get_spec",
+           "install_crd", "namespaces", "pulls", "rewritten", "spec_doc", "wait_until"]
 ROOT = Path(__file__).resolve().parents[2]
 MANAGED = "app.kubernetes.io/managed-by=regcred"
 
@@ -199,14 +181,31 @@ def dockerconfig(server: str, user: str, password: str) -> str:
     return json.dumps({"auths": {server: {"username": user, "password": password, "auth": auth}}})
 
 
-def versions(kube: KubeBackend, kind: str, names: dict[str, str]) -> dict[str, str]:
-    """namespace -> resourceVersion of `kind` `names[namespace]` (absent objects left out)."""
-    out = {}
-    for ns, name in names.items():
-        obj = kube.get("v1", kind, name, ns)
-        if obj is not None:
-            out[ns] = obj["metadata"]["resourceVersion"]
-    return out
+@dataclass(frozen=True)
+class Coverage:
+    """Where a spec's Secret and `default` ServiceAccount entry are, with their resourceVersions (namespace -> rv)."""
+
+    secrets: dict[str, str]
+    entries: dict[str, str]
+
+    def complete(self, targets: list[str]) -> bool:
+        return set(targets) <= self.secrets.keys() and set(targets) <= self.entries.keys()
+
+
+def coverage(kube: KubeBackend, secret: str) -> Coverage:
+    """Two cluster-wide LISTs (cheap enough to poll with hundreds of namespaces)."""
+    secrets = {s["metadata"]["namespace"]: s["metadata"]["resourceVersion"]
+               for s in kube.list("v1", "Secret", field_selector=f"metadata.name={secret}")}
+    entries = {sa["metadata"]["namespace"]: sa["metadata"]["resourceVersion"]
+               for sa in kube.list("v1", "ServiceAccount", field_selector="metadata.name=default")
+               if any(e.get("name") == secret for e in sa.get("imagePullSecrets") or [])}
+    return Coverage(secrets, entries)
+
+
+def rewritten(before: Coverage, after: Coverage) -> list[str]:
+    """Objects that were in place in `before` and were written again by `after` (a duplicate write)."""
+    return [f"Secret {ns}" for ns, rv in before.secrets.items() if after.secrets.get(ns) != rv] + \
+        [f"ServiceAccount {ns}" for ns, rv in before.entries.items() if after.entries.get(ns) != rv]
 
 
 # -- `regcred controller` processes ---------------------------------------------------------------------------
