@@ -24,7 +24,7 @@ from tests.support.controllerrun import (
 )
 from tests.support.kube import KubeBackend
 
-COUNT = 60
+COUNT = 40
 
 
 def test_a_restart_mid_convergence_finishes_without_duplicate_writes(kube: KubeBackend, specs: Specs,
