@@ -2,8 +2,9 @@
 
 Through the running controller (`manager.run` in a thread), on the fake API and on a real kube-apiserver.
 `imagePullSecrets` is an atomic list, so a blind write by either side would drop the other's entries. The other
-writer behaves as a careful tool does (read, modify, write with the resourceVersion, again on 409); regcred must
-too. Its edits start together with the spec, so the controller's first writes race with them.
+writer behaves as careful tools do: half of its edits read, modify and write with the resourceVersion (again on
+409), half are JSON-patch appends the server applies to whatever is current. regcred must not lose either. The
+edits start together with the spec, so the controller's first writes race with them.
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ from tests.support.kube import KubeBackend, KubeError
 WRITERS, EDITS = 4, 25  # 100 edits, spread over the namespaces
 
 
-def edit(kube: KubeBackend, ns: str, entry: str) -> int:
-    """Add one entry and one annotation with a conditional update; the number of 409s it met."""
+def edit(kube: KubeBackend, ns: str, entry: str, *, append: bool) -> int:
+    """Add one entry and one annotation (a conditional update, or a JSON-patch append); the 409s it met."""
+    if append:
+        kube.patch("v1", "ServiceAccount", "default", [
+            {"op": "add", "path": "/imagePullSecrets/-", "value": {"name": entry}},
+            {"op": "add", "path": f"/metadata/annotations/writer.example~1{entry}", "value": "mine"}],
+            ns, patch_type="json")
+        return 0
     conflicts = 0
     while True:
         sa = kube.get("v1", "ServiceAccount", "default", ns) or {}
@@ -35,8 +42,12 @@ def edit(kube: KubeBackend, ns: str, entry: str) -> int:
 
 def test_another_writers_entries_survive_100_concurrent_edits(kube: KubeBackend, specs: Specs) -> None:
     targets = namespaces(kube, "busy", 2)
+    for ns in targets:  # the other writer was there first (and a JSON-patch append needs the list)
+        kube.patch("v1", "ServiceAccount", "default", {"imagePullSecrets": [{"name": "seed"}],
+                                                       "metadata": {"annotations": {"writer.example/seed": "mine"}}}, ns)
+    seeded = len(kube.request_log) if kube.supports_hooks else 0
     name = kube.unique_ns("spec")
-    expected = {ns: {f"w{w}-{i}" for w in range(WRITERS) for i in range(EDITS) if (w + i) % 2 == t}
+    expected = {ns: {"seed"} | {f"w{w}-{i}" for w in range(WRITERS) for i in range(EDITS) if (w + i) % 2 == t}
                 for t, ns in enumerate(targets)}
     conflicts: list[int] = []
     failures: list[BaseException] = []
@@ -46,7 +57,7 @@ def test_another_writers_entries_survive_100_concurrent_edits(kube: KubeBackend,
         try:
             start.wait(timeout=10)
             for i in range(EDITS):
-                conflicts.append(edit(kube, targets[(w + i) % 2], f"w{w}-{i}"))
+                conflicts.append(edit(kube, targets[(w + i) % 2], f"w{w}-{i}", append=w % 2 == 1))
         except BaseException as exc:  # reported by the test thread
             failures.append(exc)
 
@@ -72,7 +83,7 @@ def test_another_writers_entries_survive_100_concurrent_edits(kube: KubeBackend,
             assert notes[ADDED_ANNOTATION] == name
     if kube.supports_hooks:  # the fake's request log: regcred's own patch really landed amid the edits
         for ns in targets:
-            order = [r.method for r in kube.request_log.filter(resource="serviceaccounts", namespace=ns)
-                     if r.method in ("PUT", "PATCH") and r.status == 200]
-            assert "PATCH" in order and "PUT" in order[:order.index("PATCH")] and "PUT" in \
-                order[order.index("PATCH"):], order
+            mine = "application/merge-patch+json"  # regcred's patches; the other writer's are PUTs and JSON patches
+            order = [r.content_type == mine for r in list(kube.request_log)[seeded:] if r.namespace == ns and
+                     r.resource == "serviceaccounts" and r.method in ("PUT", "PATCH") and r.status == 200]
+            assert True in order and False in order[:order.index(True)] and False in order[order.index(True):], order
