@@ -11,6 +11,7 @@ import base64
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -20,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from regcred.controller.manager import Manager, Options, run
 from tests.kube.controller.test_reconcile import PASSWORD, pulls, spec_doc
@@ -31,7 +34,7 @@ __all__ = ["PASSWORD", "SPECS", "ControllerProcess", "Coverage", "Running", "Spe
            "controller", "coverage", "create_spec", "dockerconfig", "events_about", "forget_specs", "get_spec",
            "install_crd", "namespaces", "pulls", "rewritten", "spec_doc", "wait_until"]
 ROOT = Path(__file__).resolve().parents[2]
-MANAGED = "app.kubernetes.io/managed-by=regcred"
+WRITE_SAMPLE = re.compile(r'^regcred_api_requests_total\{.*verb="(create|update|patch|delete)"')
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
@@ -247,6 +250,12 @@ class ControllerProcess:
         """The Lease identity, once this process has led."""
         found = self.logged("leading")
         return str(found[0][1].get("identity")) if found else None
+
+    def writes(self) -> float:
+        """Writes this process sent to the API so far, from its own /metrics (Lease renewals not counted)."""
+        text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if WRITE_SAMPLE.match(line))
 
     def kill(self) -> float:
         """SIGKILL (no goodbye, no lease release); the monotonic time it was sent."""

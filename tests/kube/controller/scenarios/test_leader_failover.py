@@ -3,8 +3,8 @@
 Real processes on the fake API and on a real kube-apiserver, each replica as its own ServiceAccount bound to
 exactly the generated RBAC rules (ClusterRole, and the Role for its Lease). The follower takes over within lease
 duration + retry period (the defaults: 15 s + 2 s) and finishes the batch without writing again what the dead
-leader wrote. On the fake the request log also shows who wrote when: the follower wrote nothing before it held
-the Lease, and every write of the dead leader came before the follower's first.
+leader wrote. The follower's own /metrics count no write while the leader lived; on the fake the request log also
+shows who wrote when: nothing of the follower's before its Lease, nothing of the leader's after the follower's first.
 """
 
 from __future__ import annotations
@@ -51,15 +51,18 @@ def test_sigkill_of_the_leader_mid_batch_hands_over_and_converges(kube: KubeBack
         del doc["spec"]["namespaces"]["include"]
         specs.create(doc)
         wait_until(lambda: len(coverage(kube, name).secrets) >= COUNT // 4, "the leader well into the batch", 30)
+        assert leader.writes() > 0
         killed = leader.kill()
         at_kill = coverage(kube, name)
         assert not at_kill.complete(targets), "the batch was done before the kill: nothing was interrupted"
         assert follower.identity is None, "two leaders"
+        assert follower.writes() == 0, "the follower wrote while the leader lived"
 
         wait_until(lambda: follower.identity, "the follower leading", LEASE + RETRY + SLACK + 5)
         took = follower.logged("leading")[0][0] - killed
         assert took <= LEASE + RETRY + SLACK, f"took over {took:.1f} s after the kill"
         wait_until(lambda: coverage(kube, name).complete(targets), "convergence under the new leader", 60)
+        assert follower.writes() > 0  # the count that was 0 above does count its writes
     finally:
         for r in replicas:
             r.end()
