@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from tests.support.kube import KubeBackend
 
 __all__ = ["PASSWORD", "SPECS", "ControllerProcess", "Coverage", "Running", "Specs", "auth_in", "condition",
            "controller", "coverage", "create_spec", "dockerconfig", "events_about", "forget_specs", "get_spec",
-           "install_crd", "namespaces", "pulls", "rewritten", "spec_doc", "wait_until"]
+           "install_crd", "namespaces", "pulls", "rewritten", "spec_doc", "wait_until", "written_twice"]
 ROOT = Path(__file__).resolve().parents[2]
 WRITE_SAMPLE = re.compile(r'^regcred_api_requests_total\{.*verb="(create|update|patch|delete)"')
 
@@ -209,6 +210,19 @@ def rewritten(before: Coverage, after: Coverage) -> list[str]:
     """Objects that were in place in `before` and were written again by `after` (a duplicate write)."""
     return [f"Secret {ns}" for ns, rv in before.secrets.items() if after.secrets.get(ns) != rv] + \
         [f"ServiceAccount {ns}" for ns, rv in before.entries.items() if after.entries.get(ns) != rv]
+
+
+def written_twice(kube: KubeBackend, targets: list[str]) -> list[str]:
+    """From the fake's request log: a Secret created, or a `default` ServiceAccount patched, other than exactly
+    once in each target namespace, and every 409 on them (a write planned on a stale view)."""
+    log = kube.request_log
+    created = Counter(r.namespace for r in log.filter(method="POST", resource="secrets", status=201))
+    patched = Counter(r.namespace for r in log.filter(method="PATCH", resource="serviceaccounts", status=200)
+                      if r.name == "default")
+    problems = [f"Secret in {ns} created {created[ns]} times" for ns in targets if created[ns] != 1]
+    problems += [f"ServiceAccount in {ns} patched {patched[ns]} times" for ns in targets if patched[ns] != 1]
+    return problems + [f"409 on {r.method} {r.path}" for r in log.filter(status=409)
+                       if r.resource in ("secrets", "serviceaccounts")]  # (two candidates may race for the Lease)
 
 
 # -- `regcred controller` processes ---------------------------------------------------------------------------

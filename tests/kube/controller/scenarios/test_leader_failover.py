@@ -21,6 +21,7 @@ from tests.support.controllerrun import (
     rewritten,
     spec_doc,
     wait_until,
+    written_twice,
 )
 from tests.support.kube import KubeBackend
 from tests.support.saaccess import service_account_access
@@ -79,3 +80,4 @@ def test_sigkill_of_the_leader_mid_batch_hands_over_and_converges(kube: KubeBack
         first_lease = next(i for i, resource in new if resource.startswith("leases"))
         assert new[0][0] == first_lease, "the follower wrote before it held the Lease"
         assert max(old) < first_lease, "both replicas wrote at the same time"
+        assert written_twice(kube, targets) == []
