@@ -169,9 +169,10 @@ class Manager:
         name = str((spec.get("metadata") or {}).get("name"))
         with self.lock:
             results = dict(self.results.get(name, {}))
+            cleaning = name in self.cleaning
         if (spec.get("metadata") or {}).get("deletionTimestamp"):
             names = [(ns.get("metadata") or {}).get("name") for ns in self.namespaces()]
-            if all(n in results and not results[n].failed for n in names):
+            if cleaning and all(n in results and not results[n].failed for n in names):
                 release_finalizer(self.api, spec)
                 with self.lock:
                     self.results.pop(name, None)
