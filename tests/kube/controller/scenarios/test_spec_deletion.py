@@ -14,6 +14,7 @@ from tests.support.controllerrun import (
     Specs,
     condition,
     controller,
+    coverage,
     events_about,
     get_spec,
     namespaces,
@@ -66,3 +67,16 @@ def test_deleting_a_spec_removes_exactly_its_objects(kube: KubeBackend, specs: S
         writes = [r for r in kube.request_log.filter(resource="secrets", namespace=theirs)
                   if r.name == name and r.method in ("PUT", "PATCH", "DELETE")]
         assert writes == [], writes
+
+
+def test_the_finalizer_goes_only_after_every_namespace_is_clean(kube: KubeBackend, specs: Specs) -> None:
+    """Nothing failing before the deletion: the first cleanup must not stand for all of them."""
+    targets = namespaces(kube, "fin", 10)
+    name = kube.unique_ns("spec")
+    with controller(kube):
+        specs.create(spec_doc(targets, name=name))
+        wait_until(lambda: coverage(kube, name).complete(targets), "converged")
+        assert kube.request("DELETE", f"{SPECS}/{name}").status_code == 200
+        wait_until(lambda: get_spec(kube, name) is None, "the finalizer released and the spec gone", 15)
+        left = coverage(kube, name)
+        assert (sorted(left.secrets), sorted(left.entries)) == ([], []), "left behind"
