@@ -78,9 +78,8 @@ def test_a_missing_verb_is_named_in_degraded_and_the_controller_keeps_running(
         assert degraded["status"] == "True"
         assert f"cannot {verb} {resource} in namespace {target}" in degraded["message"], degraded
         assert condition(kube, name, "Ready")["status"] == "False"
-        if missing == ("patch", "serviceaccounts"):
-            assert name not in pulls(kube, target)
-        else:
+        assert name not in pulls(kube, target)  # without its Secret, no entry may name it either
+        if missing == ("create", "secrets"):
             assert kube.get("v1", "Secret", name, target) is None
         notes = wait_until(lambda: [e["note"] for e in events_about(kube, name) if e["reason"] == "Forbidden"],
                            "a Forbidden Event")
