@@ -11,11 +11,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from regcred.core.audit.anonymous import anonymous_findings
 from regcred.core.audit.findings import AuditReport, ClusterState, CredentialUse
 from regcred.core.audit.simulation import audit as simulate
 from regcred.core.audit.verification import verification_findings
-from regcred.core.credentials.imageref import parse_image
-from regcred.core.errors import InputError
+from regcred.core.credentials.imageref import ImageReference, parse_image
+from regcred.core.errors import ImageReferenceError, InputError
 from regcred.core.verify.plan import CheckRequest
 from regcred.core.verify.repository import RepositoryRef
 from regcred.usecases.kubeapi import KubeApi, Obj
@@ -46,6 +47,7 @@ def audit(request: AuditRequest, connect: Callable[[], AbstractContextManager[Ku
     report = simulate(state, default_namespace=default_ns, namespace=only_ns)
     if request.verify is not None:
         verify_uses(report, request.verify)
+        verify_anonymous(report, request.verify)
         report.findings.sort(key=lambda f: (f.severity != "error", f.code, f.object, f.message))
     return report
 
@@ -95,6 +97,11 @@ def read_live(api: KubeApi, namespaces: list[str] | None, note: Note) -> list[Ob
     return objects
 
 
+def repository_ref(img: ImageReference) -> RepositoryRef:
+    """The manifest a pull of this image asks for."""
+    return RepositoryRef(img.path, img.digest or img.tag or "latest", img.registry, by_digest=img.digest is not None)
+
+
 def verify_uses(report: AuditReport, options: CheckOptions) -> None:
     """Each credential that would be tried is verified once, for the images it would pull."""
     # lazy: only this path needs it; the other commands of the module skip it
@@ -106,9 +113,7 @@ def verify_uses(report: AuditReport, options: CheckOptions) -> None:
         by_registry: dict[str, list[RepositoryRef]] = {}
         for image in use.images:
             img = parse_image(image)
-            reference = img.digest or img.tag or "latest"
-            by_registry.setdefault(img.registry, []).append(
-                RepositoryRef(img.path, reference, img.registry, by_digest=img.digest is not None))
+            by_registry.setdefault(img.registry, []).append(repository_ref(img))
         for registry, refs in by_registry.items():
             uses.append(use)
             requests.append(CheckRequest(use.credential, tuple(refs), registry))
@@ -116,3 +121,27 @@ def verify_uses(report: AuditReport, options: CheckOptions) -> None:
         return
     rows = run_checks(requests, options)
     report.findings.extend(verification_findings(uses, rows))
+
+
+def verify_anonymous(report: AuditReport, options: CheckOptions) -> None:
+    """Each image pulled without credentials is checked the same way, anonymously, once per repository."""
+    # lazy: only this path needs it; the other commands of the module skip it
+    from regcred.usecases.verification import check_anonymous
+
+    refs: dict[str, list[RepositoryRef]] = {}
+    keys: dict[str, tuple[str, str]] = {}
+    for pull in report.anonymous_pulls:
+        if pull.image in keys:
+            continue
+        try:
+            img = parse_image(pull.image)
+        except ImageReferenceError:
+            continue  # reported as invalid-image
+        ref = repository_ref(img)
+        refs.setdefault(img.registry, []).append(ref)
+        keys[pull.image] = (img.registry, ref.label)
+    if not refs:
+        return
+    outcomes = check_anonymous(refs, options)
+    by_image = {image: outcomes[key] for image, key in keys.items()}
+    report.findings.extend(anonymous_findings(report.anonymous_pulls, by_image))

@@ -35,6 +35,9 @@ CODES: dict[str, str] = {
     "node-credentials-shared": WARNING,
     "credential-rejected": ERROR,
     "credential-over-privileged": WARNING,
+    "pull-secrets-miss-image": WARNING,
+    "anonymous-pull-refused": ERROR,
+    "anonymous-pull-unverified": WARNING,
 }
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +74,22 @@ class CredentialUse:
     images: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class AnonymousPull:
+    """An image a Pod or template would pull without credentials (for --verify), and the fix if refused."""
+
+    object: str
+    image: str
+    fix: str
+
+
 @dataclass(slots=True)
 class AuditReport:
     images: list[dict[str, Any]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     credential_uses: list[CredentialUse] = field(default_factory=list)
+    anonymous_pulls: list[AnonymousPull] = field(default_factory=list)
+    tried: list[tuple[Credential, ...]] = field(default_factory=list)  # per row of `images`: every credential, in order
 
     @property
     def has_errors(self) -> bool:
