@@ -125,23 +125,27 @@ def verify_uses(report: AuditReport, options: CheckOptions) -> None:
 
 def verify_anonymous(report: AuditReport, options: CheckOptions) -> None:
     """Each image pulled without credentials is checked the same way, anonymously, once per repository."""
+    outcomes = anonymous_outcomes([pull.image for pull in report.anonymous_pulls], options)
+    if outcomes:
+        report.findings.extend(anonymous_findings(report.anonymous_pulls, outcomes))
+
+
+def anonymous_outcomes(images: list[str], options: CheckOptions) -> dict[str, tuple[bool, str | None]]:
+    """image -> (an anonymous pull is allowed, the registry's reason if not); one check per registry."""
     # lazy: only this path needs it; the other commands of the module skip it
     from regcred.usecases.verification import check_anonymous
 
     refs: dict[str, list[RepositoryRef]] = {}
     keys: dict[str, tuple[str, str]] = {}
-    for pull in report.anonymous_pulls:
-        if pull.image in keys:
-            continue
+    for image in dict.fromkeys(images):
         try:
-            img = parse_image(pull.image)
+            img = parse_image(image)
         except ImageReferenceError:
             continue  # reported as invalid-image
         ref = repository_ref(img)
         refs.setdefault(img.registry, []).append(ref)
-        keys[pull.image] = (img.registry, ref.label)
+        keys[image] = (img.registry, ref.label)
     if not refs:
-        return
+        return {}
     outcomes = check_anonymous(refs, options)
-    by_image = {image: outcomes[key] for image, key in keys.items()}
-    report.findings.extend(anonymous_findings(report.anonymous_pulls, by_image))
+    return {image: outcomes[key] for image, key in keys.items()}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from regcred.core.audit.findings import AnonymousPull, Finding
 from regcred.core.credentials.imageref import DEFAULT_DOMAIN
-from regcred.core.credentials.registrykey import index_key, parse_schemeless
+from regcred.core.credentials.registrykey import DOCKER_HUB_API_HOST, index_key, parse_schemeless
 
 NEW_SECRET = "regcred-pull"  # the name the fixes suggest for a Secret that does not exist yet
 
@@ -40,20 +40,21 @@ def secret_command(name: str, namespace: str, domain: str, *, overwrite: bool = 
     return f"regcred secret create {name} -n {namespace}{server} --username USER --password-stdin{tail}"
 
 
-def anonymous_fix(context: PullContext, domain: str) -> str:
-    """One line: why the pull is anonymous and the regcred command(s) that give it a credential."""
+def anonymous_fix(context: PullContext, domain: str) -> tuple[str, str]:
+    """(why the pull is anonymous, the regcred command(s) that give it a credential)."""
     ns, sa = context.namespace, context.service_account
     if context.stale_secret is not None:
         return (f"the Pod was created before ServiceAccount {sa!r} was given Secret {context.stale_secret!r} and "
-                f"keeps its old list: replace it: regcred sa attach {context.stale_secret} -n {ns} "
-                f"--service-account {sa} --restart-stuck")
+                "keeps its old list: replace it",
+                f"regcred sa attach {context.stale_secret} -n {ns} --service-account {sa} --restart-stuck")
     if context.listed:
         names = ", ".join(context.listed)
-        return (f"none of its pull Secrets ({names}) gives a credential for {domain}: write one with a key "
-                f"for {domain} (port and path count): {secret_command(context.listed[0], ns, domain, overwrite=True)}")
+        return (f"none of its pull Secrets ({names}) gives a credential for {domain}: write one with a key for "
+                f"{domain} (port and path count)", secret_command(context.listed[0], ns, domain, overwrite=True))
     restart = " --restart-stuck" if context.is_pod else ""
-    return (f"no pull Secret gives it a credential: {secret_command(NEW_SECRET, ns, domain)} && regcred sa attach "
-            f"{NEW_SECRET} -n {ns} --service-account {sa}{restart}")
+    return ("no pull Secret gives it a credential: create one and attach it",
+            f"{secret_command(NEW_SECRET, ns, domain)} && regcred sa attach {NEW_SECRET} -n {ns} "
+            f"--service-account {sa}{restart}")
 
 
 def near_misses(keys: Iterable[str], domain: str, path: str) -> list[str]:
@@ -63,6 +64,9 @@ def near_misses(keys: Iterable[str], domain: str, path: str) -> list[str]:
     for key in keys:
         normal = index_key(key)
         parsed = parse_schemeless(normal) if normal is not None else None
+        if parsed is not None and domain == DEFAULT_DOMAIN and parsed.host.lower() == DOCKER_HUB_API_HOST:
+            found.append(f"{key!r} is Docker Hub's API host, which the kubelet never matches: use docker.io or "
+                         "https://index.docker.io/v1/")
         if parsed is None or parsed.host.lower() != host.lower():
             continue
         if parsed.port != port:

@@ -76,11 +76,13 @@ class CredentialUse:
 
 @dataclass(frozen=True, slots=True)
 class AnonymousPull:
-    """An image a Pod or template would pull without credentials (for --verify), and the fix if refused."""
+    """An image a Pod or template would pull without credentials (for --verify), and the fix if refused: a sentence
+    ending in the command, and the command alone."""
 
     object: str
     image: str
     fix: str
+    command: str = ""
 
 
 @dataclass(slots=True)

@@ -349,7 +349,8 @@ class _Audit:
                 found = self.pod_ring(context.namespace, context.account_list).keyring.lookup_repository(repository)
                 if found:
                     context = replace(context, stale_secret=found[0].source.rsplit("/", 1)[-1])
-            self.report.anonymous_pulls.append(AnonymousPull(ref, image, anonymous_fix(context, domain)))
+            reason, command = anonymous_fix(context, domain)
+            self.report.anonymous_pulls.append(AnonymousPull(ref, image, f"{reason}: {command}", command))
             keys = [c.key for n in context.listed for c in getattr(self.secret_infos.get((context.namespace, n)),
                                                                    "keyring_entries", ())]
             if keys and domain not in self.covered_domains:
