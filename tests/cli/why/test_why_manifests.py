@@ -79,3 +79,14 @@ def test_bad_targets_are_one_line_errors(tmp_path: Path) -> None:
                                                                    "no matching Pod"), ([], "nothing to explain")):
         result = run_regcred("why", *args, "--kubeconfig", "/nonexistent/kubeconfig")
         assert_clean_error(result, 2, needle)
+
+
+def test_node_credentials_come_after_the_pod_secrets(tmp_path: Path) -> None:
+    node = tmp_path / "config.json"
+    node.write_text(json.dumps({"auths": {REG: {"auth": base64.b64encode(b"node:node-pw").decode()}}}))
+    path = manifests(tmp_path, pod(["pull"]), secret("pull", REG, "pod-pw"))
+    result = run_regcred("why", "-f", path, "-n", "team", "--node-config", node)
+    assert result.returncode == 0, result.stderr
+    assert [line.split(" from ")[-1] for line in result.stdout.splitlines() if line.startswith("  1.") or
+            line.startswith("  2.")] == ["Secret/team/pull: not verified", f"NodeConfig/{node}: not verified"]
+    assert "node-pw" not in result.stdout and "pod-pw" not in result.stdout

@@ -142,3 +142,33 @@ def test_right_secret_exits_zero_and_unknown_target_is_a_clean_error(kube: Any) 
     assert image["cause"] == "none" and image["problems"] == []
     missing = run_regcred_kube(kube, "why", "pod/nothing", "-n", ns)
     assert missing.returncode == 2 and "pod nothing not found" in missing.stderr
+
+
+def test_a_deployment_shows_its_template_and_its_stuck_pod(kube: Any) -> None:
+    ns = namespace(kube, "why-deploy")
+    make_secret(kube, ns, "pull", dockerconfigjson_payload(REG, "robot", "deploy-pw"))
+    labels = {"app": "web"}
+    template = {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "app", "image": IMAGE}]}}
+    deploy = kube.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
+                          "spec": {"selector": {"matchLabels": labels}, "template": template}})
+    rs = kube.create({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                      "metadata": {"name": "web-5f7c9", "namespace": ns, "ownerReferences": [
+                          {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                           "uid": deploy["metadata"]["uid"], "controller": True}]},
+                      "spec": {"selector": {"matchLabels": labels}, "template": template}})
+    kube.create(pod(ns, "web-5f7c9-abcde", owner={"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5f7c9",
+                                                  "uid": rs["metadata"]["uid"], "controller": True}))
+    make_sa(kube, ns, "default", pull=["pull"])  # after the Pod was created
+    pull_failed(kube, ns, "web-5f7c9-abcde")
+
+    result = run_regcred_kube(kube, "why", "deployment/web", "-n", ns, secrets=("deploy-pw",))
+    assert result.returncode == 1, result.stderr
+    assert f"Deployment/{ns}/web  container app  image {IMAGE}: unknown" in result.stdout
+    assert f"Pod/{ns}/web-5f7c9-abcde  container app  image {IMAGE}: FAILS" in result.stdout
+    assert f"fix: regcred sa attach pull -n {ns} --service-account default --restart-stuck" in result.stdout
+    data = explain(kube, "deployment/web", "-n", ns, secrets=("deploy-pw",))
+    assert [(o["object"], o["origin"]) for o in data["objects"]] == [
+        (f"Deployment/{ns}/web", "template"), (f"Pod/{ns}/web-5f7c9-abcde", "pod")]
+    template_row, pod_row = data["images"]
+    assert template_row["credentials"][0]["source"] == f"Secret/{ns}/pull" and template_row["cause"] == "none"
+    assert pod_row["cause"] == "stale-pod" and data["will_pull"] is False
