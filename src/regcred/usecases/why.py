@@ -47,6 +47,7 @@ class _Gathered:
     live: bool
     notes: list[str]
     elsewhere: dict[str, list[str]]
+    only: str | None = ""  # the namespace filter of the simulation ("": the namespace above; None: all)
 
 
 def why(request: WhyRequest, connect: Callable[[], AbstractContextManager[KubeApi]], note: Note) -> dict[str, Any]:
@@ -61,7 +62,8 @@ def why(request: WhyRequest, connect: Callable[[], AbstractContextManager[KubeAp
         with connect() as api:
             gathered = _from_cluster(api, request.namespace or api.default_namespace, *target)
     state = ClusterState(gathered.objects, keyring, node_file, live=gathered.live)
-    report = simulate(state, default_namespace=gathered.namespace, namespace=gathered.namespace)
+    only = gathered.namespace if gathered.only == "" else gathered.only
+    report = simulate(state, default_namespace=gathered.namespace, namespace=only)
     data = WhyInput(report, gathered.subjects, node_file=node_file, node_problems=node_problems,
                     notes=gathered.notes, elsewhere=gathered.elsewhere)
     if request.verify is not None:
@@ -97,19 +99,23 @@ def _from_manifests(request: WhyRequest, target: tuple[str, str] | None) -> _Gat
     # lazy: the shell's I/O stack loads only on the path that uses it
     from regcred.shells.clusterdump import read_manifests
 
-    ns = request.namespace or "default"
+    ns = request.namespace or "default"  # for objects without one; without -n every namespace is read
     objects = read_manifests(request.files)
-    accounts = {str(metadata(o).get("name")): o for o in objects if o.get("kind") == "ServiceAccount"}
+    accounts = {(str(metadata(o).get("namespace") or ns), str(metadata(o).get("name"))): o
+                for o in objects if o.get("kind") == "ServiceAccount"}
     subjects = []
     for obj in objects:
         kind, name = str(obj.get("kind")), str(metadata(obj).get("name") or "")
         obj_ns = str(metadata(obj).get("namespace") or ns)
-        if kind in (*OWNER_KINDS, "Pod") and (target is None or target == (kind, name)) and obj_ns == ns:
-            subjects.append(Subject(object_name(kind, obj_ns, name), "manifest", related(obj, obj_ns, accounts)))
+        if kind not in (*OWNER_KINDS, "Pod") or (target is not None and target != (kind, name)):
+            continue
+        if request.namespace is None or obj_ns == ns:
+            in_ns = {n: a for (a_ns, n), a in accounts.items() if a_ns == obj_ns}
+            subjects.append(Subject(object_name(kind, obj_ns, name), "manifest", related(obj, obj_ns, in_ns)))
     if not subjects:
         raise InputError("no matching Pod or workload in the manifests" + (f" for {target[0]}/{target[1]}" if target
                                                                            else ""), hint="check -f, -n and KIND/NAME")
-    return _Gathered(objects, subjects, ns, False, [], {})
+    return _Gathered(objects, subjects, ns, False, [], {}, request.namespace)
 
 
 def _from_cluster(api: KubeApi, ns: str, kind: str, name: str) -> _Gathered:
