@@ -32,6 +32,9 @@ from regcred.core.credentials.pullsecret import PULL_SECRET_TYPES, read_pull_sec
 from regcred.core.errors import ConfigFormatError, ImageReferenceError
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+# what decides an anonymous pull's fix, kept raw until an image needs it: namespace, pod spec, the Secrets listed
+# (after the admission copy), a Pod (not a template), and for a stale Pod its ServiceAccount's list now
+_Context = tuple[str, dict[str, Any], tuple[str, ...], bool, tuple[str, ...]]
 
 
 def _dig(obj: Any, path: Iterable[str]) -> Any:
@@ -81,7 +84,7 @@ class _Audit:
         self.parsed_images: dict[str, tuple[str, str] | str] = {}
         self.covered_domains: set[str] = set()
         self.uncovered: list[tuple[str, str, str, str]] = []  # object, image, repository, domain
-        self.anonymous: list[tuple[str, str, str, str, PullContext]] = []  # the same, and what decides the fix
+        self.anonymous: list[tuple[str, str, str, str, _Context]] = []  # the same, and what decides the fix
         self.node_shared: dict[str, tuple[Credential, list[str]]] = {}
         self.uses: dict[Credential, set[str]] = {}
 
@@ -248,7 +251,7 @@ class _Audit:
             stale = self.check_stale(ref, ns, spec, obj, own)
         listed = tuple(n for n in effective if n)
         ring = self.pod_ring(ns, listed)
-        context = PullContext(ns, current_service_account(spec), listed, kind == "Pod", tuple(stale or ()))
+        context = (ns, spec, listed, kind == "Pod", tuple(stale or ()))  # a PullContext when an image needs it
         for container_field in CONTAINER_FIELDS:
             for container in spec.get(container_field) or []:
                 if isinstance(container, dict):
@@ -282,7 +285,7 @@ class _Audit:
             return [n for n in wanted if n]
         return None
 
-    def check_image(self, ref: str, container: dict[str, Any], ring: _PodRing, context: PullContext) -> None:
+    def check_image(self, ref: str, container: dict[str, Any], ring: _PodRing, context: _Context) -> None:
         image = str(container.get("image") or "")
         parsed = self.parsed_images.get(image)
         if parsed is None:
@@ -344,19 +347,25 @@ class _Audit:
 
     def finish_anonymous(self) -> None:
         """The anonymous pulls with their fixes (for --verify), and a warning where listed Secrets miss an image."""
-        for ref, image, repository, domain, context in self.anonymous:
-            if context.account_list:  # a stale Pod: the ServiceAccount's Secret that would cover the image
-                found = self.pod_ring(context.namespace, context.account_list).keyring.lookup_repository(repository)
-                if found:
-                    context = replace(context, stale_secret=found[0].source.rsplit("/", 1)[-1])
-            reason, command = anonymous_fix(context, domain)
-            self.report.anonymous_pulls.append(AnonymousPull(ref, image, f"{reason}: {command}", command))
-            keys = [c.key for n in context.listed for c in getattr(self.secret_infos.get((context.namespace, n)),
-                                                                   "keyring_entries", ())]
-            if keys and domain not in self.covered_domains:
+        fixes: dict[tuple[Any, ...], tuple[str, str]] = {}
+        for ref, image, repository, domain, (ns, spec, listed, is_pod, account_list) in self.anonymous:
+            stale_secret = None
+            if account_list:  # a stale Pod: the ServiceAccount's Secret that would cover the image
+                found = self.pod_ring(ns, account_list).keyring.lookup_repository(repository)
+                stale_secret = found[0].source.rsplit("/", 1)[-1] if found else None
+            key = (ns, current_service_account(spec), listed, is_pod, stale_secret, domain)
+            fix = fixes.get(key)
+            if fix is None:
+                context = PullContext(ns, key[1], listed, is_pod, account_list, stale_secret)
+                reason, command = anonymous_fix(context, domain)
+                fix = fixes[key] = (f"{reason}: {command}", command)
+            self.report.anonymous_pulls.append(AnonymousPull(ref, image, *fix))
+            if not listed or domain in self.covered_domains:
+                continue
+            keys = [c.key for n in listed for c in getattr(self.secret_infos.get((ns, n)), "keyring_entries", ())]
+            if keys:
                 misses = near_misses(keys, domain, repository[len(domain) + 1:])
-                self.add("pull-secrets-miss-image", ref, miss_message(context.listed, image, domain, misses))
-
+                self.add("pull-secrets-miss-image", ref, miss_message(listed, image, domain, misses))
 
 def audit(state: ClusterState, *, default_namespace: str = "default", namespace: str | None = None) -> AuditReport:
     """Simulate the kubelet over `state`; findings in a stable order (severity, code, object)."""
