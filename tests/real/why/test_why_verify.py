@@ -8,8 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from regcred.core.credentials.pullsecret import dockerconfigjson_payload
 from regcred.localregistry.registry import RegistryServer
 from tests.support.cli import assert_no_secret, run_regcred
@@ -18,20 +16,15 @@ from tests.support.fixtures import HTPASSWD_USERS, IMAGE_REPO, IMAGE_TAG, TOKEN_
 WRONG = "wrong-password-9"
 
 
-@pytest.fixture(params=["htpasswd", "token"])
-def registry(request: pytest.FixtureRequest) -> RegistryServer:
-    server: RegistryServer = request.getfixturevalue(f"registry_{request.param}")
-    return server
 
-
-def _explain(tmp_path: Path, registry: RegistryServer, password: str | None) -> tuple[int, dict[str, Any]]:
-    user, good = ("alice", HTPASSWD_USERS["alice"]) if registry.auth == "htpasswd" else \
+def _explain(tmp_path: Path, auth_registry: RegistryServer, password: str | None) -> tuple[int, dict[str, Any]]:
+    user, good = ("alice", HTPASSWD_USERS["alice"]) if auth_registry.auth == "htpasswd" else \
         ("reader", TOKEN_PASSWORDS["reader"])
-    spec: dict[str, Any] = {"containers": [{"name": "app", "image": f"{registry.host}/{IMAGE_REPO}:{IMAGE_TAG}"}]}
+    spec: dict[str, Any] = {"containers": [{"name": "app", "image": f"{auth_registry.host}/{IMAGE_REPO}:{IMAGE_TAG}"}]}
     items: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app"}, "spec": spec}]
     if password is not None:
         spec["imagePullSecrets"] = [{"name": "pull"}]
-        data = base64.b64encode(dockerconfigjson_payload(registry.host, user, password)).decode()
+        data = base64.b64encode(dockerconfigjson_payload(auth_registry.host, user, password)).decode()
         items.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pull"},
                       "type": "kubernetes.io/dockerconfigjson", "data": {".dockerconfigjson": data}})
     path = tmp_path / "pod.json"
@@ -42,24 +35,24 @@ def _explain(tmp_path: Path, registry: RegistryServer, password: str | None) -> 
     return result.returncode, json.loads(result.stdout)
 
 
-def test_the_right_secret_is_verified(tmp_path: Path, registry: RegistryServer) -> None:
-    good = HTPASSWD_USERS["alice"] if registry.auth == "htpasswd" else TOKEN_PASSWORDS["reader"]
-    code, data = _explain(tmp_path, registry, good)
+def test_the_right_secret_is_verified(tmp_path: Path, auth_registry: RegistryServer) -> None:
+    good = HTPASSWD_USERS["alice"] if auth_registry.auth == "htpasswd" else TOKEN_PASSWORDS["reader"]
+    code, data = _explain(tmp_path, auth_registry, good)
     image = data["images"][0]
     assert code == 0 and data["verified"] is True and data["will_pull"] is True
     assert image["credentials"][0]["verified"] is True and image["fix"] is None
 
 
-def test_a_wrong_password_is_refused(tmp_path: Path, registry: RegistryServer) -> None:
-    code, data = _explain(tmp_path, registry, WRONG)
+def test_a_wrong_password_is_refused(tmp_path: Path, auth_registry: RegistryServer) -> None:
+    code, data = _explain(tmp_path, auth_registry, WRONG)
     image = data["images"][0]
     assert code == 1 and image["cause"] == "credential-rejected" and image["will_pull"] is False
     assert image["credentials"][0]["verified"] is False and "401" in image["credentials"][0]["error"]
-    assert image["fix"].startswith(f"regcred secret create pull -n default --server {registry.host}")
+    assert image["fix"].startswith(f"regcred secret create pull -n default --server {auth_registry.host}")
 
 
-def test_no_credentials_and_a_registry_refusing_anonymous_pulls(tmp_path: Path, registry: RegistryServer) -> None:
-    code, data = _explain(tmp_path, registry, None)
+def test_no_credentials_and_a_registry_refusing_anonymous_pulls(tmp_path: Path, auth_registry: RegistryServer) -> None:
+    code, data = _explain(tmp_path, auth_registry, None)
     image = data["images"][0]
     assert code == 1 and image["cause"] == "no-credential" and image["will_pull"] is False
     assert "the registry refuses anonymous pulls" in image["explanation"]
