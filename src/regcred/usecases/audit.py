@@ -10,6 +10,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from regcred.core.audit.anonymous import anonymous_findings
 from regcred.core.audit.findings import AuditReport, ClusterState, CredentialUse
@@ -104,23 +105,28 @@ def repository_ref(img: ImageReference) -> RepositoryRef:
 
 def verify_uses(report: AuditReport, options: CheckOptions) -> None:
     """Each credential that would be tried is verified once, for the images it would pull."""
+    checked = check_uses(report.credential_uses, options)
+    report.findings.extend(verification_findings([use for use, _ in checked], [row for _, row in checked]))
+
+
+def check_uses(uses: list[CredentialUse], options: CheckOptions) -> list[tuple[CredentialUse, dict[str, Any]]]:
+    """The verify row of each credential for each registry of the images it would pull (in the order of `uses`)."""
     # lazy: only this path needs it; the other commands of the module skip it
     from regcred.usecases.verification import run_checks
 
-    uses: list[CredentialUse] = []
+    checked: list[CredentialUse] = []
     requests: list[CheckRequest] = []
-    for use in report.credential_uses:
+    for use in uses:
         by_registry: dict[str, list[RepositoryRef]] = {}
         for image in use.images:
             img = parse_image(image)
             by_registry.setdefault(img.registry, []).append(repository_ref(img))
         for registry, refs in by_registry.items():
-            uses.append(use)
+            checked.append(use)
             requests.append(CheckRequest(use.credential, tuple(refs), registry))
     if not requests:
-        return
-    rows = run_checks(requests, options)
-    report.findings.extend(verification_findings(uses, rows))
+        return []
+    return list(zip(checked, run_checks(requests, options), strict=True))
 
 
 def verify_anonymous(report: AuditReport, options: CheckOptions) -> None:

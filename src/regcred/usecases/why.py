@@ -14,17 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from regcred.core.audit.findings import ClusterState, object_name
+from regcred.core.audit.findings import AuditReport, ClusterState, object_name
 from regcred.core.audit.simulation import audit as simulate
-from regcred.core.credentials.imageref import parse_image
 from regcred.core.credentials.keyring import Credential, Keyring
-from regcred.core.errors import ImageReferenceError, InputError
+from regcred.core.errors import InputError
 from regcred.core.objects import metadata
-from regcred.core.verify.plan import CheckRequest
 from regcred.core.why.events import pull_events
 from regcred.core.why.explain import Outcome, Subject, WhyInput, explain
 from regcred.core.why.targets import OWNER_KINDS, likely_owner, parse_target, related, top_owner
-from regcred.usecases.audit import Note, anonymous_outcomes, repository_ref
+from regcred.usecases.audit import Note, anonymous_outcomes, check_uses
 from regcred.usecases.kubeapi import KubeApi, Obj
 from regcred.usecases.verification import CheckOptions
 
@@ -69,7 +67,7 @@ def why(request: WhyRequest, connect: Callable[[], AbstractContextManager[KubeAp
     if request.verify is not None:
         wanted = {s.object for s in gathered.subjects}
         rows = [(row, tried) for row, tried in zip(report.images, report.tried, strict=True) if row["object"] in wanted]
-        data.checked = _check_credentials(rows, request.verify)
+        data.checked = _check_credentials(report, rows, request.verify)
         data.anonymous = anonymous_outcomes([r["image"] for r, tried in rows if not tried and r.get("repository")],
                                             request.verify)
         data.verified = True
@@ -199,24 +197,18 @@ def _elsewhere(api: KubeApi, names: set[str], ns: str) -> dict[str, list[str]]:
     return found
 
 
-def _check_credentials(rows: list[tuple[dict[str, Any], tuple[Credential, ...]]],
+def _check_credentials(report: AuditReport, rows: list[tuple[dict[str, Any], tuple[Credential, ...]]],
                        options: CheckOptions) -> dict[tuple[str, str, str], Outcome]:
-    """Each credential found, checked once per registry for the images it would pull (the verify flow)."""
-    # lazy: only this path needs it; the other commands of the module skip it
-    from regcred.usecases.verification import run_checks
-
-    wanted: dict[tuple[str, str, str], tuple[Credential, str, list[Any]]] = {}
-    for row, tried in rows:
-        try:
-            img = parse_image(str(row["image"]))
-        except ImageReferenceError:
-            continue
-        for cred in tried:
-            entry = wanted.setdefault((cred.source, cred.key, cred.username), (cred, img.registry, []))
-            entry[2].append(repository_ref(img))
-    requests = [CheckRequest(cred, tuple(dict.fromkeys(refs)), registry) for cred, registry, refs in wanted.values()]
-    if not requests:
-        return {}
-    results = run_checks(requests, options)
-    return {key: (bool(r["login"]) and all(r["pull"].values()), r["error"])
-            for key, r in zip(wanted, results, strict=True)}
+    """Each credential tried for these rows, checked as audit --verify does (once per registry, for its images):
+    accepted when every check lets it pull."""
+    wanted = {(c.source, c.key, c.username) for _, tried in rows for c in tried}
+    uses = [u for u in report.credential_uses
+            if (u.credential.source, u.credential.key, u.credential.username) in wanted]
+    outcomes: dict[tuple[str, str, str], Outcome] = {}
+    for use, row in check_uses(uses, options):
+        key = (use.credential.source, use.credential.key, use.credential.username)
+        ok = bool(row["login"]) and all(row["pull"].values())
+        before = outcomes.get(key, (True, None))
+        reasons = "; ".join(r for r in (before[1], row["error"]) if r) or None
+        outcomes[key] = (before[0] and ok, reasons)
+    return outcomes
