@@ -134,7 +134,7 @@ def _from_cluster(api: KubeApi, ns: str, kind: str, name: str) -> _Gathered:
 
     def events_of(pod: str) -> tuple[Any, ...]:
         try:
-            return tuple(pull_events(api.iter_list("Event", ns, field_selector=f"regarding.name={pod}")))
+            return tuple(pull_events(api.iter_list("Event", ns, field_selector=f"regarding.kind=Pod,regarding.name={pod}")))
         except (KubeForbidden, KubeNotFound) as exc:
             notes.append(f"Events not read ({exc.line()})")
             return ()
