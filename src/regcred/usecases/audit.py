@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from regcred.core.audit.anonymous import anonymous_findings
-from regcred.core.audit.findings import AuditReport, ClusterState, CredentialUse
+from regcred.core.audit.findings import AuditReport, ClusterState, CredentialCheck, CredentialUse
 from regcred.core.audit.simulation import audit as simulate
 from regcred.core.audit.verification import verification_findings
 from regcred.core.credentials.imageref import ImageReference, parse_image
@@ -107,6 +107,8 @@ def verify_uses(report: AuditReport, options: CheckOptions) -> None:
     """Each credential that would be tried is verified once, for the images it would pull."""
     checked = check_uses(report.credential_uses, options)
     report.findings.extend(verification_findings([use for use, _ in checked], [row for _, row in checked]))
+    report.checks = [CredentialCheck(use.credential.source, use.credential.key, use.credential.username, row)
+                     for use, row in checked]
 
 
 def check_uses(uses: list[CredentialUse], options: CheckOptions) -> list[tuple[CredentialUse, dict[str, Any]]]:

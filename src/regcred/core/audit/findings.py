@@ -75,6 +75,16 @@ class CredentialUse:
 
 
 @dataclass(frozen=True, slots=True)
+class CredentialCheck:
+    """One --verify check of a credential for one registry: who (never the password) and the verify row."""
+
+    source: str
+    key: str
+    username: str
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class AnonymousPull:
     """An image a Pod or template would pull without credentials (for --verify), and the fix if refused: a sentence
     ending in the command, and the command alone."""
@@ -90,8 +100,14 @@ class AuditReport:
     images: list[dict[str, Any]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     credential_uses: list[CredentialUse] = field(default_factory=list)
+    # for `audit --report` (not in as_json): every namespace seen, the pull Secrets' creation times, verify rows
+    namespaces: list[str] = field(default_factory=list)
+    secrets_created: dict[str, str | None] = field(default_factory=dict)
+    checks: list[CredentialCheck] = field(default_factory=list)
+    # for --verify and `why` (not in as_json): images pulled without credentials, and per row of `images` every
+    # credential the kubelet would try, in order
     anonymous_pulls: list[AnonymousPull] = field(default_factory=list)
-    tried: list[tuple[Credential, ...]] = field(default_factory=list)  # per row of `images`: every credential, in order
+    tried: list[tuple[Credential, ...]] = field(default_factory=list)
 
     @property
     def has_errors(self) -> bool:
