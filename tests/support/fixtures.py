@@ -129,6 +129,13 @@ def registry_token(
     server.stop()
 
 
+@pytest.fixture(params=["htpasswd", "token"])
+def auth_registry(request: pytest.FixtureRequest) -> RegistryServer:
+    """The same test against the htpasswd registry and the token-auth one (``registry.auth`` tells which)."""
+    server: RegistryServer = request.getfixturevalue(f"registry_{request.param}")
+    return server
+
+
 @pytest.fixture(scope="session")
 def registry_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     """HTTPS registry (throw-away CA in ``ca_file``/``cert_dir``), htpasswd users, team/app:v1."""

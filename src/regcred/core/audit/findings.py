@@ -35,6 +35,9 @@ CODES: dict[str, str] = {
     "node-credentials-shared": WARNING,
     "credential-rejected": ERROR,
     "credential-over-privileged": WARNING,
+    "pull-secrets-miss-image": WARNING,
+    "anonymous-pull-refused": ERROR,
+    "anonymous-pull-unverified": WARNING,
 }
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,17 @@ class CredentialCheck:
     row: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class AnonymousPull:
+    """An image a Pod or template would pull without credentials (for --verify), and the fix if refused: a sentence
+    ending in the command, and the command alone."""
+
+    object: str
+    image: str
+    fix: str
+    command: str = ""
+
+
 @dataclass(slots=True)
 class AuditReport:
     images: list[dict[str, Any]] = field(default_factory=list)
@@ -90,6 +104,10 @@ class AuditReport:
     namespaces: list[str] = field(default_factory=list)
     secrets_created: dict[str, str | None] = field(default_factory=dict)
     checks: list[CredentialCheck] = field(default_factory=list)
+    # for --verify and `why` (not in as_json): images pulled without credentials, and per row of `images` every
+    # credential the kubelet would try, in order
+    anonymous_pulls: list[AnonymousPull] = field(default_factory=list)
+    tried: list[tuple[Credential, ...]] = field(default_factory=list)
 
     @property
     def has_errors(self) -> bool:
