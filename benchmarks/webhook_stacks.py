@@ -6,12 +6,13 @@ same TLS pair; only the HTTP/TLS machinery differs:
 
 - regcred: the shipped server (asyncio loop, llhttp via httptools, handler on a thread pool)
 - stdlib: http.server.ThreadingHTTPServer + ssl (a thread per kept-alive connection, handler inline)
+- threads: a thread per connection on blocking TLS sockets with llhttp, the handler inline
 - uvicorn: uvicorn with httptools + uvloop, an ASGI app handing the handler to a thread pool
 - aiohttp: aiohttp.web with the handler on a thread pool
 - uvloop: the regcred server's protocol on a uvloop loop instead of asyncio's
 - inline, uvloop-inline: the handler run on the loop's thread (not shippable: a slow call would stall every
   connection), to measure the thread-pool hand-off
-- floor: the regcred server answering a constant
+- floor, threads-floor: the regcred server / the threads server answering a constant
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-STACKS = ("regcred", "stdlib", "uvicorn", "aiohttp", "uvloop", "inline", "uvloop-inline")
+STACKS = ("regcred", "stdlib", "threads", "uvicorn", "aiohttp", "uvloop", "inline", "uvloop-inline")
 CONSTANT = b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"","allowed":true}}'
 
 
@@ -95,6 +96,45 @@ def serve_stdlib(port: int, cert_dir: Path, handler: Any) -> None:
     Server(("127.0.0.1", port), Handler).serve_forever()
 
 
+def serve_threads(port: int, cert_dir: Path, handler: Any) -> None:
+    """A thread per connection on blocking TLS sockets (OpenSSL works without the GIL), llhttp, the handler inline."""
+    import threading
+
+    import httptools  # type: ignore[import-not-found,unused-ignore]
+
+    ctx = _context(cert_dir)
+    listener = socket.create_server(("127.0.0.1", port), backlog=1024)
+
+    def connection(raw: socket.socket) -> None:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        done: list[bytes] = []
+        body: list[bytes] = []
+
+        class Callbacks:
+            def on_body(self, chunk: bytes) -> None:
+                body.append(chunk)
+
+            def on_message_complete(self) -> None:
+                done.append(b"".join(body))
+                body.clear()
+
+        parser = httptools.HttpRequestParser(Callbacks())
+        try:
+            with ctx.wrap_socket(raw, server_side=True) as sock:
+                while data := sock.recv(65536):
+                    parser.feed_data(data)
+                    while done:
+                        out = handler(done.pop(0))
+                        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                                     % (len(out), out))
+        except (OSError, httptools.HttpParserError):
+            return
+
+    while True:
+        raw, _ = listener.accept()
+        threading.Thread(target=connection, args=(raw,), daemon=True).start()
+
+
 def serve_uvicorn(port: int, cert_dir: Path, handler: Any) -> None:
     import uvicorn  # type: ignore[import-not-found,unused-ignore]
 
@@ -141,7 +181,8 @@ def main() -> None:
         serve_regcred(port, cert_dir, lambda body: CONSTANT)
     serve = {"regcred": serve_regcred, "stdlib": serve_stdlib, "uvicorn": serve_uvicorn, "aiohttp": serve_aiohttp,
              "uvloop": lambda p, c, h: serve_regcred(p, c, h, uvloop=True),
-             "inline": lambda p, c, h: serve_regcred(p, c, h, inline=True),
+             "inline": lambda p, c, h: serve_regcred(p, c, h, inline=True), "threads": serve_threads,
+             "threads-floor": lambda p, c, h: serve_threads(p, c, lambda body: CONSTANT),
              "uvloop-inline": lambda p, c, h: serve_regcred(p, c, h, uvloop=True, inline=True)}[stack]
     serve(port, cert_dir, handler())
 
