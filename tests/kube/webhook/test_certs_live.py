@@ -51,3 +51,38 @@ def test_the_ca_bundle_is_injected_into_the_printed_registration(kube: Any, api:
         assert kube.get(*MWC, name)["metadata"]["resourceVersion"] == registered["metadata"]["resourceVersion"]
     finally:
         kube.delete(*MWC, name)
+
+
+def test_the_keeper_needs_exactly_the_webhook_rows_of_the_rbac_table(kube: Any, tmp_path: Path) -> None:
+    """As the controller's ServiceAccount: with the `--webhook` manifests' rules the round succeeds; with the
+    plain manifests' rules the caBundle cannot be injected (the Secret alone is covered by the cluster-wide Secret
+    rows; the Role's Secret row keeps the webhook's needs stated even if those are ever narrowed)."""
+    from regcred.core.controller.manifests import NAME, controller_manifests
+    from regcred.shells.kube.errors import KubeForbidden
+    from tests.support.saaccess import service_account_access
+
+    ns = kube.unique_ns("regcred-system")
+    hooked = {o["kind"]: o for o in controller_manifests(namespace=ns, image="x", features=("webhook",))}
+    plain = {o["kind"]: o for o in controller_manifests(namespace=ns, image="x")}
+    config = webhook_configuration(ns)
+    config["metadata"]["name"] = name = kube.unique_ns(WEBHOOK_SERVICE)
+    kube.create(config)
+    try:
+        for rules, allowed in ((plain, False), (hooked, True)):
+            access = service_account_access(kube, ns, f"{NAME}-{'on' if allowed else 'off'}",
+                                            cluster_rules=rules["ClusterRole"]["rules"],
+                                            namespace_rules=rules["Role"]["rules"])
+            with connect(ClusterConfig(kubeconfig=str(access.kubeconfig))) as as_controller:
+                keeper = CertKeeper(as_controller, namespace=ns, hosts=service_hosts(WEBHOOK_SERVICE, ns),
+                                    cert_dir=tmp_path / str(allowed), config_name=name)
+                if allowed:
+                    keeper.sync()
+                    assert kube.get(*MWC, name)["webhooks"][0]["clientConfig"].get("caBundle")
+                else:
+                    with pytest.raises(KubeForbidden) as refused:
+                        keeper.sync()  # the Secret is written (the ClusterRole's Secret rows), the caBundle is not
+                    assert refused.value.resource is not None and "mutatingwebhookconfigurations" in str(
+                        refused.value.resource)
+                    kube.delete("v1", "Secret", SECRET_NAME, ns)
+    finally:
+        kube.delete(*MWC, name)

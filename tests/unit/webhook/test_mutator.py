@@ -225,3 +225,47 @@ def test_an_internal_error_admits_the_pod_unchanged_and_is_counted(caplog: pytes
     assert world.admit("team-a", "harbor.example.com/app")[1] == []
     assert world.count("regcred_webhook_admission_requests_total", result="error") == 1
     assert "admitted unchanged" in caplog.text
+
+
+def test_an_edited_spec_or_a_rotated_source_is_seen_by_the_next_request() -> None:
+    world = World("team-a", "ops-a", secrets=("team-a", "ops-a"))
+    assert world.admit("ops-a", "harbor.example.com/app")[1] == []
+    edited = spec_obj(include=("ops-*",))
+    edited["metadata"]["resourceVersion"] = "2"
+    world.caches["RegistryCredential"].put(edited)  # the watch's MODIFIED event
+    assert world.admit("ops-a", "harbor.example.com/app")[1] == ADD
+    assert world.admit("team-a", "harbor.example.com/app")[1] == []
+    from_secret = spec_obj(include=("ops-*",))
+    from_secret["metadata"]["resourceVersion"] = "3"
+    from_secret["spec"]["registries"] = [{"fromSecret": {"namespace": "ops", "name": "src"}}]
+    world.caches["RegistryCredential"].put(from_secret)
+    assert world.admit("ops-a", "quay.example.org/app")[1] == []  # the source is not cached yet: no keys
+    source = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+              "metadata": {"name": "src", "namespace": "ops", "resourceVersion": "9"},
+              "data": {".dockerconfigjson": base64.b64encode(b'{"auths":{"quay.example.org":{"auth":"dTpw"}}}')
+                       .decode()}}
+    world.caches["Secret"].put(source)
+    assert world.admit("ops-a", "quay.example.org/app")[1] == ADD
+    assert world.api.log == []
+
+
+def test_one_deadline_bounds_the_namespace_read_and_the_secret_creation_together() -> None:
+    release = threading.Event()
+
+    def slow(spec: str, ns: str) -> ReconcileResult:
+        release.wait(5)
+        return ReconcileResult((spec, ns))
+
+    world = World("team-a", cached_ns=False, deadline=0.8, ensure=slow)
+    read = world.api.get_optional
+
+    def slow_read(*args: Any, **kw: Any) -> Any:
+        time.sleep(0.6)
+        return read(*args, **kw)
+
+    world.api.get_optional = slow_read  # type: ignore[method-assign]
+    started = time.monotonic()
+    assert world.admit("team-a", "harbor.example.com/app")[1] == ADD
+    elapsed = time.monotonic() - started
+    release.set()
+    assert elapsed < 1.2, elapsed  # the 0.6 s read + the rest of one 0.8 s deadline (~0.8 s), not 0.6 + 0.8

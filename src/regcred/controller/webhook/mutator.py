@@ -30,8 +30,8 @@ from regcred.core.webhook.patch import (
     Injection,
     opted_out,
     pull_secrets_patch,
+    secrets_for,
     spec_registry_keys,
-    wanted_secrets,
 )
 from regcred.core.webhook.review import (
     AdmissionRequest,
@@ -59,14 +59,37 @@ class AdmissionMetrics(Protocol):
     def observe_secret_on_admission(self, outcome: str) -> None: ...
 
 
+class _Snapshot:
+    """The Injections of one version of the specs (and their sources), and which of them select a namespace."""
+
+    def __init__(self, key: Any, injections: list[Injection], sources: list[tuple[str, str]]) -> None:
+        self.key, self.injections, self.sources = key, injections, sources
+        self._selecting: dict[tuple[str, frozenset[tuple[str, str]]], list[Injection]] = {}
+
+    def selecting(self, namespace: str, labels: Mapping[str, str]) -> list[Injection]:
+        """The Injections whose spec selects the namespace (memoised: one glob and selector pass per namespace)."""
+        key = (namespace, frozenset(labels.items()))
+        found = self._selecting.get(key)
+        if found is None:
+            found = [i for i in self.injections if i.targets(namespace, labels)]
+            if len(self._selecting) > 10_000:
+                self._selecting.clear()
+            self._selecting[key] = found
+        return found
+
+
 class _Injections:
-    """The specs as Injections, rebuilt only when a spec or a `fromSecret` source it reads changes."""
+    """The specs as Injections, rebuilt only when a spec or a `fromSecret` source it reads changes.
+
+    Per request only the (name, resourceVersion) of each cached spec and of each source is compared with the
+    last build's; a spec is parsed once per resourceVersion.
+    """
 
     def __init__(self, caches: Mapping[str, Cache]) -> None:
         self.caches = caches
         self._lock = threading.Lock()
         self._parsed: dict[tuple[str, str], Any] = {}  # (name, resourceVersion) -> spec, or None when invalid
-        self._built: tuple[Any, list[Injection]] = (None, [])
+        self._built = _Snapshot(None, [], [])
 
     def _spec(self, obj: Obj) -> Any:
         meta = metadata(obj)
@@ -88,20 +111,24 @@ class _Injections:
     def _source(self, namespace: str, name: str) -> Obj | None:
         return self.caches["Secret"].get(name, namespace)
 
-    def current(self) -> list[Injection]:
-        live = [o for o in self.caches["RegistryCredential"].list() if not metadata(o).get("deletionTimestamp")]
+    def _key(self, objs: list[Obj], sources: list[tuple[str, str]]) -> Any:
+        return (tuple((m.get("name"), m.get("resourceVersion")) for m in map(metadata, objs)),
+                tuple(metadata(self._source(*s) or {}).get("resourceVersion") for s in sources))
+
+    def current(self) -> _Snapshot:
+        objs = self.caches["RegistryCredential"].list()
+        built = self._built
+        if self._key(objs, built.sources) == built.key:
+            return built
+        live = [o for o in objs if not metadata(o).get("deletionTimestamp")]
         specs = sorted((s for s in map(self._spec, live) if s is not None), key=lambda s: str(s.name))
         sources = sorted({(r.from_secret.namespace, r.from_secret.name)
                           for spec in specs for r in spec.registries if r.from_secret is not None})
-        key = (tuple(sorted((str(metadata(o).get("name")), str(metadata(o).get("resourceVersion"))) for o in live)),
-               tuple((s, metadata(self._source(*s) or {}).get("resourceVersion")) for s in sources))
+        snapshot = _Snapshot(self._key(objs, sources),
+                             [Injection.of(spec, spec_registry_keys(spec, self._source)) for spec in specs], sources)
         with self._lock:
-            if self._built[0] == key:
-                return self._built[1]
-        injections = [Injection.of(spec, spec_registry_keys(spec, self._source)) for spec in specs]
-        with self._lock:
-            self._built = (key, injections)
-        return injections
+            self._built = snapshot
+        return snapshot
 
 
 class PodMutator:
@@ -130,7 +157,7 @@ class PodMutator:
         try:
             request = parse_review(body)
             uid, api_version = request.uid, request.api_version
-            result, patch = self._decide(request)
+            result, patch = self._decide(request, started + self.deadline)
             answer = review_response(uid, patch, api_version=api_version)
         except BadReview as exc:
             log.warning("webhook got a body that is not an AdmissionReview", extra={"error": str(exc)})
@@ -151,24 +178,26 @@ class PodMutator:
                 log.exception("webhook metrics failed")
 
     # --- the decision
-    def _decide(self, request: AdmissionRequest) -> tuple[str, list[dict[str, Any]]]:
+    def _decide(self, request: AdmissionRequest, until: float) -> tuple[str, list[dict[str, Any]]]:
+        """The result and the patch; the cold path (if any) ends by `until` (monotonic), whatever it still waits for."""
         pod = request.object
         namespace = request.namespace or str(metadata(pod).get("namespace") or "")
         if not request.is_pod_create or not namespace or namespace in self.excluded:
             return "skipped", []
         if self.namespaces and namespace not in self.namespaces:
             return "skipped", []
-        ns = self._namespace(namespace)
+        ns = self._namespace(namespace, until)
         if opted_out(pod, ns):
             return "skipped", []
         labels = metadata(ns or {}).get("labels") or {}
-        wanted = wanted_secrets(pod, namespace, labels, self._injections.current())
+        selecting = self._injections.current().selecting(namespace, labels)
+        wanted = secrets_for(pod, selecting) if selecting else []
         patch = pull_secrets_patch(pod, wanted)
         if not patch:
             return "allowed", []
         missing = {op_secret for op_secret in wanted if self.caches["Secret"].get(op_secret, namespace) is None}
         if missing and not request.dry_run:
-            refused = self._create_secrets(namespace, missing)
+            refused = self._create_secrets(namespace, missing, until)
             if refused:
                 patch = pull_secrets_patch(pod, [s for s in wanted if s not in refused])
         log.debug("webhook patches a Pod", extra={"uid": request.uid, "namespace": namespace,
@@ -176,8 +205,8 @@ class PodMutator:
         return ("patched", patch) if patch else ("allowed", [])
 
     # --- the cold path: bounded, shared by concurrent requests for the same namespace
-    def _bounded(self, key: tuple[str, str], work: Callable[[], Any]) -> tuple[bool, Any]:
-        """(finished, result) of `work`, run once for concurrent callers with the same key, within the deadline.
+    def _bounded(self, key: tuple[str, str], work: Callable[[], Any], until: float) -> tuple[bool, Any]:
+        """(finished, result) of `work`, run once for concurrent callers with the same key, waited for until `until`.
 
         An exception of `work` is the result (logged here): the caller goes on without it.
         """
@@ -190,7 +219,7 @@ class PodMutator:
         if mine:  # outside the lock: a future already done runs the callback at once
             future.add_done_callback(lambda f: self._forget(key, f))
         try:
-            return True, future.result(timeout=self.deadline)
+            return True, future.result(timeout=max(0.0, until - time.monotonic()))
         except FutureTimeout:
             return False, None
         except Exception as exc:  # the cold path failed: the answer goes on without it
@@ -203,7 +232,7 @@ class PodMutator:
             if self._inflight.get(key) is future:
                 del self._inflight[key]
 
-    def _namespace(self, name: str) -> Obj | None:
+    def _namespace(self, name: str, until: float) -> Obj | None:
         """The Namespace from the cache; one GET (written through) when the watch has not brought it yet."""
         cache = self.caches["Namespace"]
         found = cache.get(name)
@@ -216,22 +245,22 @@ class PodMutator:
                 cache.write_through(fresh)
             return cache.get(name) if fresh is not None else None
 
-        finished, fresh = self._bounded(("Namespace", name), read)
+        finished, fresh = self._bounded(("Namespace", name), read, until)
         if not finished:
             log.warning("webhook could not read a new namespace in time", extra={"namespace": name})
         return fresh if isinstance(fresh, dict) else None
 
-    def _create_secrets(self, namespace: str, secrets: set[str]) -> set[str]:
+    def _create_secrets(self, namespace: str, secrets: set[str], until: float) -> set[str]:
         """Create each missing Secret (through its first spec); the names refused: another owner's Secret."""
-        by_secret = {i.secret: i.spec for i in reversed(self._injections.current()) if i.secret in secrets}
+        by_secret = {i.secret: i.spec for i in reversed(self._injections.current().injections) if i.secret in secrets}
         now = time.monotonic()
         with self._lock:
-            self._refused = {k: until for k, until in self._refused.items() if until > now}
+            self._refused = {k: t for k, t in self._refused.items() if t > now}
             refused = {secret for secret in by_secret if (namespace, secret) in self._refused}
         for secret, spec in sorted(by_secret.items()):
             if secret in refused:
                 continue
-            finished, result = self._bounded((spec, namespace), partial(self.ensure, spec, namespace))
+            finished, result = self._bounded((spec, namespace), partial(self.ensure, spec, namespace), until)
             if not finished:
                 log.warning("webhook did not create a pull Secret in time; the Pod is patched anyway",
                             extra={"namespace": namespace, "secret": secret, "deadline": self.deadline})

@@ -123,6 +123,10 @@ class RegistryScope:
             return False
         return bool(self._keyring.lookup_repository(repository))
 
+    def covers_repository(self, repository: str) -> bool:
+        """`covers` for an image already normalised to its repository (several scopes, one parse)."""
+        return self._keyring is None or bool(self._keyring.lookup_repository(repository))
+
     def covered_images(self, images: Iterable[str]) -> list[str]:
         return [image for image in images if self.covers(image)]
 

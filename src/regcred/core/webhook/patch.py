@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from regcred.core.cluster.podspec import RegistryScope, pull_secret_names
+from regcred.core.credentials.imageref import parse_image
 from regcred.core.credentials.pullsecret import read_pull_secret
-from regcred.core.errors import InputError
+from regcred.core.errors import ImageReferenceError, InputError
 from regcred.core.spec.model import NamespaceTargets, RegistryCredential
 
 OPT_OUT_LABEL = "regcred.dev/inject"
@@ -77,13 +79,19 @@ class Injection:
         scope = RegistryScope(registry_keys) if spec.workloads.match_registries else None
         return cls(spec.name, spec.secret_name, spec.namespaces, scope)
 
-    def wants(self, namespace: str, namespace_labels: Mapping[str, str], images: Sequence[str]) -> bool:
-        """Does this spec want a Pod with these images in this namespace?"""
-        if not self.namespaces.matches(namespace, namespace_labels):
-            return False
+    def targets(self, namespace: str, namespace_labels: Mapping[str, str]) -> bool:
+        """Does the spec select this namespace (as the reconciler selects it)?"""
+        return self.namespaces.matches(namespace, namespace_labels)
+
+    def covers(self, repositories: Sequence[str]) -> bool:
+        """Does the spec want a Pod pulling these (normalised) repositories?"""
         if self.scope is None:
             return True
-        return not self.scope.everything and any(self.scope.covers(image) for image in images)
+        return not self.scope.everything and any(self.scope.covers_repository(r) for r in repositories)
+
+    def wants(self, namespace: str, namespace_labels: Mapping[str, str], images: Sequence[str]) -> bool:
+        """Does this spec want a Pod with these images in this namespace?"""
+        return self.targets(namespace, namespace_labels) and self.covers(repositories(images))
 
 
 def _labels(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -113,15 +121,41 @@ def pod_images(pod: Mapping[str, Any]) -> list[str]:
     return images
 
 
+@lru_cache(maxsize=4096)
+def _repository(image: str) -> str | None:
+    """The repository of an image reference; None when the runtime would refuse it (the same images come back
+    Pod after Pod, so the parse is kept)."""
+    try:
+        return parse_image(image).repository
+    except ImageReferenceError:
+        return None
+
+
+def repositories(images: Iterable[str]) -> list[str]:
+    """Each image as the repository the kubelet looks up (`nginx` -> `docker.io/library/nginx`); references the
+    runtime would refuse are left out (no credential is looked up for them)."""
+    return [r for r in map(_repository, images) if r is not None]
+
+
+def secrets_for(pod: Mapping[str, Any], injections: Iterable[Injection]) -> list[str]:
+    """The Secret names of the `injections` (already selecting the Pod's namespace) that want the Pod's images,
+    each once, in the order of `injections`; the images are parsed once, and only when a spec looks at them."""
+    names: dict[str, None] = {}
+    pulled: list[str] | None = None
+    for injection in injections:
+        if injection.secret in names:
+            continue
+        if injection.scope is not None and pulled is None:
+            pulled = repositories(pod_images(pod))
+        if injection.covers(pulled or []):
+            names[injection.secret] = None
+    return list(names)
+
+
 def wanted_secrets(pod: Mapping[str, Any], namespace: str, namespace_labels: Mapping[str, str],
                    injections: Iterable[Injection]) -> list[str]:
     """The Secret names the specs want on this Pod, each once, in the order of `injections`."""
-    images = pod_images(pod)
-    names: dict[str, None] = {}
-    for injection in injections:
-        if injection.secret not in names and injection.wants(namespace, namespace_labels, images):
-            names[injection.secret] = None
-    return list(names)
+    return secrets_for(pod, (i for i in injections if i.targets(namespace, namespace_labels)))
 
 
 def pull_secrets_patch(pod: Mapping[str, Any], secrets: Sequence[str]) -> list[dict[str, Any]]:
