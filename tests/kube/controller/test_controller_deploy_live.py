@@ -64,7 +64,8 @@ def test_every_manifest_passes_a_server_side_dry_run(kube: KubeBackend, features
         pytest.skip(f"the fake API serves no {', '.join(unserved)}: dry-run on the envtest tier only")
 
 
-def test_the_pod_is_admitted_by_the_restricted_pod_security_standard(kube: KubeBackend) -> None:
+@pytest.mark.parametrize("webhook", [False, True])
+def test_the_pod_is_admitted_by_the_restricted_pod_security_standard(kube: KubeBackend, webhook: bool) -> None:
     """The namespace enforces `restricted`; the apiserver's PodSecurity admission must accept the pod (and
     reject a pod without the hardening, so this test can fail)."""
     if kube.name == "fake":
@@ -73,7 +74,7 @@ def test_the_pod_is_admitted_by_the_restricted_pod_security_standard(kube: KubeB
     namespace, service_account = controller_manifests(namespace=ns, image=IMAGE)[1:3]
     kube.create(namespace)
     kube.create(service_account)
-    template = deployment(namespace=ns, image=IMAGE, replicas=2)["spec"]["template"]
+    template = deployment(namespace=ns, image=IMAGE, replicas=2, webhook=webhook)["spec"]["template"]
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "controller", "namespace": ns, **template["metadata"]},
            "spec": template["spec"]}
     answer = dry_run_create(kube, pod)

@@ -195,7 +195,7 @@ class PodMutator:
         patch = pull_secrets_patch(pod, wanted)
         if not patch:
             return "allowed", []
-        missing = {op_secret for op_secret in wanted if self.caches["Secret"].get(op_secret, namespace) is None}
+        missing = {secret for secret in wanted if self.caches["Secret"].get(secret, namespace) is None}
         if missing and not request.dry_run:
             refused = self._create_secrets(namespace, missing, until)
             if refused:
