@@ -12,6 +12,7 @@ same TLS pair; only the HTTP/TLS machinery differs:
 - uvloop: the regcred server's protocol on a uvloop loop instead of asyncio's
 - inline, uvloop-inline: the handler run on the loop's thread (not shippable: a slow call would stall every
   connection), to measure the thread-pool hand-off
+- pool4, pool16: the regcred server with a thread pool of 4 or 16 instead of 64
 - floor, threads-floor: the regcred server / the threads server answering a constant
 uvicorn, aiohttp and uvloop are not dependencies of regcred: a stack whose package is missing is reported as
 skipped (`.venv/bin/pip install uvicorn httptools uvloop aiohttp` to compare them all).
@@ -54,9 +55,12 @@ class _Inline(ThreadPoolExecutor):
         return future
 
 
-def serve_regcred(port: int, cert_dir: Path, handler: Any, *, uvloop: bool = False, inline: bool = False) -> None:
+def serve_regcred(port: int, cert_dir: Path, handler: Any, *, uvloop: bool = False, inline: bool = False,
+                  pool: int = 0) -> None:
     from regcred.controller.webhook import server
 
+    if pool:
+        server.POOL_SIZE = pool
     if inline:
         server.ThreadPoolExecutor = _Inline  # type: ignore[misc]
     if uvloop:
@@ -184,6 +188,8 @@ def main() -> None:
     serve = {"regcred": serve_regcred, "stdlib": serve_stdlib, "uvicorn": serve_uvicorn, "aiohttp": serve_aiohttp,
              "uvloop": lambda p, c, h: serve_regcred(p, c, h, uvloop=True),
              "inline": lambda p, c, h: serve_regcred(p, c, h, inline=True), "threads": serve_threads,
+             "pool4": lambda p, c, h: serve_regcred(p, c, h, pool=4),
+             "pool16": lambda p, c, h: serve_regcred(p, c, h, pool=16),
              "threads-floor": lambda p, c, h: serve_threads(p, c, lambda body: CONSTANT),
              "uvloop-inline": lambda p, c, h: serve_regcred(p, c, h, uvloop=True, inline=True)}[stack]
     serve(port, cert_dir, handler())
