@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from regcred.controller.webhook.server import MAX_BODY, WebhookServer, serve_webhook
+from regcred.controller.webhook.server import MAX_BODY, MAX_HEAD, WebhookServer, serve_webhook
 from regcred.core.errors import InputError
 from regcred.localregistry.tls import Pki, generate_pki
 
@@ -345,3 +345,10 @@ def test_hostile_bytes_close_the_connection_without_a_traceback(server: WebhookS
         send(sock, REVIEW)
         assert receive(sock)[0] == 200
     assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+def test_oversized_headers_are_a_400_and_a_close(server: WebhookServer, pki: Pki) -> None:
+    with client(server.port, pki.ca_pem) as sock:
+        sock.sendall(b"POST /mutate-pods HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (MAX_HEAD + 1) + b"\r\n\r\n")
+        assert receive(sock)[0] == 400
+        assert closed(sock)

@@ -142,20 +142,19 @@ class _Connection(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self.url += url
-        self._count_head(len(url))
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._count_head(len(name) + len(value))
-        lower = name.lower()
-        if lower == b"content-length" and value.strip().isdigit() and int(value) > MAX_BODY:
-            self._refuse_now(413, f"the body is larger than {MAX_BODY} bytes")  # refused before it is sent
-        elif lower == b"expect" and value.strip().lower() == b"100-continue":
-            self.expects_continue = True
-
-    def _count_head(self, n: int) -> None:
-        self.head += n
+        self.head += len(url)
         if self.head > MAX_HEAD:
             self._refuse_now(400, "request headers too large")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.head += len(name) + len(value)
+        if self.head > MAX_HEAD:
+            self._refuse_now(400, "request headers too large")
+        elif len(name) == 14 and name.lower() == b"content-length" and value.strip().isdigit() \
+                and int(value) > MAX_BODY:
+            self._refuse_now(413, f"the body is larger than {MAX_BODY} bytes")  # refused before it is sent
+        elif len(name) == 6 and name.lower() == b"expect" and value.strip().lower() == b"100-continue":
+            self.expects_continue = True
 
     def on_headers_complete(self) -> None:
         path = self.url.split(b"?", 1)[0]
