@@ -23,7 +23,7 @@ from regcred.localregistry.registry import REGISTRY_BIN, RegistryServer, hermeti
 from tests.support.tokenserver import TokenServer
 
 REQUIRE_REAL_ENV = "REGCRED_REQUIRE_REAL"
-DEV_PACKAGES = ("docker-registry", "skopeo", "apache2-utils", "containerd", "etcd-server")  # ./dev installs
+DEV_PACKAGES = ("docker-registry", "skopeo", "apache2-utils", "containerd", "etcd-server", "chromium")  # ./dev installs
 INSTALL_HINT = f"run ./dev test which installs it (apt-get install {' '.join(DEV_PACKAGES)})"
 BINARIES = {  # binary -> Debian package
     "docker-registry": "docker-registry",
@@ -32,6 +32,7 @@ BINARIES = {  # binary -> Debian package
     "containerd": "containerd",
     "kubectl": "kubectl",
     "etcd": "etcd-server",
+    "chromium": "chromium",
 }
 
 IMAGE_REPO = "team/app"

@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from regcred.controller.cachedapi import Cache, CachedApi
+from regcred.controller.logs import register_config
 from regcred.core.cluster.secretsync import is_managed
 from regcred.core.controller.keys import Key
 from regcred.core.errors import RegcredError
@@ -118,6 +119,8 @@ def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential],
            kinds: Collection[str] | None = None) -> ReconcileResult:
     namespace, secret_name = key[1], specs[0].secret_name
     desired = resolve_specs(specs, api)
+    for credential in desired:  # every credential value read: cut from every log record from now on
+        register_config(credential.config)
     state = read_cluster_state(api, specs, namespace)
     if api.get_optional("Secret", secret_name, namespace) is None:
         # The managed-Secret cache holds regcred's Secrets only: one GET tells "absent" from "somebody else's"

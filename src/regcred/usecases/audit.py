@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from regcred.core.audit.findings import AuditReport, ClusterState, CredentialUse
+from regcred.core.audit.findings import AuditReport, ClusterState, CredentialCheck, CredentialUse
 from regcred.core.audit.simulation import audit as simulate
 from regcred.core.audit.verification import verification_findings
 from regcred.core.credentials.imageref import parse_image
@@ -116,3 +116,5 @@ def verify_uses(report: AuditReport, options: CheckOptions) -> None:
         return
     rows = run_checks(requests, options)
     report.findings.extend(verification_findings(uses, rows))
+    report.checks = [CredentialCheck(use.credential.source, use.credential.key, use.credential.username, row)
+                     for use, row in zip(uses, rows, strict=True)]

@@ -71,11 +71,25 @@ class CredentialUse:
     images: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class CredentialCheck:
+    """One --verify check of a credential for one registry: who (never the password) and the verify row."""
+
+    source: str
+    key: str
+    username: str
+    row: dict[str, Any]
+
+
 @dataclass(slots=True)
 class AuditReport:
     images: list[dict[str, Any]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     credential_uses: list[CredentialUse] = field(default_factory=list)
+    # for `audit --report` (not in as_json): every namespace seen, the pull Secrets' creation times, verify rows
+    namespaces: list[str] = field(default_factory=list)
+    secrets_created: dict[str, str | None] = field(default_factory=dict)
+    checks: list[CredentialCheck] = field(default_factory=list)
 
     @property
     def has_errors(self) -> bool:

@@ -327,6 +327,17 @@ class _Audit:
         self.report.credential_uses = [
             CredentialUse(credential, tuple(sorted(images))) for credential, images in self.uses.items()
         ]
+        self.report.namespaces = sorted({ns for ns, _ in self.secrets} | {ns for ns, _ in self.accounts}
+                                        | {w[1] for w in self.workloads})
+        self.report.secrets_created = {
+            object_name("Secret", ns, name): _created(obj) for (ns, name), obj in self.secrets.items()
+            if obj.get("type") in PULL_SECRET_TYPES
+        }
+
+
+def _created(obj: dict[str, Any]) -> str | None:
+    stamp = (obj.get("metadata") or {}).get("creationTimestamp")
+    return stamp if isinstance(stamp, str) else None
 
 
 def audit(state: ClusterState, *, default_namespace: str = "default", namespace: str | None = None) -> AuditReport:
