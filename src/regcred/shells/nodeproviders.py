@@ -1,0 +1,195 @@
+"""The kubelet's credential-provider config and flags on a node, read-modify-write (`regcred node provider`).
+
+Every file is planned before the first is written, then written all or nothing (shells/filechanges): the
+config file between its ownership record's two steps (`<config>.regcred-owned`: provider name ->
+fingerprint of the entry regcred wrote, ownership.record_steps), then the file that carries the kubelet's
+flags. The kubelet reads both only at start: nothing takes effect before a restart, so a run killed between
+two renames never leaves a kubelet half configured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from regcred.core.errors import ConfigFormatError, InputError
+from regcred.core.node import credproviders as cp
+from regcred.core.node import flagsources, ownership
+from regcred.shells.filechanges import FileChanges
+from regcred.shells.files import locked_directory
+from regcred.shells.host import HostRoot, kubelet_sources, open_host_root
+from regcred.shells.nodefiles import _all_or_nothing, _in_node_terms
+from regcred.shells.noderuntime import NodeWrite, paired_writes, stage_writes
+
+__all__ = ["install_provider", "open_host_root", "provider_report"]
+
+REGCRED_FILE = "regcred.yaml"  # regcred's file inside a config *directory*
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSetup:
+    """What the kubelet is (or would be) started with: flag values, where they come from, the parsed configs."""
+
+    config: str | None
+    config_source: str | None
+    bin_dir: str | None
+    bin_dir_source: str | None
+    unit: Any
+    env_files: list[tuple[str, str | None]]
+
+
+def read_setup(host: HostRoot) -> ProviderSetup:
+    unit, env_files = kubelet_sources(host)
+    found = flagsources.flag_sources(unit, env_files, [cp.CONFIG_FLAG, cp.BIN_DIR_FLAG])
+    (config, config_src), (bin_dir, bin_src) = found[cp.CONFIG_FLAG], found[cp.BIN_DIR_FLAG]
+    return ProviderSetup(config, config_src, bin_dir, bin_src, unit, env_files)
+
+
+def config_files(host: HostRoot, config: str) -> list[str]:
+    """The files the kubelet reads for `--image-credential-provider-config` (a file, or a directory's files)."""
+    if host.path(config).is_dir():
+        return [posixpath.join(config, n) for n in host.listdir(config) if n.endswith(cp.CONFIG_SUFFIXES)
+                and not host.path(posixpath.join(config, n)).is_dir()]
+    return [config]
+
+
+def load_configs(host: HostRoot, files: list[str]) -> list[cp.ProviderConfig]:
+    """Every file parsed and validated as the kubelet does; a missing or bad one is one line (InputError)."""
+    configs = []
+    for path in files:
+        text = host.read_text(path)
+        if text is None:
+            raise InputError(f"{path}: the kubelet's credential-provider config is missing: the kubelet does not start")
+        configs.append(cp.parse_config(text, path))
+    dups = cp.duplicate_names(configs)
+    if dups:
+        raise ConfigFormatError(files[0], f"provider name {dups[0]!r} appears in more than one file: "
+                                          "the kubelet refuses this config and does not start")
+    return configs
+
+
+def _choose(current: str | None, given: str | None, default: str, flag: str) -> str:
+    if given is not None:
+        flagsources.check_value(flag, given)
+        if current is not None and posixpath.normpath(current) != posixpath.normpath(given):
+            raise InputError(f"the kubelet already runs with {flag}={current}; regcred adds to that "
+                             f"(omit the option, or change the kubelet's flag yourself)")
+        return posixpath.normpath(given)
+    return current or default
+
+
+@_in_node_terms
+def install_provider(host: HostRoot, obj: dict[str, Any], *, config: str | None, bin_dir: str | None,
+                     overwrite: bool, dry_run: bool) -> dict[str, Any]:
+    """Add (or update) one provider in the kubelet's config and give the kubelet both flags; all or nothing."""
+    cp.check_new_provider(obj)
+    setup = read_setup(host)
+    config_path = _choose(setup.config, config, cp.DEFAULT_CONFIG, cp.CONFIG_FLAG)
+    bin_path = _choose(setup.bin_dir, bin_dir, cp.DEFAULT_BIN_DIR, cp.BIN_DIR_FLAG)
+    is_dir = host.path(config_path).is_dir()
+    target = posixpath.join(config_path, REGCRED_FILE) if is_dir else config_path
+    name = obj["name"]
+    warnings: list[str] = []
+    binary = host.path(posixpath.join(bin_path, name))
+    if not binary.is_file():
+        raise InputError(f"{posixpath.join(bin_path, name)}: no such plugin executable: the kubelet refuses to start "
+                         "without it", hint="install the plugin binary there first (the file name is the provider name)")
+    with locked_directory(host.path(target).parent) if not dry_run else contextlib.nullcontext():
+        others = [f for f in (config_files(host, config_path) if host.exists(config_path) else []) if f != target]
+        other_names = {p.name for c in load_configs(host, others) for p in c.providers}
+        if name in other_names:
+            raise InputError(f"provider {name!r} is already defined in another file of {config_path}")
+        text = host.read_text(target)
+        current = cp.parse_config(text, target) if text is not None and text.strip() else None
+        existing = {p.name: p.obj for p in current.providers} if current else {}
+        on_disk = ownership.read_record(host.read_text(target + ownership.OWNERSHIP_SUFFIX))
+        owned = on_disk.settled(existing)
+        wanted_fp = ownership.entry_fingerprint(obj)
+        action = "added"
+        if name in existing:
+            mine = owned.get(name) == ownership.entry_fingerprint(existing[name])
+            if ownership.entry_fingerprint(existing[name]) == wanted_fp:
+                action = "unchanged"
+            elif not mine and not overwrite:
+                raise InputError(f"{target}: provider {name!r} exists and regcred did not write it; file left "
+                                 "untouched", hint="--overwrite replaces it")
+            else:
+                action = "replaced"
+        new_owned = {**owned, name: wanted_fp} if action != "unchanged" or name in owned else owned
+        new_text = None if action == "unchanged" else cp.with_provider(text, obj)
+        if new_text is not None:
+            cp.parse_config(new_text, target)  # what is written is what the kubelet accepts
+        for missing in _missing_binaries(host, bin_path, current, name):
+            warnings.append(f"provider {missing!r} has no executable in {bin_path}: the kubelet will not start")
+        flags = {cp.CONFIG_FLAG: config_path, cp.BIN_DIR_FLAG: bin_path}
+        edit = flagsources.plan_flags(setup.unit, setup.env_files, flags)
+        writes = paired_writes(target, None if new_text is None else NodeWrite(
+            target, new_text, _mode(host, target, 0o600)), on_disk, owned, new_owned)
+        if edit is not None and edit.text is not None:
+            writes.append(NodeWrite(edit.path, edit.text, _mode(host, edit.path, 0o644)))
+        if not dry_run and writes:
+            changes = FileChanges()
+            with _all_or_nothing(changes):
+                stage_writes(changes, host, writes)
+    flags_changed = edit is not None and edit.text is not None
+    return {
+        "provider": name, "action": action, "config": target, "config_flag": config_path, "bin_dir": bin_path,
+        "flags": {"path": edit.path if edit else None, "variable": edit.variable if edit else None,
+                  "changed": flags_changed, "daemon_reload": bool(edit and edit.daemon_reload and flags_changed)},
+        "changed": new_text is not None or flags_changed,
+        "restart_needed": ["kubelet"] if new_text is not None or flags_changed else [], "dry_run": dry_run,
+        "warnings": warnings,
+    }
+
+
+def _missing_binaries(host: HostRoot, bin_dir: str, config: cp.ProviderConfig | None, skip: str) -> list[str]:
+    names = [p.name for p in config.providers] if config else []
+    return [n for n in names if n != skip and not host.path(posixpath.join(bin_dir, n)).is_file()]
+
+
+def _mode(host: HostRoot, node_path: str, default: int) -> int:
+    try:
+        return host.path(node_path).stat().st_mode & 0o777
+    except OSError:
+        return default
+
+
+def provider_report(host: HostRoot, repositories: list[str]) -> dict[str, Any]:
+    """What the kubelet will make of its credential-provider flags and config at its next start (never runs a plugin)."""
+    setup = read_setup(host)
+    out: dict[str, Any] = {"config": setup.config, "config_source": setup.config_source, "bin_dir": setup.bin_dir,
+                           "bin_dir_source": setup.bin_dir_source, "providers": [], "problems": [], "notes": [],
+                           "asked": [[] for _ in repositories]}
+    if setup.config is None and setup.bin_dir is None:
+        out["notes"].append("no credential-provider plugins: the kubelet has neither "
+                            f"{cp.CONFIG_FLAG} nor {cp.BIN_DIR_FLAG}")
+        return out
+    for flag, value in ((cp.CONFIG_FLAG, setup.config), (cp.BIN_DIR_FLAG, setup.bin_dir)):
+        if not value:
+            out["problems"].append(f"the kubelet has {cp.CONFIG_FLAG if flag == cp.BIN_DIR_FLAG else cp.BIN_DIR_FLAG}"
+                                   f" but no {flag}: it refuses to start")
+    if setup.bin_dir and not host.path(setup.bin_dir).is_dir():
+        out["problems"].append(f"{cp.BIN_DIR_FLAG} {setup.bin_dir} is not a directory: the kubelet refuses to start")
+    if not setup.config:
+        return out
+    if not host.exists(setup.config):
+        out["problems"].append(f"{cp.CONFIG_FLAG} {setup.config} does not exist: the kubelet refuses to start")
+        return out
+    try:
+        configs = load_configs(host, config_files(host, setup.config))
+    except InputError as exc:
+        out["problems"].append(host.in_node_terms(exc.line()))
+        return out
+    for config in configs:
+        for p in config.providers:
+            executable = posixpath.join(setup.bin_dir or "", p.name)
+            present = bool(setup.bin_dir) and host.path(executable).is_file()
+            out["providers"].append({"name": p.name, "match_images": list(p.match_images), "config": config.source,
+                                     "default_cache_duration": p.default_cache_duration,
+                                     "api_version": p.api_version, "executable": executable, "present": present})
+            if setup.bin_dir and not present:
+                out["problems"].append(f"provider {p.name!r}: {executable} is missing: the kubelet refuses to start")
+    out["asked"] = [cp.providers_for(configs, repo) for repo in repositories]
+    return out
