@@ -130,8 +130,9 @@ def plan_flags(unit: kf.UnitSettings | None, env_files: Sequence[tuple[str, str 
     if carriers and not literal:
         return _variable_edit(carriers[0], origin[carriers[0]], texts, env, flags)
     if not literal:
-        for path in [p for p in EXTRA_ARGS_FILES if p in texts and texts[p] is not None] + [
-                p for p in EXTRA_ARGS_FILES if p in texts]:
+        existing = [p for p in EXTRA_ARGS_FILES if texts.get(p) is not None]
+        # a missing file only when the unit names it (systemd reads it at the next start); without a unit, a guess
+        for path in existing + ([p for p in EXTRA_ARGS_FILES if p in texts] if exec_start else []):
             if "KUBELET_EXTRA_ARGS" in usable:
                 return _variable_edit("KUBELET_EXTRA_ARGS", path, texts, env, flags)
         if kf.KUBEADM_FLAGS_ENV in texts and texts[kf.KUBEADM_FLAGS_ENV] is not None \
