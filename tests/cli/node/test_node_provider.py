@@ -233,7 +233,7 @@ HOSTILE = {
     "deep json": "{" + '"a":[' * 5000 + "]" * 5000 + "}",
     "binary": "\x00\x01\x02",
     "alias bomb": "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi")),
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)),
 }
 
 
