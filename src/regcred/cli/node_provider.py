@@ -11,6 +11,7 @@ import click
 
 from regcred.cli.options import output_option
 from regcred.cli.output import emit
+from regcred.core.errors import OperationFailed
 from regcred.core.node import credproviders as cp
 
 
@@ -73,3 +74,30 @@ def _install_table(result: dict[str, Any]) -> str:
     else:
         lines.append("no change")
     return "\n".join(lines)
+
+
+@provider.command("remove")
+@click.argument("name")
+@click.option("--host-root", default="/", show_default=True, metavar="DIR", help="Where the node's / is.")
+@click.option("--ignore-not-found", is_flag=True, help="Succeed when the kubelet has no provider NAME.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@output_option("table", "json")
+def remove(name: str, host_root: str, ignore_not_found: bool, dry_run: bool, output: str) -> None:
+    """Remove plugin NAME from the kubelet's config; with the last one, the config file and both flags go."""
+    # lazy: the use case loads when the command runs
+    from regcred.usecases.nodeproviders import remove_provider
+
+    result = remove_provider(host_root, name, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    lines = [f"{verb} provider {name} from {result['config']}" if result["removed"]
+             else f"no provider {name} in the kubelet's credential-provider config"]
+    if result["config_removed"]:
+        lines.append(f"{verb} {result['config']} (no provider left)")
+    lines.extend(f"{verb} the kubelet's credential-provider flags from {path}" for path in result["flags"])
+    if result["restart_needed"]:
+        reload = "systemctl daemon-reload, then " if result["daemon_reload"] else ""
+        lines.append(f"restart needed: {reload}systemctl restart kubelet")
+    emit(result, output, "\n".join(lines))
+    if not result["removed"] and not ignore_not_found:
+        raise OperationFailed(f"no provider {name!r} in the kubelet's credential-provider config",
+                              hint="see regcred node doctor")

@@ -23,7 +23,7 @@ from regcred.shells.host import HostRoot, kubelet_sources, open_host_root
 from regcred.shells.nodefiles import _all_or_nothing, _in_node_terms
 from regcred.shells.noderuntime import NodeWrite, paired_writes, stage_writes
 
-__all__ = ["install_provider", "open_host_root", "provider_report"]
+__all__ = ["install_provider", "open_host_root", "provider_report", "remove_provider"]
 
 REGCRED_FILE = "regcred.yaml"  # regcred's file inside a config *directory*
 
@@ -142,6 +142,50 @@ def install_provider(host: HostRoot, obj: dict[str, Any], *, config: str | None,
         "restart_needed": ["kubelet"] if new_text is not None or flags_changed else [], "dry_run": dry_run,
         "warnings": warnings,
     }
+
+
+@_in_node_terms
+def remove_provider(host: HostRoot, name: str, *, dry_run: bool) -> dict[str, Any]:
+    """Take provider NAME out of the kubelet's config; when none is left, the file and both flags go too (the
+    kubelet refuses an empty provider list and a config path that names nothing). All or nothing."""
+    setup = read_setup(host)
+    result: dict[str, Any] = {"provider": name, "removed": False, "config": None, "config_removed": False,
+                              "flags": [], "restart_needed": [], "daemon_reload": False, "dry_run": dry_run,
+                              "warnings": []}
+    if not setup.config or not host.exists(setup.config):
+        return result
+    is_dir = host.path(setup.config).is_dir()
+    target = posixpath.join(setup.config, REGCRED_FILE) if is_dir else setup.config
+    files = config_files(host, setup.config)
+    with locked_directory(host.path(target).parent) if not dry_run else contextlib.nullcontext():
+        configs = load_configs(host, files)
+        holder = next((c for c in configs if any(p.name == name for p in c.providers)), None)
+        if holder is None:
+            return result
+        target = holder.source
+        text = host.read_text(target) or ""
+        new_text = cp.without_provider(text, name)
+        on_disk = ownership.read_record(host.read_text(target + ownership.OWNERSHIP_SUFFIX))
+        owned = on_disk.settled({p.name: p.obj for p in holder.providers})
+        new_owned = {k: v for k, v in owned.items() if k != name}
+        writes = paired_writes(target, NodeWrite(target, new_text, _mode(host, target, 0o600)), on_disk, owned,
+                               new_owned)
+        result.update(removed=True, config=target, config_removed=new_text is None)
+        if new_text is None and len(files) == 1:
+            dropin = host.read_text(flagsources.REGCRED_FLAGS_DROPIN)
+            edits, stuck = flagsources.plan_unset_flags(setup.unit, setup.env_files,
+                                                        [cp.CONFIG_FLAG, cp.BIN_DIR_FLAG], dropin)
+            if stuck:
+                raise InputError(f"the kubelet's credential-provider flags are set in {stuck}, which regcred does "
+                                 f"not edit: {target} left untouched", hint="remove the flags there first")
+            writes.extend(NodeWrite(e.path, e.text, _mode(host, e.path, 0o644)) for e in edits)
+            result.update(flags=[e.path for e in edits], daemon_reload=any(e.daemon_reload for e in edits))
+        if not dry_run:
+            changes = FileChanges()
+            with _all_or_nothing(changes):
+                stage_writes(changes, host, writes)
+    result["restart_needed"] = ["kubelet"]
+    return result
 
 
 def _missing_binaries(host: HostRoot, bin_dir: str, config: cp.ProviderConfig | None, skip: str) -> list[str]:

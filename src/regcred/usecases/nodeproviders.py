@@ -36,3 +36,11 @@ def install_provider(host_root: str, *, name: str, match_images: Sequence[str], 
     obj = cp.provider_object(name, match_images, default_cache_duration, api_version, args, parse_env(env))
     return nodeproviders.install_provider(nodeproviders.open_host_root(host_root), obj, config=config, bin_dir=bin_dir,
                                           overwrite=overwrite, dry_run=dry_run)
+
+
+def remove_provider(host_root: str, name: str, *, dry_run: bool) -> dict[str, Any]:
+    """Take NAME out of the kubelet's credential-provider config (and the flags with the last provider)."""
+    # lazy: the shell's I/O stack loads only on the path that uses it
+    from regcred.shells import nodeproviders
+
+    return nodeproviders.remove_provider(nodeproviders.open_host_root(host_root), name, dry_run=dry_run)

@@ -34,6 +34,7 @@ class FlagEdit:
     text: str | None
     variable: str | None  # None: ExecStart= in regcred's drop-in
     daemon_reload: bool
+    remove: bool = False  # the file goes (regcred's drop-in, once it carries nothing else)
 
 
 def check_value(flag: str, value: str) -> None:
@@ -148,3 +149,32 @@ def _variable_edit(variable: str, path: str, texts: Mapping[str, str | None], en
                    flags: Mapping[str, str]) -> FlagEdit:
     value = with_flags(env.get(variable, "") if path in texts else "", flags)
     return FlagEdit(path, set_variable(texts.get(path), variable, value), variable, False)
+
+
+def without_flags(command: str, flags: Sequence[str]) -> str:
+    for flag in flags:
+        command = _flag_pattern(flag).sub("", command)
+    return command.strip()
+
+
+def plan_unset_flags(unit: kf.UnitSettings | None, env_files: Sequence[tuple[str, str | None]],
+                     flags: Sequence[str], dropin: str | None) -> tuple[list[FlagEdit], str | None]:
+    """The edits that take `flags` off the kubelet's command line, and where they stay when regcred cannot
+    edit that (an ExecStart= that is not the one of regcred's drop-in, whose text is `dropin`)."""
+    texts: dict[str, str | None] = dict(env_files)
+    exec_start = unit.exec_start if unit else None
+    usable = _expanded(exec_start) if exec_start else set(kf.FLAG_VARIABLES)
+    changed: dict[str, str] = {}
+    for path, text in env_files:
+        current = changed.get(path, text)
+        for name, value in kf.parse_env_file(current or "").items():
+            if name in usable and any(kf.flag_value(kf.split_words(value), f) is not None for f in flags):
+                current = set_variable(current, name, without_flags(value, flags)) or current
+                changed[path] = current or ""
+    edits = [FlagEdit(path, text, None, False) for path, text in changed.items() if text != texts.get(path)]
+    if exec_start is not None and any(kf.flag_value(kf.split_words(exec_start), f) is not None for f in flags):
+        ours = dropin is not None and kf.parse_units([(REGCRED_FLAGS_DROPIN, dropin)]).exec_start == exec_start
+        if not ours:
+            return edits, "ExecStart= of the kubelet's unit"
+        edits.append(FlagEdit(REGCRED_FLAGS_DROPIN, None, None, True, remove=True))
+    return edits, None
