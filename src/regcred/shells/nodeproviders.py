@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
+import stat
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,8 +84,9 @@ def _choose(current: str | None, given: str | None, default: str, flag: str) -> 
 @_in_node_terms
 def install_provider(host: HostRoot, obj: dict[str, Any], *, config: str | None, bin_dir: str | None,
                      overwrite: bool, dry_run: bool) -> dict[str, Any]:
-    """Add (or update) one provider in the kubelet's config and give the kubelet both flags; all or nothing."""
-    cp.check_new_provider(obj)
+    """Add (or update) one provider in the kubelet's config and give the kubelet both flags; all or nothing.
+
+    `obj` has passed credproviders.check_new_provider (the use case checks it before any file is read)."""
     setup = read_setup(host)
     config_path = _choose(setup.config, config, cp.DEFAULT_CONFIG, cp.CONFIG_FLAG)
     bin_path = _choose(setup.bin_dir, bin_dir, cp.DEFAULT_BIN_DIR, cp.BIN_DIR_FLAG)
@@ -92,10 +94,10 @@ def install_provider(host: HostRoot, obj: dict[str, Any], *, config: str | None,
     target = posixpath.join(config_path, REGCRED_FILE) if is_dir else config_path
     name = obj["name"]
     warnings: list[str] = []
-    binary = host.path(posixpath.join(bin_path, name))
-    if not binary.is_file():
+    if not _executable(host, posixpath.join(bin_path, name)):
         raise InputError(f"{posixpath.join(bin_path, name)}: no such plugin executable: the kubelet refuses to start "
-                         "without it", hint="install the plugin binary there first (the file name is the provider name)")
+                         "without it", hint="install the plugin there first, mode 0755 (its file name is the provider "
+                                            "name)")
     with locked_directory(host.path(target).parent) if not dry_run else contextlib.nullcontext():
         others = [f for f in (config_files(host, config_path) if host.exists(config_path) else []) if f != target]
         other_names = {p.name for c in load_configs(host, others) for p in c.providers}
@@ -190,7 +192,16 @@ def remove_provider(host: HostRoot, name: str, *, dry_run: bool) -> dict[str, An
 
 def _missing_binaries(host: HostRoot, bin_dir: str, config: cp.ProviderConfig | None, skip: str) -> list[str]:
     names = [p.name for p in config.providers] if config else []
-    return [n for n in names if n != skip and not host.path(posixpath.join(bin_dir, n)).is_file()]
+    return [n for n in names if n != skip and not _executable(host, posixpath.join(bin_dir, n))]
+
+
+def _executable(host: HostRoot, node_path: str) -> bool:
+    """exec.LookPath's test: a regular file with an execute bit."""
+    try:
+        st = host.path(node_path).stat()
+    except (OSError, InputError):
+        return False
+    return stat.S_ISREG(st.st_mode) and bool(st.st_mode & 0o111)
 
 
 def _mode(host: HostRoot, node_path: str, default: int) -> int:
@@ -221,19 +232,25 @@ def provider_report(host: HostRoot, repositories: list[str]) -> dict[str, Any]:
     if not host.exists(setup.config):
         out["problems"].append(f"{cp.CONFIG_FLAG} {setup.config} does not exist: the kubelet refuses to start")
         return out
+    files = config_files(host, setup.config)
+    if not files:
+        out["problems"].append(f"{cp.CONFIG_FLAG} {setup.config} is a directory without *.json, *.yaml or *.yml "
+                               "files: the kubelet refuses to start")
+        return out
     try:
-        configs = load_configs(host, config_files(host, setup.config))
+        configs = load_configs(host, files)
     except InputError as exc:
         out["problems"].append(host.in_node_terms(exc.line()))
         return out
     for config in configs:
         for p in config.providers:
             executable = posixpath.join(setup.bin_dir or "", p.name)
-            present = bool(setup.bin_dir) and host.path(executable).is_file()
+            present = bool(setup.bin_dir) and _executable(host, executable)
             out["providers"].append({"name": p.name, "match_images": list(p.match_images), "config": config.source,
                                      "default_cache_duration": p.default_cache_duration,
                                      "api_version": p.api_version, "executable": executable, "present": present})
             if setup.bin_dir and not present:
-                out["problems"].append(f"provider {p.name!r}: {executable} is missing: the kubelet refuses to start")
+                out["problems"].append(f"provider {p.name!r}: {executable} is missing or not executable: the kubelet "
+                                       "refuses to start")
     out["asked"] = [cp.providers_for(configs, repo) for repo in repositories]
     return out

@@ -34,6 +34,7 @@ def install_provider(host_root: str, *, name: str, match_images: Sequence[str], 
     from regcred.shells import nodeproviders
 
     obj = cp.provider_object(name, match_images, default_cache_duration, api_version, args, parse_env(env))
+    cp.check_new_provider(obj)
     return nodeproviders.install_provider(nodeproviders.open_host_root(host_root), obj, config=config, bin_dir=bin_dir,
                                           overwrite=overwrite, dry_run=dry_run)
 

@@ -121,6 +121,20 @@ def test_a_unit_without_flag_variables_gets_a_dropin(regcred, fake_node):
     assert install(regcred, fake_node)[1]["changed"] is False  # the drop-in's own ExecStart is read back
 
 
+def test_the_file_whose_value_wins_gets_the_flags(regcred, fake_node):
+    """Both environment files set KUBELET_EXTRA_ARGS: the later one (systemd's order) wins, so it is edited."""
+    kubeadm_node(fake_node)
+    fake_node.write(KUBEADM_DROPIN, KUBEADM_UNIT.format(extra="/etc/default/kubelet") +
+                    "EnvironmentFile=-/etc/sysconfig/kubelet\n", mode=0o644)
+    fake_node.write("/etc/default/kubelet", 'KUBELET_EXTRA_ARGS="--v=1"\n')
+    fake_node.write("/etc/sysconfig/kubelet", 'KUBELET_EXTRA_ARGS="--v=4"\n')
+    plugin(fake_node)
+    code, result, err = install(regcred, fake_node)
+    assert code == 0 and result["flags"]["path"] == "/etc/sysconfig/kubelet", err
+    assert fake_node.read("/etc/default/kubelet") == 'KUBELET_EXTRA_ARGS="--v=1"\n'
+    assert_flags_reach_the_kubelet(regcred, fake_node)
+
+
 def test_without_a_unit_the_usual_flag_file_is_used(regcred, fake_node):
     fake_node.write("/etc/sysconfig/kubelet", 'KUBELET_EXTRA_ARGS="--v=2"\n', mode=0o644)
     plugin(fake_node)
@@ -276,6 +290,9 @@ def test_names_the_kubelet_refuses(regcred, fake_node, name):
 
 def test_missing_plugin_executable_is_refused(regcred, fake_node):
     kubeadm_node(fake_node)
+    code, _, err = install(regcred, fake_node)
+    assert code == 2 and "no such plugin executable" in err
+    fake_node.write(f"{BIN_DIR}/{ECR}", "#!/bin/sh\n", mode=0o644)  # not executable: exec.LookPath refuses it too
     code, _, err = install(regcred, fake_node)
     assert code == 2 and "no such plugin executable" in err
     assert not fake_node.path(CONFIG).exists()

@@ -66,7 +66,11 @@ def test_providers_in_config_order(regcred, fake_node):
 
 
 @pytest.mark.parametrize(("breakage", "problem"), [
-    (lambda node: node.path(f"{BIN_DIR}/{ECR}").unlink(), "is missing: the kubelet refuses to start"),
+    (lambda node: node.path(f"{BIN_DIR}/{ECR}").unlink(), "is missing or not executable"),
+    (lambda node: node.path(f"{BIN_DIR}/{ECR}").chmod(0o644), "is missing or not executable"),
+    (lambda node: (node.write("/etc/default/kubelet", 'KUBELET_EXTRA_ARGS="--image-credential-provider-config='
+                                                      f'/etc/cp.d --image-credential-provider-bin-dir={BIN_DIR}"\n'),
+                   node.path("/etc/cp.d").mkdir()), "is a directory without"),
     (lambda node: node.write(CONFIG, "providers: [\n"), "is not valid YAML"),
     (lambda node: node.path(CONFIG).unlink(), "does not exist"),
     (lambda node: node.write("/etc/default/kubelet", 'KUBELET_EXTRA_ARGS="--image-credential-provider-bin-dir=/x"\n'),

@@ -117,37 +117,57 @@ def flag_sources(unit: kf.UnitSettings | None, env_files: Sequence[tuple[str, st
 
 def plan_flags(unit: kf.UnitSettings | None, env_files: Sequence[tuple[str, str | None]],
                flags: Mapping[str, str]) -> FlagEdit | None:
-    """The one file edit that gives the kubelet `flags` (None: it already has them all)."""
+    """The one file edit that gives the kubelet `flags` (None: it already has them all).
+
+    Each candidate edit (in the order of the module's docstring) is tried on the text first: the first one
+    after which the kubelet's command line has every flag with its value is the plan.
+    """
+    if _has_flags(unit, env_files, flags):
+        return None
+    for edit in _candidates(unit, env_files, flags):
+        if edit.variable is None:
+            return edit  # ExecStart= itself, the flags last: nothing later overrides them
+        if edit.text is None:
+            continue  # that file already says so, and the kubelet still lacks a flag: another file overrides it
+        edited = [(path, edit.text if path == edit.path else text) for path, text in env_files]
+        if _has_flags(unit, edited, flags):
+            return edit
+    raise InputError("no kubelet unit (kubelet.service) and no kubelet flag file found under the host root: "
+                     "cannot set the kubelet's flags", hint="check --host-root")
+
+
+def _has_flags(unit: kf.UnitSettings | None, env_files: Sequence[tuple[str, str | None]],
+               flags: Mapping[str, str]) -> bool:
+    words = kubelet_words(unit, env_files)
+    return all(kf.flag_value(words, f) == v for f, v in flags.items())
+
+
+def _candidates(unit: kf.UnitSettings | None, env_files: Sequence[tuple[str, str | None]],
+                flags: Mapping[str, str]) -> list[FlagEdit]:
     env, origin = _environment(unit, env_files)
     texts = dict(env_files)
     exec_start = unit.exec_start if unit else None
-    if all(kf.flag_value(kubelet_words(unit, env_files), f) == v for f, v in flags.items()):
-        return None
     usable = _expanded(exec_start) if exec_start else set(kf.FLAG_VARIABLES)
-    carriers = [name for name in usable if name in origin
-                and any(kf.flag_value(kf.split_words(env[name]), f) is not None for f in flags)]
-    literal = exec_start is not None and any(
-        kf.flag_value(kf.split_words(exec_start), f) is not None for f in flags)
-    if carriers and not literal:
-        return _variable_edit(carriers[0], origin[carriers[0]], texts, env, flags)
-    if not literal:
-        existing = [p for p in EXTRA_ARGS_FILES if texts.get(p) is not None]
+    ordered = [n for n in kf.FLAG_VARIABLES if n in usable] + sorted(usable - set(kf.FLAG_VARIABLES))
+    out = [_variable_edit(name, origin[name], texts, env, flags) for name in ordered if name in origin
+           and any(kf.flag_value(kf.split_words(env[name]), f) is not None for f in flags)]
+    if "KUBELET_EXTRA_ARGS" in usable:
         # a missing file only when the unit names it (systemd reads it at the next start); without a unit, a guess
-        for path in existing + ([p for p in EXTRA_ARGS_FILES if p in texts] if exec_start else []):
-            if "KUBELET_EXTRA_ARGS" in usable:
-                return _variable_edit("KUBELET_EXTRA_ARGS", path, texts, env, flags)
-        if kf.KUBEADM_FLAGS_ENV in texts and texts[kf.KUBEADM_FLAGS_ENV] is not None \
-                and "KUBELET_KUBEADM_ARGS" in usable:
-            return _variable_edit("KUBELET_KUBEADM_ARGS", kf.KUBEADM_FLAGS_ENV, texts, env, flags)
-    if exec_start is None:
-        raise InputError("no kubelet unit (kubelet.service) and no kubelet flag file found under the host root: "
-                         "cannot set the kubelet's flags", hint="check --host-root")
-    return FlagEdit(REGCRED_FLAGS_DROPIN, dropin_text(with_flags(exec_start, flags)), None, True)
+        paths = [p for p in EXTRA_ARGS_FILES if texts.get(p) is not None]
+        paths += [p for p in EXTRA_ARGS_FILES if p in texts and p not in paths] if exec_start else []
+        if "KUBELET_EXTRA_ARGS" in origin:
+            paths.insert(0, origin["KUBELET_EXTRA_ARGS"])  # the file whose value wins
+        out.extend(_variable_edit("KUBELET_EXTRA_ARGS", p, texts, env, flags) for p in paths)
+    if texts.get(kf.KUBEADM_FLAGS_ENV) is not None and "KUBELET_KUBEADM_ARGS" in usable:
+        out.append(_variable_edit("KUBELET_KUBEADM_ARGS", kf.KUBEADM_FLAGS_ENV, texts, env, flags))
+    if exec_start is not None:
+        out.append(FlagEdit(REGCRED_FLAGS_DROPIN, dropin_text(with_flags(exec_start, flags)), None, True))
+    return out
 
 
 def _variable_edit(variable: str, path: str, texts: Mapping[str, str | None], env: Mapping[str, str],
                    flags: Mapping[str, str]) -> FlagEdit:
-    value = with_flags(env.get(variable, "") if path in texts else "", flags)
+    value = with_flags(env.get(variable, ""), flags)
     return FlagEdit(path, set_variable(texts.get(path), variable, value), variable, False)
 
 
