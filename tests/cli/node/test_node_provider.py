@@ -244,6 +244,11 @@ HOSTILE = {
                                    "providers": [OTHER_PROVIDER, OTHER_PROVIDER]}),
     "negative duration": json.dumps({"apiVersion": "kubelet.config.k8s.io/v1", "kind": "CredentialProviderConfig",
                                      "providers": [{**OTHER_PROVIDER, "defaultCacheDuration": "-1h"}]}),
+    "duplicate yaml field": "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n"
+                            "- name: a\n  name: b\n  matchImages: ['*.gcr.io']\n  defaultCacheDuration: 1h\n"
+                            "  apiVersion: credentialprovider.kubelet.k8s.io/v1\n",
+    "duplicate json field": '{"kind": "CredentialProviderConfig", "kind": "CredentialProviderConfig", '
+                            '"apiVersion": "kubelet.config.k8s.io/v1", "providers": []}',
     "deep json": "{" + '"a":[' * 5000 + "]" * 5000 + "}",
     "binary": "\x00\x01\x02",
     "alias bomb": "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(

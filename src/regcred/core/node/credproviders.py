@@ -19,7 +19,7 @@ from typing import Any
 
 from regcred.core.credentials.matchimage import matches, never_matches, parse_match_image
 from regcred.core.errors import ConfigFormatError, InputError
-from regcred.core.safeload import check_json_depth, describe_yaml_error, load_one
+from regcred.core.safeload import check_json_depth, compose_all, describe_yaml_error, load_one
 
 CONFIG_KIND = "CredentialProviderConfig"
 CONFIG_GROUP = "kubelet.config.k8s.io"
@@ -141,13 +141,57 @@ def _load(text: str, source: str) -> tuple[Any, bool]:
     if stripped.startswith("{"):
         check_json_depth(text, source)
         try:
-            return json.loads(text), True
+            return json.loads(text, object_pairs_hook=_no_duplicates), True
+        except _Duplicate as exc:
+            raise ConfigFormatError(source, f"field {exc.args[0]!r} appears twice: the kubelet's strict decoding "
+                                            "refuses it") from None
         except ValueError as exc:
             raise ConfigFormatError(source, f"is not valid JSON: {exc}") from None
     try:
-        return load_one(text), False
+        doc = load_one(text)
+        duplicate = _yaml_duplicate(text)
     except YAMLError as exc:
         raise ConfigFormatError(source, f"is not valid YAML: {describe_yaml_error(exc)}") from None
+    if duplicate is not None:
+        raise ConfigFormatError(source, f"line {duplicate[1]}: field {duplicate[0]!r} appears twice: the kubelet's "
+                                        "strict decoding refuses it")
+    return doc, False
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Duplicate(key)
+        out[key] = value
+    return out
+
+
+def _yaml_duplicate(text: str) -> tuple[str, int] | None:
+    """The first mapping key that appears twice in one mapping (and its line), in a document already bounded."""
+    from yaml.nodes import MappingNode, SequenceNode  # lazy: PyYAML costs ~14 ms at import
+
+    seen: set[int] = set()
+    stack = list(compose_all(text))
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            keys: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key.value, str) and key.value in keys:
+                    return key.value, key.start_mark.line + 1
+                keys.add(key.value if isinstance(key.value, str) else "")
+                stack.append(value)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+    return None
 
 
 def parse_config(text: str, source: str) -> ProviderConfig:
@@ -213,7 +257,7 @@ def with_provider(text: str | None, obj: dict[str, Any]) -> str:
         doc = json.loads(text)
         doc["providers"] = _replaced(doc.get("providers") or [], obj)
         return json.dumps(doc, indent=2) + "\n"
-    doc = _yaml().load(text)
+    doc = _round_trip(text)
     doc["providers"] = _replaced(doc.get("providers") or [], obj)
     return _dump_yaml(doc)
 
@@ -221,7 +265,7 @@ def with_provider(text: str | None, obj: dict[str, Any]) -> str:
 def without_provider(text: str, name: str) -> str | None:
     """The config text without provider `name`; None when no provider is left (the kubelet refuses an empty list)."""
     is_json = text.lstrip().startswith("{")
-    doc = json.loads(text) if is_json else _yaml().load(text)
+    doc = json.loads(text) if is_json else _round_trip(text)
     kept = [p for p in doc.get("providers") or [] if not (isinstance(p, dict) and p.get("name") == name)]
     if not kept:
         return None
@@ -236,6 +280,17 @@ def _replaced(providers: list[Any], obj: dict[str, Any]) -> list[Any]:
             return providers
     providers.append(obj)
     return providers
+
+
+def _round_trip(text: str) -> Any:
+    """ruamel.yaml's round-trip load of a text parse_config accepted (comments kept); a refusal is one line."""
+    from ruamel.yaml.error import YAMLError  # lazy: ruamel.yaml costs ~19 ms at import
+
+    try:
+        return _yaml().load(text)
+    except YAMLError as exc:
+        raise ConfigFormatError("the credential-provider config", f"cannot be edited: {describe_yaml_error(exc)}",
+                                hint="edit it by hand") from None
 
 
 def _yaml() -> Any:
