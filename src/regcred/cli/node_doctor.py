@@ -46,10 +46,13 @@ def _table(result: dict[str, Any], settings: Any) -> str:
         lines.extend(f"  provider {p['name']}: matchImages {', '.join(p['match_images'])}"
                      f"{'' if p['present'] else ' (executable missing)'}" for p in cp["providers"])
     for img in result["images"]:
-        creds = ", ".join(f"{c['key']} (user {c['username']})" for c in img["credentials"]) or "none"
+        creds = ", ".join(f"{c['key']} (user {c['username']})" for c in img["credentials"])
+        if not cp["providers"]:
+            lines.append(f"image {img['image']}: {creds or 'none: anonymous pull'}")
+            continue
         asked = ", ".join(f"{p['name']} ({p['matched']})" for p in img["providers"]) or "none"
-        lines.append(f"image {img['image']}: uses {img['uses']} (after any matching pod Secret); "
-                     f"node file: {creds}; providers asked: {asked}")
+        lines.append(f"image {img['image']}: node file: {creds or 'none'}; providers asked: {asked}; "
+                     f"uses {img['uses']} first (after any matching pod Secret)")
     rt = result["runtime"]
     if rt["name"]:
         has = {True: "has credentials", False: "no runtime credentials", None: "-"}[rt["registry_has_credentials"]]

@@ -53,7 +53,7 @@ def test_the_node_file_comes_before_the_providers(regcred, fake_node):
     assert [c["key"] for c in image["credentials"]] == ["123456789012.dkr.ecr.eu-west-1.amazonaws.com"]
     assert image["providers"][0]["name"] == ECR  # still asked: its credentials are tried after the node file's
     code, out, _ = regcred("node", "doctor", "--host-root", str(fake_node.root), ECR_APP)
-    assert "uses node file (after any matching pod Secret)" in out and f"providers asked: {ECR}" in out
+    assert f"providers asked: {ECR} ({ECR_IMAGE}); uses node file first (after any matching pod Secret)" in out
     assert "tok" not in out
 
 
