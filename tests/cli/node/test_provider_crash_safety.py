@@ -1,5 +1,6 @@
-"""`node provider install` killed at any rename (kill -9 as os._exit, test_crash_safety's harness): the next run goes
-through without --overwrite and leaves the config, its ownership record and the kubelet's flags consistent."""
+"""`node provider install` killed at any rename (kill -9 as os._exit, test_crash_safety's harness): the next run
+goes through without --overwrite and leaves the config, its ownership record and the kubelet's flags consistent; a
+failed write restores what was already written."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ import sys
 from pathlib import Path
 
 from tests.cli.node.test_crash_safety import CRASH_AT_RENAME, KILLED
-from tests.cli.node.test_node_provider import CONFIG, ECR, ECR_IMAGE, kubeadm_node, kubelet_sees, plugin
+from tests.cli.node.test_node_files import fail_replace  # noqa: F401  (a fixture, used by name)
+from tests.cli.node.test_node_provider import (
+    CONFIG,
+    ECR,
+    ECR_IMAGE,
+    install,
+    kubeadm_node,
+    kubelet_sees,
+    plugin,
+    snapshot,
+)
 
 
 def _install(root: Path, duration: str, crash_at: int | None = None) -> subprocess.CompletedProcess:
@@ -49,3 +60,25 @@ def test_a_kill_at_every_rename_of_a_first_install_and_of_an_update(regcred, fak
             _settled(regcred, node, "1h")
     # first install: the record's pending step, the config, the record, the kubelet's flag file; an update: three
     assert tried == {"first": 4, "update": 3}
+
+
+def test_the_flag_file_failing_restores_the_config_and_its_record(regcred, fake_node, fail_replace):  # noqa: F811
+    kubeadm_node(fake_node)
+    fake_node.write("/etc/default/kubelet", 'KUBELET_EXTRA_ARGS="--v=2"\n', mode=0o644)
+    plugin(fake_node)
+    before = snapshot(fake_node)
+    fail_replace("kubelet")  # /etc/default/kubelet, written last
+    code, _, err = install(regcred, fake_node)
+    assert code == 1 and err.count("\n") == 1 and "No space left on device" in err, err
+    assert (f"nothing was changed ({CONFIG}.regcred-owned, {CONFIG} written, then restored)") in err
+    assert snapshot(fake_node) == before
+
+
+def test_remove_is_all_or_nothing(regcred, fake_node, fail_replace):  # noqa: F811
+    kubeadm_node(fake_node)
+    plugin(fake_node)
+    assert install(regcred, fake_node)[0] == 0
+    before = snapshot(fake_node)
+    fail_replace("kubelet")
+    code, _, err = regcred("node", "provider", "remove", ECR, "--host-root", str(fake_node.root))
+    assert code == 1 and "nothing was changed" in err and snapshot(fake_node) == before
