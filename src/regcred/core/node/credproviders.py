@@ -38,15 +38,18 @@ _DURATION = re.compile(r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-def parse_duration(text: str) -> float:
-    """Go's time.ParseDuration, in seconds; ValueError when Go would refuse it."""
+def parse_go_duration(text: str) -> float | None:
+    """Seconds of a Go duration (time.ParseDuration: "12h", "1h30m", "0"); None when Go would refuse it.
+
+    The same name and contract as core.credentials.provider's (the spec's plugin source, another branch): on a
+    merge, one of the two goes.
+    """
     if text in ("0", "+0", "-0"):
         return 0.0
     if not _DURATION.match(text):
-        raise ValueError(text)
+        return None
     sign = -1.0 if text.startswith("-") else 1.0
-    total = sum(float(n) * _UNITS[u] for n, u in re.findall(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)", text))
-    return sign * total
+    return sign * sum(float(n) * _UNITS[u] for n, u in re.findall(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)", text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +119,11 @@ def provider_problems(obj: Any) -> list[str]:
     if not isinstance(duration, str):
         problems.append("defaultCacheDuration is required, a duration such as 12h or 0s")
     else:
-        try:
-            if parse_duration(duration) < 0:
-                problems.append(f"defaultCacheDuration {duration!r} must be 0 or more")
-        except ValueError:
+        seconds = parse_go_duration(duration)
+        if seconds is None:
             problems.append(f"defaultCacheDuration {duration!r} is not a duration such as 12h, 30m or 0s")
+        elif seconds < 0:
+            problems.append(f"defaultCacheDuration {duration!r} must be 0 or more")
     args = obj.get("args", [])
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         problems.append("args must be a list of strings")
