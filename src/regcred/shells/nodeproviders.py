@@ -21,7 +21,7 @@ from regcred.core.node import flagsources, ownership
 from regcred.shells.filechanges import FileChanges
 from regcred.shells.files import locked_directory
 from regcred.shells.host import HostRoot, kubelet_sources, open_host_root
-from regcred.shells.nodefiles import _all_or_nothing, _in_node_terms
+from regcred.shells.nodefiles import AllOrNothing, in_node_terms
 from regcred.shells.noderuntime import NodeWrite, paired_writes, stage_writes
 
 __all__ = ["install_provider", "open_host_root", "provider_report", "remove_provider"]
@@ -81,7 +81,7 @@ def _choose(current: str | None, given: str | None, default: str, flag: str) -> 
     return current or default
 
 
-@_in_node_terms
+@in_node_terms
 def install_provider(host: HostRoot, obj: dict[str, Any], *, config: str | None, bin_dir: str | None,
                      overwrite: bool, dry_run: bool) -> dict[str, Any]:
     """Add (or update) one provider in the kubelet's config and give the kubelet both flags; all or nothing.
@@ -133,7 +133,7 @@ def install_provider(host: HostRoot, obj: dict[str, Any], *, config: str | None,
             writes.append(NodeWrite(edit.path, edit.text, _mode(host, edit.path, 0o644)))
         if not dry_run and writes:
             changes = FileChanges()
-            with _all_or_nothing(changes):
+            with AllOrNothing(changes):
                 stage_writes(changes, host, writes)
     flags_changed = edit is not None and edit.text is not None
     return {
@@ -146,7 +146,7 @@ def install_provider(host: HostRoot, obj: dict[str, Any], *, config: str | None,
     }
 
 
-@_in_node_terms
+@in_node_terms
 def remove_provider(host: HostRoot, name: str, *, dry_run: bool) -> dict[str, Any]:
     """Take provider NAME out of the kubelet's config; when none is left, the file and both flags go too (the
     kubelet refuses an empty provider list and a config path that names nothing). All or nothing."""
@@ -184,7 +184,7 @@ def remove_provider(host: HostRoot, name: str, *, dry_run: bool) -> dict[str, An
             result.update(flags=[e.path for e in edits], daemon_reload=any(e.daemon_reload for e in edits))
         if not dry_run:
             changes = FileChanges()
-            with _all_or_nothing(changes):
+            with AllOrNothing(changes):
                 stage_writes(changes, host, writes)
     result["restart_needed"] = ["kubelet"]
     return result

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from tests.cli.node.test_crash_safety import CRASH_AT_RENAME, KILLED
-from tests.cli.node.test_node_files import fail_replace  # noqa: F401  (a fixture, used by name)
 from tests.cli.node.test_node_provider import (
     CONFIG,
     ECR,
@@ -62,7 +61,7 @@ def test_a_kill_at_every_rename_of_a_first_install_and_of_an_update(regcred, fak
     assert tried == {"first": 4, "update": 3}
 
 
-def test_the_flag_file_failing_restores_the_config_and_its_record(regcred, fake_node, fail_replace):  # noqa: F811
+def test_the_flag_file_failing_restores_the_config_and_its_record(regcred, fake_node, fail_replace):
     kubeadm_node(fake_node)
     fake_node.write("/etc/default/kubelet", 'KUBELET_EXTRA_ARGS="--v=2"\n', mode=0o644)
     plugin(fake_node)
@@ -74,7 +73,7 @@ def test_the_flag_file_failing_restores_the_config_and_its_record(regcred, fake_
     assert snapshot(fake_node) == before
 
 
-def test_remove_is_all_or_nothing(regcred, fake_node, fail_replace):  # noqa: F811
+def test_remove_is_all_or_nothing(regcred, fake_node, fail_replace):
     kubeadm_node(fake_node)
     plugin(fake_node)
     assert install(regcred, fake_node)[0] == 0
