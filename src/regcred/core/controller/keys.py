@@ -30,6 +30,15 @@ def _recorded(obj: Obj) -> set[str]:
     return {s.strip() for s in str(raw).split(",") if s.strip()}
 
 
+def _same_intent(old: Obj, new: Obj) -> bool:
+    """A spec update that changes no plan: same generation (the API server bumps it on every spec change) and
+    the same deletion state. controller-runtime's GenerationChangedPredicate, plus deletion."""
+    before, after = metadata(old), metadata(new)
+    generation = before.get("generation")
+    return (generation is not None and generation == after.get("generation")
+            and before.get("deletionTimestamp") == after.get("deletionTimestamp"))
+
+
 def sources_of(spec: RegistryCredential) -> set[tuple[str, str]]:
     """(namespace, name) of every Secret the spec reads its credentials from."""
     found: set[tuple[str, str]] = set()
@@ -63,6 +72,8 @@ def keys_for_event(kind: str, old: Obj | None, new: Obj | None, specs: Sequence[
         for obj in objs:
             keys |= {(s.name, name) for s in specs if s.namespaces.matches(name, _labels(obj))}
     elif kind == "RegistryCredential":
+        if old is not None and new is not None and _same_intent(old, new):
+            return keys  # only its status or metadata changed (the controller's own status writes): nothing to plan
         names = {name_of(o) for o in objs}
         keys |= {(n, name_of(o)) for n in names for o in namespaces}  # level-based: leftovers are cleaned too
     elif kind == "Secret":
