@@ -43,6 +43,8 @@ class Options:
     resync_seconds: float = 600.0
     sync_timeout: float = 60.0
     identity: str | None = None
+    kube_api_qps: float = 0.0  # client-side limit; 0: none (the workers bound concurrency, APF protects the server)
+    kube_api_burst: int = 100
 
 
 class Manager:
@@ -183,7 +185,8 @@ def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager]
     for bind in (options.metrics_bind_address, options.health_probe_bind_address):
         if bind != "0":
             parse_bind(bind)  # a typo fails before any connection, as one line
-    config = ClusterConfig(kubeconfig=options.kubeconfig, context=options.context)
+    config = ClusterConfig(kubeconfig=options.kubeconfig, context=options.context, qps=options.kube_api_qps,
+                           burst=options.kube_api_burst)
     metrics = ControllerMetrics()
     with connect(config) as api:
         api.observer = metrics.observe_request

@@ -1,0 +1,203 @@
+"""Benchmark: a new namespace gets its Secret and `default` entry from the controller; latency and writes.
+
+1. newns: the controller runs, converged, with one spec selecting `bench=newns`; 200 namespaces labelled so
+   are created at 20 per second. Latency of each: from the namespace's creation request being sent to the
+   moment a watch of the benchmark has seen both the Secret and the `default` ServiceAccount listing it.
+   The `default` ServiceAccount comes from kube-controller-manager's serviceaccount controller when
+   /opt/envtest-extra/kube-controller-manager (or $KUBE_CONTROLLER_MANAGER) exists; otherwise the benchmark
+   creates it right after the namespace, as that controller would. Goal: p99 < 300 ms.
+   Writes per namespace (goal <= 2) come from the API server's audit log (the controller's user, every write
+   whose namespace is a new one); the spec's /status writes are per spec and counted apart.
+2. naive: the stand-in the issue measured — `regcred apply -f spec.yaml` in a loop, one run started every
+   second — with a burst of 20 new namespaces created at once; same latency measure.
+
+    KUBEBUILDER_ASSETS=/opt/envtest/bin .venv/bin/python benchmarks/bench_controller_newns.py \
+        [--namespaces 200] [--rate 20] [--workers 2] [--burst 20] [--controller-arg=--kube-api-qps=50 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx
+import yaml
+from controllerbench import (
+    SPECS,
+    WRITES,
+    Bench,
+    Controller,
+    Convergence,
+    create_namespaces,
+    create_source_secret,
+    ensure_default_sa,
+    ok,
+    percentile,
+    require_envtest,
+    spec_body,
+    started_cluster,
+    summarize,
+    watch_both,
+)
+from tests.support.envtest import Process
+
+KCM = Path(os.environ.get("KUBE_CONTROLLER_MANAGER", "/opt/envtest-extra/kube-controller-manager"))
+
+
+def start_kcm(b: Bench) -> Process | None:
+    """kube-controller-manager with only its serviceaccount controller (the `default` ServiceAccounts)."""
+    if not KCM.exists():
+        return None
+    _, kubeconfig = b.user("kube-controller-manager")
+    proc = Process("kube-controller-manager", [str(KCM), f"--kubeconfig={kubeconfig}", "--controllers=serviceaccount",
+                                               "--leader-elect=false", "--secure-port=0"], b.workdir)
+    proc.start()
+    probe = f"kcm-probe-{int(time.time())}"
+    ok(b.admin.post("/api/v1/namespaces", json={"metadata": {"name": probe}}))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            print(f"kube-controller-manager exited; the benchmark creates `default` itself:\n{proc.tail(10)}")
+            return None
+        if b.admin.get(f"/api/v1/namespaces/{probe}/serviceaccounts/default").status_code == 200:
+            return proc
+        time.sleep(0.1)
+    proc.stop()
+    print("kube-controller-manager made no `default` ServiceAccount in 60 s; the benchmark creates it itself")
+    return None
+
+
+def create_paced(admin: httpx.Client, names: list[str], rate: float, labels: dict[str, str],
+                 make_sa: bool) -> dict[str, float]:
+    """Create `names` at `rate` per second (all at once when rate is 0): ns -> monotonic time of the request."""
+    sent: dict[str, float] = {}
+    start = time.monotonic() + 0.2
+
+    def one(i: int) -> None:
+        if rate > 0:
+            time.sleep(max(0.0, start + i / rate - time.monotonic()))
+        ns = names[i]
+        sent[ns] = time.monotonic()
+        ok(admin.post("/api/v1/namespaces", json={"metadata": {"name": ns, "labels": labels}}))
+        if make_sa:
+            ensure_default_sa(admin, ns)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(len(names))))
+    return sent
+
+
+def latencies(conv: Convergence, sent: dict[str, float]) -> list[float]:
+    return [(conv.done_at(ns) or 0.0) - t for ns, t in sent.items()]
+
+
+def report(what: str, values: list[float]) -> str:
+    return (f"{what}: p50 {percentile(values, 50) * 1000:.0f} ms, p99 {percentile(values, 99) * 1000:.0f} ms, "
+            f"max {max(values) * 1000:.0f} ms over {len(values)} namespaces")
+
+
+def newns(b: Bench, args: argparse.Namespace, kcm: bool) -> None:
+    ok(b.admin.post(SPECS, json=spec_body("newns", {"bench": "newns"})))
+    create_namespaces(b.admin, [f"seed-{i}" for i in range(5)], {"bench": "newns"})
+    user, kubeconfig = b.user("controller")
+    ctrl = Controller(kubeconfig, args.workers, args.controller_arg, b.workdir / "controller.log")
+    try:
+        ctrl.wait_ready()
+        names = [f"new-{i:04d}" for i in range(args.namespaces)]
+        conv = Convergence(set(names), "newns")
+        watches = watch_both(b.admin, conv)
+        time.sleep(3)  # the seed namespaces' reconciles and status writes are over
+        offset = b.cluster.audit_offset()
+        sent = create_paced(b.admin, names, args.rate, {"bench": "newns"}, make_sa=not kcm)
+        if not conv.wait(120):
+            sys.exit(f"newns: only {conv.done()} of {len(names)} namespaces converged in 120 s")
+        time.sleep(3)
+        for w in watches:
+            w.close()
+        events = b.cluster.audit_since(offset, user)
+    finally:
+        ctrl.stop()
+    values = latencies(conv, sent)
+    print(report(f"new namespace -> Secret + default entry, {args.rate:g}/s, controller --workers {args.workers} "
+                 f"{' '.join(args.controller_arg)}", values))
+    writes: Counter[str] = Counter()
+    for ev in events:
+        ref = ev.get("objectRef") or {}
+        if ev.get("verb") in WRITES and ref.get("namespace") in conv.names:
+            writes[str(ref["namespace"])] += 1
+    status = sum(1 for ev in events if str((ev.get("objectRef") or {}).get("resource")).startswith("registrycredentials")
+                 and ev.get("verb") in WRITES)
+    per_ns = Counter(writes[ns] for ns in names)
+    print(f"  writes per new namespace (audit log, controller's user): {dict(sorted(per_ns.items()))} "
+          f"(count of namespaces by number of writes); max {max(per_ns)}")
+    print(f"  writes to the RegistryCredential (status, per spec) in the same window: {status}")
+    print(f"  all the controller's requests in the window: {', '.join(f'{k}: {v}' for k, v in sorted(summarize(events).items()))}")
+    print(f"  `default` ServiceAccounts made by: {'kube-controller-manager' if kcm else 'the benchmark, right after each namespace'}")
+
+
+def naive(b: Bench, args: argparse.Namespace, kcm: bool) -> None:
+    spec = b.workdir / "naive.yaml"
+    spec.write_text(yaml.safe_dump(spec_body("naive", {"bench": "naive"})))
+    _, kubeconfig = b.user("floor")
+    stop = threading.Event()
+    runs: list[float] = []
+
+    def loop() -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            subprocess.run([sys.executable, "-m", "regcred", "apply", "-f", str(spec), "--kubeconfig", str(kubeconfig),
+                            "-o", "json"], capture_output=True, check=False)
+            runs.append(time.monotonic() - started)
+            stop.wait(max(0.0, started + 1.0 - time.monotonic()))
+
+    names = [f"naive-{i:02d}" for i in range(args.burst)]
+    conv = Convergence(set(names), "naive")
+    watches = watch_both(b.admin, conv)
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    time.sleep(3.3)  # a few runs in, the burst lands at an arbitrary point of the cycle
+    sent = create_paced(b.admin, names, 0, {"bench": "naive"}, make_sa=not kcm)
+    ok_all = conv.wait(60)
+    stop.set()
+    thread.join(timeout=30)
+    for w in watches:
+        w.close()
+    if not ok_all:
+        sys.exit(f"naive: only {conv.done()} of {len(names)} converged in 60 s")
+    runs_ms = sorted(r * 1000 for r in runs)
+    print(report(f"naive loop (`regcred apply` started every second), burst of {args.burst}", latencies(conv, sent)))
+    print(f"  one `regcred apply` run took {runs_ms[len(runs_ms) // 2]:.0f} ms (median of {len(runs)})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--namespaces", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=20.0, help="namespaces created per second")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--burst", type=int, default=20, help="namespaces in the naive loop's burst (0: skip)")
+    parser.add_argument("--controller-arg", action="append", default=[], help="passed to `regcred controller`")
+    args = parser.parse_args()
+    require_envtest()
+    with started_cluster() as b:
+        kcm = start_kcm(b)
+        try:
+            create_source_secret(b.admin, "pw-initial-1")
+            newns(b, args, kcm is not None)
+            if args.burst:
+                naive(b, args, kcm is not None)
+        finally:
+            if kcm is not None:
+                kcm.stop()
+
+
+if __name__ == "__main__":
+    main()
