@@ -60,6 +60,7 @@ class Manager:
         self.leading = threading.Event()
         self.synced = threading.Event()
         self.results: dict[str, dict[str, ReconcileResult]] = {}
+        self._parsed: dict[tuple[Any, Any, Any], RegistryCredential] = {}
         self.lock = threading.Lock()
         self.recorder = EventRecorder(api, instance=options.identity or "regcred-controller")
 
@@ -82,12 +83,19 @@ class Manager:
         from regcred.controller.reconciler import parse_spec  # lazy: loaded when the controller runs
         from regcred.core.errors import RegcredError  # lazy: loaded when the controller runs
 
-        found = []
+        found, parsed = [], {}
         for obj in self.informers["RegistryCredential"].list():
-            try:
-                found.append(parse_spec(obj))
-            except RegcredError:
-                continue
+            meta = obj.get("metadata") or {}
+            key = (meta.get("name"), meta.get("uid"), meta.get("generation"))  # the spec part changes generation
+            spec = self._parsed.get(key)
+            if spec is None:
+                try:
+                    spec = parse_spec(obj)
+                except RegcredError:
+                    continue
+            parsed[key] = spec
+            found.append(spec)
+        self._parsed = parsed  # parsed once per generation, not once per event (a cold start brings thousands)
         return found
 
     def namespaces(self) -> list[Obj]:
@@ -103,8 +111,16 @@ class Manager:
         self.metrics.queue_depth.set(len(self.queue))
 
     def _handler(self, kind: str) -> Callable[[str, Obj | None, Obj | None], None]:
+        fan_out = kind in ("RegistryCredential", "Secret")  # a spec or a source Secret: every targeted namespace
+
         def handle(_type: str, old: Obj | None, new: Obj | None) -> None:
-            self.enqueue(keys_for_event(kind, old, new, self.specs(), self.namespaces()))
+            if fan_out:
+                namespaces = self.namespaces()
+            else:  # a namespaced object needs its own Namespace only (not a scan of thousands per event)
+                where = ((new or old or {}).get("metadata") or {}).get("namespace")
+                own = self.informers["Namespace"].get(str(where)) if where else None
+                namespaces = [own] if own is not None else []
+            self.enqueue(keys_for_event(kind, old, new, self.specs(), namespaces))
         return handle
 
     def resync(self) -> None:
