@@ -85,7 +85,7 @@ def cold(b: Bench, names: list[str], args: argparse.Namespace) -> tuple[Controll
     print(f"cold: {len(names)} namespaces converged {seconds:.2f} s after the controller process started "
           f"(ready — caches synced — after {ready:.2f} s)")
     print(f"  controller's requests (audit log): {fmt(summarize(events))}")
-    print(f"  controller's own metric: {fmt(ctrl.api_requests())}")
+    print(f"  controller's own metric: {fmt(ctrl.api_requests())}; {ctrl.reconciles()}")
     return ctrl, seconds
 
 

@@ -324,6 +324,15 @@ class Controller:
                 counts[verb] += int(float(value))
         return counts
 
+    def reconciles(self) -> str:
+        """How many reconciles ran and their mean duration (the controller's own histogram)."""
+        text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+        values = {line.split(" ")[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line.startswith("regcred_reconcile_duration_seconds_")}
+        count = values.get("regcred_reconcile_duration_seconds_count", 0.0)
+        mean = values.get("regcred_reconcile_duration_seconds_sum", 0.0) / max(1.0, count)
+        return f"{count:.0f} reconciles, {mean * 1000:.1f} ms each on average"
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
