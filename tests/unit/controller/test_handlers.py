@@ -66,3 +66,16 @@ def test_specs_are_parsed_once_per_generation(manager: Manager, monkeypatch: pyt
                                                                                    "resourceVersion": "10"}})
     handle("ADDED", None, sa("in"))
     assert len(calls) == 2
+
+
+def test_an_informer_lists_one_namespace_from_its_index() -> None:
+    from regcred.controller.informer import Informer
+
+    inf = Informer(None, "ServiceAccount", stop=threading.Event())  # type: ignore[arg-type]
+    for ns, name in (("a", "default"), ("a", "ci"), ("b", "default")):
+        inf.write_through({"kind": "ServiceAccount", "metadata": {"name": name, "namespace": ns, "resourceVersion": "1"}})
+    assert sorted(o["metadata"]["name"] for o in inf.list("a")) == ["ci", "default"]
+    inf.forget("ci", "a")
+    inf.forget("default", "b")
+    assert [o["metadata"]["name"] for o in inf.list("a")] == ["default"]
+    assert inf.list("b") == [] and len(inf.list()) == 1
