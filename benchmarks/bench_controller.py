@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import sys
 import time
 from pathlib import Path
@@ -45,6 +44,7 @@ from controllerbench import (
     spec_body,
     started_cluster,
     summarize,
+    unowned,
     watch_both,
 )
 
@@ -55,13 +55,6 @@ SPEC = "bench"
 KEY = ".dockerconfigjson"
 MERGE = {"Content-Type": "application/merge-patch+json"}
 PARAMS = {"fieldManager": "regcred"}  # what the controller sends with every write
-
-
-def unowned(body: Any) -> Any:
-    """The controller's body with its ownership marks renamed (same length): a restarted controller must not
-    take the floor's objects for its own and clean them up."""
-    text = json.dumps(body).replace("regcred.dev/", "bench.floor/").replace("/managed-by", "/floored-by")
-    return json.loads(text)
 
 
 def fmt(counts: Any) -> str:
