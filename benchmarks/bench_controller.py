@@ -61,7 +61,7 @@ def fmt(counts: Any) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "none"
 
 
-def cold(b: Bench, names: list[str], args: argparse.Namespace) -> tuple[Controller, float]:
+def cold(b: Bench, names: list[str], args: argparse.Namespace) -> tuple[Controller, float, float]:
     conv = Convergence(set(names), SPEC)
     watches = watch_both(b.admin, conv)
     user, kubeconfig = b.user("controller")
@@ -79,7 +79,7 @@ def cold(b: Bench, names: list[str], args: argparse.Namespace) -> tuple[Controll
           f"(ready — caches synced — after {ready:.2f} s)")
     print(f"  controller's requests (audit log): {fmt(summarize(events))}")
     print(f"  controller's own metric: {fmt(ctrl.api_requests())}; {ctrl.reconciles()}")
-    return ctrl, seconds
+    return ctrl, seconds, ready
 
 
 def floor_cold(b: Bench, sas: dict[str, Any], sample: dict[str, Any], workers: int) -> tuple[float, dict[str, str]]:
@@ -167,7 +167,7 @@ def main() -> None:
               f"{time.perf_counter() - started:.1f} s; controller args: {args.controller_arg or 'defaults'}")
         ok(b.admin.post(SPECS, json=spec_body(SPEC, {"bench": "cold"})))
 
-        ctrl, cold_s = cold(b, names, args)
+        ctrl, cold_s, ready_s = cold(b, names, args)
         ctrl.stop()  # the floor runs alone
         made = ok(b.admin.get(f"/api/v1/namespaces/{names[0]}/secrets/{SPEC}"))
         meta = made["metadata"]
@@ -191,7 +191,9 @@ def main() -> None:
             idle_counts = idle(b, ctrl, args.idle_seconds)
         finally:
             ctrl.stop()
-    print(f"\ncold convergence: {cold_s:.2f} s vs floor {floor_s:.2f} s = {cold_s / floor_s:.2f}x (goal <= 2x)")
+    print(f"\ncold convergence: {cold_s:.2f} s from the process's start vs floor {floor_s:.2f} s = "
+          f"{cold_s / floor_s:.2f}x; from its caches synced: {cold_s - ready_s:.2f} s = "
+          f"{(cold_s - ready_s) / floor_s:.2f}x (goal <= 2x)")
     print(f"rotation: {rot_s:.2f} s vs floor {rot_floor_s:.2f} s = {rot_s / rot_floor_s:.2f}x (goal <= 2x)")
     print(f"idle {args.idle_seconds:.0f} s: {idle_counts['writes']} writes, {idle_counts['lists']} LISTs "
           f"(goal 0 and 0)")
