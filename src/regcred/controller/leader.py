@@ -12,6 +12,7 @@ leaseDurationSeconds 1) so a follower takes over within a retry period instead o
 from __future__ import annotations
 
 import logging
+import os
 import random
 import socket
 import threading
@@ -44,8 +45,10 @@ def microtime(moment: datetime | None = None) -> str:
 
 
 def default_identity() -> str:
-    """Unique per process, readable in `kubectl get lease`: hostname (the pod name) plus a random suffix."""
-    return f"{socket.gethostname()}_{uuid.uuid4().hex[:12]}"
+    """Unique per process, readable in `kubectl get lease`: the pod's name (POD_NAME, which the Deployment sets
+    from the downward API), else the host name, then `_` and a random suffix (a restarted container keeps its
+    pod's name but is another candidate)."""
+    return f"{os.environ.get('POD_NAME', '').strip() or socket.gethostname()}_{uuid.uuid4().hex[:12]}"
 
 
 def _record(lease: Obj | None) -> dict[str, Any]:

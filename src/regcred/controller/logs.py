@@ -18,6 +18,8 @@ import threading
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from regcred.core.credentials.dockerconfig import DockerConfig
+
 REDACTED = "<redacted>"
 SECRET_KEYS = frozenset({"password", "auth", "token", "identitytoken", "registrytoken", "data", "stringdata",
                          ".dockerconfigjson", ".dockercfg", "authorization", "bearer", "secret"})
@@ -49,6 +51,17 @@ def register_secret(value: str) -> None:
             forms.add(encoded[start:end])
     with _lock:
         _registered.update(forms)
+
+
+def register_config(config: DockerConfig) -> None:
+    """Every credential value of a parsed docker config: passwords, `auth` values, tokens."""
+    for entry in config.entries:
+        register_secret(entry.password)
+    auths = config.raw.get("auths")
+    for fields in (auths.values() if isinstance(auths, dict) else ()):
+        for key, value in (fields.items() if isinstance(fields, dict) else ()):
+            if key.lower() in SECRET_KEYS and isinstance(value, str):
+                register_secret(value)
 
 
 def redact_text(text: str) -> str:

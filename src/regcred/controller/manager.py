@@ -6,6 +6,7 @@ every thread stops on the shared `stop` Event.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -14,18 +15,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from regcred.controller.informer import Informer
+from regcred.controller.leader import default_identity
 from regcred.controller.metrics import ControllerMetrics
 from regcred.controller.reconciler import ReconcileResult
+from regcred.controller.status import Seen
 from regcred.controller.workqueue import WorkQueue
 from regcred.core.controller.keys import Key, keys_for_event
 from regcred.core.spec.model import RegistryCredential
 from regcred.core.spec.schema import WORKLOAD_KINDS
+from regcred.shells.kube.errors import KubeConflict, KubeInvalid
 
 log = logging.getLogger("regcred.controller")
 Obj = dict[str, Any]
 MANAGED = "app.kubernetes.io/managed-by=regcred"
 SOURCES = "app.kubernetes.io/managed-by!=regcred"
 LEASE_NAME = "regcred-controller"
+STATUS_INTERVAL = 1.0  # seconds: each spec's status is written at most this often
 
 
 @dataclass(frozen=True)
@@ -59,10 +64,14 @@ class Manager:
         self.queue: WorkQueue[Key] = WorkQueue()
         self.leading = threading.Event()
         self.synced = threading.Event()
-        self.results: dict[str, dict[str, ReconcileResult]] = {}
+        self.results: dict[str, dict[str, Seen]] = {}  # spec -> namespace -> its key's last reconcile
+        self.dirty: set[str] = set()  # specs whose status or finalizer the next flush looks at
+        self.quiet: set[Key] = set()  # keys queued by the resync alone: they do not make a spec Progressing
         self._parsed: dict[tuple[Any, Any, Any], RegistryCredential] = {}
         self.lock = threading.Lock()
-        self.recorder = EventRecorder(api, instance=options.identity or "regcred-controller")
+        self.status_interval = STATUS_INTERVAL
+        self.identity = options.identity or default_identity()
+        self.recorder = EventRecorder(api, instance=self.identity)
 
         def informer(kind: str, selector: str | None = None) -> Informer:
             return Informer(api, kind, label_selector=selector, transform=transform_for(kind), stop=stop,
@@ -103,10 +112,16 @@ class Manager:
         return [ns for ns in self.informers["Namespace"].list()
                 if not allowed or (ns.get("metadata") or {}).get("name") in allowed]
 
-    def enqueue(self, keys: set[Key]) -> None:
+    def enqueue(self, keys: set[Key], *, quiet: bool = False) -> None:
+        """Queue keys; `quiet` (the resync): a key not already outstanding does not count as pending work."""
         allowed = set(self.options.namespaces)
-        for key in keys:
-            if not allowed or key[1] in allowed:
+        keys = {key for key in keys if not allowed or key[1] in allowed}
+        with self.lock:
+            if quiet:
+                self.quiet |= keys - self.queue.outstanding()
+            else:
+                self.quiet -= keys
+            for key in keys:
                 self.queue.add(key)
         self.metrics.queue_depth.set(len(self.queue))
 
@@ -114,6 +129,9 @@ class Manager:
         fan_out = kind in ("RegistryCredential", "Secret")  # a spec or a source Secret: every targeted namespace
 
         def handle(_type: str, old: Obj | None, new: Obj | None) -> None:
+            if kind == "RegistryCredential":  # its status or finalizer may need a write even with no key
+                with self.lock:
+                    self.dirty |= {str((o.get("metadata") or {}).get("name")) for o in (old, new) if o}
             if fan_out:
                 namespaces = self.namespaces()
             else:  # a namespaced object needs its own Namespace only (not a scan of thousands per event)
@@ -123,11 +141,13 @@ class Manager:
             self.enqueue(keys_for_event(kind, old, new, self.specs(), namespaces))
         return handle
 
-    def resync(self) -> None:
+    def resync(self, *, quiet: bool = True) -> None:
         """Every key again: a converged key reconciles from the caches and writes nothing."""
         names = [(ns.get("metadata") or {}).get("name", "") for ns in self.namespaces()]
         specs = [(o.get("metadata") or {}).get("name", "") for o in self.informers["RegistryCredential"].list()]
-        self.enqueue({(s, n) for s in specs for n in names})
+        with self.lock:
+            self.dirty |= set(specs)
+        self.enqueue({(s, n) for s in specs for n in names}, quiet=quiet)
 
     # --- workers
     def worker(self) -> None:
@@ -152,8 +172,12 @@ class Manager:
 
         specs = self.informers["RegistryCredential"]
         spec = specs.get(key[0])
-        if spec is not None and not (spec.get("metadata") or {}).get("deletionTimestamp"):
-            answer = ensure_finalizer(self.api, spec)
+        meta = (spec or {}).get("metadata") or {}
+        if spec is not None and not meta.get("deletionTimestamp"):
+            try:
+                answer = ensure_finalizer(self.api, spec)
+            except (KubeConflict, KubeInvalid):  # its `test` failed: changed meanwhile (another worker's add)
+                answer = ensure_finalizer(self.api, self.api.get("RegistryCredential", key[0]))
             if answer is not spec:
                 specs.write_through(answer)
         started = time.monotonic()
@@ -164,33 +188,108 @@ class Manager:
         else:
             self.queue.forget(key)
         with self.lock:
-            self.results.setdefault(key[0], {})[key[1]] = result
-        spec = specs.get(key[0])
+            self.results.setdefault(key[0], {})[key[1]] = Seen(int(meta.get("generation") or 0),
+                                                                bool(meta.get("deletionTimestamp")), result)
+            self.dirty.add(key[0])
+            self.quiet.discard(key)
         if spec is not None:
             self.report(spec, result)
 
     def report(self, spec: Obj, result: ReconcileResult) -> None:
-        """Events for what needs a human, the status, and the finalizer once a deleted spec is cleaned up."""
-        from regcred.controller.finalizer import release_finalizer  # lazy: loaded when the controller runs
-        from regcred.controller.status import write_status  # lazy: loaded when the controller runs
-
+        """Events for what needs a human (the status and the finalizer wait for `flush`)."""
         for secret in result.not_owned:
             self.recorder.emit(spec, "Warning", "SecretNotOwned", f"Secret {secret} is not owned by regcred")
         for forbidden in result.forbidden:
             self.recorder.emit(spec, "Warning", "Forbidden", str(forbidden))
-        name = str((spec.get("metadata") or {}).get("name"))
+
+    # --- status, finalizer, gauges: at most once per status_interval
+    def flush(self) -> None:
+        """Write each changed spec's status (if it differs), release finalizers, set the gauges."""
         with self.lock:
-            results = dict(self.results.get(name, {}))
-        if (spec.get("metadata") or {}).get("deletionTimestamp"):
-            names = [(ns.get("metadata") or {}).get("name") for ns in self.namespaces()]
-            if all(n in results and not results[n].failed for n in names):
-                release_finalizer(self.api, spec)
+            names, self.dirty = self.dirty, set()
+            loud = self.queue.outstanding() - self.quiet
+        namespaces = self.namespaces()
+        for name in sorted(names):
+            try:
+                self._flush_spec(name, namespaces, [ns for spec, ns in loud if spec == name])
+            except Exception as exc:  # a refused write (409, 422, 403) or a bug: try again at the next flush
+                log.warning("status of %s not written (%s); retrying", name, exc, extra={"spec": name})
+                with self.lock:
+                    self.dirty.add(name)
+        if names:
+            self._count_managed()
+
+    def _flush_spec(self, name: str, namespaces: list[Obj], queued: list[str]) -> None:
+        from regcred.controller.finalizer import (  # lazy: loaded when the controller runs
+            FINALIZER,
+            release_finalizer,
+        )
+        from regcred.controller.reconciler import parse_spec  # lazy: loaded when the controller runs
+        from regcred.controller.status import (  # lazy: loaded when the controller runs
+            cleaned_up,
+            holds,
+            progress,
+            write_status,
+        )
+        from regcred.core.errors import RegcredError  # lazy: loaded when the controller runs
+
+        specs = self.informers["RegistryCredential"]
+        obj = specs.get(name)
+        with self.lock:
+            seen = dict(self.results.get(name, {}))
+        if obj is None:  # gone: forget it
+            with self.lock:
+                self.results.pop(name, None)
+            with contextlib.suppress(KeyError):
+                self.metrics.uncovered_namespaces.remove(name)
+            return
+        meta = obj.get("metadata") or {}
+        try:
+            spec = parse_spec(obj)
+        except RegcredError:  # a spec regcred cannot read: its keys fail and say why (Events, logs)
+            spec = None
+        if meta.get("deletionTimestamp"):
+            if FINALIZER not in (meta.get("finalizers") or []):
+                return
+            if cleaned_up(namespaces, seen):
+                answer = release_finalizer(self.api, obj)
+                if answer is not None:
+                    specs.write_through(answer)
                 with self.lock:
                     self.results.pop(name, None)
+                return
+            # the cleanup goes on, or fails (a missing permission): the status says which, Degraded names it
+            live = {(ns.get("metadata") or {}).get("name") for ns in namespaces}
+            results = [s.result for ns, s in sorted(seen.items()) if s.deleting and ns in live]
+            pending = len(live) - len(results)
+        elif spec is None:
             return
-        answer = write_status(self.api, spec, results.values())
+        else:
+            generation = int(meta.get("generation") or 0)
+            now = progress(spec, generation, namespaces, seen, queued)
+            self.metrics.uncovered_namespaces.labels(spec=name).set(now.uncovered)
+            if holds(obj.get("status"), generation, now):
+                return
+            results, pending = list(now.results), now.pending
+        answer = write_status(self.api, obj, results, pending=pending, secret_name=spec.secret_name if spec else "")
         if answer is not None:
-            self.informers["RegistryCredential"].write_through(answer)
+            specs.write_through(answer)
+
+    def _count_managed(self) -> None:
+        """regcred_managed_objects: the Secrets it owns, and the objects carrying entries it recorded."""
+        from regcred.core.cluster.serviceaccounts import (  # lazy: loaded when the controller runs
+            recorded_names,
+        )
+
+        allowed = set(self.options.namespaces)
+
+        def mine(objs: list[Obj]) -> list[Obj]:
+            return [o for o in objs if not allowed or (o.get("metadata") or {}).get("namespace") in allowed]
+
+        self.metrics.managed_objects.labels(kind="Secret").set(len(mine(self.informers["Secret"].list())))
+        for kind in ("ServiceAccount", *WORKLOAD_KINDS):
+            count = sum(1 for o in mine(self.informers[kind].list()) if recorded_names(o))
+            self.metrics.managed_objects.labels(kind=kind).set(count)
 
 
 def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager], None] | None = None) -> int:
@@ -223,6 +322,7 @@ def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager]
             manager.resync()
             threads = [_thread(manager.worker, f"worker-{i}") for i in range(max(1, options.workers))]
             threads.append(_thread(lambda: _resync_loop(manager), "resync"))
+            threads.append(_thread(lambda: _status_loop(manager), "status"))
             if options.leader_elect:
                 threads.append(_thread(lambda: _elect(options, config, manager, lost), "elector"))
             else:
@@ -268,12 +368,16 @@ def _resync_loop(manager: Manager) -> None:
         manager.resync()
 
 
+def _status_loop(manager: Manager) -> None:
+    """The only writer of statuses and of the finalizer's release; like the workers, only while leading."""
+    while not manager.stop.wait(manager.status_interval):
+        if manager.leading.is_set():
+            manager.flush()
+
+
 def _elect(options: Options, config: Any, manager: Manager, lost: threading.Event) -> None:
     """Workers run only while leading; the elector has its own client so a busy worker pool cannot starve it."""
-    from regcred.controller.leader import (  # lazy: loaded when the controller runs
-        LeaseElector,
-        default_identity,
-    )
+    from regcred.controller.leader import LeaseElector  # lazy: loaded when the controller runs
     from regcred.shells.kube.kubeconfig import connect  # lazy: loaded when the controller runs
 
     def started() -> None:
@@ -289,6 +393,6 @@ def _elect(options: Options, config: Any, manager: Manager, lost: threading.Even
 
     with connect(config) as api:
         elector = LeaseElector(api, namespace=options.leader_election_namespace, name=LEASE_NAME,
-                               identity=options.identity or default_identity())
+                               identity=manager.identity)
         elector.run(on_started_leading=started, on_stopped_leading=stopped, stop=manager.stop)
 

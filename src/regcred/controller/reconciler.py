@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from regcred.controller.cachedapi import Cache, CachedApi
+from regcred.controller.logs import register_config
 from regcred.core.cluster.secretsync import is_managed
 from regcred.core.controller.keys import Key
 from regcred.core.errors import RegcredError
@@ -115,6 +116,8 @@ def _specs_for(api: CachedApi, spec_name: str) -> list[RegistryCredential]:
 def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential]) -> ReconcileResult:
     namespace, secret_name = key[1], specs[0].secret_name
     desired = resolve_specs(specs, api)
+    for credential in desired:  # every credential value read: cut from every log record from now on
+        register_config(credential.config)
     state = read_cluster_state(api, specs, namespace)
     ns_obj = next(iter(state.namespaces), {})
     labels = metadata(ns_obj).get("labels") or {}

@@ -130,6 +130,11 @@ class WorkQueue(Generic[K]):
             self._shutdown = True
             self._cond.notify_all()
 
+    def outstanding(self) -> set[K]:
+        """Keys queued or being processed (not those only waiting out a retry delay): work not done yet."""
+        with self._cond:
+            return self._dirty | self._processing
+
     @property
     def shutting_down(self) -> bool:
         return self._shutdown

@@ -194,12 +194,18 @@ def _kubectl_get(fake: FakeKube, tmp_path: Path) -> None:
     fake.install_crd(CRD_FILE)
     fake.seed(yaml.safe_load(EXAMPLE.read_text()))
     kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
-    out = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "get", "regcred"], capture_output=True,
-                         text=True, timeout=60, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
-    assert out.returncode == 0, out.stderr
-    header, row = out.stdout.splitlines()
-    assert header.split() == ["NAME", "SECRET", "NODES", "WORKLOADS", "AGE"]
-    assert row.split()[:4] == ["harbor", "harbor-pull", "false", "true"]
+    for wide, columns, cells in ((False, ["NAME", "SECRET", "READY", "TARGETED", "SYNCED", "AGE"],
+                                  ["harbor"]),
+                                 (True, ["NAME", "SECRET", "READY", "TARGETED", "SYNCED", "REASON", "FAILURES",
+                                         "NODES", "WORKLOADS", "AGE"],
+                                  ["harbor", "false", "true"])):
+        out = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "get", "regcred",
+                              *(["-o", "wide"] if wide else [])], capture_output=True,
+                             text=True, timeout=60, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+        assert out.returncode == 0, out.stderr
+        header, row = out.stdout.splitlines()
+        assert header.split() == columns
+        assert row.split()[:-1] == cells  # no status yet: its columns are blank; then the age
 
 
 def _watch_all(kube: Any, path: str) -> list[dict[str, Any]]:

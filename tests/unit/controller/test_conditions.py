@@ -23,6 +23,8 @@ def test_converged_ready_and_a_resync_writes_nothing() -> None:
             first["serviceAccountsCovered"], first["failures"]) == (3, 2, 2, 3, 0)
     again = desired_status(first, ok, generation=3, pending=0, now=T1)
     assert not status_differs(first, again) and again == first  # lastSyncTime kept: nothing to write
+    named = desired_status(first, ok, generation=3, pending=0, now=T1, secret_name="harbor-pull")
+    assert named["secretName"] == "harbor-pull" and status_differs(first, named)  # for `kubectl get regcred`
 
 
 def test_forbidden_wins_names_the_verb_and_transition_time_moves_only_with_status() -> None:

@@ -121,3 +121,34 @@ def test_the_cli_does_not_import_prometheus_client() -> None:
     code = "import sys, regcred.cli.main; print('prometheus_client' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_watches_count_as_requests_with_their_code_and_restarts(fake_kube: Any,
+                                                               metrics: tuple[ControllerMetrics, HttpEndpoints]) -> None:
+    import threading
+    import time
+
+    from regcred.controller.informer import Informer
+
+    m, server = metrics
+    fake_kube.server.fail("watch", "namespaces", 500)  # the first watch is refused; the retry opens
+    api = connect(ClusterConfig(kubeconfig=str(fake_kube.kubeconfig)))
+    api.observer = m.observe_request
+    stop = threading.Event()
+    informer = Informer(api, "Namespace", stop=stop, metrics=m)
+    informer.start()
+    try:
+        assert informer.wait_synced(10)
+        deadline = time.monotonic() + 10
+        while informer.watches < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        samples = scrape(server.port)
+        assert samples[("regcred_api_requests_total", (("code", "500"), ("verb", "watch")))] == 1
+        assert samples[("regcred_api_requests_total", (("code", "200"), ("verb", "watch")))] == 1
+        assert samples[("regcred_api_requests_total", (("code", "200"), ("verb", "list")))] == 1
+        assert samples[("regcred_watch_restarts_total", (("kind", "Namespace"),))] == 1
+    finally:
+        stop.set()
+        informer.join(5)
+        api.close()

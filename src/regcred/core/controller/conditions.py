@@ -51,8 +51,9 @@ def _failures(outcomes: Sequence[NamespaceOutcome]) -> list[str]:
 
 
 def desired_status(current: Mapping[str, Any] | None, outcomes: Iterable[NamespaceOutcome], *, generation: int,
-                   pending: int, now: str) -> dict[str, Any]:
-    """The status to hold: `pending` keys still queued for this spec make it Progressing."""
+                   pending: int, now: str, secret_name: str = "") -> dict[str, Any]:
+    """The status to hold: `pending` keys still queued for this spec make it Progressing; `secret_name` (the
+    Secret the spec writes, its name by default) is shown by `kubectl get regcred`."""
     outcomes = sorted(outcomes, key=lambda o: o.namespace)
     targeted = [o for o in outcomes if o.targeted]
     failures = _failures(outcomes)
@@ -86,7 +87,7 @@ def desired_status(current: Mapping[str, Any] | None, outcomes: Iterable[Namespa
         _condition("Progressing", *progressing, generation, now, previous.get("Progressing")),
         _condition("Degraded", degraded[0], degraded[1], degraded_msg, generation, now, previous.get("Degraded")),
     ]
-    status = {
+    status: dict[str, Any] = {
         "observedGeneration": generation,
         "conditions": conditions,
         "namespacesTargeted": len(targeted),
@@ -96,6 +97,8 @@ def desired_status(current: Mapping[str, Any] | None, outcomes: Iterable[Namespa
         "firstFailures": failures[:FIRST_FAILURES],
         "lastSyncTime": now,
     }
+    if secret_name:
+        status["secretName"] = secret_name
     if current and not status_differs(current, status):
         status["lastSyncTime"] = current.get("lastSyncTime", now)
     return status

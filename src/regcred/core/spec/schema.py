@@ -312,6 +312,28 @@ def json_schema() -> dict[str, Any]:
     }
 
 
+# `kubectl get regcred`: the status fields the controller writes (controller/status.py); -o wide adds the rest.
+PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
+    {"name": "Secret", "type": "string", "jsonPath": ".status.secretName",
+     "description": "The pull Secret written in every targeted namespace (the spec's name unless secretName)."},
+    {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+     "description": "True once every targeted namespace is in sync for the current generation."},
+    {"name": "Targeted", "type": "integer", "jsonPath": ".status.namespacesTargeted",
+     "description": "Namespaces the spec selects."},
+    {"name": "Synced", "type": "integer", "jsonPath": ".status.secretsInSync",
+     "description": "Targeted namespaces whose Secret is in sync."},
+    {"name": "Reason", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].reason', "priority": 1,
+     "description": "Why Ready is what it is (Converged, Reconciling, Forbidden, ...)."},
+    {"name": "Failures", "type": "integer", "jsonPath": ".status.failures", "priority": 1,
+     "description": "Namespaces whose last reconcile failed."},
+    {"name": "Nodes", "type": "boolean", "jsonPath": ".spec.nodes.enabled", "priority": 1,
+     "description": "Whether node-level credentials are enabled."},
+    {"name": "Workloads", "type": "boolean", "jsonPath": ".spec.workloads.enabled", "priority": 1,
+     "description": "Whether workload pod templates are patched."},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+)
+
+
 def crd() -> dict[str, Any]:
     """The CustomResourceDefinition (apiextensions.k8s.io/v1) serving the same schema, cluster-scoped."""
     spec_schema = _json_schema(SPEC, crd=True)
@@ -348,12 +370,7 @@ def crd() -> dict[str, Any]:
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "additionalPrinterColumns": [
-                        {"name": "Secret", "type": "string", "jsonPath": ".spec.secretName"},
-                        {"name": "Nodes", "type": "boolean", "jsonPath": ".spec.nodes.enabled"},
-                        {"name": "Workloads", "type": "boolean", "jsonPath": ".spec.workloads.enabled"},
-                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-                    ],
+                    "additionalPrinterColumns": list(PRINTER_COLUMNS),
                     "schema": {"openAPIV3Schema": root},
                 }
             ],

@@ -110,9 +110,13 @@ def watch_events(api: KubeApi, kind: str, namespace: str | None = None, *, resou
     api.requests.add("WATCH")
     # the server closes the stream after timeout_seconds; reads wait that long plus a margin
     timeout = httpx.Timeout(api.http.timeout.connect or 30.0, read=timeout_seconds + 30.0)
+    answered = False
     try:
         with api.http.stream("GET", rt.collection_path(namespace), params=params, timeout=timeout,
                              headers={"Accept": "application/json"}) as response:
+            answered = True
+            if api.observer is not None:  # counted like every other request, verb "watch"
+                api.observer("watch", response.status_code)
             if on_open is not None:
                 on_open(lambda: _abort(response))
             if response.status_code >= 400:
@@ -123,6 +127,8 @@ def watch_events(api: KubeApi, kind: str, namespace: str | None = None, *, resou
                     _raise_error_event(event.object, rt, namespace)
                 yield event
     except httpx.HTTPError as exc:
+        if not answered and api.observer is not None:
+            api.observer("watch", None)
         raise KubeUnreachable(f"watch of {rt.qualified} at {api.server} broke: "
                               f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
 
