@@ -23,7 +23,7 @@ from regcred.localregistry.registry import REGISTRY_BIN, RegistryServer, hermeti
 from tests.support.tokenserver import TokenServer
 
 REQUIRE_REAL_ENV = "REGCRED_REQUIRE_REAL"
-DEV_PACKAGES = ("docker-registry", "skopeo", "apache2-utils", "containerd", "etcd-server")  # ./dev installs
+DEV_PACKAGES = ("docker-registry", "skopeo", "apache2-utils", "containerd", "etcd-server", "chromium")  # ./dev installs
 INSTALL_HINT = f"run ./dev test which installs it (apt-get install {' '.join(DEV_PACKAGES)})"
 BINARIES = {  # binary -> Debian package
     "docker-registry": "docker-registry",
@@ -32,6 +32,7 @@ BINARIES = {  # binary -> Debian package
     "containerd": "containerd",
     "kubectl": "kubectl",
     "etcd": "etcd-server",
+    "chromium": "chromium",
 }
 
 IMAGE_REPO = "team/app"
@@ -126,6 +127,13 @@ def registry_token(
     token_server.clear_requests()
     yield server
     server.stop()
+
+
+@pytest.fixture(params=["htpasswd", "token"])
+def auth_registry(request: pytest.FixtureRequest) -> RegistryServer:
+    """The same test against the htpasswd registry and the token-auth one (``registry.auth`` tells which)."""
+    server: RegistryServer = request.getfixturevalue(f"registry_{request.param}")
+    return server
 
 
 @pytest.fixture(scope="session")

@@ -50,9 +50,12 @@ def render(report: AuditReport) -> str:
 @click.option("--insecure-http", is_flag=True, help="With --verify: speak plain HTTP to the registries.")
 @click.option("--timeout", type=FiniteFloatRange(min=0.1, max=86400), default=10.0, show_default=True,
               help="With --verify: seconds per network read (each registry check: S × (2 + repositories) at most).")
+@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Also write a self-contained HTML report (coverage matrix, findings by code, credential "
+                   "status with --verify, plots) to FILE; it holds no credential value.")
 @cluster_options(dry_run=False, output_choices=("table", "json"))
 def audit(files: tuple[str, ...], node_configs: tuple[Path, ...], verify: bool, ca_file: Path | None,
-          insecure_http: bool, timeout: float, cluster: ClusterOptions) -> None:
+          insecure_http: bool, timeout: float, report_path: Path | None, cluster: ClusterOptions) -> None:
     """Simulate the kubelet for every Pod and pod template: which credential each image gets, and findings.
 
     Exit 0 without error findings, 1 with any (so it can gate CI), 2 on bad input.
@@ -64,6 +67,11 @@ def audit(files: tuple[str, ...], node_configs: tuple[Path, ...], verify: bool, 
     checks = CheckOptions(ca_file=ca_file, insecure_http=insecure_http, timeout=timeout) if verify else None
     request = AuditRequest(files, node_configs, cluster.namespaces, verify=checks)
     report = run_audit(request, cluster.connect, _note)
+    if report_path is not None:
+        from regcred.shells.auditreport import write_report  # lazy: Jinja2 and pygal load only with --report
+
+        write_report(report_path, report, source="manifests" if files else "the live cluster", verified=verify)
+        _note(f"report written to {report_path}")
     data: dict[str, Any] = report.as_json()
     emit(data, cluster.output, render(report) if cluster.output == "table" else None)
     errors = sum(1 for f in report.findings if f.severity == "error")

@@ -36,14 +36,21 @@ SUBCOMMANDS = {
                    "API server's priority and fairness applies).")
 @click.option("--kube-api-burst", type=click.IntRange(min=1), default=100, show_default=True,
               help="Requests allowed at once above --kube-api-qps.")
+@click.option("--webhook", is_flag=True, help="Serve the admission webhook that adds pull Secrets to new Pods "
+              "(every replica serves it).")
+@click.option("--webhook-bind-address", default=":9443", show_default=True,
+              help="HTTPS address of the webhook, HOST:PORT or :PORT.")
+@click.option("--webhook-cert-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Serve DIR/tls.crt and DIR/tls.key (cert-manager; re-read when they change) instead of a "
+              "certificate the controller manages itself.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
 @click.pass_context
 def controller(ctx: click.Context, kubeconfig: str | None, context: str | None, namespaces: tuple[str, ...],
                leader_elect: bool, leader_election_namespace: str, metrics_bind_address: str,
-               health_probe_bind_address: str, workers: int, kube_api_qps: float, kube_api_burst: int, log_format: str,
-               log_level: str) -> None:
+               health_probe_bind_address: str, workers: int, kube_api_qps: float, kube_api_burst: int, webhook: bool,
+               webhook_bind_address: str, webhook_cert_dir: str | None, log_format: str, log_level: str) -> None:
     """Keep every namespace a RegistryCredential selects in step; `manifests` prints its deployment."""
     if ctx.invoked_subcommand is not None:
         return
@@ -61,5 +68,6 @@ def controller(ctx: click.Context, kubeconfig: str | None, context: str | None, 
                       leader_election_namespace=leader_election_namespace,
                       metrics_bind_address=metrics_bind_address,
                       health_probe_bind_address=health_probe_bind_address, workers=workers,
-                      kube_api_qps=kube_api_qps, kube_api_burst=kube_api_burst)
+                      kube_api_qps=kube_api_qps, kube_api_burst=kube_api_burst, webhook=webhook,
+                      webhook_bind_address=webhook_bind_address, webhook_cert_dir=webhook_cert_dir)
     ctx.exit(run(options, stop))

@@ -32,9 +32,12 @@ DEFAULT_IMAGE = f"{IMAGE_REPOSITORY}:{__version__}"
               help="Replicas of the Deployment (one leads; no PodDisruptionBudget with 1).")
 @click.option("--out-dir", metavar="DIR", help="Write a kustomize base (one file per object and "
               "kustomization.yaml) into DIR instead of printing.")
+@click.option("--webhook", is_flag=True, help="Also the admission webhook: its Service, MutatingWebhookConfiguration, "
+              "RBAC and the Deployment's --webhook flag and port.")
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
               help="A YAML stream, or a JSON v1 List.")
-def manifests_command(namespace: str, image: str, replicas: int, out_dir: str | None, output: str) -> None:
+def manifests_command(namespace: str, image: str, replicas: int, out_dir: str | None, webhook: bool,
+                      output: str) -> None:
     """Print the CRD, Namespace, RBAC (exactly the verbs used), Deployment and PodDisruptionBudget."""
     from regcred.cli.output import dump_json  # lazy: loaded when the command runs, not for --help
     from regcred.shells.manifests import dump_yaml  # lazy: loaded when the command runs, not for --help
@@ -42,7 +45,8 @@ def manifests_command(namespace: str, image: str, replicas: int, out_dir: str | 
     validate_label(namespace, "namespace")
     if not image.strip() or any(c.isspace() for c in image):
         raise InputError("--image must be a non-empty image reference without spaces")
-    objects = controller_manifests(namespace=namespace, image=image, replicas=replicas)
+    objects = controller_manifests(namespace=namespace, image=image, replicas=replicas,
+                                   features=("webhook",) if webhook else ())
     if out_dir is not None:
         from regcred.shells.files import atomic_write  # lazy: loaded when the command runs, not for --help
 

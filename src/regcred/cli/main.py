@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "demo": ("regcred.cli.demo:demo", "Run the whole flow against a local authenticated registry."),
     "verify": ("regcred.cli.verify:verify", "Verify credentials against registries: login, pull, no push rights."),
     "audit": ("regcred.cli.audit:audit", "Simulate the kubelet: which workloads will fail to pull, and why."),
+    "why": ("regcred.cli.why:why", "Explain why one Pod or workload's images pull or fail, and the fix."),
     "controller": ("regcred.cli.controller:controller", "The in-cluster controller, and the manifests to deploy it."),
 }
 

@@ -20,7 +20,7 @@ from regcred.controller.metrics import ControllerMetrics
 from regcred.controller.reconciler import ReconcileResult
 from regcred.controller.status import Seen
 from regcred.controller.workqueue import WorkQueue
-from regcred.core.controller.keys import Key, keys_for_event
+from regcred.core.controller.keys import Key, SpecCache, keys_for_event, own_namespace, parse_specs
 from regcred.core.spec.model import RegistryCredential
 from regcred.core.spec.schema import WORKLOAD_KINDS
 from regcred.shells.kube.errors import KubeConflict, KubeInvalid
@@ -50,6 +50,9 @@ class Options:
     identity: str | None = None
     kube_api_qps: float = 0.0  # client-side limit; 0: none (the workers bound concurrency, APF protects the server)
     kube_api_burst: int = 100
+    webhook: bool = False  # serve the admission webhook (every replica)
+    webhook_bind_address: str = ":9443"
+    webhook_cert_dir: str | None = None  # None: a self-managed certificate (a Secret), materialised in a temp dir
 
 
 class Manager:
@@ -67,7 +70,7 @@ class Manager:
         self.results: dict[str, dict[str, Seen]] = {}  # spec -> namespace -> its key's last reconcile
         self.dirty: set[str] = set()  # specs whose status or finalizer the next flush looks at
         self.quiet: set[Key] = set()  # keys queued by the resync alone: they do not make a spec Progressing
-        self._parsed: dict[tuple[Any, Any, Any], RegistryCredential] = {}
+        self._parsed: SpecCache = {}
         self.lock = threading.Lock()
         self.status_interval = STATUS_INTERVAL
         self.identity = options.identity or default_identity()
@@ -89,22 +92,7 @@ class Manager:
 
     # --- events -> keys
     def specs(self) -> list[RegistryCredential]:
-        from regcred.controller.reconciler import parse_spec  # lazy: loaded when the controller runs
-        from regcred.core.errors import RegcredError  # lazy: loaded when the controller runs
-
-        found, parsed = [], {}
-        for obj in self.informers["RegistryCredential"].list():
-            meta = obj.get("metadata") or {}
-            key = (meta.get("name"), meta.get("uid"), meta.get("generation"))  # the spec part changes generation
-            spec = self._parsed.get(key)
-            if spec is None:
-                try:
-                    spec = parse_spec(obj)
-                except RegcredError:
-                    continue
-            parsed[key] = spec
-            found.append(spec)
-        self._parsed = parsed  # parsed once per generation, not once per event (a cold start brings thousands)
+        found, self._parsed = parse_specs(self.informers["RegistryCredential"].list(), self._parsed)
         return found
 
     def namespaces(self) -> list[Obj]:
@@ -132,12 +120,7 @@ class Manager:
             if kind == "RegistryCredential":  # its status or finalizer may need a write even with no key
                 with self.lock:
                     self.dirty |= {str((o.get("metadata") or {}).get("name")) for o in (old, new) if o}
-            if fan_out:
-                namespaces = self.namespaces()
-            else:  # a namespaced object needs its own Namespace only (not a scan of thousands per event)
-                where = ((new or old or {}).get("metadata") or {}).get("namespace")
-                own = self.informers["Namespace"].get(str(where)) if where else None
-                namespaces = [own] if own is not None else []
+            namespaces = self.namespaces() if fan_out else own_namespace(self.informers["Namespace"], new or old)
             self.enqueue(keys_for_event(kind, old, new, self.specs(), namespaces))
         return handle
 
@@ -297,7 +280,9 @@ def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager]
     from regcred.controller.metrics import parse_bind  # lazy: loaded when the controller runs
     from regcred.shells.kube.kubeconfig import ClusterConfig, connect  # lazy: loaded when the controller runs
 
-    for bind in (options.metrics_bind_address, options.health_probe_bind_address):
+    binds = (options.metrics_bind_address, options.health_probe_bind_address,
+             *([options.webhook_bind_address] if options.webhook else []))
+    for bind in binds:
         if bind != "0":
             parse_bind(bind)  # a typo fails before any connection, as one line
     config = ClusterConfig(kubeconfig=options.kubeconfig, context=options.context, qps=options.kube_api_qps,
@@ -318,6 +303,8 @@ def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager]
                     log.error("caches did not sync", extra={"timeout": options.sync_timeout})
                     return 1
                 stop.wait(0.05)
+            if options.webhook:  # before readiness: a ready replica answers admission calls
+                servers.append(_webhook(options, api, manager))
             manager.synced.set()
             manager.resync()
             threads = [_thread(manager.worker, f"worker-{i}") for i in range(max(1, options.workers))]
@@ -361,6 +348,15 @@ def _serve(options: Options, metrics: ControllerMetrics, ready: Callable[[], boo
     if options.health_probe_bind_address != "0":
         servers.append(serve_probes(options.health_probe_bind_address, ready=ready))
     return servers
+
+
+def _webhook(options: Options, api: Any, manager: Manager) -> Any:
+    from regcred.controller.webhook.runner import start_webhook  # lazy: loaded when the webhook runs
+
+    return start_webhook(api, manager.caches, manager.metrics, bind=options.webhook_bind_address,
+                         cert_dir=options.webhook_cert_dir, namespace=options.leader_election_namespace,
+                         managed_namespaces=options.namespaces, stop=manager.stop,
+                         ready_timeout=options.sync_timeout)
 
 
 def _resync_loop(manager: Manager) -> None:

@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 # controller-runtime's reconcile-time buckets, from 5 ms to a minute.
 RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0)
 RESULTS = ("success", "error", "requeue", "requeue_after")
+# An admission answer is wanted in a few milliseconds; the top buckets catch a Secret created on admission.
+ADMISSION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# patched: a JSON Patch was returned; allowed: nothing to add; skipped: not for this webhook (not a Pod CREATE,
+# opted out, a namespace not managed); invalid: a body that is not a review; error: an internal error (admitted
+# unchanged).
+ADMISSION_RESULTS = ("patched", "allowed", "skipped", "invalid", "error")
 
 
 class ControllerMetrics:
@@ -53,8 +59,23 @@ class ControllerMetrics:
         self.uncovered_namespaces = Gauge("regcred_uncovered_namespaces", "Namespaces a spec targets that are "
                                           "not (yet) covered, by spec.", ["spec"], registry=r)
         self.leader = Gauge("regcred_leader", "1 while this replica holds the leader Lease.", registry=r)
+        self.admission_requests = Counter("regcred_webhook_admission_requests", "AdmissionReviews answered, by "
+                                          "result.", ["result"], registry=r)
+        self.admission_seconds = Histogram("regcred_webhook_admission_duration_seconds", "Time to answer one "
+                                           "AdmissionReview.", buckets=ADMISSION_BUCKETS, registry=r)
+        self.webhook_patches = Counter("regcred_webhook_patches", "Pods patched with a pull Secret at admission.",
+                                       registry=r)
+        self.webhook_secrets_created = Counter("regcred_webhook_secrets_created", "Pull Secrets created at "
+                                               "admission (the namespace had none yet).", registry=r)
+        self.webhook_secret_failures = Counter("regcred_webhook_secret_failures", "Pull Secrets that could not be "
+                                               "created at admission, by reason (timeout | error).", ["reason"],
+                                               registry=r)
         for result in RESULTS:  # present from the start, so a rate() has a zero to begin from
             self.reconciles.labels(result=result)
+        for result in ADMISSION_RESULTS:
+            self.admission_requests.labels(result=result)
+        for reason in ("timeout", "error"):
+            self.webhook_secret_failures.labels(reason=reason)
 
     def observe_reconcile(self, result: str, seconds: float) -> None:
         """One reconcile: its result (success | error | requeue | requeue_after) and duration."""
@@ -66,6 +87,20 @@ class ControllerMetrics:
     def observe_request(self, verb: str, code: int | None) -> None:
         """KubeApi.observer: one API request and its answer's code."""
         self.api_requests.labels(verb=verb, code=str(code) if code is not None else "<error>").inc()
+
+    def observe_admission(self, result: str, seconds: float) -> None:
+        """One AdmissionReview answered: its result (ADMISSION_RESULTS) and how long it took."""
+        self.admission_requests.labels(result=result).inc()
+        self.admission_seconds.observe(seconds)
+        if result == "patched":
+            self.webhook_patches.inc()
+
+    def observe_secret_on_admission(self, outcome: str) -> None:
+        """A Secret the webhook needed: created | timeout | error."""
+        if outcome == "created":
+            self.webhook_secrets_created.inc()
+        else:
+            self.webhook_secret_failures.labels(reason=outcome).inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -9,7 +9,7 @@ the same conditional writes (`usecases.specapply`), so after convergence `regcre
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from regcred.controller.cachedapi import Cache, CachedApi
@@ -71,11 +71,13 @@ def parse_spec(obj: Obj) -> RegistryCredential:
     return parse_document(obj, f"RegistryCredential {metadata(obj).get('name')}")
 
 
-def reconcile(api: KubeApi, caches: Mapping[str, Cache], key: Key) -> ReconcileResult:
+def reconcile(api: KubeApi, caches: Mapping[str, Cache], key: Key, *,
+              kinds: Collection[str] | None = None) -> ReconcileResult:
     """Bring one namespace to one spec (and the specs sharing its Secret name): plan, then conditional writes.
 
     A spec being deleted (deletionTimestamp) or gone plans as targeting nothing: exactly what it added in the
     namespace is removed. Reads come from `caches` (kinds without one from the API), writes go to the API.
+    `kinds` limits the writes to changes of those kinds (the webhook creates only the Secret, at admission).
     """
     spec_name, namespace = key
     cached = CachedApi(api, caches)
@@ -88,7 +90,7 @@ def reconcile(api: KubeApi, caches: Mapping[str, Cache], key: Key) -> ReconcileR
         specs = _specs_for(cached, spec_name)
         if not specs:
             return ReconcileResult(key, skipped="spec no longer exists")
-        return _apply(cached, key, specs)
+        return _apply(cached, key, specs, kinds)
     except RegcredError as exc:
         return ReconcileResult(key, errors=(exc.line(),), forbidden=_forbidden(cached))
 
@@ -113,7 +115,8 @@ def _specs_for(api: CachedApi, spec_name: str) -> list[RegistryCredential]:
     return [spec, *others]
 
 
-def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential]) -> ReconcileResult:
+def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential],
+           kinds: Collection[str] | None = None) -> ReconcileResult:
     namespace, secret_name = key[1], specs[0].secret_name
     desired = resolve_specs(specs, api)
     for credential in desired:  # every credential value read: cut from every log record from now on
@@ -130,8 +133,8 @@ def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential]) -> Reconci
         if theirs is not None:
             state = dataclasses.replace(state, secrets=[*state.secrets, theirs])
     full = plan(desired, state)
-    mine = Plan(tuple(c for c in full.changes if c.namespace == namespace),
-                tuple(s for s in full.skipped if s.namespace == namespace))
+    mine = Plan(tuple(c for c in full.changes if c.namespace == namespace and (kinds is None or c.kind in kinds)),
+                tuple(s for s in full.skipped if s.namespace == namespace and kinds is None))
     rows = tuple(apply_plan(api, mine, desired=desired, workers=1))
     not_owned: tuple[str, ...] = ()
     if any(r.failed and r.name == f"Secret/{secret_name}" for r in rows):

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from regcred.core.errors import InputError, OperationFailed
 from regcred.shells.input import read_file
+from regcred.shells.staletemps import remove_stale_temporaries_at, temporary_name
 
 CREDENTIAL_MODE = 0o600
 
@@ -268,7 +269,8 @@ def _write_synced(fd: int, data: bytes, mode: int) -> None:
 
 def _replace_at(dir_fd: int, name: str, data: bytes, mode: int) -> None:
     """Temp file, fsync, rename over `name` inside the directory `dir_fd` (a rename replaces a link, never follows)."""
-    tmp = f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    remove_stale_temporaries_at(dir_fd, name)  # what a killed earlier run left (a Secret manifest, maybe)
+    tmp = temporary_name(name)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dir_fd)
     try:
         _write_synced(fd, data, mode)

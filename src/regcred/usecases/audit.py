@@ -10,12 +10,14 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from regcred.core.audit.findings import AuditReport, ClusterState, CredentialUse
+from regcred.core.audit.anonymous import anonymous_findings
+from regcred.core.audit.findings import AuditReport, ClusterState, CredentialCheck, CredentialUse
 from regcred.core.audit.simulation import audit as simulate
 from regcred.core.audit.verification import verification_findings
-from regcred.core.credentials.imageref import parse_image
-from regcred.core.errors import InputError
+from regcred.core.credentials.imageref import ImageReference, parse_image
+from regcred.core.errors import ImageReferenceError, InputError
 from regcred.core.verify.plan import CheckRequest
 from regcred.core.verify.repository import RepositoryRef
 from regcred.usecases.kubeapi import KubeApi, Obj
@@ -46,6 +48,7 @@ def audit(request: AuditRequest, connect: Callable[[], AbstractContextManager[Ku
     report = simulate(state, default_namespace=default_ns, namespace=only_ns)
     if request.verify is not None:
         verify_uses(report, request.verify)
+        verify_anonymous(report, request.verify)
         report.findings.sort(key=lambda f: (f.severity != "error", f.code, f.object, f.message))
     return report
 
@@ -95,24 +98,62 @@ def read_live(api: KubeApi, namespaces: list[str] | None, note: Note) -> list[Ob
     return objects
 
 
+def repository_ref(img: ImageReference) -> RepositoryRef:
+    """The manifest a pull of this image asks for."""
+    return RepositoryRef(img.path, img.digest or img.tag or "latest", img.registry, by_digest=img.digest is not None)
+
+
 def verify_uses(report: AuditReport, options: CheckOptions) -> None:
     """Each credential that would be tried is verified once, for the images it would pull."""
+    checked = check_uses(report.credential_uses, options)
+    report.findings.extend(verification_findings([use for use, _ in checked], [row for _, row in checked]))
+    report.checks = [CredentialCheck(use.credential.source, use.credential.key, use.credential.username, row)
+                     for use, row in checked]
+
+
+def check_uses(uses: list[CredentialUse], options: CheckOptions) -> list[tuple[CredentialUse, dict[str, Any]]]:
+    """The verify row of each credential for each registry of the images it would pull (in the order of `uses`)."""
     # lazy: only this path needs it; the other commands of the module skip it
     from regcred.usecases.verification import run_checks
 
-    uses: list[CredentialUse] = []
+    checked: list[CredentialUse] = []
     requests: list[CheckRequest] = []
-    for use in report.credential_uses:
+    for use in uses:
         by_registry: dict[str, list[RepositoryRef]] = {}
         for image in use.images:
             img = parse_image(image)
-            reference = img.digest or img.tag or "latest"
-            by_registry.setdefault(img.registry, []).append(
-                RepositoryRef(img.path, reference, img.registry, by_digest=img.digest is not None))
+            by_registry.setdefault(img.registry, []).append(repository_ref(img))
         for registry, refs in by_registry.items():
-            uses.append(use)
+            checked.append(use)
             requests.append(CheckRequest(use.credential, tuple(refs), registry))
     if not requests:
-        return
-    rows = run_checks(requests, options)
-    report.findings.extend(verification_findings(uses, rows))
+        return []
+    return list(zip(checked, run_checks(requests, options), strict=True))
+
+
+def verify_anonymous(report: AuditReport, options: CheckOptions) -> None:
+    """Each image pulled without credentials is checked the same way, anonymously, once per repository."""
+    outcomes = anonymous_outcomes([pull.image for pull in report.anonymous_pulls], options)
+    if outcomes:
+        report.findings.extend(anonymous_findings(report.anonymous_pulls, outcomes))
+
+
+def anonymous_outcomes(images: list[str], options: CheckOptions) -> dict[str, tuple[bool, str | None]]:
+    """image -> (an anonymous pull is allowed, the registry's reason if not); one check per registry."""
+    # lazy: only this path needs it; the other commands of the module skip it
+    from regcred.usecases.verification import check_anonymous
+
+    refs: dict[str, list[RepositoryRef]] = {}
+    keys: dict[str, tuple[str, str]] = {}
+    for image in dict.fromkeys(images):
+        try:
+            img = parse_image(image)
+        except ImageReferenceError:
+            continue  # reported as invalid-image
+        ref = repository_ref(img)
+        refs.setdefault(img.registry, []).append(ref)
+        keys[image] = (img.registry, ref.label)
+    if not refs:
+        return {}
+    outcomes = check_anonymous(refs, options)
+    return {image: outcomes[key] for image, key in keys.items()}

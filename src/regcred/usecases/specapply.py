@@ -50,8 +50,18 @@ def apply_plan(api: KubeApi, plan: Plan, *, dry_run: DryRun = DryRun.NONE, worke
 
     def work(ns: str) -> list[TargetResult]:
         out: list[TargetResult] = []
-        for group in groups[ns]:
+        missing: set[str] = set()  # Secrets whose creation failed: nothing may start referring to them
+        for planned in groups[ns]:
+            group = [c for c in planned if not (c.action == "add" and c.secret in missing)]
+            if len(group) < len(planned):
+                held = sorted({c.secret for c in planned} - {c.secret for c in group})
+                out.append(TargetResult(ns, _label(planned[0]), RowStatus.SKIPPED,
+                                        f"not attached: Secret {', '.join(held)} could not be created"))
+            if not group:
+                continue
             out.append(_apply_object(api, group, dry_run, by_secret))
+            if group[0].kind == "Secret" and group[0].action == "create" and out[-1].failed:
+                missing.add(group[0].name)
             if out[-1].status is RowStatus.SKIPPED and out[-1].message in NAMESPACE_LEFT:
                 break
         return out

@@ -14,8 +14,11 @@ from regcred.core.credentials.keyring import Credential
 from regcred.core.credentials.source import CredentialSource
 from regcred.core.errors import InputError
 from regcred.core.verify.hosts import registry_of_key
-from regcred.core.verify.plan import CheckRequest, plan_checks, row_json
+from regcred.core.verify.plan import CheckRequest, Target, plan_checks, row_json
 from regcred.core.verify.repository import RepositoryRef, repositories_for
+from regcred.core.verify.results import CheckResult
+
+PullOutcome = tuple[bool, str | None]  # pull allowed, and the registry's reason when not
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +66,33 @@ def requests_from_secrets(paths: tuple[str, ...], refs: list[RepositoryRef]) -> 
 
 def run_checks(requests: list[CheckRequest], options: CheckOptions) -> list[dict[str, Any]]:
     """Plan (one check per distinct registry+credential), run concurrently, render one row per key."""
+    targets, rows = plan_checks(requests)
+    results = _verify_targets(targets, options)
+    return [row_json(row, results) for row in rows]
+
+
+def check_anonymous(refs: dict[str, list[RepositoryRef]], options: CheckOptions) -> dict[tuple[str, str], PullOutcome]:
+    """Whether each repository (registry, label) may be pulled without credentials, and the reason if not: the
+    verify flow with an empty credential (core.verify.authflow), one check per registry."""
+    targets = [Target(registry, "", "", tuple(dict.fromkeys(repos))) for registry, repos in refs.items()]
+    outcomes: dict[tuple[str, str], PullOutcome] = {}
+    for target, result in zip(targets, _verify_targets(targets, options), strict=True):
+        general = [e for e in result.errors if not e.startswith("pull ")]
+        for repo in target.repositories:
+            if result.pull.get(repo.label):
+                outcomes[(target.registry, repo.label)] = (True, None)
+                continue
+            own = [e for e in result.errors if e.startswith(f"pull {repo.label}: ")]
+            outcomes[(target.registry, repo.label)] = (False, "; ".join(own + general) or "pull not allowed")
+    return outcomes
+
+
+def _verify_targets(targets: list[Target], options: CheckOptions) -> list[CheckResult]:
     # lazy: the shell's I/O stack loads only on the path that uses it
     from regcred.shells.registry import RegistryClient, VerifyOptions
 
-    targets, rows = plan_checks(requests)
     verify_options = VerifyOptions(ca_file=options.ca_file, insecure_http=options.insecure_http,
                                    timeout=options.timeout, probe_upload=options.probe_upload,
                                    concurrency=options.concurrency)
     with RegistryClient(verify_options) as client:
-        results = client.verify_all(targets)
-    return [row_json(row, results) for row in rows]
+        return client.verify_all(targets)

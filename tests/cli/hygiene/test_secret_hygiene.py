@@ -460,6 +460,13 @@ OFFLINE: dict[str, Builder] = {
     "audit: node file malformed next to the password": lambda c: Run(
         ["audit", "-f", c.file("m.yaml", DEPLOYMENT), "--node-config", c.file("config.json", MALFORMED_JSON)],
         code=2, error="config.json"),
+    # why (offline)
+    "why: manifests, Secret and node file hold the sentinel": lambda c: Run(
+        ["why", "deployment/web", "-n", "team", "-o", "json", "-f", c.file("m.yaml", secret_yaml() + "---\n"
+                                                                           + DEPLOYMENT),
+         "--node-config", c.file("config.json", config("other.io"))]),
+    "why: Secret with an undecodable auth, table": lambda c: Run(
+        ["why", "-f", c.file("m.yaml", secret_yaml(UNDECODABLE.encode()) + "---\n" + DEPLOYMENT)], code=1),
     # spec / render (offline)
     "spec validate: a literal password is refused without echoing it": lambda c: Run(
         ["spec", "validate", "-f", c.file("spec.yaml", spec_yaml(
@@ -534,6 +541,10 @@ REGISTRY: dict[str, Builder] = {
         ["verify", "--secret-file", c.file("s.yaml", SECRET_YAML_COLON), *_repo(c)], code=2, error="s.yaml"),
     "verify: unreachable registry": lambda c: Run(
         ["verify", f"127.0.0.1:{c.dead_port}", "-u", USER, "--password-env", "SENT_PW", *_repo(c)], code=1),
+    "why: --verify with a wrong password in the Secret": lambda c: Run(
+        ["why", "--verify", "--insecure-http", "--timeout", "5", "-f", c.file("m.yaml", secret_yaml(
+            dockerconfigjson_payload(_reg(c), USER, SENTINEL)) + "---\n"
+            + DEPLOYMENT.replace("reg.example.com/team/web:1", f"{_reg(c)}/{IMAGE_REPO}:{IMAGE_TAG}"))], code=1),
     "audit: --verify with a wrong password in the Secret": lambda c: Run(
         ["audit", "--verify", "--insecure-http", "--timeout", "5", "-f", c.file("m.yaml", secret_yaml(
             dockerconfigjson_payload(_reg(c), USER, SENTINEL)) + "---\n"
@@ -680,6 +691,8 @@ CLUSTER: dict[str, Builder] = {
         ["audit", "-n", ns, "-o", "json", *c.kubeconfig()]))[1]),
     "audit: live Secret with an undecodable auth": _with_secret(lambda c, ns: (_workload(c, ns, pulls=True), Run(
         ["audit", "-n", ns, *c.kubeconfig()], code=1))[1], UNDECODABLE_PAYLOAD),
+    "why: live Deployment with the sentinel Secret": _with_secret(lambda c, ns: (_workload(c, ns, pulls=True), Run(
+        ["why", "deployment/web", "-n", ns, "-o", "json", *c.kubeconfig()]))[1]),
     "audit: RBAC forbidden": _with_ns(lambda c, ns: Run(
         ["audit", "-n", ns, "--kubeconfig", c.forbidden_kubeconfig()], code=1)),
     "audit: unreachable API": lambda c: Run(

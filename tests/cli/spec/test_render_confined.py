@@ -80,3 +80,39 @@ def test_write_confined_refuses_anything_but_plain_names(tmp_path: Path, relativ
     with pytest.raises(InputError):
         write_confined(tmp_path, relative, b"x", mode=0o644)
     assert _files(tmp_path) == set()
+
+
+_KILLED_AT_RENAME = """\
+import os, sys
+def replace(*args, **kwargs):
+    os._exit(137)  # killed between the temporary's fsync and its rename
+os.replace = replace
+from regcred.cli.main import main
+sys.exit(main())
+"""
+
+
+def test_a_render_killed_before_its_rename_leaves_nothing_the_next_render_keeps(tmp_path: Path) -> None:
+    """A killed `render --out` left `.secret-h.yaml.<pid>.<hex>.tmp` (the Secret manifest) that no later run removed."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from regcred.shells.staletemps import STALE_AFTER
+
+    spec, out = tmp_path / "s.yaml", tmp_path / "out"
+    spec.write_text(SPEC)
+    killed = subprocess.run([sys.executable, "-c", _KILLED_AT_RENAME, "render", "-f", str(spec), "--out", str(out),
+                             "--no-secrets"], capture_output=True, text=True, timeout=60)
+    assert killed.returncode == 137, killed.stderr
+    leftovers = sorted(out.rglob(".*.tmp"))
+    assert [p.name.split(".")[1:3] for p in leftovers] == [["secret-h", "yaml"]]
+    young = leftovers[0]
+    assert run_regcred("render", "-f", spec, "--out", out, "--no-secrets").returncode == 0
+    assert young.exists()  # a temporary a minute old may be a concurrent run's: spared
+    then = time.time() - STALE_AFTER - 5
+    os.utime(young, (then, then))
+    assert run_regcred("render", "-f", spec, "--out", out, "--no-secrets").returncode == 0
+    assert sorted(out.rglob(".*.tmp")) == []
+    assert (out / "team-a" / "secret-h.yaml").stat().st_mode & 0o777 == 0o600

@@ -29,8 +29,10 @@ PATHS = {
     "Deployment": ("/apis/apps/v1/namespaces/{ns}/deployments", True),
     "PodDisruptionBudget": ("/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", True),
     "Pod": ("/api/v1/namespaces/{ns}/pods", True),
+    "Service": ("/api/v1/namespaces/{ns}/services", True),
+    "MutatingWebhookConfiguration": ("/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", False),
 }
-FAKE_SERVES = {"Namespace", "ServiceAccount", "Deployment", "Pod"}
+FAKE_SERVES = {"Namespace", "ServiceAccount", "Deployment", "Pod", "MutatingWebhookConfiguration"}
 
 
 def dry_run_create(kube: KubeBackend, obj: dict[str, Any]) -> Any:
@@ -40,9 +42,10 @@ def dry_run_create(kube: KubeBackend, obj: dict[str, Any]) -> Any:
     return kube.request("POST", path, json=obj, params={"dryRun": "All"})
 
 
-def test_every_manifest_passes_a_server_side_dry_run(kube: KubeBackend) -> None:
+@pytest.mark.parametrize("features", [(), ("webhook",)])
+def test_every_manifest_passes_a_server_side_dry_run(kube: KubeBackend, features: tuple[str, ...]) -> None:
     ns = kube.unique_ns("regcred-system")
-    objects = controller_manifests(namespace=ns, image=IMAGE)
+    objects = controller_manifests(namespace=ns, image=IMAGE, features=features)
     namespace, rest = objects[1], objects[2:]
     assert dry_run_create(kube, namespace).status_code == 201
     kube.create(namespace)  # namespaced objects need their namespace to exist, even for a dry run
@@ -61,7 +64,8 @@ def test_every_manifest_passes_a_server_side_dry_run(kube: KubeBackend) -> None:
         pytest.skip(f"the fake API serves no {', '.join(unserved)}: dry-run on the envtest tier only")
 
 
-def test_the_pod_is_admitted_by_the_restricted_pod_security_standard(kube: KubeBackend) -> None:
+@pytest.mark.parametrize("webhook", [False, True])
+def test_the_pod_is_admitted_by_the_restricted_pod_security_standard(kube: KubeBackend, webhook: bool) -> None:
     """The namespace enforces `restricted`; the apiserver's PodSecurity admission must accept the pod (and
     reject a pod without the hardening, so this test can fail)."""
     if kube.name == "fake":
@@ -70,7 +74,7 @@ def test_the_pod_is_admitted_by_the_restricted_pod_security_standard(kube: KubeB
     namespace, service_account = controller_manifests(namespace=ns, image=IMAGE)[1:3]
     kube.create(namespace)
     kube.create(service_account)
-    template = deployment(namespace=ns, image=IMAGE, replicas=2)["spec"]["template"]
+    template = deployment(namespace=ns, image=IMAGE, replicas=2, webhook=webhook)["spec"]["template"]
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "controller", "namespace": ns, **template["metadata"]},
            "spec": template["spec"]}
     answer = dry_run_create(kube, pod)

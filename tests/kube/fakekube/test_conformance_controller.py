@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.kube.fakekube.test_conformance import Client, check, matches
+from tests.kube.fakekube.replay import Client, check, matches
 from tests.support.fakekube import FakeKube
 
 _CANDIDATES = [

@@ -6,7 +6,10 @@ merge, strategic merge with the upstream merge keys, server-side apply with mana
 Secret validation, ServiceAccount admission, namespace termination, RBAC-like 403s; for a
 controller (tests/kube/fakekube/test_conformance_controller.py): custom resources served from
 CustomResourceDefinitions, finalizers, Leases, Events in two APIs, bookmarks, selector
-translation in watches, 410 after compaction.
+translation in watches, 410 after compaction; for an admission webhook
+(tests/kube/fakekube/test_conformance_webhook.py): MutatingWebhookConfigurations, and the
+webhooks they register called on create (selectors, clientConfig.url + caBundle, timeouts,
+failurePolicy, dry runs, JSON patches, warnings, reinvocation).
 
 Entry point: ``FakeKube(tls=False, bootstrap=True, controller_service_accounts=False,
 **Options)`` with ``start()/stop()`` (or ``with``), ``url``, ``admin`` (token user),

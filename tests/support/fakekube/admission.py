@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,15 @@ def check_namespace(store: Store, plural: str, group: str, ns: str, name: str) -
                  "field": "metadata.namespace"}
         raise forbidden(plural, group, name,
                         f"unable to create new content in namespace {ns} because it is being terminated", [cause])
+
+
+def builtin_plugins(store: Store, kind: str, ns: str, wait: float) -> Callable[[dict[str, Any]], None]:
+    """The built-in mutating plugins for a new object of ``kind`` (run again when webhooks are reinvoked)."""
+    def run(obj: dict[str, Any]) -> None:
+        if kind == "Pod":
+            with store.lock:
+                admit_pod(store, obj, ns, wait)
+    return run
 
 
 def admit_pod(store: Store, pod: dict[str, Any], ns: str, wait: float) -> None:

@@ -47,6 +47,7 @@ from .shapes import CRDS, generation_part, shape
 from .store import Entry, Store
 from .strategic import apply_strategic
 from .validation import finalizer_warnings, get_path, pull_secret_warnings, validate_object
+from .webhooks import Dispatcher
 
 View = Callable[[dict[str, Any]], dict[str, Any]]
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
@@ -63,6 +64,7 @@ class Writer:
         self.options = options
         self.controllers = Controllers(store, options, self)
         self.crds = crds.CustomResources(store)
+        self.webhooks = Dispatcher(store)
 
     # -- create --------------------------------------------------------------
     def create(self, req: ApiRequest) -> Response:
@@ -92,14 +94,14 @@ class Writer:
         if rt.kind == "Secret":
             convert_secret(obj)
         uid = adm.new_uid()
-        if not meta.get("name") and meta.get("generateName"):
+        generated = not meta.get("name") and bool(meta.get("generateName"))
+        if generated:
             meta["name"] = meta["generateName"] + adm.random_suffix()
         default_object(rt, obj, creating=True)
+        obj = self.webhooks.admission(req, rt, obj, dry=dry, name_generated=generated,
+                                      sa_wait=self.options.sa_admission_wait)
+        meta = obj["metadata"]
         with self.store.lock:
-            if rt.namespaced:
-                adm.check_namespace(self.store, rt.plural, rt.group, req.namespace, meta.get("name", ""))
-            if rt.kind == "Pod":
-                adm.admit_pod(self.store, obj, req.namespace, self.options.sa_admission_wait)
             validate_object(rt, obj, None, _strict(req))
             path = rt.pod_spec_path()
             if path:

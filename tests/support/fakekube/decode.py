@@ -98,6 +98,7 @@ TOP_FIELDS: dict[str, set[str]] = {
                             "deprecatedLastTimestamp", "deprecatedCount"},
     "Namespace": {"spec", "status"}, "ServiceAccount": {"secrets", "imagePullSecrets", "automountServiceAccountToken"},
     "Secret": {"immutable", "data", "stringData", "type"}, "Pod": {"spec", "status"}, "PodTemplate": {"template"},
+    "MutatingWebhookConfiguration": {"webhooks"},
 }
 META_FIELDS = {"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
                "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",

@@ -10,6 +10,7 @@ from typing import Any
 
 from .resources import ResourceType
 from .validation import get_path
+from .webhookconfig import default_configuration
 
 
 def _image_pull_policy(image: str) -> str:
@@ -77,6 +78,8 @@ def default_object(rt: ResourceType, obj: dict[str, Any], *, creating: bool) -> 
     spec = obj.get("spec")
     if kind == "Secret":
         obj.setdefault("type", "Opaque")
+    elif kind == "MutatingWebhookConfiguration":
+        default_configuration(obj)
     elif kind == "Namespace":
         name = obj["metadata"].get("name", "")
         obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = name
@@ -116,7 +119,8 @@ def default_object(rt: ResourceType, obj: dict[str, Any], *, creating: bool) -> 
             default_pod_spec(pod_spec)
     if kind == "Pod" and isinstance(spec, dict):
         spec.setdefault("enableServiceLinks", True)
-    if creating and rt.has_generation and not rt.custom and kind != "CustomResourceDefinition":
+    if creating and rt.has_generation and not rt.custom and kind not in ("CustomResourceDefinition",
+                                                                         "MutatingWebhookConfiguration"):
         obj["status"] = _initial_status(kind, obj)
 
 

@@ -132,13 +132,25 @@ def _equal(a: Any, b: Any) -> bool:
 
 def apply_json_patch(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
     """Apply all ops to a copy; any failure raises the apiserver's opaque 422."""
-    out = copy.deepcopy(doc)
     try:
-        for op in ops:
-            kind = op.get("op")
-            path = op.get("path")
-            if path is None:
-                raise PatchFailed("missing path")
+        return apply_ops(doc, ops)
+    except PatchFailed:
+        raise generic_422() from None
+
+
+def apply_ops(doc: dict[str, Any], ops: Any) -> dict[str, Any]:
+    """Apply all ops to a copy; raises PatchFailed with json-patch's (evanphx) message, as a webhook's patch shows it."""
+    if not isinstance(ops, list):
+        raise PatchFailed("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+    out = copy.deepcopy(doc)
+    for op in ops:
+        if not isinstance(op, dict):
+            raise PatchFailed("json: cannot unmarshal into Go value of type jsonpatch.Operation")
+        kind = op.get("op")
+        path = op.get("path")
+        if path is None:
+            raise PatchFailed(f"{kind} operation does not apply: doc is missing path")
+        try:
             if kind == "add":
                 _add(out, path, copy.deepcopy(op.get("value")))
             elif kind == "remove":
@@ -146,7 +158,7 @@ def apply_json_patch(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str
             elif kind == "replace":
                 parent, last = _parent(out, path)
                 if isinstance(parent, dict) and last not in parent:
-                    raise PatchFailed("replace operation does not apply: doc is missing key")
+                    raise PatchFailed(f"replace operation does not apply: doc is missing key: {path}: missing value")
                 _remove(out, path)
                 _add(out, path, copy.deepcopy(op.get("value")))
             elif kind == "move":
@@ -161,13 +173,15 @@ def apply_json_patch(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str
                     _parent(out, path)  # a missing parent fails; a missing key equals null (json-patch v4)
                     got = None
                 if not _equal(got, op.get("value")):
-                    raise PatchFailed("testing value failed")
+                    raise PatchFailed(f"testing value {path} failed: test failed")
             else:
                 raise PatchFailed(f"Unexpected kind: {kind}")
-    except PatchFailed:
-        raise generic_422() from None
+        except PatchFailed as exc:
+            if str(exc).startswith(("replace operation", "testing value", "Unexpected kind")):
+                raise
+            raise PatchFailed(f'{kind} operation does not apply: doc is missing path: "{path}": missing value') from None
     if not isinstance(out, dict):
-        raise generic_422()
+        raise PatchFailed("the patched document is not an object")
     return out
 
 

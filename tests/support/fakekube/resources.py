@@ -147,6 +147,12 @@ RESOURCES: tuple[ResourceType, ...] = (
         "coordination.k8s.io", "v1", "leases", "Lease", "lease", storage_hash="gqkMMb/YqFM=", requires_rv=True,
     ),
     ResourceType(
+        "admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration",
+        "mutatingwebhookconfiguration", namespaced=False, categories=("api-extensions",), has_generation=True,
+        storage_hash="Sqi0GUgDaX0=",
+        verbs=ALL_VERBS,
+    ),
+    ResourceType(
         "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
         "customresourcedefinition", namespaced=False, short_names=("crd", "crds"), categories=("api-extensions",),
         storage_hash="jfWCUB31mvA=", has_generation=True, subresources=("status",),
@@ -158,7 +164,7 @@ BY_KIND: dict[tuple[str, str], ResourceType] = {(r.api_version, r.kind): r for r
 BY_KEY: dict[str, ResourceType] = {r.key: r for r in RESOURCES}
 GROUP_VERSIONS: dict[str, tuple[str, ...]] = {"": ("v1",), "apps": ("v1",), "batch": ("v1",),
                                               "coordination.k8s.io": ("v1",), "apiextensions.k8s.io": ("v1",),
-                                              "events.k8s.io": ("v1",)}
+                                              "events.k8s.io": ("v1",), "admissionregistration.k8s.io": ("v1",)}
 # Groups served only for the self-review endpoints (no stored resources).
 REVIEW_GROUPS = {
     "authentication.k8s.io": ("selfsubjectreviews", "SelfSubjectReview"),

@@ -158,6 +158,7 @@ class FakeKube:
         return self
 
     def stop(self) -> None:
+        self.writer.webhooks.close()
         with self.store.cond:
             self.store.stopped = True
             self.store.cond.notify_all()

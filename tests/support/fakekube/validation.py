@@ -18,6 +18,7 @@ from .errors import FieldError, go_quote, invalid
 from .gojson import unmarshal_into_map_error
 from .resources import ResourceType
 from .selectors import label_key_errors, label_value_errors
+from .webhookconfig import validate_configuration
 
 _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SUB_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -274,5 +275,7 @@ def validate_object(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] |
         errs += events.validate(obj, old, strict=strict)
     elif rt.custom:
         errs += crds.validate(obj, rt.schema)
+    elif rt.kind == "MutatingWebhookConfiguration":
+        errs += validate_configuration(obj)
     if errs:
         raise invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), errs)

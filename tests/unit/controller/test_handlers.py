@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from regcred.controller import reconciler
 from regcred.controller.manager import Manager, Options
 from regcred.controller.metrics import ControllerMetrics
+from regcred.core.controller import keys
 
 
 def spec(generation: int) -> dict[str, Any]:
@@ -52,8 +52,8 @@ def test_a_service_account_event_keys_its_namespace_only_when_targeted(manager: 
 
 def test_specs_are_parsed_once_per_generation(manager: Manager, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    real = reconciler.parse_spec
-    monkeypatch.setattr(reconciler, "parse_spec", lambda obj: calls.append("parse") or real(obj))
+    real = keys.parse_document
+    monkeypatch.setattr(keys, "parse_document", lambda obj, source: calls.append("parse") or real(obj, source))
     handle = manager._handler("ServiceAccount")
     for _ in range(50):
         handle("ADDED", None, sa("in"))

@@ -152,3 +152,21 @@ def test_watches_count_as_requests_with_their_code_and_restarts(fake_kube: Any,
         stop.set()
         informer.join(5)
         api.close()
+
+
+def test_webhook_metrics(metrics: tuple[ControllerMetrics, HttpEndpoints]) -> None:
+    m, server = metrics
+    samples = scrape(server.port)
+    for result in ("patched", "allowed", "skipped", "invalid", "error"):  # zeros from the start
+        assert samples[("regcred_webhook_admission_requests_total", (("result", result),))] == 0
+    m.observe_admission("patched", 0.0007)
+    m.observe_admission("allowed", 0.0004)
+    m.observe_secret_on_admission("created")
+    m.observe_secret_on_admission("timeout")
+    samples = scrape(server.port)
+    assert samples[("regcred_webhook_admission_requests_total", (("result", "patched"),))] == 1
+    assert samples[("regcred_webhook_patches_total", ())] == 1  # only the patched answer counts as a patch
+    assert samples[("regcred_webhook_admission_duration_seconds_bucket", (("le", "0.0005"),))] == 1
+    assert samples[("regcred_webhook_admission_duration_seconds_count", ())] == 2
+    assert samples[("regcred_webhook_secrets_created_total", ())] == 1
+    assert samples[("regcred_webhook_secret_failures_total", (("reason", "timeout"),))] == 1

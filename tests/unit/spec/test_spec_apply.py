@@ -189,6 +189,29 @@ def test_a_refused_write_fails_that_object_only_and_keeps_the_rows_already_writt
     assert pulls(api, "a", "builder") == ["harbor"]
 
 
+def test_a_secret_that_could_not_be_created_is_not_attached_anywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without `create` on secrets the ServiceAccount used to get an entry naming a Secret that does not exist."""
+    from regcred.shells.kube.errors import KubeForbidden
+
+    api = MemApi()
+    api.namespace("a", sas=("default", "builder"))
+    api.namespace("b")
+    real_create = api.create
+
+    def create(obj: dict[str, Any], namespace: str | None = None, **kw: Any) -> dict[str, Any]:
+        if obj.get("kind") == "Secret" and (namespace or obj["metadata"].get("namespace")) == "a":
+            raise KubeForbidden('secrets is forbidden: cannot create resource "secrets"', status=403)
+        return real_create(obj, namespace, **kw)
+
+    monkeypatch.setattr(api, "create", create)
+    _, rows = run(api, [spec(namespaces={"include": ["a", "b"]}, serviceAccounts=["default", "builder"])])
+    by = {(r.namespace, r.name): (r.status, r.message) for r in rows}
+    assert by[("a", "Secret/harbor")][0] == "failed"
+    assert by[("a", "ServiceAccount/default")] == ("skipped", "not attached: Secret harbor could not be created")
+    assert pulls(api, "a", "default") == [] and pulls(api, "a", "builder") == []
+    assert pulls(api, "b", "default") == ["harbor"]  # the other namespace goes on
+
+
 def test_a_secret_several_registries_refer_to_is_read_once() -> None:
     api = MemApi()
     token = base64.b64encode(b"tok-1").decode()

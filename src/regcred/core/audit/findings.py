@@ -35,6 +35,9 @@ CODES: dict[str, str] = {
     "node-credentials-shared": WARNING,
     "credential-rejected": ERROR,
     "credential-over-privileged": WARNING,
+    "pull-secrets-miss-image": WARNING,
+    "anonymous-pull-refused": ERROR,
+    "anonymous-pull-unverified": WARNING,
 }
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +74,40 @@ class CredentialUse:
     images: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class CredentialCheck:
+    """One --verify check of a credential for one registry: who (never the password) and the verify row."""
+
+    source: str
+    key: str
+    username: str
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AnonymousPull:
+    """An image a Pod or template would pull without credentials (for --verify), and the fix if refused: a sentence
+    ending in the command, and the command alone."""
+
+    object: str
+    image: str
+    fix: str
+    command: str = ""
+
+
 @dataclass(slots=True)
 class AuditReport:
     images: list[dict[str, Any]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     credential_uses: list[CredentialUse] = field(default_factory=list)
+    # for `audit --report` (not in as_json): every namespace seen, the pull Secrets' creation times, verify rows
+    namespaces: list[str] = field(default_factory=list)
+    secrets_created: dict[str, str | None] = field(default_factory=dict)
+    checks: list[CredentialCheck] = field(default_factory=list)
+    # for --verify and `why` (not in as_json): images pulled without credentials, and per row of `images` every
+    # credential the kubelet would try, in order
+    anonymous_pulls: list[AnonymousPull] = field(default_factory=list)
+    tried: list[tuple[Credential, ...]] = field(default_factory=list)
 
     @property
     def has_errors(self) -> bool:

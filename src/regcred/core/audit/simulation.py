@@ -15,8 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from regcred.core.audit.anonymous import PullContext, anonymous_fix, miss_message, near_misses
 from regcred.core.audit.findings import (
     ERROR,
+    AnonymousPull,
     AuditReport,
     ClusterState,
     CredentialUse,
@@ -30,6 +32,9 @@ from regcred.core.credentials.pullsecret import PULL_SECRET_TYPES, read_pull_sec
 from regcred.core.errors import ConfigFormatError, ImageReferenceError
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+# what decides an anonymous pull's fix, kept raw until an image needs it: namespace, pod spec, the Secrets listed
+# (after the admission copy), a Pod (not a template), and for a stale Pod its ServiceAccount's list now
+_Context = tuple[str, dict[str, Any], tuple[str, ...], bool, tuple[str, ...]]
 
 
 def _dig(obj: Any, path: Iterable[str]) -> Any:
@@ -79,6 +84,7 @@ class _Audit:
         self.parsed_images: dict[str, tuple[str, str] | str] = {}
         self.covered_domains: set[str] = set()
         self.uncovered: list[tuple[str, str, str, str]] = []  # object, image, repository, domain
+        self.anonymous: list[tuple[str, str, str, str, _Context]] = []  # the same, and what decides the fix
         self.node_shared: dict[str, tuple[Credential, list[str]]] = {}
         self.uses: dict[Credential, set[str]] = {}
 
@@ -238,29 +244,34 @@ class _Audit:
                 self.missing.setdefault((ns, secret), []).append(ref)
         effective = own
         created = kind == "Pod" and self.created(obj)
+        stale: list[str] | None = None
         if not created and not own:  # the admission copy at pod creation (templates, Pod manifests)
             effective = self.service_account_names(ns, spec, ref) or []
         elif created:
-            self.check_stale(ref, ns, spec, obj, own)
-        ring = self.pod_ring(ns, tuple(n for n in effective if n))
+            stale = self.check_stale(ref, ns, spec, obj, own)
+        listed = tuple(n for n in effective if n)
+        ring = self.pod_ring(ns, listed)
+        context = (ns, spec, listed, kind == "Pod", tuple(stale or ()))  # a PullContext when an image needs it
         for container_field in CONTAINER_FIELDS:
             for container in spec.get(container_field) or []:
                 if isinstance(container, dict):
-                    self.check_image(ref, container, ring)
+                    self.check_image(ref, container, ring, context)
 
     def created(self, obj: dict[str, Any]) -> bool:
         """A Pod that exists (read live, or dumped with a uid): its list was fixed at creation."""
         meta = obj.get("metadata") or {}
         return self.state.live or bool(meta.get("uid") or meta.get("creationTimestamp"))
 
-    def check_stale(self, ref: str, ns: str, spec: dict[str, Any], obj: dict[str, Any], own: list[str]) -> None:
+    def check_stale(self, ref: str, ns: str, spec: dict[str, Any], obj: dict[str, Any],
+                    own: list[str]) -> list[str] | None:
+        """The ServiceAccount's list when the Pod kept an older copy of it (a finding says so), else None."""
         meta = obj.get("metadata") or {}
         if MIRROR_ANNOTATION in (meta.get("annotations") or {}):
-            return
+            return None
         sa_name = current_service_account(spec)
         sa = self.accounts.get((ns, sa_name))
         if sa is None:
-            return
+            return None
         from_sa = not own
         for owner in meta.get("ownerReferences") or []:
             template = self.templates_by_owner.get((str(owner.get("kind")), ns, str(owner.get("name"))))
@@ -271,8 +282,10 @@ class _Audit:
             self.add("pod-stale-pull-secrets", ref, f"its imagePullSecrets {own} differ from what ServiceAccount "
                      f"{sa_name!r} gives new pods {wanted} (created before the ServiceAccount changed): recreate "
                      "the pod (kubectl rollout restart its workload)")
+            return [n for n in wanted if n]
+        return None
 
-    def check_image(self, ref: str, container: dict[str, Any], ring: _PodRing) -> None:
+    def check_image(self, ref: str, container: dict[str, Any], ring: _PodRing, context: _Context) -> None:
         image = str(container.get("image") or "")
         parsed = self.parsed_images.get(image)
         if parsed is None:
@@ -286,6 +299,7 @@ class _Audit:
             self.add("invalid-image", ref, f"container {row['container']!r}: {parsed}")
             row.update(repository=None, credential=None, anonymous=False, fails=parsed)
             self.report.images.append(row)
+            self.report.tried.append(())
             return
         repository, domain = parsed
         credentials, node_source = self.lookup(ring, repository)
@@ -297,10 +311,12 @@ class _Audit:
             fails=ring.fatal,
         )
         self.report.images.append(row)
+        self.report.tried.append(tuple(credentials))
         if ring.fatal is not None:
             return
         if first is None:
             self.uncovered.append((ref, image, repository, domain))
+            self.anonymous.append((ref, image, repository, domain, context))
             return
         self.covered_domains.add(domain)
         if node_source is not None:
@@ -320,6 +336,7 @@ class _Audit:
             code = "uncovered-public-image" if domain == DEFAULT_DOMAIN else "uncovered-image"
             self.add(code, ref, f"image {image} ({repository}) matches no credential while other images of {domain} "
                      "do: it is pulled anonymously; add a pull secret whose key covers it")
+        self.finish_anonymous()
         for repository, (cred, refs) in self.node_shared.items():
             self.add("node-credentials-shared", cred.source, f"{repository} is pulled "
                      f"with node credentials ({cred.key}) for {len(refs)} object(s) such as {refs[0]}: once pulled, "
@@ -327,6 +344,39 @@ class _Audit:
         self.report.credential_uses = [
             CredentialUse(credential, tuple(sorted(images))) for credential, images in self.uses.items()
         ]
+        self.report.namespaces = sorted({ns for ns, _ in self.secrets} | {ns for ns, _ in self.accounts}
+                                        | {w[1] for w in self.workloads})
+        self.report.secrets_created = {
+            object_name("Secret", ns, name): _created(obj) for (ns, name), obj in self.secrets.items()
+            if obj.get("type") in PULL_SECRET_TYPES
+        }
+
+    def finish_anonymous(self) -> None:
+        """The anonymous pulls with their fixes (for --verify), and a warning where listed Secrets miss an image."""
+        fixes: dict[tuple[Any, ...], tuple[str, str]] = {}
+        for ref, image, repository, domain, (ns, spec, listed, is_pod, account_list) in self.anonymous:
+            stale_secret = None
+            if account_list:  # a stale Pod: the ServiceAccount's Secret that would cover the image
+                found = self.pod_ring(ns, account_list).keyring.lookup_repository(repository)
+                stale_secret = found[0].source.rsplit("/", 1)[-1] if found else None
+            key = (ns, current_service_account(spec), listed, is_pod, stale_secret, domain)
+            fix = fixes.get(key)
+            if fix is None:
+                context = PullContext(ns, key[1], listed, is_pod, account_list, stale_secret)
+                reason, command = anonymous_fix(context, domain)
+                fix = fixes[key] = (f"{reason}: {command}", command)
+            self.report.anonymous_pulls.append(AnonymousPull(ref, image, *fix))
+            if not listed or domain in self.covered_domains:
+                continue
+            keys = [c.key for n in listed for c in getattr(self.secret_infos.get((ns, n)), "keyring_entries", ())]
+            if keys:
+                misses = near_misses(keys, domain, repository[len(domain) + 1:])
+                self.add("pull-secrets-miss-image", ref, miss_message(listed, image, domain, misses))
+
+
+def _created(obj: dict[str, Any]) -> str | None:
+    stamp = (obj.get("metadata") or {}).get("creationTimestamp")
+    return stamp if isinstance(stamp, str) else None
 
 
 def audit(state: ClusterState, *, default_namespace: str = "default", namespace: str | None = None) -> AuditReport:

@@ -46,13 +46,19 @@ def rejection_fix(error: str | None) -> str:
     return "; ".join(fixes) or _DEFAULT_FIX
 
 
+def is_rejected(row: dict[str, Any]) -> bool:
+    """A verify row rejects its credential: login refused, a pull refused, or an error other than over-privilege."""
+    pulls = row.get("pull") or {}
+    return (not row.get("login") or not all(pulls.values())
+            or bool(row.get("error") and not row.get("over_privileged")))
+
+
 def verification_findings(uses: Iterable[CredentialUse], rows: Iterable[dict[str, Any]]) -> Iterator[Finding]:
     """credential-rejected / credential-over-privileged from verify rows (same order as `uses`)."""
     for use, row in zip(uses, rows, strict=True):
         cred = use.credential
         ref = cred.source
-        failed = [repo for repo, ok in row["pull"].items() if not ok]
-        if not row["login"] or failed or (row["error"] and not row["over_privileged"]):
+        if is_rejected(row):
             reason = _without_over_privileged(row["error"]) or "pull not authorised"
             yield Finding("credential-rejected", ref,
                           f"{cred.key} (user {cred.username}): {reason}; fix: {rejection_fix(row['error'])}")

@@ -11,13 +11,41 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from regcred.core.cluster.serviceaccounts import ADDED_ANNOTATION
+from regcred.core.errors import RegcredError
 from regcred.core.objects import metadata, name_of, namespace_of
-from regcred.core.spec.model import RegistryCredential
+from regcred.core.spec.model import RegistryCredential, parse_document
 from regcred.core.spec.planner import CREDENTIAL_LABEL
 from regcred.core.spec.schema import WORKLOAD_KINDS
 
 Key = tuple[str, str]  # (RegistryCredential name, namespace)
 Obj = Mapping[str, Any]
+SpecCache = dict[tuple[Any, Any, Any], RegistryCredential]  # (name, uid, generation) -> the parsed spec
+
+
+def parse_specs(objs: Iterable[Obj], cache: SpecCache) -> tuple[list[RegistryCredential], SpecCache]:
+    """The valid specs among cached RegistryCredential objects, and the cache for next time: each is parsed once
+    per generation (its spec part changes the generation), not once per event (a cold start brings thousands)."""
+    found, kept = [], {}
+    for obj in objs:
+        meta = metadata(obj)
+        key = (meta.get("name"), meta.get("uid"), meta.get("generation"))
+        spec = cache.get(key)
+        if spec is None:
+            try:
+                spec = parse_document(obj, f"RegistryCredential {meta.get('name')}")
+            except RegcredError:
+                continue
+        kept[key] = spec
+        found.append(spec)
+    return found, kept
+
+
+def own_namespace(namespaces: Any, obj: Obj | None) -> list[Obj]:
+    """The cached Namespace of a namespaced object (`namespaces.get(name)`), as the list keys_for_event takes:
+    one lookup, not a scan of thousands per event."""
+    where = metadata(obj or {}).get("namespace")
+    own = namespaces.get(str(where)) if where else None
+    return [own] if own is not None else []
 
 
 def _labels(obj: Obj) -> Mapping[str, str]:

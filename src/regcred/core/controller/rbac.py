@@ -57,9 +57,9 @@ PERMISSIONS: tuple[Permission, ...] = (
                scope="namespace"),
     Permission("admissionregistration.k8s.io", "mutatingwebhookconfigurations", ("get", "patch"),
                "the webhook's own configuration: its caBundle is injected and rotated", feature="webhook"),
-    Permission("", "secrets", ("get", "create", "update"),
-               "the webhook's serving CA and certificate, shared by every replica", scope="namespace",
-               feature="webhook"),
+    Permission("", "secrets", ("get", "create", "patch"),
+               "the webhook's serving CA and certificate, shared by every replica: read by each, created by the "
+               "first, renewed with a conditional merge patch", scope="namespace", feature="webhook"),
 )
 
 

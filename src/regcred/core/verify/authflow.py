@@ -9,6 +9,9 @@ the token's scope per repository, `HEAD` on each manifest, push rights from the 
 only sends requests and feeds back responses, or throws a RegistryProblem in when one could not be
 sent; the flow returns the CheckResult. `next_hop` is the redirect policy the shell applies to every
 request: same hosts only (the registry, and its realm for token requests), never https to http.
+
+A target without a username and a password is checked as an anonymous pull (what the kubelet does when no
+credential matches an image): no login, a token asked for without credentials, only the pulls are checked.
 """
 
 from __future__ import annotations
@@ -139,6 +142,7 @@ class _Check:
         self.result = result
         self.base = f"{options.scheme}://{target.registry}"
         self.hosts = frozenset({target.registry.lower()})
+        self.anonymous = not target.username and not target.password
         self.basic = basic_header(target.username, target.password)
 
     def to_registry(self, method: str, path: str, headers: Mapping[str, str] | None = None) -> Request:
@@ -164,6 +168,10 @@ class _Check:
             raise RegistryProblem(f"malformed WWW-Authenticate challenge: {exc}") from None
         if challenge is None:
             raise RegistryProblem("the registry offers no Basic or Bearer authentication")
+        if challenge.scheme == "basic" and self.anonymous:
+            self.result.scheme = "basic"
+            yield from self.pulls(_fixed({}))  # each HEAD is refused: Basic has no anonymous access
+            return
         if challenge.scheme == "basic":
             yield from self._basic()
             return
@@ -196,7 +204,9 @@ class _Check:
                 self.result.pull[repo.label] = ok
                 if ok:
                     continue
-                if reply.status == 401 and self.result.login:  # Harbor robots: login fine, pull not allowed
+                if reply.status in (401, 403) and self.anonymous:
+                    self.result.errors.append(f"pull {repo.label}: {anonymous_refusal(reply.status)}")
+                elif reply.status == 401 and self.result.login:  # Harbor robots: login fine, pull not allowed
                     self.result.errors.append(f"pull {repo.label}: 401 unauthorized: the login works but this "
                                               "credential may not pull it (insufficient scope)")
                 else:
@@ -231,6 +241,13 @@ class _Check:
         return True
 
 
+ANONYMOUS_REFUSED = "the registry refuses anonymous pulls"
+
+
+def anonymous_refusal(status: int) -> str:
+    return f"{status} {'unauthorized' if status == 401 else 'denied'}: {ANONYMOUS_REFUSED}"
+
+
 def _fixed(headers: Mapping[str, str]) -> _AuthFor:
     """The same headers for every repository (none, or Basic): no request needed to get them."""
 
@@ -253,6 +270,9 @@ class _Bearer:
     def run(self) -> _Steps:
         check, result = self.check, self.check.result
         result.scheme = "bearer"
+        if check.anonymous:  # as a pull without credentials: a token per repository, no login, no push check
+            yield from check.pulls(self._pull_auth)
+            return
         if check.options.scheme == "https" and not self.realm.startswith("https://"):
             raise RegistryProblem(f"the Bearer realm {self.realm} is plain http while the registry is https; "
                                   "regcred does not send credentials in clear text")
@@ -295,6 +315,9 @@ class _Bearer:
         params = [("service", self.service)] if self.service else []
         if scope:
             params.append(("scope", scope))
+        if self.check.anonymous:  # no credentials, no account (as docker and containerd ask anonymously)
+            yield Request("GET", self.realm, self.token_hosts, {}, tuple(params))
+            return
         params.append(("account", target.username))
         yield Request("GET", self.realm, self.token_hosts, {"Authorization": self.check.basic}, tuple(params))
         form = {"grant_type": "password", "username": target.username, "password": target.password,
@@ -308,10 +331,12 @@ class _Bearer:
     def token(self, scope: str | None) -> Generator[Request, Response, tuple[str, TokenGrant]]:
         """A token for `scope` (None: the login); on 404/405 to the GET, the POST form is tried."""
         what = "token request" if scope is None else f"token for {scope}"
-        get, post = self.token_requests(scope)
-        reply = yield get
-        if reply.status in (404, 405):
+        requests = self.token_requests(scope)
+        reply = yield next(requests)
+        if reply.status in (404, 405) and (post := next(requests, None)) is not None:
             reply = yield post
+        if reply.status in (401, 403) and self.check.anonymous:
+            raise RegistryProblem(f"{what}: {anonymous_refusal(reply.status)}")
         if reply.status != 200:
             raise RegistryProblem(status_reason(reply.status, what=what))
         try:

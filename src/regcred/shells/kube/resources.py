@@ -58,6 +58,8 @@ RESOURCES: dict[str, ResourceType] = {
         ResourceType("Lease", "coordination.k8s.io/v1", "leases"),
         ResourceType("RegistryCredential", "regcred.dev/v1alpha1", "registrycredentials", namespaced=False),
         ResourceType("Event", "events.k8s.io/v1", "events"),
+        ResourceType("MutatingWebhookConfiguration", "admissionregistration.k8s.io/v1",
+                     "mutatingwebhookconfigurations", namespaced=False),
     )
 }
 
