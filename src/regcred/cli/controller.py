@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from regcred.cli.lazy import LazyGroup
+from regcred.cli.options import FiniteFloatRange
 
 SUBCOMMANDS = {
     "manifests": ("regcred.cli.controller_manifests:manifests_command",
@@ -25,6 +26,14 @@ SUBCOMMANDS = {
 @click.option("--leader-elect", is_flag=True, help="Elect a leader with a Lease; only the leader writes.")
 @click.option("--leader-election-namespace", default="regcred-system", show_default=True,
               help="Namespace of the leader Lease.")
+@click.option("--leader-elect-lease-duration", "lease_duration", type=FiniteFloatRange(min=1, max=3600), default=15.0,
+              show_default=True, metavar="SECONDS", help="How long followers wait after the last renewal before "
+              "taking the Lease (client-go's LeaseDuration).")
+@click.option("--leader-elect-renew-deadline", "renew_deadline", type=FiniteFloatRange(min=0.5, max=3600),
+              default=10.0, show_default=True, metavar="SECONDS",
+              help="How long the leader keeps trying to renew before it stops writing (RenewDeadline).")
+@click.option("--leader-elect-retry-period", "retry_period", type=FiniteFloatRange(min=0.1, max=3600), default=2.0,
+              show_default=True, metavar="SECONDS", help="Time between tries to take or renew the Lease.")
 @click.option("--metrics-bind-address", default=":8080", show_default=True,
               help="Prometheus /metrics address, HOST:PORT or :PORT; 0 turns it off.")
 @click.option("--health-probe-bind-address", default=":8081", show_default=True,
@@ -48,12 +57,17 @@ SUBCOMMANDS = {
               show_default=True)
 @click.pass_context
 def controller(ctx: click.Context, kubeconfig: str | None, context: str | None, namespaces: tuple[str, ...],
-               leader_elect: bool, leader_election_namespace: str, metrics_bind_address: str,
+               leader_elect: bool, leader_election_namespace: str, lease_duration: float, renew_deadline: float,
+               retry_period: float, metrics_bind_address: str,
                health_probe_bind_address: str, workers: int, kube_api_qps: float, kube_api_burst: int, webhook: bool,
                webhook_bind_address: str, webhook_cert_dir: str | None, log_format: str, log_level: str) -> None:
     """Keep every namespace a RegistryCredential selects in step; `manifests` prints its deployment."""
     if ctx.invoked_subcommand is not None:
         return
+    if not lease_duration > renew_deadline > retry_period:
+        raise click.BadParameter("need lease duration > renew deadline > retry period (client-go's rule)",
+                                 param_hint="--leader-elect-lease-duration/--leader-elect-renew-deadline/"
+                                            "--leader-elect-retry-period")
     import signal  # lazy: only running the controller needs these
     import threading  # lazy: only running the controller needs these
 
@@ -65,7 +79,8 @@ def controller(ctx: click.Context, kubeconfig: str | None, context: str | None, 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     options = Options(kubeconfig=kubeconfig, context=context, namespaces=namespaces, leader_elect=leader_elect,
-                      leader_election_namespace=leader_election_namespace,
+                      leader_election_namespace=leader_election_namespace, lease_duration=lease_duration,
+                      renew_deadline=renew_deadline, retry_period=retry_period,
                       metrics_bind_address=metrics_bind_address,
                       health_probe_bind_address=health_probe_bind_address, workers=workers,
                       kube_api_qps=kube_api_qps, kube_api_burst=kube_api_burst, webhook=webhook,

@@ -18,6 +18,15 @@ from regcred.controller.informer import Informer
 from regcred.controller.leader import default_identity
 from regcred.controller.metrics import ControllerMetrics
 from regcred.controller.reconciler import ReconcileResult
+from regcred.controller.runtime import (
+    elect,
+    resync_loop,
+    serve_endpoints,
+    start_thread,
+    start_webhook_for,
+    status_loop,
+)
+from regcred.controller.sources import SourceSecrets
 from regcred.controller.status import Seen
 from regcred.controller.workqueue import WorkQueue
 from regcred.core.controller.keys import Key, SpecCache, keys_for_event, own_namespace, parse_specs
@@ -29,7 +38,6 @@ log = logging.getLogger("regcred.controller")
 Obj = dict[str, Any]
 MANAGED = "app.kubernetes.io/managed-by=regcred"
 SOURCES = "app.kubernetes.io/managed-by!=regcred"
-LEASE_NAME = "regcred-controller"
 STATUS_INTERVAL = 1.0  # seconds: each spec's status is written at most this often
 
 
@@ -42,6 +50,9 @@ class Options:
     namespaces: tuple[str, ...] = ()  # empty: every namespace a spec selects
     leader_elect: bool = False
     leader_election_namespace: str = "regcred-system"
+    lease_duration: float = 15.0  # client-go's defaults; lease > renew deadline > retry period
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
     metrics_bind_address: str = ":8080"  # "0": off
     health_probe_bind_address: str = ":8081"  # "0": off
     workers: int = 2
@@ -83,7 +94,9 @@ class Manager:
         self.informers = {kind: informer(kind) for kind in ("RegistryCredential", "Namespace", "ServiceAccount",
                                                                *WORKLOAD_KINDS)}
         self.informers["Secret"] = informer("Secret", MANAGED)
-        self.informers["SourceSecret"] = informer("Secret", SOURCES)
+        self.sources = SourceSecrets(api)  # the source cache keeps data only of the Secrets specs read
+        self.informers["SourceSecret"] = Informer(api, "Secret", label_selector=SOURCES,
+                                                  transform=self.sources.transform, stop=stop, metrics=metrics)
         self.caches: dict[str, Any] = {k: v for k, v in self.informers.items() if k != "SourceSecret"}
         self.caches["Secret"] = Layered(self.informers["Secret"], self.informers["SourceSecret"])
         for name, inf in self.informers.items():
@@ -120,6 +133,7 @@ class Manager:
             if kind == "RegistryCredential":  # its status or finalizer may need a write even with no key
                 with self.lock:
                     self.dirty |= {str((o.get("metadata") or {}).get("name")) for o in (old, new) if o}
+                self.sources.follow(self.specs(), self.informers["SourceSecret"])
             namespaces = self.namespaces() if fan_out else own_namespace(self.informers["Namespace"], new or old)
             self.enqueue(keys_for_event(kind, old, new, self.specs(), namespaces))
         return handle
@@ -130,6 +144,7 @@ class Manager:
         specs = [(o.get("metadata") or {}).get("name", "") for o in self.informers["RegistryCredential"].list()]
         with self.lock:
             self.dirty |= set(specs)
+        self.sources.follow(self.specs(), self.informers["SourceSecret"])  # retries a source read that failed
         self.enqueue({(s, n) for s in specs for n in names}, quiet=quiet)
 
     # --- workers
@@ -291,7 +306,7 @@ def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager]
     with connect(config) as api:
         api.observer = metrics.observe_request
         manager = Manager(api, options, stop, metrics)
-        servers = _serve(options, metrics, manager.synced.is_set)
+        servers = serve_endpoints(options, metrics, manager.synced.is_set)
         threads: list[threading.Thread] = []
         lost = threading.Event()
         try:
@@ -304,14 +319,14 @@ def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager]
                     return 1
                 stop.wait(0.05)
             if options.webhook:  # before readiness: a ready replica answers admission calls
-                servers.append(_webhook(options, api, manager))
+                servers.append(start_webhook_for(options, api, manager))
             manager.synced.set()
             manager.resync()
-            threads = [_thread(manager.worker, f"worker-{i}") for i in range(max(1, options.workers))]
-            threads.append(_thread(lambda: _resync_loop(manager), "resync"))
-            threads.append(_thread(lambda: _status_loop(manager), "status"))
+            threads = [start_thread(manager.worker, f"worker-{i}") for i in range(max(1, options.workers))]
+            threads.append(start_thread(lambda: resync_loop(manager), "resync"))
+            threads.append(start_thread(lambda: status_loop(manager), "status"))
             if options.leader_elect:
-                threads.append(_thread(lambda: _elect(options, config, manager, lost), "elector"))
+                threads.append(start_thread(lambda: elect(options, config, manager, lost), "elector"))
             else:
                 manager.leading.set()
                 metrics.leader.set(1)
@@ -328,67 +343,3 @@ def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager]
             for server in servers:
                 server.stop()
     return 1 if lost.is_set() else 0
-
-
-def _thread(target: Callable[[], None], name: str) -> threading.Thread:
-    thread = threading.Thread(target=target, name=f"regcred-{name}", daemon=True)
-    thread.start()
-    return thread
-
-
-def _serve(options: Options, metrics: ControllerMetrics, ready: Callable[[], bool]) -> list[Any]:
-    from regcred.controller.metrics import (  # lazy: loaded when the controller runs
-        serve_metrics,
-        serve_probes,
-    )
-
-    servers: list[Any] = []
-    if options.metrics_bind_address != "0":
-        servers.append(serve_metrics(options.metrics_bind_address, metrics))
-    if options.health_probe_bind_address != "0":
-        servers.append(serve_probes(options.health_probe_bind_address, ready=ready))
-    return servers
-
-
-def _webhook(options: Options, api: Any, manager: Manager) -> Any:
-    from regcred.controller.webhook.runner import start_webhook  # lazy: loaded when the webhook runs
-
-    return start_webhook(api, manager.caches, manager.metrics, bind=options.webhook_bind_address,
-                         cert_dir=options.webhook_cert_dir, namespace=options.leader_election_namespace,
-                         managed_namespaces=options.namespaces, stop=manager.stop,
-                         ready_timeout=options.sync_timeout)
-
-
-def _resync_loop(manager: Manager) -> None:
-    while not manager.stop.wait(manager.options.resync_seconds):
-        manager.resync()
-
-
-def _status_loop(manager: Manager) -> None:
-    """The only writer of statuses and of the finalizer's release; like the workers, only while leading."""
-    while not manager.stop.wait(manager.status_interval):
-        if manager.leading.is_set():
-            manager.flush()
-
-
-def _elect(options: Options, config: Any, manager: Manager, lost: threading.Event) -> None:
-    """Workers run only while leading; the elector has its own client so a busy worker pool cannot starve it."""
-    from regcred.controller.leader import LeaseElector  # lazy: loaded when the controller runs
-    from regcred.shells.kube.kubeconfig import connect  # lazy: loaded when the controller runs
-
-    def started() -> None:
-        manager.leading.set()
-        manager.metrics.leader.set(1)
-
-    def stopped() -> None:
-        manager.leading.clear()
-        manager.metrics.leader.set(0)
-        if not manager.stop.is_set():
-            lost.set()
-            manager.stop.set()
-
-    with connect(config) as api:
-        elector = LeaseElector(api, namespace=options.leader_election_namespace, name=LEASE_NAME,
-                               identity=manager.identity)
-        elector.run(on_started_leading=started, on_stopped_leading=stopped, stop=manager.stop)
-

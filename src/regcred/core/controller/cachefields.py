@@ -6,8 +6,10 @@ spec fields. Transforms are applied before an object enters a cache, so what is 
 
 Secrets keep `data`: the use cases compare a managed Secret's content byte for byte with the desired one
 (and source Secrets are read for their value), so a digest would force a second code path in every use
-case. The Secret informers only watch regcred's own Secrets (by label) and the few referenced sources,
-so the cost is one small Secret per covered namespace.
+case. The managed-Secret informer watches regcred's own Secrets (by label): one small Secret per covered
+namespace. The other Secrets (the sources specs read, and same-named Secrets regcred must not overwrite) are
+watched for their identity only (`secret_identity_fields`); only the sources specs name keep their data
+(controller/sources.py), so the controller never holds the cluster's other credentials or Helm releases.
 """
 
 from __future__ import annotations
@@ -57,7 +59,12 @@ def serviceaccount_fields(obj: Obj) -> Obj:
 
 def secret_fields(obj: Obj) -> Obj:
     """A Secret: identity, type and data (see the module docstring for why data is kept)."""
-    return _slim(obj, type=obj.get("type"), data=obj.get("data"))
+    return _slim(obj, type=obj.get("type"), data=obj.get("data") or {})
+
+
+def secret_identity_fields(obj: Obj) -> Obj:
+    """A Secret no spec reads: identity and type, never its data."""
+    return _slim(obj, type=obj.get("type"))
 
 
 def registrycredential_fields(obj: Obj) -> Obj:

@@ -2,7 +2,7 @@
 
 Real processes on the fake API and on a real kube-apiserver, each replica as its own ServiceAccount bound to
 exactly the generated RBAC rules (ClusterRole, and the Role for its Lease). The follower takes over within lease
-duration + retry period (the defaults: 15 s + 2 s) and finishes the batch without writing again what the dead
+duration + retry period (5 s + 1 s here, set with the --leader-elect-* flags) and finishes the batch without writing again what the dead
 leader wrote. The follower's own /metrics count no write while the leader lived; on the fake the request log also
 shows who wrote when: nothing of the follower's before its Lease, nothing of the leader's after the follower's first.
 """
@@ -27,7 +27,7 @@ from tests.support.kube import KubeBackend
 from tests.support.saaccess import service_account_access
 
 COUNT = 40
-LEASE, RETRY = 15.0, 2.0  # the controller's defaults (docs/guides/controller.md)
+LEASE, RENEW, RETRY = 5.0, 3.0, 1.0  # short timings (--leader-elect-*), the same rule as the 15/10/2 s defaults
 SLACK = 3.0  # two controllers, an API server and the test on a loaded 2-core machine
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -39,7 +39,10 @@ def test_sigkill_of_the_leader_mid_batch_hands_over_and_converges(kube: KubeBack
                                      namespace_rules=rbac.policy_rules("namespace")) for who in ("a", "b")]
     start = len(kube.request_log) if kube.supports_hooks else 0  # before: the set-up's own requests
     replicas = [ControllerProcess(a.kubeconfig, tmp_path / f"{a.name}.log", "--leader-elect",
-                                  "--leader-election-namespace", lease_ns) for a in access]
+                                  "--leader-election-namespace", lease_ns,
+                                  "--leader-elect-lease-duration", str(LEASE),
+                                  "--leader-elect-renew-deadline", str(RENEW),
+                                  "--leader-elect-retry-period", str(RETRY)) for a in access]
     try:
         team = kube.unique_ns("team")
         targets = namespaces(kube, "lf", COUNT, {"team": team})  # while the replicas start
