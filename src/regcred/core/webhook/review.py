@@ -10,10 +10,11 @@ differs from its request's. Without a uid there is nothing to answer: `bad_reque
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from regcred.core.safeload import json_too_deep
 
@@ -65,7 +66,7 @@ def parse_review(body: bytes) -> AdmissionRequest:
     if json_too_deep(body):
         raise BadReview("the review is nested too deeply")
     try:
-        doc = json.loads(body)
+        doc = orjson.loads(body)  # a third of json.loads' time on the hot path; any invalid JSON is a ValueError
     except (ValueError, RecursionError):
         raise BadReview("the body is not JSON") from None
     if not isinstance(doc, dict):
@@ -96,7 +97,7 @@ def parse_review(body: bytes) -> AdmissionRequest:
 
 
 def _compact(doc: Any) -> bytes:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(doc)  # compact UTF-8, like json.dumps with separators (",", ":") and ensure_ascii off
 
 
 def review_response(uid: str, patch: Sequence[Mapping[str, Any]] = (), *,
