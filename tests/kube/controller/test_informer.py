@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,17 +13,12 @@ from regcred.controller.informer import Informer
 from regcred.core.controller.cachefields import secret_fields
 from regcred.shells.kube import ClusterConfig, KubeApi, connect
 from tests.support.kube import FakeBackend, KubeBackend
+from tests.support.waiting import eventually as _eventually
+
+wait_for = _eventually
 
 Seen = list[tuple[str, str]]
 
-
-def wait_for(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
 
 
 def secret(ns: str, name: str, app: str = "w", value: str = "djE=") -> dict[str, Any]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,10 @@ from regcred.controller.finalizer import FINALIZER
 from regcred.controller.manager import Options, run
 from tests.kube.controller.test_reconcile import PASSWORD, plan_exit, pulls, spec_doc
 from tests.kube.controller.test_status import SPECS, install_crd
+from tests.support.waiting import eventually as _eventually
 
+eventually = partial(_eventually, timeout=8.0)
 
-def eventually(check: Callable[[], bool], timeout: float = 8.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
 
 
 @pytest.fixture(params=[False, True], ids=["single", "leader-elect"])

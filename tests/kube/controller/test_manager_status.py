@@ -13,8 +13,9 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +31,10 @@ from tests.kube.controller.test_reconcile import PASSWORD, pulls, spec_doc
 from tests.kube.controller.test_status import SPECS, install_crd
 from tests.support.envtest import free_port
 from tests.support.fakekube.table import jsonpath
+from tests.support.waiting import eventually as _eventually
 
+eventually = partial(_eventually, timeout=30.0)
 
-def eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
 
 
 @dataclass

@@ -7,7 +7,6 @@ fresh object into the Store. Each test owns its namespaces (unique names; envtes
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,6 @@ PASSWORD = "pw-controller-not-printed"
 @pytest.fixture(autouse=True)
 def password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REG_PW", PASSWORD)
-
-
-@pytest.fixture
-def api(kube: Any) -> Iterator[KubeApi]:
-    with connect(ClusterConfig(kubeconfig=str(kube.kubeconfig))) as client:
-        yield client
 
 
 def spec_doc(include: list[str], name: str = "harbor", selector: dict[str, str] | None = None) -> dict[str, Any]:

@@ -12,7 +12,6 @@ import base64
 import copy
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +21,6 @@ from regcred.controller.metrics import ControllerMetrics
 from regcred.controller.webhook.mutator import PodMutator
 from regcred.core.credentials.pullsecret import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from regcred.shells.kube.client import KubeApi
-from regcred.shells.kube.kubeconfig import ClusterConfig, connect
 from tests.support.fakekube.patch import apply_json_patch
 
 PASSWORD = "pw-webhook-live-not-printed"
@@ -31,12 +29,6 @@ PASSWORD = "pw-webhook-live-not-printed"
 @pytest.fixture(autouse=True)
 def password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REG_PW", PASSWORD)
-
-
-@pytest.fixture
-def api(kube: Any) -> Iterator[KubeApi]:
-    with connect(ClusterConfig(kubeconfig=str(kube.kubeconfig))) as client:
-        yield client
 
 
 def world(api: KubeApi, include: str) -> tuple[PodMutator, ControllerMetrics]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,9 @@ from regcred.core.webhook.patch import OPT_OUT_LABEL, OPT_OUT_VALUE
 from regcred.localregistry.tls import generate_pki
 from tests.kube.controller.test_reconcile import PASSWORD, spec_doc
 from tests.kube.controller.test_status import SPECS, install_crd
+from tests.support.waiting import eventually as _eventually
+
+eventually = partial(_eventually, timeout=15.0)
 
 MWC = ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration")
 OPT_OUT = (OPT_OUT_LABEL, OPT_OUT_VALUE)
@@ -35,14 +38,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
-
-def eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def pod(ns: str, name: str = "") -> dict[str, Any]:

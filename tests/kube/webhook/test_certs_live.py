@@ -6,7 +6,6 @@ the Secret is created once for every replica, the caBundle goes into the registr
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,6 @@ from regcred.shells.kube.client import KubeApi
 from regcred.shells.kube.kubeconfig import ClusterConfig, connect
 
 MWC = ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration")
-
-
-@pytest.fixture
-def api(kube: Any) -> Iterator[KubeApi]:
-    with connect(ClusterConfig(kubeconfig=str(kube.kubeconfig))) as client:
-        yield client
 
 
 def test_the_ca_bundle_is_injected_into_the_printed_registration(kube: Any, api: KubeApi, tmp_path: Path) -> None:

@@ -7,15 +7,17 @@ to the real one: defaults, selectors, dry runs, failurePolicy, reinvocation.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from regcred.core.webhook.patch import OPT_OUT_LABEL
 from tests.support.kube import KubeError
+from tests.support.waiting import eventually as _eventually
 from tests.support.webhookpeer import ScriptedWebhook, json_patch
+
+eventually = _eventually
 
 MWC = ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration")
 ADD_LIST = {"op": "add", "path": "/spec/imagePullSecrets", "value": [{"name": "regcred"}]}
@@ -62,14 +64,6 @@ def hooks(kube: Any) -> Iterator[Registrations]:
     yield regs
     regs.close()
 
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def wait_called(kube: Any, ns: str, peer: ScriptedWebhook) -> None:
