@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from regcred.core.credentials.provider import API_VERSIONS, DEFAULT_API_VERSION, DEFAULT_TIMEOUT, GO_DURATION
 from regcred.core.names import DNS1123_LABEL, DNS1123_SUBDOMAIN
 from regcred.core.node.runtimes.common import CONTAINERD, CRIO, K3S, RKE2
 
@@ -34,6 +35,7 @@ ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # closed `[...]` / `[!...]` classes (an unclosed '[' or an upper-case letter could never match anything).
 NAME_GLOB = r"^([-a-z0-9.*?]|\[!?[-a-z0-9.]+\])+$"
 NO_SPACE = r"^\S+$"
+ABSOLUTE_PATH = r"^/"
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ class Obj:
     description: str
     fields: dict[str, Node]
     required: tuple[str, ...] = ()
-    # Exactly one of these alternatives must be present (each alternative: the keys it requires).
+    # Exactly one of these alternatives must be present (each alternative: the keys it requires); an
+    # alternative is present when one of its own keys (those no other alternative has) is given.
     one_of: tuple[tuple[str, ...], ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
     rules: tuple[Rule, ...] = ()
@@ -125,8 +128,32 @@ FROM_SECRET = Obj(
     required=("namespace", "name"),
 )
 
+CREDENTIAL_PROVIDER = Obj(
+    "A kubelet credential-provider plugin run as the kubelet runs it; the password it returns is short-lived.",
+    {
+        "command": Str("Absolute path of the plugin executable (run without a shell).", pattern=ABSOLUTE_PATH),
+        "args": Arr("Arguments of the plugin.", Str("An argument."), default=()),
+        "env": Arr(
+            "Variables added to regcred's own environment for the plugin (as the kubelet does).",
+            Obj("An environment variable.", {"name": Str("Variable name.", pattern=ENV_NAME),
+                                              "value": Str("Value.")}, required=("name", "value")),
+            default=(),
+        ),
+        "apiVersion": Str("Version of CredentialProviderRequest/Response the plugin speaks.", enum=API_VERSIONS,
+                          default=DEFAULT_API_VERSION),
+        "image": Str("The image asked for (default: the server); its credential is written under the server.",
+                     min_length=1, pattern=NO_SPACE),
+        "timeout": Str("How long the plugin may run before it is killed (a Go duration).", pattern=GO_DURATION,
+                       default=DEFAULT_TIMEOUT),
+        "defaultCacheDuration": Str("How long a response without cacheDuration stays valid (a Go duration; "
+                                    "default 0: not reused), as in the kubelet's CredentialProviderConfig.",
+                                    pattern=GO_DURATION),
+    },
+    required=("command",),
+)
+
 REGISTRY = Obj(
-    "One registry credential: server, username and passwordFrom; or fromSecret.",
+    "One registry credential: server, username and passwordFrom; or fromSecret; or server and credentialProvider.",
     {
         "server": Str("Registry key as the kubelet matches it: host[:port][/path], globs allowed.", min_length=1,
                       pattern=NO_SPACE),
@@ -134,8 +161,9 @@ REGISTRY = Obj(
         "passwordFrom": PASSWORD_FROM,
         "email": Str("Optional e-mail (never needed for pulls)."),
         "fromSecret": FROM_SECRET,
+        "credentialProvider": CREDENTIAL_PROVIDER,
     },
-    one_of=(("server", "username", "passwordFrom"), ("fromSecret",)),
+    one_of=(("server", "username", "passwordFrom"), ("fromSecret",), ("server", "credentialProvider")),
 )
 
 LABEL_SELECTOR = Obj(
