@@ -20,6 +20,7 @@ from regcred.core.errors import RegcredError
 from regcred.core.objects import is_terminating, metadata
 from regcred.core.spec.model import NamespaceTargets, RegistryCredential, parse_document
 from regcred.core.spec.planner import Plan, plan
+from regcred.shells.credprovider import PluginCache
 from regcred.usecases.kubeapi import KubeApi, Obj
 from regcred.usecases.rows import RowStatus, TargetResult
 from regcred.usecases.specapply import apply_plan
@@ -28,6 +29,9 @@ from regcred.usecases.specs import read_cluster_state, resolve_specs
 WRITTEN = frozenset({RowStatus.CREATED, RowStatus.UPDATED, RowStatus.DELETED, RowStatus.ATTACHED,
                      RowStatus.DETACHED})
 MATCH_NOTHING = NamespaceTargets(include=(), exclude=(), selector=None)  # a spec being deleted: undo it all
+# The controller process's plugin answers: every namespace's reconcile of a source shares one plugin call, reused
+# for 80 % of the credential's lifetime and at least 30 s (a plugin that says "do not cache" is not run per namespace).
+PLUGINS = PluginCache(0.8, floor=30.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +76,13 @@ def parse_spec(obj: Obj) -> RegistryCredential:
 
 
 def reconcile(api: KubeApi, caches: Mapping[str, Cache], key: Key, *,
-              kinds: Collection[str] | None = None) -> ReconcileResult:
+              kinds: Collection[str] | None = None, plugins: PluginCache | None = None) -> ReconcileResult:
     """Bring one namespace to one spec (and the specs sharing its Secret name): plan, then conditional writes.
 
     A spec being deleted (deletionTimestamp) or gone plans as targeting nothing: exactly what it added in the
     namespace is removed. Reads come from `caches` (kinds without one from the API), writes go to the API.
     `kinds` limits the writes to changes of those kinds (the webhook creates only the Secret, at admission).
+    Credential-provider plugins are asked through `plugins` (default: the process's `PLUGINS`).
     """
     spec_name, namespace = key
     cached = CachedApi(api, caches)
@@ -90,7 +95,7 @@ def reconcile(api: KubeApi, caches: Mapping[str, Cache], key: Key, *,
         specs = _specs_for(cached, spec_name)
         if not specs:
             return ReconcileResult(key, skipped="spec no longer exists")
-        return _apply(cached, key, specs, kinds)
+        return _apply(cached, key, specs, kinds, PLUGINS if plugins is None else plugins)
     except RegcredError as exc:
         return ReconcileResult(key, errors=(exc.line(),), forbidden=_forbidden(cached))
 
@@ -115,10 +120,10 @@ def _specs_for(api: CachedApi, spec_name: str) -> list[RegistryCredential]:
     return [spec, *others]
 
 
-def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential],
-           kinds: Collection[str] | None = None) -> ReconcileResult:
+def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential], kinds: Collection[str] | None,
+           plugins: PluginCache) -> ReconcileResult:
     namespace, secret_name = key[1], specs[0].secret_name
-    desired = resolve_specs(specs, api)
+    desired = resolve_specs(specs, api, plugins=plugins)
     for credential in desired:  # every credential value read: cut from every log record from now on
         register_config(credential.config)
     state = read_cluster_state(api, specs, namespace)

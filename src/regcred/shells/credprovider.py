@@ -135,14 +135,16 @@ class PluginCache:
 
     `PluginCache()` keeps every answer for its own life (one resolution: `plan`, `apply`, `render`). With
     `fraction` (the controller's, which lives on) an answer is reused until that fraction of its lifetime has
-    passed, and at least `floor` seconds (a plugin that says "do not cache" is not run once per namespace).
-    Failures are not kept. Calls for one source are serialised: concurrent reconciles share one call.
+    passed, and at least `floor` seconds, so a plugin that says "do not cache" is not run once per namespace;
+    a failure is remembered for `floor` seconds too (a throttled token API is not asked once per namespace).
+    Calls for one source are serialised: concurrent reconciles share one call.
     """
 
     def __init__(self, fraction: float | None = None, *, floor: float = 0.0) -> None:
         self.fraction, self.floor = fraction, floor
         self.calls = 0
         self._answers: dict[CredentialProvider, PluginCredential] = {}
+        self._failures: dict[CredentialProvider, tuple[float, InputError]] = {}
         self._lock = threading.Lock()
 
     def _fresh(self, answer: PluginCredential, now: float) -> bool:
@@ -152,10 +154,20 @@ class PluginCache:
 
     def get(self, provider: CredentialProvider, where: str) -> PluginCredential:
         with self._lock:
+            now = time.time()
             answer = self._answers.get(provider)
-            if answer is not None and self._fresh(answer, time.time()):
+            if answer is not None and self._fresh(answer, now):
                 return answer
+            failed = self._failures.get(provider)
+            if failed is not None and now < failed[0] + self.floor:
+                raise failed[1]
             self.calls += 1
-            answer = fetch(provider, where)
+            try:
+                answer = fetch(provider, where)
+            except InputError as exc:
+                if self.fraction is not None:
+                    self._failures[provider] = (now, exc)
+                raise
+            self._failures.pop(provider, None)
             self._answers[provider] = answer
             return answer

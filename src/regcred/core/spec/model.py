@@ -28,13 +28,8 @@ from regcred.core.spec.schema import (
     KIND,
     NAME_GLOB,
     NO_SPACE,
-    Arr,
-    Bool,
-    Node,
-    Obj,
-    Str,
-    StrMap,
 )
+from regcred.core.spec.schemanodes import Arr, Bool, Node, Obj, Str, StrMap
 
 PATTERN_RULES = {
     NAME_GLOB: "is not a name or glob of lowercase letters, digits, '-', '.', '*', '?' and closed [...] classes",
