@@ -221,8 +221,8 @@ def resolve(spec: RegistryCredential, read_secret: SecretReader | None, *,
     if problems:
         raise SpecInvalid(problems)
     if not entries:
-        raise InputError(f"{spec.source}: no registry credentials to write (fromSecret cannot be rendered "
-                         "with placeholders)")
+        raise InputError(f"{spec.source}: no registry credentials to write (fromSecret and credentialProvider "
+                         "cannot be rendered with placeholders)")
     return DesiredCredential.build(spec, payload_from_entries(entries))
 
 
