@@ -6,7 +6,7 @@ spec's `env` sets, as the kubelet would:
 
 - CREDPLUGIN_CALLS: a file that gets one line per call (the request's image): the call counter;
 - CREDPLUGIN_MODE: ok (default) | exit | garbage | wrong-version | wrong-kind | no-match | hang | huge | deep
-  | token-on-stderr | no-cache-key;
+  | token-on-stderr | no-cache-key; CREDPLUGIN_MODE_FILE: a file whose content, when it exists, is the mode;
 - CREDPLUGIN_USER / CREDPLUGIN_PASSWORD: the credential (default: plugin-user / the call number appended to
   "token-"), CREDPLUGIN_DURATION: cacheDuration (absent: none), CREDPLUGIN_KEY: the auth key (default: the
   registry part of the requested image).
@@ -31,6 +31,10 @@ def main() -> int:
         with open(calls, encoding="utf-8") as f:
             number = sum(1 for _ in f)
     mode = os.environ.get("CREDPLUGIN_MODE", "ok")
+    mode_file = os.environ.get("CREDPLUGIN_MODE_FILE")  # a test switches a running controller's plugin with it
+    if mode_file and os.path.exists(mode_file):
+        with open(mode_file, encoding="utf-8") as f:
+            mode = f.read().strip()
     password = os.environ.get("CREDPLUGIN_PASSWORD", f"token-{number}")
     if mode == "exit":
         sys.stderr.write(f"failed, the token was {password}\n")

@@ -177,6 +177,9 @@ class Manager:
                                                                 bool(meta.get("deletionTimestamp")), result)
             self.dirty.add(key[0])
             self.quiet.discard(key)
+            if result.refresh_at is not None and not result.failed:  # a plugin's credential: again before expiry
+                self.quiet.add(key)  # (like the resync's keys, no pending work)
+                self.queue.add_after(key, max(result.refresh_at - time.time(), 0.0))
         if spec is not None:
             self.report(spec, result)
 

@@ -30,8 +30,8 @@ WRITTEN = frozenset({RowStatus.CREATED, RowStatus.UPDATED, RowStatus.DELETED, Ro
                      RowStatus.DETACHED})
 MATCH_NOTHING = NamespaceTargets(include=(), exclude=(), selector=None)  # a spec being deleted: undo it all
 # The controller process's plugin answers: every namespace's reconcile of a source shares one plugin call, reused
-# for 80 % of the credential's lifetime and at least 30 s (a plugin that says "do not cache" is not run per namespace).
-PLUGINS = PluginCache(0.8, floor=30.0)
+# for 80 % of the credential's lifetime (10 s without one, so a "do not cache" plugin is not run per namespace).
+PLUGINS = PluginCache(0.8, floor=10.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,7 @@ class ReconcileResult:
     waiting: bool = False  # e.g. the `default` ServiceAccount is not there yet: the next event will bring it
     targeted: bool = False  # the spec selects the namespace (else the reconcile only cleaned up)
     covered: int = 0  # ServiceAccounts in the namespace carrying the spec's entry afterwards
+    refresh_at: float | None = None  # time.time() when a plugin's credential is due again: reconcile then
 
     @property
     def writes(self) -> int:
@@ -149,8 +150,10 @@ def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential], kinds: Col
     targeted = specs[0].namespaces.matches(namespace, metadata(ns_obj).get("labels") or {})
     covered = sum(1 for sa in api.list("ServiceAccount", namespace)
                   if any(isinstance(e, dict) and e.get("name") == secret_name for e in sa.get("imagePullSecrets") or []))
+    providers = [r.credential_provider for s in specs for r in s.registries if r.credential_provider is not None]
     return ReconcileResult(key, rows=rows, errors=errors, forbidden=_forbidden(api), not_owned=not_owned,
-                           waiting=bool(mine.waiting), targeted=targeted, covered=covered)
+                           waiting=bool(mine.waiting), targeted=targeted, covered=covered,
+                           refresh_at=plugins.refresh_at(providers) if targeted else None)
 
 
 def _forbidden(api: CachedApi) -> tuple[Forbidden, ...]:

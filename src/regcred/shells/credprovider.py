@@ -16,6 +16,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from regcred.core.credentials.provider import (
@@ -135,8 +136,9 @@ class PluginCache:
 
     `PluginCache()` keeps every answer for its own life (one resolution: `plan`, `apply`, `render`). With
     `fraction` (the controller's, which lives on) an answer is reused until that fraction of its lifetime has
-    passed, and at least `floor` seconds, so a plugin that says "do not cache" is not run once per namespace;
-    a failure is remembered for `floor` seconds too (a throttled token API is not asked once per namespace).
+    passed; one without a lifetime (the plugin said "do not cache") for `floor` seconds, so it is not run once
+    per namespace; a failure is remembered for `floor` seconds too (a throttled token API is not asked once per
+    namespace).
     Calls for one source are serialised: concurrent reconciles share one call.
     """
 
@@ -147,16 +149,23 @@ class PluginCache:
         self._failures: dict[CredentialProvider, tuple[float, InputError]] = {}
         self._lock = threading.Lock()
 
-    def _fresh(self, answer: PluginCredential, now: float) -> bool:
+    def _until(self, answer: PluginCredential) -> float:
+        """Until when an answer is reused: a fraction of its lifetime; `floor` for one without a lifetime."""
         if self.fraction is None:
-            return True
-        return now < answer.fetched_at + max(answer.lifetime * self.fraction, self.floor)
+            return float("inf")
+        return answer.fetched_at + (answer.lifetime * self.fraction if answer.lifetime > 0 else self.floor)
+
+    def refresh_at(self, providers: Iterable[CredentialProvider]) -> float | None:
+        """When the first of these sources' answers stops being reused (time.time()); None: none is kept."""
+        with self._lock:
+            times = [self._until(a) for a in (self._answers.get(p) for p in providers) if a is not None]
+        return min(times, default=None)
 
     def get(self, provider: CredentialProvider, where: str) -> PluginCredential:
         with self._lock:
             now = time.time()
             answer = self._answers.get(provider)
-            if answer is not None and self._fresh(answer, now):
+            if answer is not None and now < self._until(answer):
                 return answer
             failed = self._failures.get(provider)
             if failed is not None and now < failed[0] + self.floor:

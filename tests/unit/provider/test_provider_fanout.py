@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,15 @@ def test_a_failing_plugin_is_not_run_once_per_namespace_and_says_why(tmp_path: P
                             "exited with status 3; its 30-byte stderr is not shown, it may hold a credential",)
                for r in results), results[0].errors
     assert len(calls.read_text().splitlines()) == 1
+
+
+def test_a_reconcile_says_when_the_plugins_credential_is_due_again(tmp_path: Path) -> None:
+    api, calls = MemApi(), tmp_path / "calls"
+    api.namespace("team-a")
+    api.add(document(calls))  # cacheDuration 12h
+    before = time.time()
+    result = reconcile(api, {}, ("ecr", "team-a"), plugins=PluginCache(0.8, floor=30.0))
+    assert result.refresh_at is not None and not result.failed
+    assert before + 0.8 * 43200 <= result.refresh_at <= time.time() + 0.8 * 43200
+    gone = reconcile(api, {}, ("ecr", "team-b"), plugins=PluginCache(0.8, floor=30.0))
+    assert gone.refresh_at is None  # no such namespace: nothing to refresh there
