@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from regcred.core.credentials.provider import (
     CredentialProvider,
@@ -128,3 +130,22 @@ def test_a_glob_server_with_an_image_it_serves_is_valid() -> None:
         "command": "/p", "image": "team.azurecr.io/app:1.0"}}), "f")
     assert spec.registries[0].credential_provider is not None
     assert spec.registries[0].credential_provider.image == "team.azurecr.io/app"
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                      max_size=3), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["kind", "apiVersion", "cacheKeyType", "cacheDuration", "auth", "x"]),
+                       JSON_VALUES, max_size=5) | JSON_VALUES, st.binary(max_size=40))
+def test_any_output_is_a_response_or_one_line(doc: Any, raw: bytes) -> None:
+    for data in (json.dumps(doc).encode(), raw, response(auth=doc)):
+        try:
+            parsed = parse_response(data, V1)
+        except PluginResponseError as exc:
+            assert "\n" not in exc.line()
+            continue
+        assert parsed.cache_key_type in ("Image", "Registry", "Global")
+        assert all(isinstance(c.username, str) and isinstance(c.password, str) for c in parsed.auth)
