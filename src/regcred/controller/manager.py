@@ -168,6 +168,7 @@ class Manager:
         started = time.monotonic()
         result = reconcile(self.api, self.caches, key)
         self.metrics.observe_reconcile("error" if result.failed else "success", time.monotonic() - started)
+        self.metrics.observe_expiry(key[0], result.expires_at)
         if result.failed:
             self.queue.add_rate_limited(key)
         else:

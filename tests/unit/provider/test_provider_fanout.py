@@ -82,5 +82,6 @@ def test_a_reconcile_says_when_the_plugins_credential_is_due_again(tmp_path: Pat
     result = reconcile(api, {}, ("ecr", "team-a"), plugins=PluginCache(0.8, floor=30.0))
     assert result.refresh_at is not None and not result.failed
     assert before + 0.8 * 43200 <= result.refresh_at <= time.time() + 0.8 * 43200
+    assert result.expires_at is not None and before + 43200 <= result.expires_at <= time.time() + 43200
     gone = reconcile(api, {}, ("ecr", "team-b"), plugins=PluginCache(0.8, floor=30.0))
-    assert gone.refresh_at is None  # no such namespace: nothing to refresh there
+    assert gone.refresh_at is None and gone.expires_at is None  # no such namespace: nothing to refresh there
