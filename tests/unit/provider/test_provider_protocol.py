@@ -19,7 +19,7 @@ from regcred.core.credentials.provider import (
     request_document,
     request_image,
 )
-from regcred.core.spec.model import SpecInvalid, parse_document
+from regcred.core.spec.model import SpecInvalid, parse_document, parse_documents
 
 V1 = "credentialprovider.kubelet.k8s.io/v1"
 TOKEN = "s3cr3t-token-value"
@@ -149,3 +149,16 @@ def test_any_output_is_a_response_or_one_line(doc: Any, raw: bytes) -> None:
             continue
         assert parsed.cache_key_type in ("Image", "Registry", "Global")
         assert all(isinstance(c.username, str) and isinstance(c.password, str) for c in parsed.auth)
+
+
+def test_two_specs_sharing_a_secret_name_need_the_same_plugin_and_env() -> None:
+    def doc(name: str, profile: str) -> dict[str, Any]:
+        out = spec_with({"server": "a.io", "credentialProvider": {"command": "/p",
+                                                                   "env": [{"name": "PROFILE", "value": profile}]}})
+        out["metadata"]["name"] = name
+        out["spec"]["secretName"] = "pull"
+        return out
+
+    assert len(parse_documents([(doc("a", "prod"), "a.yaml"), (doc("b", "prod"), "b.yaml")])) == 2
+    with pytest.raises(SpecInvalid, match="both write Secret 'pull' with different registries"):
+        parse_documents([(doc("a", "prod"), "a.yaml"), (doc("b", "dev"), "b.yaml")])

@@ -365,7 +365,8 @@ def parse_documents(docs: Iterable[tuple[Any, str]]) -> list[RegistryCredential]
 
 
 def _registry_identity(spec: RegistryCredential) -> tuple[str, ...]:
-    return tuple(sorted(repr((r.server, r.username, r.password_from, r.email, r.from_secret, r.credential_provider))
+    return tuple(sorted(repr((r.server, r.username, r.password_from, r.email, r.from_secret, r.credential_provider,
+                              r.credential_provider and r.credential_provider.env))  # compared, never shown
                         for r in spec.registries))
 
 
