@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -91,10 +90,24 @@ def test_a_long_lived_cache_asks_again_after_its_fraction_of_the_lifetime(tmp_pa
     assert len(calls(tmp_path)) == 2
 
 
-def test_failures_are_not_kept(tmp_path: Path) -> None:
-    cache = PluginCache()
-    flag = tmp_path / "mode"
+def test_one_resolution_does_not_keep_a_failure(tmp_path: Path) -> None:
+    mode = tmp_path / "mode"
+    mode.write_text("exit")
+    cache, source = PluginCache(), provider(tmp_path, CREDPLUGIN_MODE_FILE=str(mode))
     with pytest.raises(InputError):
-        cache.get(provider(tmp_path, CREDPLUGIN_MODE="exit"), "w")
-    assert not flag.exists() and os.path.exists(tmp_path / "calls")
-    assert cache.get(provider(tmp_path), "w").password == "token-2"
+        cache.get(source, "w")
+    mode.unlink()
+    assert cache.get(source, "w").password == "token-2" and cache.calls == 2
+
+
+def test_the_controllers_cache_remembers_a_failure_for_its_floor(tmp_path: Path) -> None:
+    mode = tmp_path / "mode"
+    mode.write_text("exit")
+    cache, source = PluginCache(0.8, floor=0.5), provider(tmp_path, CREDPLUGIN_MODE_FILE=str(mode))
+    for _ in range(5):
+        with pytest.raises(InputError, match="exited with status 3"):
+            cache.get(source, "w")
+    assert len(calls(tmp_path)) == 1
+    mode.unlink()
+    time.sleep(0.55)
+    assert cache.get(source, "w").password == "token-2"
