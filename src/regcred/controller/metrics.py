@@ -60,8 +60,9 @@ class ControllerMetrics:
                                           "not (yet) covered, by spec.", ["spec"], registry=r)
         self.leader = Gauge("regcred_leader", "1 while this replica holds the leader Lease.", registry=r)
         self.credential_expiry = Gauge("regcred_credential_expiry_timestamp_seconds", "When the earliest "
-                                       "credential-provider credential of a spec expires (Unix time; seconds to "
-                                       "expiry: this minus time()), by spec.", ["spec"], registry=r)
+                                       "expiring credential of a spec expires (a plugin's, or expiresAt; Unix "
+                                       "time; seconds to expiry: this minus time()), by spec.", ["spec"],
+                                       registry=r)
         self.admission_requests = Counter("regcred_webhook_admission_requests", "AdmissionReviews answered, by "
                                           "result.", ["result"], registry=r)
         self.admission_seconds = Histogram("regcred_webhook_admission_duration_seconds", "Time to answer one "
@@ -88,7 +89,7 @@ class ControllerMetrics:
         self.reconcile_seconds.observe(seconds)
 
     def observe_expiry(self, spec: str, expires_at: float | None) -> None:
-        """A reconcile used a plugin's credential that expires at `expires_at` (None: none with a lifetime)."""
+        """A reconcile used a credential that expires at `expires_at` (None: none that expires)."""
         if expires_at is not None:
             self.credential_expiry.labels(spec=spec).set(expires_at)
 

@@ -61,7 +61,7 @@ class ReconcileResult:
     targeted: bool = False  # the spec selects the namespace (else the reconcile only cleaned up)
     covered: int = 0  # ServiceAccounts in the namespace carrying the spec's entry afterwards
     refresh_at: float | None = None  # time.time() when a plugin's credential is due again: reconcile then
-    expires_at: float | None = None  # time.time() when the earliest plugin credential used expires
+    expires_at: float | None = None  # time.time() when the earliest credential used expires (plugin, expiresAt)
 
     @property
     def writes(self) -> int:
@@ -155,7 +155,12 @@ def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential], kinds: Col
     return ReconcileResult(key, rows=rows, errors=errors, forbidden=_forbidden(api), not_owned=not_owned,
                            waiting=bool(mine.waiting), targeted=targeted, covered=covered,
                            refresh_at=plugins.refresh_at(providers) if targeted else None,
-                           expires_at=plugins.expires_at(providers) if targeted else None)
+                           expires_at=_expiry(specs, plugins.expires_at(providers)) if targeted else None)
+
+
+def _expiry(specs: list[RegistryCredential], plugin: float | None) -> float | None:
+    static = [r.expires_at for s in specs for r in s.registries if r.expires_at is not None]
+    return min([*static, *([] if plugin is None else [plugin])], default=None)
 
 
 def _forbidden(api: CachedApi) -> tuple[Forbidden, ...]:

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from regcred.controller.reconciler import reconcile
 from regcred.core.spec.model import parse_document
 from regcred.shells.credprovider import PluginCache
@@ -85,3 +87,17 @@ def test_a_reconcile_says_when_the_plugins_credential_is_due_again(tmp_path: Pat
     assert result.expires_at is not None and before + 43200 <= result.expires_at <= time.time() + 43200
     gone = reconcile(api, {}, ("ecr", "team-b"), plugins=PluginCache(0.8, floor=30.0))
     assert gone.refresh_at is None and gone.expires_at is None  # no such namespace: nothing to refresh there
+
+
+def test_a_static_expires_at_is_the_reconciles_expiry_when_it_comes_first(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REG_PW", "pw")
+    api, calls = MemApi(), tmp_path / "calls"
+    api.namespace("team-a")
+    doc = document(calls)  # the plugin's credential lasts 12 h
+    doc["spec"]["registries"].append({"server": "r.example.com", "username": "u", "passwordFrom": {"env": "REG_PW"},
+                                      "expiresAt": "2020-01-01T00:00:00Z"})
+    api.add(doc)
+    result = reconcile(api, {}, ("ecr", "team-a"), plugins=PluginCache(0.8, floor=30.0))
+    assert not result.failed, result.errors
+    assert result.expires_at == 1577836800.0

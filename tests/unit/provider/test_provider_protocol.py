@@ -162,3 +162,15 @@ def test_two_specs_sharing_a_secret_name_need_the_same_plugin_and_env() -> None:
     assert len(parse_documents([(doc("a", "prod"), "a.yaml"), (doc("b", "prod"), "b.yaml")])) == 2
     with pytest.raises(SpecInvalid, match="both write Secret 'pull' with different registries"):
         parse_documents([(doc("a", "prod"), "a.yaml"), (doc("b", "dev"), "b.yaml")])
+
+
+def test_a_static_password_may_say_when_it_expires() -> None:
+    entry = {"server": "a.io", "username": "u", "passwordFrom": {"env": "X"}}
+    spec = parse_document(spec_with({**entry, "expiresAt": "2027-01-31T00:00:00Z"}), "f")
+    assert spec.registries[0].expires_at == 1801353600.0
+    assert parse_document(spec_with(entry), "f").registries[0].expires_at is None
+    with pytest.raises(SpecInvalid, match=r"expiresAt: '2027-13-01T00:00:00Z' is not a valid time"):
+        parse_document(spec_with({**entry, "expiresAt": "2027-13-01T00:00:00Z"}), "f")
+    with pytest.raises(SpecInvalid, match="only a passwordFrom credential takes expiresAt"):
+        parse_document(spec_with({"server": "a.io", "credentialProvider": {"command": "/p"},
+                                  "expiresAt": "2027-01-31T00:00:00Z"}), "f")

@@ -24,7 +24,7 @@ from regcred.core.spec.schema import crd, json_schema
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = yaml.safe_load((ROOT / "examples" / "registrycredential.yaml").read_text())
 CLI_ONLY = ("is not a registry key the kubelet can parse", "is the same registry as", "is not served by the server",
-            "required when the server", "must be more than 0", "must not be negative", "credentialProvider.image: ")
+            "required when the server", "must be more than 0", "is not a valid time", "must not be negative", "credentialProvider.image: ")
 PROVIDER: dict[str, Any] = {"server": "a.io", "credentialProvider": {"command": "/usr/local/bin/plugin"}}
 
 
@@ -105,6 +105,14 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], bool]] = [
         0, {"server": "a.io", "credentialProvider": {"command": "/p", "apiVersion": "v1"}}), False),
     ("timeout that is no Go duration", lambda d: d["spec"]["registries"].__setitem__(
         0, {"server": "a.io", "credentialProvider": {"command": "/p", "timeout": "10"}}), False),
+    ("expiresAt on a password", lambda d: registry(d).update(expiresAt="2027-01-31T00:00:00Z"), True),
+    ("expiresAt with an offset and fraction", lambda d: registry(d).update(expiresAt="2027-01-31T10:00:00.5+02:00"),
+     True),
+    ("expiresAt that is a date only", lambda d: registry(d).update(expiresAt="2027-01-31"), False),
+    ("expiresAt on a plugin", lambda d: d["spec"]["registries"].__setitem__(
+        0, {**PROVIDER, "expiresAt": "2027-01-31T00:00:00Z"}), False),
+    ("expiresAt on fromSecret", lambda d: d["spec"]["registries"].__setitem__(
+        0, {"fromSecret": {"namespace": "ops", "name": "pull"}, "expiresAt": "2027-01-31T00:00:00Z"}), False),
     ("plugin env without value", lambda d: d["spec"]["registries"].__setitem__(
         0, {"server": "a.io", "credentialProvider": {"command": "/p", "env": [{"name": "A"}]}}), False),
 ]

@@ -16,7 +16,7 @@ from typing import Any
 from regcred.core.credentials.provider import GO_DURATION, CredentialProvider
 from regcred.core.credentials.registrykey import index_key
 from regcred.core.errors import InputError
-from regcred.core.spec.providerspec import provider_from_spec
+from regcred.core.spec.providerspec import provider_from_spec, static_expiry
 from regcred.core.spec.schema import (
     ABSOLUTE_PATH,
     API_VERSION,
@@ -28,6 +28,7 @@ from regcred.core.spec.schema import (
     KIND,
     NAME_GLOB,
     NO_SPACE,
+    RFC3339,
 )
 from regcred.core.spec.schemanodes import Arr, Bool, Node, Obj, Str, StrMap
 
@@ -38,6 +39,7 @@ PATTERN_RULES = {
     DNS_LABEL: "is not a lowercase RFC 1123 label (a-z, 0-9 and '-', alphanumeric at both ends)",
     ENV_NAME: "is not an environment variable name (letters, digits and '_', not starting with a digit)",
     GO_DURATION: "is not a Go duration (for example 10s, 1m30s or 12h)",
+    RFC3339: "is not an RFC 3339 time (for example 2027-01-31T00:00:00Z)",
     ABSOLUTE_PATH: "is not an absolute path",
 }
 
@@ -93,6 +95,7 @@ class Registry:
     email: str = ""
     from_secret: SecretRef | None = None
     credential_provider: CredentialProvider | None = None
+    expires_at: float | None = None  # the static password's expiresAt (Unix time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +284,9 @@ def _registry(item: dict[str, Any], path: str) -> tuple[Registry, list[str]]:
         file=source.get("file"),
         secret_key_ref=SecretKeyRef(ref["namespace"], ref["name"], ref["key"]) if ref else None,
     )
-    return Registry(path, server, item["username"], password_from, item.get("email", "")), problems
+    expires_at, found = static_expiry(item.get("expiresAt"), f"{path}.expiresAt")
+    return Registry(path, server, item["username"], password_from, item.get("email", ""),
+                    expires_at=expires_at), problems + found
 
 
 def _selector(raw: dict[str, Any] | None) -> LabelSelector | None:

@@ -35,6 +35,7 @@ ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 NAME_GLOB = r"^([-a-z0-9.*?]|\[!?[-a-z0-9.]+\])+$"
 NO_SPACE = r"^\S+$"
 ABSOLUTE_PATH = r"^/"
+RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 
 
 SECRET_KEY_REF = Obj(
@@ -98,10 +99,16 @@ REGISTRY = Obj(
         "username": Str("Registry user name.", min_length=1),
         "passwordFrom": PASSWORD_FROM,
         "email": Str("Optional e-mail (never needed for pulls)."),
+        "expiresAt": Str("When the password stops working (RFC 3339): the controller's expiry metric.",
+                         pattern=RFC3339),
         "fromSecret": FROM_SECRET,
         "credentialProvider": CREDENTIAL_PROVIDER,
     },
     one_of=(("server", "username", "passwordFrom"), ("fromSecret",), ("server", "credentialProvider")),
+    rules=(Rule("expiresAt", "only a passwordFrom credential takes expiresAt (a plugin's answer says its own)",
+                lambda o: "expiresAt" not in o or "passwordFrom" in o,
+                {"if": {"required": ["expiresAt"]}, "then": {"required": ["passwordFrom"]}},
+                "!has(self.expiresAt) || has(self.passwordFrom)"),),
 )
 
 LABEL_SELECTOR = Obj(
