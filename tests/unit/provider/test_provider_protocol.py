@@ -174,3 +174,11 @@ def test_a_static_password_may_say_when_it_expires() -> None:
     with pytest.raises(SpecInvalid, match="only a passwordFrom credential takes expiresAt"):
         parse_document(spec_with({"server": "a.io", "credentialProvider": {"command": "/p"},
                                   "expiresAt": "2027-01-31T00:00:00Z"}), "f")
+
+
+def test_a_long_field_name_or_kind_is_not_echoed() -> None:
+    for data in (response(kind=TOKEN * 3), response(**{TOKEN * 3: 1}),
+                 response(auth={"a.io": {"username": "u", TOKEN * 3: "x"}})):
+        with pytest.raises(PluginResponseError) as info:
+            parse_response(data, V1)
+        assert TOKEN not in info.value.line()

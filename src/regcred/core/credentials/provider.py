@@ -87,6 +87,14 @@ class PluginResponseError(InputError):
     """A plugin's answer the kubelet would discard; the message never holds a value from it."""
 
 
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,23}")
+
+
+def _name(value: Any, otherwise: str = "(not shown)") -> str:
+    """A field name or kind as written, when it looks like one (short): a plugin's text may be a token."""
+    return repr(value) if isinstance(value, str) and _NAME.fullmatch(value) else otherwise
+
+
 def _strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
@@ -103,7 +111,7 @@ def _auth_entry(value: Any, index: int) -> tuple[str, str]:
         raise PluginResponseError(f"auth entry {index + 1} is not an object")
     unknown = [k for k in value if k not in ("username", "password")]
     if unknown:
-        raise PluginResponseError(f"auth entry {index + 1} has unknown field {unknown[0]!r}")
+        raise PluginResponseError(f"auth entry {index + 1} has unknown field {_name(unknown[0])}")
     for name in ("username", "password"):
         if not isinstance(value.get(name, ""), str):
             raise PluginResponseError(f"auth entry {index + 1}: {name} is not a string")
@@ -130,11 +138,11 @@ def parse_response(data: bytes, api_version: str) -> ProviderResponse:
         shown = repr(got) if plausible else "another value"
         raise PluginResponseError(f"its response has apiVersion {shown}, not the request's {api_version!r}")
     if doc.get("kind") != "CredentialProviderResponse":
-        shown = repr(doc.get("kind")) if isinstance(doc.get("kind"), str) and len(doc["kind"]) < 64 else "another"
+        shown = _name(doc.get("kind"), "another")
         raise PluginResponseError(f"its response has kind {shown}, not 'CredentialProviderResponse'")
     unknown = [k for k in doc if k not in _RESPONSE_FIELDS]
     if unknown:
-        raise PluginResponseError(f"its response has unknown field {unknown[0][:64]!r}")
+        raise PluginResponseError(f"its response has unknown field {_name(unknown[0])}")
     key_type = doc.get("cacheKeyType")
     if key_type not in CACHE_KEY_TYPES:
         raise PluginResponseError(f"its response has no valid cacheKeyType (one of {', '.join(CACHE_KEY_TYPES)})")
