@@ -6,12 +6,16 @@ same TLS pair; only the HTTP/TLS machinery differs:
 
 - regcred: the shipped server (asyncio loop, llhttp via httptools, handler on a thread pool)
 - stdlib: http.server.ThreadingHTTPServer + ssl (a thread per kept-alive connection, handler inline)
+- threads: a thread per connection on blocking TLS sockets with llhttp, the handler inline
 - uvicorn: uvicorn with httptools + uvloop, an ASGI app handing the handler to a thread pool
 - aiohttp: aiohttp.web with the handler on a thread pool
 - uvloop: the regcred server's protocol on a uvloop loop instead of asyncio's
 - inline, uvloop-inline: the handler run on the loop's thread (not shippable: a slow call would stall every
   connection), to measure the thread-pool hand-off
-- floor: the regcred server answering a constant
+- pool4, pool16: the regcred server with a thread pool of 4 or 16 instead of 64
+- floor, threads-floor: the regcred server / the threads server answering a constant
+uvicorn, aiohttp and uvloop are not dependencies of regcred: a stack whose package is missing is reported as
+skipped (`.venv/bin/pip install uvicorn httptools uvloop aiohttp` to compare them all).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-STACKS = ("regcred", "stdlib", "uvicorn", "aiohttp", "uvloop", "inline", "uvloop-inline")
+STACKS = ("regcred", "stdlib", "threads", "uvicorn", "aiohttp", "uvloop", "inline", "uvloop-inline")
 CONSTANT = b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"","allowed":true}}'
 
 
@@ -51,9 +55,12 @@ class _Inline(ThreadPoolExecutor):
         return future
 
 
-def serve_regcred(port: int, cert_dir: Path, handler: Any, *, uvloop: bool = False, inline: bool = False) -> None:
+def serve_regcred(port: int, cert_dir: Path, handler: Any, *, uvloop: bool = False, inline: bool = False,
+                  pool: int = 0) -> None:
     from regcred.controller.webhook import server
 
+    if pool:
+        server.POOL_SIZE = pool
     if inline:
         server.ThreadPoolExecutor = _Inline  # type: ignore[misc]
     if uvloop:
@@ -93,6 +100,45 @@ def serve_stdlib(port: int, cert_dir: Path, handler: Any) -> None:
             return ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 
     Server(("127.0.0.1", port), Handler).serve_forever()
+
+
+def serve_threads(port: int, cert_dir: Path, handler: Any) -> None:
+    """A thread per connection on blocking TLS sockets (OpenSSL works without the GIL), llhttp, the handler inline."""
+    import threading
+
+    import httptools  # type: ignore[import-not-found,unused-ignore]
+
+    ctx = _context(cert_dir)
+    listener = socket.create_server(("127.0.0.1", port), backlog=1024)
+
+    def connection(raw: socket.socket) -> None:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        done: list[bytes] = []
+        body: list[bytes] = []
+
+        class Callbacks:
+            def on_body(self, chunk: bytes) -> None:
+                body.append(chunk)
+
+            def on_message_complete(self) -> None:
+                done.append(b"".join(body))
+                body.clear()
+
+        parser = httptools.HttpRequestParser(Callbacks())
+        try:
+            with ctx.wrap_socket(raw, server_side=True) as sock:
+                while data := sock.recv(65536):
+                    parser.feed_data(data)
+                    while done:
+                        out = handler(done.pop(0))
+                        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                                     % (len(out), out))
+        except (OSError, httptools.HttpParserError):
+            return
+
+    while True:
+        raw, _ = listener.accept()
+        threading.Thread(target=connection, args=(raw,), daemon=True).start()
 
 
 def serve_uvicorn(port: int, cert_dir: Path, handler: Any) -> None:
@@ -141,7 +187,10 @@ def main() -> None:
         serve_regcred(port, cert_dir, lambda body: CONSTANT)
     serve = {"regcred": serve_regcred, "stdlib": serve_stdlib, "uvicorn": serve_uvicorn, "aiohttp": serve_aiohttp,
              "uvloop": lambda p, c, h: serve_regcred(p, c, h, uvloop=True),
-             "inline": lambda p, c, h: serve_regcred(p, c, h, inline=True),
+             "inline": lambda p, c, h: serve_regcred(p, c, h, inline=True), "threads": serve_threads,
+             "pool4": lambda p, c, h: serve_regcred(p, c, h, pool=4),
+             "pool16": lambda p, c, h: serve_regcred(p, c, h, pool=16),
+             "threads-floor": lambda p, c, h: serve_threads(p, c, lambda body: CONSTANT),
              "uvloop-inline": lambda p, c, h: serve_regcred(p, c, h, uvloop=True, inline=True)}[stack]
     serve(port, cert_dir, handler())
 

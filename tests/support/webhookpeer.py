@@ -96,7 +96,11 @@ class ScriptedWebhook:
 
     def registration(self, name: str = "regcred-injector", **webhook: Any) -> dict[str, Any]:
         """A MutatingWebhookConfiguration for Pod CREATE pointing here (fields override the webhook's)."""
-        hook = {"name": "inject.regcred.example.dev", "clientConfig": {"url": self.url, "caBundle": self.ca_bundle},
+        return self.registration_for(self.url, self.ca_bundle, name, **webhook)
+
+    @staticmethod
+    def registration_for(url: str, ca_bundle: str, name: str, **webhook: Any) -> dict[str, Any]:
+        hook = {"name": "inject.regcred.example.dev", "clientConfig": {"url": url, "caBundle": ca_bundle},
                 "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
                 "sideEffects": "NoneOnDryRun", "failurePolicy": "Ignore", "timeoutSeconds": 5,
                 "admissionReviewVersions": ["v1"], **webhook}

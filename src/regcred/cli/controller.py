@@ -31,6 +31,11 @@ SUBCOMMANDS = {
               help="/healthz and /readyz address; 0 turns it off.")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Reconciles running at the same time.")
+@click.option("--kube-api-qps", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Client-side limit of API requests per second; 0: none (the workers bound concurrency and the "
+                   "API server's priority and fairness applies).")
+@click.option("--kube-api-burst", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Requests allowed at once above --kube-api-qps.")
 @click.option("--webhook", is_flag=True, help="Serve the admission webhook that adds pull Secrets to new Pods "
               "(every replica serves it).")
 @click.option("--webhook-bind-address", default=":9443", show_default=True,
@@ -44,8 +49,8 @@ SUBCOMMANDS = {
 @click.pass_context
 def controller(ctx: click.Context, kubeconfig: str | None, context: str | None, namespaces: tuple[str, ...],
                leader_elect: bool, leader_election_namespace: str, metrics_bind_address: str,
-               health_probe_bind_address: str, workers: int, webhook: bool, webhook_bind_address: str,
-               webhook_cert_dir: str | None, log_format: str, log_level: str) -> None:
+               health_probe_bind_address: str, workers: int, kube_api_qps: float, kube_api_burst: int, webhook: bool,
+               webhook_bind_address: str, webhook_cert_dir: str | None, log_format: str, log_level: str) -> None:
     """Keep every namespace a RegistryCredential selects in step; `manifests` prints its deployment."""
     if ctx.invoked_subcommand is not None:
         return
@@ -62,6 +67,7 @@ def controller(ctx: click.Context, kubeconfig: str | None, context: str | None, 
     options = Options(kubeconfig=kubeconfig, context=context, namespaces=namespaces, leader_elect=leader_elect,
                       leader_election_namespace=leader_election_namespace,
                       metrics_bind_address=metrics_bind_address,
-                      health_probe_bind_address=health_probe_bind_address, workers=workers, webhook=webhook,
+                      health_probe_bind_address=health_probe_bind_address, workers=workers,
+                      kube_api_qps=kube_api_qps, kube_api_burst=kube_api_burst, webhook=webhook,
                       webhook_bind_address=webhook_bind_address, webhook_cert_dir=webhook_cert_dir)
     ctx.exit(run(options, stop))

@@ -47,7 +47,9 @@ def keep_backup_option(func: Any) -> Any:
 
 
 @click.group(cls=LazyGroup, lazy={"doctor": ("regcred.cli.node_doctor:doctor", None),
-                                  "daemonset": ("regcred.cli.node_daemonset:daemonset", None)})
+                                  "daemonset": ("regcred.cli.node_daemonset:daemonset", None),
+                                  "provider": ("regcred.cli.node_provider:provider",
+                                               "Configure the kubelet's credential-provider plugins.")})
 def node() -> None:
     """Install, check and remove the kubelet's node-level registry credentials (every pod on the node)."""
 

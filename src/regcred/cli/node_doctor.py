@@ -39,14 +39,25 @@ def _table(result: dict[str, Any], settings: Any) -> str:
     rows = [[c["path"], c["status"], ", ".join(c["registries"]) or "-", c["mode"] or "-"] for c in result["candidates"]]
     lines = [*head, render_table(["path", "status", "registries", "mode"], rows), ""]
     lines.append(f"used: {result['used'] or 'none (no node credentials)'}")
+    cp = result["credential_providers"]
+    if cp["config"] or cp["bin_dir"]:
+        lines.append(f"credential providers: config {cp['config'] or '-'} (from {cp['config_source'] or '-'}), "
+                     f"bin dir {cp['bin_dir'] or '-'}")
+        lines.extend(f"  provider {p['name']}: matchImages {', '.join(p['match_images'])}"
+                     f"{'' if p['present'] else ' (executable missing)'}" for p in cp["providers"])
     for img in result["images"]:
-        creds = ", ".join(f"{c['key']} (user {c['username']})" for c in img["credentials"]) or "none: anonymous pull"
-        lines.append(f"image {img['image']}: {creds}")
+        creds = ", ".join(f"{c['key']} (user {c['username']})" for c in img["credentials"])
+        if not cp["providers"]:
+            lines.append(f"image {img['image']}: {creds or 'none: anonymous pull'}")
+            continue
+        asked = ", ".join(f"{p['name']} ({p['matched']})" for p in img["providers"]) or "none"
+        lines.append(f"image {img['image']}: node file: {creds or 'none'}; providers asked: {asked}; "
+                     f"uses {img['uses']} first (after any matching pod Secret)")
     rt = result["runtime"]
     if rt["name"]:
         has = {True: "has credentials", False: "no runtime credentials", None: "-"}[rt["registry_has_credentials"]]
         lines.append(f"runtime: {rt['name']}  sandbox image: {rt['sandbox_image'] or 'default'}  ({has})")
-    lines.extend(f"note: {n}" for n in result["notes"] + rt["notes"])
+    lines.extend(f"note: {n}" for n in result["notes"] + rt["notes"] + cp["notes"])
     if result["problems"]:
         lines.append(f"{len(result['problems'])} problem(s):")
         lines.extend(f"  - {p}" for p in result["problems"])

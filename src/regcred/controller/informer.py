@@ -84,6 +84,7 @@ class Informer:
         self.watches = 0  # watches opened
         self.resource_version = ""
         self._items: dict[Key, Obj] = {}
+        self._by_ns: dict[str, dict[str, Obj]] = {}  # namespace -> name -> object: a reconcile lists one namespace
         self._lock = threading.Lock()
         self._handlers: list[Handler] = []
         self._synced = threading.Event()
@@ -111,7 +112,7 @@ class Informer:
         with self._lock:
             if namespace is None:
                 return list(self._items.values())
-            return [obj for (ns, _), obj in self._items.items() if ns == namespace]
+            return list((self._by_ns.get(namespace) or {}).values())
 
     def __len__(self) -> int:
         with self._lock:
@@ -123,12 +124,25 @@ class Informer:
         key = _key(slim)
         with self._lock:
             if newer(slim, self._items.get(key)):
-                self._items[key] = slim
+                self._store(key, slim)
 
     def forget(self, name: str, namespace: str | None = None) -> None:
         """Drop an object a delete answered for (its DELETED event follows)."""
         with self._lock:
-            self._items.pop((namespace or "", name), None)
+            self._drop((namespace or "", name))
+
+    def _store(self, key: Key, obj: Obj) -> None:
+        """Under the lock: the object in both maps."""
+        self._items[key] = obj
+        self._by_ns.setdefault(key[0], {})[key[1]] = obj
+
+    def _drop(self, key: Key) -> None:
+        self._items.pop(key, None)
+        names = self._by_ns.get(key[0])
+        if names is not None:
+            names.pop(key[1], None)
+            if not names:
+                del self._by_ns[key[0]]
 
     # -- the thread -----------------------------------------------------------------------------------------
 
@@ -207,6 +221,9 @@ class Informer:
             fresh[_key(slim)] = slim
         with self._lock:
             old, self._items = self._items, fresh
+            self._by_ns = {}
+            for (ns, name), obj in fresh.items():
+                self._by_ns.setdefault(ns, {})[name] = obj
         for key, obj in fresh.items():
             before = old.get(key)
             if before is None:
@@ -242,9 +259,9 @@ class Informer:
         with self._lock:
             old = self._items.get(key)
             if kind == "DELETED":
-                self._items.pop(key, None)
+                self._drop(key)
             elif newer(slim, old):  # not older than a write-through copy
-                self._items[key] = slim
+                self._store(key, slim)
         if kind == "DELETED":
             self._emit("DELETED", old or slim, None)
         else:

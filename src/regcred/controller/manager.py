@@ -20,7 +20,7 @@ from regcred.controller.metrics import ControllerMetrics
 from regcred.controller.reconciler import ReconcileResult
 from regcred.controller.status import Seen
 from regcred.controller.workqueue import WorkQueue
-from regcred.core.controller.keys import Key, keys_for_event
+from regcred.core.controller.keys import Key, SpecCache, keys_for_event, own_namespace, parse_specs
 from regcred.core.spec.model import RegistryCredential
 from regcred.core.spec.schema import WORKLOAD_KINDS
 from regcred.shells.kube.errors import KubeConflict, KubeInvalid
@@ -48,6 +48,8 @@ class Options:
     resync_seconds: float = 600.0
     sync_timeout: float = 60.0
     identity: str | None = None
+    kube_api_qps: float = 0.0  # client-side limit; 0: none (the workers bound concurrency, APF protects the server)
+    kube_api_burst: int = 100
     webhook: bool = False  # serve the admission webhook (every replica)
     webhook_bind_address: str = ":9443"
     webhook_cert_dir: str | None = None  # None: a self-managed certificate (a Secret), materialised in a temp dir
@@ -68,6 +70,7 @@ class Manager:
         self.results: dict[str, dict[str, Seen]] = {}  # spec -> namespace -> its key's last reconcile
         self.dirty: set[str] = set()  # specs whose status or finalizer the next flush looks at
         self.quiet: set[Key] = set()  # keys queued by the resync alone: they do not make a spec Progressing
+        self._parsed: SpecCache = {}
         self.lock = threading.Lock()
         self.status_interval = STATUS_INTERVAL
         self.identity = options.identity or default_identity()
@@ -89,15 +92,7 @@ class Manager:
 
     # --- events -> keys
     def specs(self) -> list[RegistryCredential]:
-        from regcred.controller.reconciler import parse_spec  # lazy: loaded when the controller runs
-        from regcred.core.errors import RegcredError  # lazy: loaded when the controller runs
-
-        found = []
-        for obj in self.informers["RegistryCredential"].list():
-            try:
-                found.append(parse_spec(obj))
-            except RegcredError:
-                continue
+        found, self._parsed = parse_specs(self.informers["RegistryCredential"].list(), self._parsed)
         return found
 
     def namespaces(self) -> list[Obj]:
@@ -119,11 +114,14 @@ class Manager:
         self.metrics.queue_depth.set(len(self.queue))
 
     def _handler(self, kind: str) -> Callable[[str, Obj | None, Obj | None], None]:
+        fan_out = kind in ("RegistryCredential", "Secret")  # a spec or a source Secret: every targeted namespace
+
         def handle(_type: str, old: Obj | None, new: Obj | None) -> None:
             if kind == "RegistryCredential":  # its status or finalizer may need a write even with no key
                 with self.lock:
                     self.dirty |= {str((o.get("metadata") or {}).get("name")) for o in (old, new) if o}
-            self.enqueue(keys_for_event(kind, old, new, self.specs(), self.namespaces()))
+            namespaces = self.namespaces() if fan_out else own_namespace(self.informers["Namespace"], new or old)
+            self.enqueue(keys_for_event(kind, old, new, self.specs(), namespaces))
         return handle
 
     def resync(self, *, quiet: bool = True) -> None:
@@ -291,7 +289,8 @@ def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager]
     for bind in binds:
         if bind != "0":
             parse_bind(bind)  # a typo fails before any connection, as one line
-    config = ClusterConfig(kubeconfig=options.kubeconfig, context=options.context)
+    config = ClusterConfig(kubeconfig=options.kubeconfig, context=options.context, qps=options.kube_api_qps,
+                           burst=options.kube_api_burst)
     metrics = ControllerMetrics()
     with connect(config) as api:
         api.observer = metrics.observe_request

@@ -129,9 +129,13 @@ def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential], kinds: Col
     for credential in desired:  # every credential value read: cut from every log record from now on
         register_config(credential.config)
     state = read_cluster_state(api, specs, namespace)
-    if api.get_optional("Secret", secret_name, namespace) is None:
+    ns_obj = next(iter(state.namespaces), {})
+    labels = metadata(ns_obj).get("labels") or {}
+    wanted = any(s.namespaces.matches(namespace, labels) for s in specs)
+    if wanted and api.get_optional("Secret", secret_name, namespace) is None:
         # The managed-Secret cache holds regcred's Secrets only: one GET tells "absent" from "somebody else's"
-        # (never overwritten, nor attached), before anything is planned on it.
+        # (never overwritten, nor attached), before anything is planned on it. Only where a spec would create
+        # it: elsewhere nothing is planned on a Secret regcred does not own (and most namespaces are elsewhere).
         theirs = api.read_fresh("Secret", secret_name, namespace)
         if theirs is not None:
             state = dataclasses.replace(state, secrets=[*state.secrets, theirs])
@@ -147,8 +151,7 @@ def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential], kinds: Col
             not_owned = (f"{namespace}/{secret_name}",)
     errors = tuple(f"{r.namespace}: {r.name}: {r.message}" for r in rows
                    if r.failed and not (not_owned and r.name == f"Secret/{secret_name}"))
-    ns_obj = next(iter(state.namespaces), {})
-    targeted = specs[0].namespaces.matches(namespace, metadata(ns_obj).get("labels") or {})
+    targeted = specs[0].namespaces.matches(namespace, labels)
     covered = sum(1 for sa in api.list("ServiceAccount", namespace)
                   if any(isinstance(e, dict) and e.get("name") == secret_name for e in sa.get("imagePullSecrets") or []))
     providers = [r.credential_provider for s in specs for r in s.registries if r.credential_provider is not None]

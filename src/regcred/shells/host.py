@@ -155,16 +155,22 @@ def unit_files(host: HostRoot) -> list[tuple[str, str]]:
     return units
 
 
-def kubelet_settings(host: HostRoot) -> kubeletflags.KubeletSettings:
-    """Read the kubelet's unit, drop-ins and environment files under the host root."""
+def kubelet_sources(host: HostRoot) -> tuple[kubeletflags.UnitSettings | None, list[tuple[str, str | None]]]:
+    """The kubelet's unit (with drop-ins) and its environment files' text (None when missing), in systemd's order."""
     units = unit_files(host)
     unit = kubeletflags.parse_units(units) if units else None
     # systemd reads only the environment files the unit names; the usual files are a guess only without a unit.
     specs = unit.environment_files if unit else list(kubeletflags.FALLBACK_ENV_FILES)
-    env_files = []
+    env_files: list[tuple[str, str | None]] = []
     for spec in specs:
         path, _optional = kubeletflags.env_file_path(spec)
         env_files.append((path, host.read_text(path) if host.path(path).is_file() else None))
+    return unit, env_files
+
+
+def kubelet_settings(host: HostRoot) -> kubeletflags.KubeletSettings:
+    """Read the kubelet's unit, drop-ins and environment files under the host root."""
+    unit, env_files = kubelet_sources(host)
     return kubeletflags.kubelet_settings(unit, env_files, passwd_text=host.read_text("/etc/passwd"))
 
 

@@ -35,7 +35,7 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def _in_node_terms(func: Callable[_P, _R]) -> Callable[_P, _R]:
+def in_node_terms(func: Callable[_P, _R]) -> Callable[_P, _R]:
     """Errors from any layer below name files the node's way (HostRoot.in_node_terms), never half host-side."""
 
     @functools.wraps(func)
@@ -70,7 +70,7 @@ def kubelet_settings_for(host: Any, root_dir: str | None) -> Any:
     return settings
 
 
-@_in_node_terms
+@in_node_terms
 def install_entries(
     host: Any, settings: Any, wanted: list[tuple[str, str, str, str]], *, location: str = "root-dir",
     runtime: str = "auto", on_conflict: str = "fail", prune: bool = False, dry_run: bool = False,
@@ -103,7 +103,7 @@ def install_entries(
         backup = None
         if not dry_run:
             changes = FileChanges()
-            with _all_or_nothing(changes):
+            with AllOrNothing(changes):
                 stage_writes(changes, host, runtime_writes, keep_backup=keep_backup)
                 if home_write is not None:
                     changes.write(host.path(home_write[0]), home_write[1].encode(), shown=home_write[0],
@@ -135,7 +135,7 @@ def _config_json(host: Any, target: str, text: str) -> Any:
     return NodeWrite(target, text, credfile.credential_mode(host.path(target)), True)
 
 
-class _all_or_nothing:
+class AllOrNothing:
     """On a failed write, restore what `changes` wrote and raise one line saying what was and was not changed."""
 
     def __init__(self, changes: Any) -> None:
@@ -181,7 +181,7 @@ def _plan_home(host: Any, settings: Any) -> tuple[dict[str, Any] | None, tuple[s
     return change, (None if new is None else (path, new, mode))
 
 
-@_in_node_terms
+@in_node_terms
 def apply_runtime(host: Any, runtime: str, wanted: list[tuple[str, str, str, str]], auth_file: str,
                   *, on_conflict: str = "keep", prune: bool = False, dry_run: bool) -> dict[str, Any]:
     """The runtime's credentials on their own (`regcred apply`): its config and ownership record, all or nothing."""
@@ -191,12 +191,12 @@ def apply_runtime(host: Any, runtime: str, wanted: list[tuple[str, str, str, str
     with locked_directory(host.path(auth_file).parent):
         result, writes = plan_runtime(host, runtime, wanted, auth_file, on_conflict=on_conflict, prune=prune)
         changes = FileChanges()
-        with _all_or_nothing(changes):
+        with AllOrNothing(changes):
             stage_writes(changes, host, writes)
     return result
 
 
-@_in_node_terms
+@in_node_terms
 def remove_registry(host: Any, settings: Any, server: str, *, location: str = "root-dir", runtime: str = "auto",
                     dry_run: bool = False, keep_backup: bool = False) -> dict[str, Any]:
     """Remove SERVER's entry from the node file, the ownership record and the runtime's config (all or nothing).
@@ -217,7 +217,7 @@ def remove_registry(host: Any, settings: Any, server: str, *, location: str = "r
             validate_server(server)  # a key that is nowhere and could never be: bad input, not "not found"
         changes = FileChanges()
         if not dry_run:
-            with _all_or_nothing(changes):
+            with AllOrNothing(changes):
                 stage_writes(changes, host, runtime_writes, keep_backup=keep_backup)
                 if removed and current is not None:
                     on_disk = ownership.read_record(host.read_text(record))

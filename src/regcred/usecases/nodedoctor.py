@@ -51,6 +51,9 @@ def diagnose(host: Any, settings: Any, images: tuple[str, ...] | list[str] = ())
     problems = list(report.problems)
     runtime = runtime_report(host, report.used)
     problems.extend(runtime.pop("problems"))
+    image_rows = nodesearch.credentials_for_images(report.used, list(images))
+    providers = provider_section(host, image_rows)
+    problems.extend(providers.pop("problems"))
     return {
         "root_dir": settings.root_dir,
         "root_dir_source": settings.root_dir_source,
@@ -58,11 +61,31 @@ def diagnose(host: Any, settings: Any, images: tuple[str, ...] | list[str] = ())
         "cwd": settings.cwd,
         "candidates": [c.to_json() for c in report.candidates],
         "used": report.used.path if report.used else None,
-        "images": nodesearch.credentials_for_images(report.used, list(images)),
+        "images": image_rows,
         "runtime": runtime,
+        "credential_providers": providers,
         "problems": problems,
         "notes": report.notes,
     }
+
+
+def provider_section(host: Any, image_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The kubelet's credential-provider plugins, and for each image the providers it asks and what it uses first.
+
+    The kubelet's order for one pull (pkg/kubelet/images): the pod's pull Secrets' matches, then the node
+    file's, then the plugins' (every provider whose matchImages match is asked, in config order; their answers
+    go into one keyring). Each credential is tried in turn; the first pull that succeeds wins.
+    """
+    # lazy: the shell's I/O stack loads only on the path that uses it
+    from regcred.shells.nodeproviders import provider_report
+
+    section = provider_report(host, [row["repository"] for row in image_rows])
+    for row, asked in zip(image_rows, section.pop("asked"), strict=True):
+        row["providers"] = asked
+        row["uses"] = ("node file" if row["credentials"] else f"provider {asked[0]['name']}" if asked
+                       else "anonymous pull")
+        row["order"] = "pod Secrets that match come first, then the node file, then the providers"
+    return section
 
 
 def runtime_report(host: Any, used: nodesearch.CandidateReport | None) -> dict[str, Any]:

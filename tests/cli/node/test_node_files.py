@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 
-import pytest
-
-from regcred.shells import files as files_module
 from tests.support.cli import assert_no_secret
 from tests.support.node import KUBELET, OTHER, PASSWORD, install
 
@@ -73,22 +69,6 @@ def test_a_link_that_leads_outside_the_host_root_is_refused(regcred, fake_node, 
 
 
 # --- all or nothing ----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fail_replace(monkeypatch):
-    """Make the rename onto a file of the given name fail with ENOSPC (a real I/O error, as on a full disk)."""
-    real = os.replace
-
-    def arm(name: str):
-        def replace(src, dst, *a, **kw):
-            if os.path.basename(dst) == name:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            return real(src, dst, *a, **kw)
-
-        monkeypatch.setattr(files_module.os, "replace", replace)
-
-    return arm
 
 
 def _snapshot(node):

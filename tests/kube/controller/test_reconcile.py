@@ -156,6 +156,18 @@ def test_a_secret_regcred_does_not_own_is_left_alone_and_reported(kube: Any, api
     assert pulls(kube, ns) == []  # never attached to a Secret that is somebody else's
 
 
+def test_a_namespace_no_spec_selects_costs_no_request(kube: Any, api: KubeApi) -> None:
+    """Every namespace gets a key at start and on a spec change; where the spec does not reach, nothing
+    regcred does depends on somebody else's Secret, so the reconcile is served by the caches alone."""
+    ns = kube.unique_ns("rc")
+    kube.create_namespace(ns)
+    stores = caches(api, spec_doc(["elsewhere"]))
+    before = api.requests.total
+    result = reconcile(api, stores, ("harbor", ns))
+    assert not result.failed and not result.targeted and result.writes == 0, result
+    assert api.requests.total == before
+
+
 def test_terminating_namespace_is_skipped(kube: Any, api: KubeApi) -> None:
     ns = kube.unique_ns("rc")
     kube.create_namespace(ns)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.kube.fakekube.test_conformance import matches
+from tests.kube.fakekube.replay import matches
 from tests.kube.fakekube.test_conformance_controller import Api, rec
 from tests.support.fakekube import FakeKube
 from tests.support.webhookpeer import ScriptedWebhook, json_patch

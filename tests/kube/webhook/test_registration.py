@@ -86,13 +86,38 @@ def test_the_registration_is_stored_with_the_servers_defaults(kube: Any, hooks: 
     assert hook["rules"][0]["scope"] == "*"
     assert (hook["matchPolicy"], hook["objectSelector"], hook["reinvocationPolicy"]) == ("Equivalent", {}, "Never")
     assert hooks.stored["metadata"]["generation"] == 1
+
+
+@pytest.mark.parametrize(("change", "error"), [
+    ({"sideEffects": "Some"}, 'webhooks[0].sideEffects: Unsupported value: "Some": supported values: "None", '
+                              '"NoneOnDryRun"'),
+    ({"sideEffects": None}, "webhooks[0].sideEffects: Required value: must specify one of None, NoneOnDryRun"),
+    ({"clientConfig": {"url": "http://127.0.0.1:1/m"}}, 'webhooks[0].clientConfig.url: Invalid value: "http": '
+                                                         "'https' is the only allowed URL scheme; desired format: "
+                                                         "https://host[/path]"),
+    ({"clientConfig": {"url": "https://127.0.0.1:1/m?x=1"}}, 'webhooks[0].clientConfig.url: Invalid value: "x=1": '
+                                                              "query parameters are not permitted in the URL"),
+    ({"clientConfig": {}}, "webhooks[0].clientConfig: Required value: exactly one of url or service is required"),
+    ({"timeoutSeconds": 31}, "webhooks[0].timeoutSeconds: Invalid value: 31: the timeout value must be between 1 "
+                             "and 30 seconds"),
+    ({"name": "ab"}, 'webhooks[0].name: Invalid value: "ab": should be a domain with at least three segments '
+                     "separated by dots"),
+    ({"admissionReviewVersions": []}, "webhooks[0].admissionReviewVersions: Required value: must specify one of v1, "
+                                      "v1beta1"),
+    ({"failurePolicy": "X"}, 'webhooks[0].failurePolicy: Unsupported value: "X": supported values: "Fail", '
+                             '"Ignore"'),
+])
+def test_an_invalid_registration_is_refused_with_the_servers_words(kube: Any, change: dict[str, Any],
+                                                                   error: str) -> None:
+    name = kube.unique_ns("bad")
+    doc = ScriptedWebhook.registration_for("https://127.0.0.1:1/m", "", name)
+    hook = {k: v for k, v in {**doc["webhooks"][0], **change}.items() if v is not None}
+    hook["clientConfig"] = {k: v for k, v in hook["clientConfig"].items() if v}
     with pytest.raises(KubeError) as err:
-        kube.create({**hooks.peers[0].registration(kube.unique_ns("bad"), sideEffects="Some")})
+        kube.create({**doc, "webhooks": [hook]})
     assert err.value.status == 422
-    with pytest.raises(KubeError) as err:
-        kube.create({**hooks.peers[0].registration(kube.unique_ns("bad"),
-                                                   clientConfig={"url": "http://127.0.0.1:1/mutate"})})
-    assert err.value.status == 422 and "'https' is the only allowed URL scheme" in err.value.body["message"]
+    assert err.value.body["message"] == f'MutatingWebhookConfiguration.admissionregistration.k8s.io "{name}" is ' \
+                                        f"invalid: {error}"
 
 
 def test_a_pod_create_is_patched_and_a_dry_run_is_flagged(kube: Any, hooks: Registrations) -> None:

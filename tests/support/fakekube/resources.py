@@ -149,6 +149,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration",
         "mutatingwebhookconfiguration", namespaced=False, categories=("api-extensions",), has_generation=True,
+        storage_hash="Sqi0GUgDaX0=",
         verbs=ALL_VERBS,
     ),
     ResourceType(

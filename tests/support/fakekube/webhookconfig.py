@@ -100,14 +100,16 @@ def _client_config(cc: dict[str, Any], p: str) -> list[FieldError]:
     if service:
         return []
     parts = urlsplit(url)
-    if parts.scheme != "https":
-        return [FieldError("Invalid", f"{p}.url", url, "'https' is the only allowed URL scheme")]
+    if parts.scheme != "https":  # the values are the URL's parts, as webhook.ValidateWebhookURL reports them
+        return [FieldError("Invalid", f"{p}.url", parts.scheme,
+                           "'https' is the only allowed URL scheme; desired format: https://host[/path]")]
     if not parts.hostname:
-        return [FieldError("Invalid", f"{p}.url", url, "host must be specified")]
+        return [FieldError("Invalid", f"{p}.url", parts.netloc,
+                           "host must be specified; desired format: https://host[/path]")]
     if parts.query:
-        return [FieldError("Invalid", f"{p}.url", url, "query parameters are not allowed")]
+        return [FieldError("Invalid", f"{p}.url", parts.query, "query parameters are not permitted in the URL")]
     if parts.fragment:
-        return [FieldError("Invalid", f"{p}.url", url, "fragments are not allowed")]
+        return [FieldError("Invalid", f"{p}.url", parts.fragment, "fragments are not permitted in the URL")]
     return []
 
 

@@ -76,6 +76,20 @@ def test_spec_events_fan_out_to_every_namespace() -> None:
     assert keys_for_event("Pod", None, obj("Pod", "p", "x"), SPECS, NAMESPACES) == set()
 
 
+def test_spec_status_writes_fan_out_to_nothing() -> None:
+    """The controller's own status writes (and finalizer patches) leave the generation alone: no key, else every
+    status write would re-plan every namespace; a spec change or a deletion still fans out."""
+    old = {"kind": "RegistryCredential", "metadata": {"name": "a", "generation": 3}}
+    status = {**old, "status": {"secretsInSync": 2}}
+    assert keys_for_event("RegistryCredential", old, status, SPECS, NAMESPACES) == set()
+    changed = {"kind": "RegistryCredential", "metadata": {"name": "a", "generation": 4}}
+    assert len(keys_for_event("RegistryCredential", old, changed, SPECS, NAMESPACES)) == 3
+    deleting = {"kind": "RegistryCredential", "metadata": {**old["metadata"], "deletionTimestamp": "2026-01-01T00:00:00Z"}}
+    assert len(keys_for_event("RegistryCredential", old, deleting, SPECS, NAMESPACES)) == 3
+    unversioned = {"kind": "RegistryCredential", "metadata": {"name": "a"}}
+    assert len(keys_for_event("RegistryCredential", unversioned, unversioned, SPECS, NAMESPACES)) == 3
+
+
 @pytest.mark.parametrize(("selector", "labels", "expected"), [
     ("a=1", {"a": "1"}, True), ("a==1", {"a": "2"}, False), ("a!=1", {}, True), ("a", {"a": ""}, True),
     ("!a", {"a": "x"}, False), ("a in (x, y),b", {"a": "y", "b": "1"}, True), ("a notin (x)", {"a": "x"}, False),

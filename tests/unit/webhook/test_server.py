@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from regcred.controller.webhook.server import MAX_BODY, WebhookServer, serve_webhook
+from regcred.controller.webhook.server import MAX_BODY, MAX_HEAD, WebhookServer, serve_webhook
 from regcred.core.errors import InputError
 from regcred.localregistry.tls import Pki, generate_pki
 
@@ -320,3 +321,34 @@ def test_a_request_that_never_finishes_arriving_is_cut(certdir: Path, pki: Pki, 
             assert receive(busy)[0] == 200
     finally:
         server.stop()
+
+
+def test_a_client_that_expects_100_continue_gets_it(server: WebhookServer, pki: Pki) -> None:
+    with client(server.port, pki.ca_pem) as sock:
+        head = f"POST /mutate-pods HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {len(REVIEW)}\r\n\r\n"
+        sock.sendall(head.encode())
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(REVIEW)
+        assert receive(sock)[0] == 200
+
+
+def test_hostile_bytes_close_the_connection_without_a_traceback(server: WebhookServer, pki: Pki,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    for junk in (b"GET / HTTP/1.1\r\n\r\n", b"\x16\x03\x01\x00\x05hello", bytes(range(256)) * 4):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+            raw.sendall(junk)
+            with contextlib.suppress(ConnectionError):
+                while raw.recv(4096):
+                    pass
+    with client(server.port, pki.ca_pem) as sock:  # still serving
+        send(sock, REVIEW)
+        assert receive(sock)[0] == 200
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+def test_oversized_headers_are_a_400_and_a_close(server: WebhookServer, pki: Pki) -> None:
+    with client(server.port, pki.ca_pem) as sock:
+        sock.sendall(b"POST /mutate-pods HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (MAX_HEAD + 1) + b"\r\n\r\n")
+        assert receive(sock)[0] == 400
+        assert closed(sock)

@@ -96,6 +96,7 @@ class _Connection(asyncio.Protocol):
         self.size = 0
         self.started = 0.0
         self.refused: tuple[int, bytes] | None = None  # an answer decided before the body arrived
+        self.expects_continue = False
         self.pending: deque[tuple[int, bytes, float] | tuple[None, bytes, float]] = deque()
         self.busy = False
         self.paused = False
@@ -135,22 +136,25 @@ class _Connection(asyncio.Protocol):
     # --- llhttp callbacks
     def on_message_begin(self) -> None:
         self.url, self.head, self.body, self.size, self.refused = b"", 0, [], 0, None
+        self.expects_continue = False
         self.started = time.monotonic()
         self.deadline = self.loop.time() + REQUEST_SECONDS
 
     def on_url(self, url: bytes) -> None:
         self.url += url
-        self._count_head(len(url))
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._count_head(len(name) + len(value))
-        if name.lower() == b"content-length" and value.strip().isdigit() and int(value) > MAX_BODY:
-            self._refuse_now(413, f"the body is larger than {MAX_BODY} bytes")  # refused before it is sent
-
-    def _count_head(self, n: int) -> None:
-        self.head += n
+        self.head += len(url)
         if self.head > MAX_HEAD:
             self._refuse_now(400, "request headers too large")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.head += len(name) + len(value)
+        if self.head > MAX_HEAD:
+            self._refuse_now(400, "request headers too large")
+        elif len(name) == 14 and name.lower() == b"content-length" and value.strip().isdigit() \
+                and int(value) > MAX_BODY:
+            self._refuse_now(413, f"the body is larger than {MAX_BODY} bytes")  # refused before it is sent
+        elif len(name) == 6 and name.lower() == b"expect" and value.strip().lower() == b"100-continue":
+            self.expects_continue = True
 
     def on_headers_complete(self) -> None:
         path = self.url.split(b"?", 1)[0]
@@ -158,6 +162,8 @@ class _Connection(asyncio.Protocol):
             self.refused = 404, _status_body(404, "not found")
         elif self.parser.get_method() != b"POST":
             self.refused = 405, _status_body(405, "only POST is served")
+        elif self.expects_continue and self.transport is not None and not self.closing:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for this before a large body
 
     def on_body(self, chunk: bytes) -> None:
         self.size += len(chunk)

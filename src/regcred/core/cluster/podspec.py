@@ -94,12 +94,16 @@ def current_service_account(spec: Mapping[str, Any]) -> str:
     return DEFAULT_SERVICE_ACCOUNT
 
 
+_REMEMBERED = 4096  # repositories a scope keeps answers for (bounded: Pod images are attacker-chosen)
+
+
 class RegistryScope:
     """Which images a secret for these registry keys covers; no patterns means every image."""
 
     def __init__(self, patterns: Sequence[str] = ()) -> None:
         self.patterns = tuple(patterns)
         self._keyring: Keyring | None = None
+        self._answers: dict[str, bool] = {}  # repository -> covered: the webhook asks again Pod after Pod
         if self.patterns:
             self._keyring = Keyring()
             for pattern in self.patterns:
@@ -124,8 +128,15 @@ class RegistryScope:
         return bool(self._keyring.lookup_repository(repository))
 
     def covers_repository(self, repository: str) -> bool:
-        """`covers` for an image already normalised to its repository (several scopes, one parse)."""
-        return self._keyring is None or bool(self._keyring.lookup_repository(repository))
+        """`covers` for an image already normalised to its repository (several scopes, one parse); remembered."""
+        if self._keyring is None:
+            return True
+        answer = self._answers.get(repository)
+        if answer is None:
+            if len(self._answers) >= _REMEMBERED:
+                self._answers.clear()
+            answer = self._answers[repository] = bool(self._keyring.lookup_repository(repository))
+        return answer
 
     def covered_images(self, images: Iterable[str]) -> list[str]:
         return [image for image in images if self.covers(image)]

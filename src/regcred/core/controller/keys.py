@@ -11,13 +11,41 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from regcred.core.cluster.serviceaccounts import ADDED_ANNOTATION
+from regcred.core.errors import RegcredError
 from regcred.core.objects import metadata, name_of, namespace_of
-from regcred.core.spec.model import RegistryCredential
+from regcred.core.spec.model import RegistryCredential, parse_document
 from regcred.core.spec.planner import CREDENTIAL_LABEL
 from regcred.core.spec.schema import WORKLOAD_KINDS
 
 Key = tuple[str, str]  # (RegistryCredential name, namespace)
 Obj = Mapping[str, Any]
+SpecCache = dict[tuple[Any, Any, Any], RegistryCredential]  # (name, uid, generation) -> the parsed spec
+
+
+def parse_specs(objs: Iterable[Obj], cache: SpecCache) -> tuple[list[RegistryCredential], SpecCache]:
+    """The valid specs among cached RegistryCredential objects, and the cache for next time: each is parsed once
+    per generation (its spec part changes the generation), not once per event (a cold start brings thousands)."""
+    found, kept = [], {}
+    for obj in objs:
+        meta = metadata(obj)
+        key = (meta.get("name"), meta.get("uid"), meta.get("generation"))
+        spec = cache.get(key)
+        if spec is None:
+            try:
+                spec = parse_document(obj, f"RegistryCredential {meta.get('name')}")
+            except RegcredError:
+                continue
+        kept[key] = spec
+        found.append(spec)
+    return found, kept
+
+
+def own_namespace(namespaces: Any, obj: Obj | None) -> list[Obj]:
+    """The cached Namespace of a namespaced object (`namespaces.get(name)`), as the list keys_for_event takes:
+    one lookup, not a scan of thousands per event."""
+    where = metadata(obj or {}).get("namespace")
+    own = namespaces.get(str(where)) if where else None
+    return [own] if own is not None else []
 
 
 def _labels(obj: Obj) -> Mapping[str, str]:
@@ -28,6 +56,15 @@ def _recorded(obj: Obj) -> set[str]:
     """Entries regcred recorded as its own on a ServiceAccount or workload."""
     raw = (metadata(obj).get("annotations") or {}).get(ADDED_ANNOTATION) or ""
     return {s.strip() for s in str(raw).split(",") if s.strip()}
+
+
+def _same_intent(old: Obj, new: Obj) -> bool:
+    """A spec update that changes no plan: same generation (the API server bumps it on every spec change) and
+    the same deletion state. controller-runtime's GenerationChangedPredicate, plus deletion."""
+    before, after = metadata(old), metadata(new)
+    generation = before.get("generation")
+    return (generation is not None and generation == after.get("generation")
+            and before.get("deletionTimestamp") == after.get("deletionTimestamp"))
 
 
 def sources_of(spec: RegistryCredential) -> set[tuple[str, str]]:
@@ -63,6 +100,8 @@ def keys_for_event(kind: str, old: Obj | None, new: Obj | None, specs: Sequence[
         for obj in objs:
             keys |= {(s.name, name) for s in specs if s.namespaces.matches(name, _labels(obj))}
     elif kind == "RegistryCredential":
+        if old is not None and new is not None and _same_intent(old, new):
+            return keys  # only its status or metadata changed (the controller's own status writes): nothing to plan
         names = {name_of(o) for o in objs}
         keys |= {(n, name_of(o)) for n in names for o in namespaces}  # level-based: leftovers are cleaned too
     elif kind == "Secret":
