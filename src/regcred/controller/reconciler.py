@@ -9,12 +9,14 @@ the same conditional writes (`usecases.specapply`), so after convergence `regcre
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from regcred.controller.cachedapi import Cache, CachedApi
 from regcred.controller.logs import register_config
 from regcred.core.cluster.secretsync import is_managed
+from regcred.core.controller.conditions import EXPIRY_WARNING
 from regcred.core.controller.keys import Key
 from regcred.core.errors import RegcredError
 from regcred.core.objects import is_terminating, metadata
@@ -62,6 +64,7 @@ class ReconcileResult:
     covered: int = 0  # ServiceAccounts in the namespace carrying the spec's entry afterwards
     refresh_at: float | None = None  # time.time() when a plugin's credential is due again: reconcile then
     expires_at: float | None = None  # time.time() when the earliest credential used expires (plugin, expiresAt)
+    password_expires_at: float | None = None  # the earliest expiresAt of the static passwords used
 
     @property
     def writes(self) -> int:
@@ -157,13 +160,21 @@ def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential], kinds: Col
     providers = [r.credential_provider for s in specs for r in s.registries if r.credential_provider is not None]
     return ReconcileResult(key, rows=rows, errors=errors, forbidden=_forbidden(api), not_owned=not_owned,
                            waiting=bool(mine.waiting), targeted=targeted, covered=covered,
-                           refresh_at=plugins.refresh_at(providers) if targeted else None,
-                           expires_at=_expiry(specs, plugins.expires_at(providers)) if targeted else None)
+                           refresh_at=_due(specs, plugins.refresh_at(providers)) if targeted else None,
+                           expires_at=_expiry(specs, plugins.expires_at(providers)) if targeted else None,
+                           password_expires_at=_expiry(specs, None) if targeted else None)
 
 
 def _expiry(specs: list[RegistryCredential], plugin: float | None) -> float | None:
     static = [r.expires_at for s in specs for r in s.registries if r.expires_at is not None]
     return min([*static, *([] if plugin is None else [plugin])], default=None)
+
+
+def _due(specs: list[RegistryCredential], plugin: float | None) -> float | None:
+    """When to reconcile again: a plugin's refresh, or a static expiresAt's warning (then its expiry) ahead."""
+    now, static = time.time(), _expiry(specs, None)
+    marks = [] if static is None else [t for t in (static - EXPIRY_WARNING, static) if t > now]
+    return min([*marks, *([] if plugin is None else [plugin])], default=None)
 
 
 def _forbidden(api: CachedApi) -> tuple[Forbidden, ...]:

@@ -101,3 +101,17 @@ def test_a_static_expires_at_is_the_reconciles_expiry_when_it_comes_first(tmp_pa
     result = reconcile(api, {}, ("ecr", "team-a"), plugins=PluginCache(0.8, floor=30.0))
     assert not result.failed, result.errors
     assert result.expires_at == 1577836800.0
+
+
+def test_a_static_expires_at_brings_a_reconcile_a_week_ahead_and_at_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REG_PW", "pw")
+    api = MemApi()
+    api.namespace("team-a")
+    at = time.time() + 30 * 24 * 3600
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+    api.add({"apiVersion": "regcred.dev/v1alpha1", "kind": "RegistryCredential", "metadata": {"name": "harbor"},
+             "spec": {"registries": [{"server": "r.example.com", "username": "u", "passwordFrom": {"env": "REG_PW"},
+                                      "expiresAt": stamp}]}})
+    result = reconcile(api, {}, ("harbor", "team-a"), plugins=PluginCache(0.8, floor=30.0))
+    assert not result.failed and result.password_expires_at == result.expires_at == int(at)
+    assert result.refresh_at == int(at) - 7 * 24 * 3600
