@@ -94,10 +94,11 @@ def run_plugin(provider: CredentialProvider, where: str) -> bytes:
     except OSError as exc:
         raise InputError(f"{where}: cannot run {provider.command}: {exc.strerror or type(exc).__name__}",
                          hint="give the absolute path of an executable plugin") from None
+    problem: str | None = "interrupted"
     try:
         out, err_size, problem = _collect(proc, request_document(provider), time.monotonic() + provider.timeout)
     finally:
-        if proc.poll() is None:
+        if proc.poll() is None or problem is not None:  # its children too (one may hold the pipes open)
             _kill(proc)
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:

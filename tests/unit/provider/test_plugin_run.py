@@ -111,3 +111,17 @@ def test_the_controllers_cache_remembers_a_failure_for_its_floor(tmp_path: Path)
     mode.unlink()
     time.sleep(0.55)
     assert cache.get(source, "w").password == "token-2"
+
+
+def test_a_child_left_holding_the_output_is_killed_with_the_plugin(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child"
+    script = tmp_path / "plugin"
+    script.write_text(f"#!/bin/sh\nsleep 3600 &\necho $! > {pid_file}\necho '{{}}'\n")
+    script.chmod(0o755)
+    with pytest.raises(InputError, match=r"did not answer within 0\.5s and was killed"):
+        fetch(CredentialProvider(str(script), image="a.io", timeout=0.5), "w")
+    stat = Path(f"/proc/{pid_file.read_text().strip()}/stat")
+    deadline = time.monotonic() + 10
+    while stat.exists() and stat.read_text().split(") ")[-1][0] != "Z" and time.monotonic() < deadline:
+        time.sleep(0.05)  # SIGKILL is delivered asynchronously
+    assert not stat.exists() or stat.read_text().split(") ")[-1][0] == "Z"  # gone, or dead and not yet reaped
