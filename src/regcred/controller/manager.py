@@ -181,6 +181,7 @@ class Manager:
         started = time.monotonic()
         result = reconcile(self.api, self.caches, key)
         self.metrics.observe_reconcile("error" if result.failed else "success", time.monotonic() - started)
+        self.metrics.observe_expiry(key[0], result.expires_at)
         if result.failed:
             self.queue.add_rate_limited(key)
         else:
@@ -190,6 +191,9 @@ class Manager:
                                                                 bool(meta.get("deletionTimestamp")), result)
             self.dirty.add(key[0])
             self.quiet.discard(key)
+            if result.refresh_at is not None and not result.failed:  # a plugin's credential: again before expiry
+                self.quiet.add(key)  # (like the resync's keys, no pending work)
+                self.queue.add_after(key, max(result.refresh_at - time.time(), 0.0))
         if spec is not None:
             self.report(spec, result)
 

@@ -59,6 +59,10 @@ class ControllerMetrics:
         self.uncovered_namespaces = Gauge("regcred_uncovered_namespaces", "Namespaces a spec targets that are "
                                           "not (yet) covered, by spec.", ["spec"], registry=r)
         self.leader = Gauge("regcred_leader", "1 while this replica holds the leader Lease.", registry=r)
+        self.credential_expiry = Gauge("regcred_credential_expiry_timestamp_seconds", "When the earliest "
+                                       "expiring credential of a spec expires (a plugin's, or expiresAt; Unix "
+                                       "time; seconds to expiry: this minus time()), by spec.", ["spec"],
+                                       registry=r)
         self.admission_requests = Counter("regcred_webhook_admission_requests", "AdmissionReviews answered, by "
                                           "result.", ["result"], registry=r)
         self.admission_seconds = Histogram("regcred_webhook_admission_duration_seconds", "Time to answer one "
@@ -83,6 +87,11 @@ class ControllerMetrics:
         if result == "error":
             self.reconcile_errors.inc()
         self.reconcile_seconds.observe(seconds)
+
+    def observe_expiry(self, spec: str, expires_at: float | None) -> None:
+        """A reconcile used a credential that expires at `expires_at` (None: none that expires)."""
+        if expires_at is not None:
+            self.credential_expiry.labels(spec=spec).set(expires_at)
 
     def observe_request(self, verb: str, code: int | None) -> None:
         """KubeApi.observer: one API request and its answer's code."""

@@ -9,17 +9,20 @@ the same conditional writes (`usecases.specapply`), so after convergence `regcre
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from regcred.controller.cachedapi import Cache, CachedApi
 from regcred.controller.logs import register_config
 from regcred.core.cluster.secretsync import is_managed
+from regcred.core.controller.conditions import EXPIRY_WARNING
 from regcred.core.controller.keys import Key
 from regcred.core.errors import RegcredError
 from regcred.core.objects import is_terminating, metadata
 from regcred.core.spec.model import NamespaceTargets, RegistryCredential, parse_document
 from regcred.core.spec.planner import Plan, plan
+from regcred.shells.credprovider import PluginCache
 from regcred.usecases.kubeapi import KubeApi, Obj
 from regcred.usecases.rows import RowStatus, TargetResult
 from regcred.usecases.specapply import apply_plan
@@ -28,6 +31,9 @@ from regcred.usecases.specs import read_cluster_state, resolve_specs
 WRITTEN = frozenset({RowStatus.CREATED, RowStatus.UPDATED, RowStatus.DELETED, RowStatus.ATTACHED,
                      RowStatus.DETACHED})
 MATCH_NOTHING = NamespaceTargets(include=(), exclude=(), selector=None)  # a spec being deleted: undo it all
+# The controller process's plugin answers: every namespace's reconcile of a source shares one plugin call, reused
+# for 80 % of the credential's lifetime (10 s without one, so a "do not cache" plugin is not run per namespace).
+PLUGINS = PluginCache(0.8, floor=10.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,9 @@ class ReconcileResult:
     waiting: bool = False  # e.g. the `default` ServiceAccount is not there yet: the next event will bring it
     targeted: bool = False  # the spec selects the namespace (else the reconcile only cleaned up)
     covered: int = 0  # ServiceAccounts in the namespace carrying the spec's entry afterwards
+    refresh_at: float | None = None  # time.time() when a plugin's credential is due again: reconcile then
+    expires_at: float | None = None  # time.time() when the earliest credential used expires (plugin, expiresAt)
+    password_expires_at: float | None = None  # the earliest expiresAt of the static passwords used
 
     @property
     def writes(self) -> int:
@@ -72,12 +81,13 @@ def parse_spec(obj: Obj) -> RegistryCredential:
 
 
 def reconcile(api: KubeApi, caches: Mapping[str, Cache], key: Key, *,
-              kinds: Collection[str] | None = None) -> ReconcileResult:
+              kinds: Collection[str] | None = None, plugins: PluginCache | None = None) -> ReconcileResult:
     """Bring one namespace to one spec (and the specs sharing its Secret name): plan, then conditional writes.
 
     A spec being deleted (deletionTimestamp) or gone plans as targeting nothing: exactly what it added in the
     namespace is removed. Reads come from `caches` (kinds without one from the API), writes go to the API.
     `kinds` limits the writes to changes of those kinds (the webhook creates only the Secret, at admission).
+    Credential-provider plugins are asked through `plugins` (default: the process's `PLUGINS`).
     """
     spec_name, namespace = key
     cached = CachedApi(api, caches)
@@ -90,7 +100,7 @@ def reconcile(api: KubeApi, caches: Mapping[str, Cache], key: Key, *,
         specs = _specs_for(cached, spec_name)
         if not specs:
             return ReconcileResult(key, skipped="spec no longer exists")
-        return _apply(cached, key, specs, kinds)
+        return _apply(cached, key, specs, kinds, PLUGINS if plugins is None else plugins)
     except RegcredError as exc:
         return ReconcileResult(key, errors=(exc.line(),), forbidden=_forbidden(cached))
 
@@ -115,10 +125,10 @@ def _specs_for(api: CachedApi, spec_name: str) -> list[RegistryCredential]:
     return [spec, *others]
 
 
-def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential],
-           kinds: Collection[str] | None = None) -> ReconcileResult:
+def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential], kinds: Collection[str] | None,
+           plugins: PluginCache) -> ReconcileResult:
     namespace, secret_name = key[1], specs[0].secret_name
-    desired = resolve_specs(specs, api)
+    desired = resolve_specs(specs, api, plugins=plugins)
     for credential in desired:  # every credential value read: cut from every log record from now on
         register_config(credential.config)
     state = read_cluster_state(api, specs, namespace)
@@ -147,8 +157,24 @@ def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential],
     targeted = specs[0].namespaces.matches(namespace, labels)
     covered = sum(1 for sa in api.list("ServiceAccount", namespace)
                   if any(isinstance(e, dict) and e.get("name") == secret_name for e in sa.get("imagePullSecrets") or []))
+    providers = [r.credential_provider for s in specs for r in s.registries if r.credential_provider is not None]
     return ReconcileResult(key, rows=rows, errors=errors, forbidden=_forbidden(api), not_owned=not_owned,
-                           waiting=bool(mine.waiting), targeted=targeted, covered=covered)
+                           waiting=bool(mine.waiting), targeted=targeted, covered=covered,
+                           refresh_at=_due(specs, plugins.refresh_at(providers)) if targeted else None,
+                           expires_at=_expiry(specs, plugins.expires_at(providers)) if targeted else None,
+                           password_expires_at=_expiry(specs, None) if targeted else None)
+
+
+def _expiry(specs: list[RegistryCredential], plugin: float | None) -> float | None:
+    static = [r.expires_at for s in specs for r in s.registries if r.expires_at is not None]
+    return min([*static, *([] if plugin is None else [plugin])], default=None)
+
+
+def _due(specs: list[RegistryCredential], plugin: float | None) -> float | None:
+    """When to reconcile again: a plugin's refresh, or a static expiresAt's warning (then its expiry) ahead."""
+    now, static = time.time(), _expiry(specs, None)
+    marks = [] if static is None else [t for t in (static - EXPIRY_WARNING, static) if t > now]
+    return min([*marks, *([] if plugin is None else [plugin])], default=None)
 
 
 def _forbidden(api: CachedApi) -> tuple[Forbidden, ...]:

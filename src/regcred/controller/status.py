@@ -47,7 +47,8 @@ def outcome(result: ReconcileResult) -> NamespaceOutcome:
     in_sync = result.targeted and not result.failed and not result.skipped and not result.waiting
     return NamespaceOutcome(result.key[1], targeted=result.targeted and not result.skipped, secret_in_sync=in_sync,
                             service_accounts_covered=result.covered, waiting=result.waiting, failure=failure,
-                            forbidden=tuple(str(f) for f in result.forbidden), not_owned=bool(result.not_owned))
+                            forbidden=tuple(str(f) for f in result.forbidden), not_owned=bool(result.not_owned),
+                            password_expires_at=result.password_expires_at)
 
 
 def progress(spec: RegistryCredential, generation: int, namespaces: Iterable[Obj], seen: Mapping[str, Seen],

@@ -14,6 +14,7 @@ from regcred.core.spec.model import RegistryCredential
 from regcred.core.spec.planner import CREDENTIAL_LABEL, ClusterState, DesiredCredential, Plan, plan
 from regcred.core.spec.schema import WORKLOAD_KINDS
 from regcred.core.spec.templated import SecretStoreRef
+from regcred.shells.credprovider import PluginCache
 from regcred.shells.spec.source import Inputs
 from regcred.usecases.dryrun import DryRun
 from regcred.usecases.fanout import DEFAULT_WORKERS
@@ -22,13 +23,16 @@ from regcred.usecases.rows import TargetResult
 
 
 def resolve_specs(specs: Sequence[RegistryCredential], api: KubeApi | None, *,
-                  placeholders: bool = False) -> list[DesiredCredential]:
-    """Read every spec's credentials (Secrets through `api`; None: no cluster, such references fail)."""
+                  placeholders: bool = False, plugins: PluginCache | None = None) -> list[DesiredCredential]:
+    """Read every spec's credentials (Secrets through `api`; None: no cluster, such references fail).
+
+    Credential-provider plugins run once per source (`plugins`: a cache that outlives the call, the controller's).
+    """
     # lazy: the shell's I/O stack loads only on the path that uses it
     from regcred.shells.spec.source import resolve_all
 
     reader = None if api is None else (lambda ns, name: api.get_optional("Secret", name, ns))
-    return resolve_all(specs, reader, placeholders=placeholders)
+    return resolve_all(specs, reader, placeholders=placeholders, plugins=plugins)
 
 
 def plan_specs(api: KubeApi, specs: Sequence[RegistryCredential], host_root: str | None

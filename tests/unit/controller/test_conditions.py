@@ -54,3 +54,20 @@ def test_pending_and_waiting_are_progressing_and_failures_are_capped() -> None:
     failed = desired_status(None, many, generation=1, pending=0, now=T0)
     assert failed["failures"] == 8 and len(failed["firstFailures"]) == 5
     assert next(c for c in failed["conditions"] if c["type"] == "Degraded")["message"].endswith("(and 3 more)")
+
+
+def test_a_static_password_expiring_within_a_week_is_degraded_but_ready() -> None:
+    week = 7 * 24 * 3600
+    t0 = 1767225600.0  # T0 as Unix time
+    soon = [NamespaceOutcome("a", secret_in_sync=True, password_expires_at=t0 + week - 60)]
+    later = [NamespaceOutcome("a", secret_in_sync=True, password_expires_at=t0 + week + 60)]
+    status = desired_status(None, soon, generation=1, pending=0, now=T0)
+    assert conditions(status)["Degraded"] == ("True", "CredentialExpiring", T0)
+    assert conditions(status)["Ready"] == ("True", "Converged", T0) and status["failures"] == 0
+    degraded = next(c for c in status["conditions"] if c["type"] == "Degraded")
+    assert degraded["message"] == ("a password's expiresAt is 2026-01-07T23:59:00Z (replace the password and its "
+                                   "expiresAt before then)")
+    assert conditions(desired_status(None, later, generation=1, pending=0, now=T0))["Degraded"][0] == "False"
+    failing = [NamespaceOutcome("a", failure="boom", password_expires_at=t0)]
+    assert conditions(desired_status(None, failing, generation=1, pending=0, now=T0))["Degraded"][1] == \
+        "ReconcileFailed"

@@ -51,6 +51,8 @@ def test_metrics_names_labels_and_values(metrics: tuple[ControllerMetrics, HttpE
     m.managed_objects.labels(kind="Secret").set(30)
     m.uncovered_namespaces.labels(spec="team-a").set(2)
     m.leader.set(1)
+    m.observe_expiry("ecr", 1_800_000_000.0)
+    m.observe_expiry("static", None)  # no plugin credential: no series
     m.observe_request("patch", 409)
     m.observe_request("get", None)
     samples = scrape(server.port)
@@ -65,6 +67,8 @@ def test_metrics_names_labels_and_values(metrics: tuple[ControllerMetrics, HttpE
     assert samples[("regcred_managed_objects", (("kind", "Secret"),))] == 30
     assert samples[("regcred_uncovered_namespaces", (("spec", "team-a"),))] == 2
     assert samples[("regcred_leader", ())] == 1
+    assert samples[("regcred_credential_expiry_timestamp_seconds", (("spec", "ecr"),))] == 1_800_000_000
+    assert ("regcred_credential_expiry_timestamp_seconds", (("spec", "static"),)) not in samples
     assert samples[("regcred_api_requests_total", (("code", "409"), ("verb", "patch")))] == 1
     assert samples[("regcred_api_requests_total", (("code", "<error>"), ("verb", "get")))] == 1
     # its own registry: nothing of the default one (process_*, python_gc_*) mixed in

@@ -23,7 +23,9 @@ from regcred.core.spec.schema import crd, json_schema
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = yaml.safe_load((ROOT / "examples" / "registrycredential.yaml").read_text())
-CLI_ONLY = ("is not a registry key the kubelet can parse", "is the same registry as")
+CLI_ONLY = ("is not a registry key the kubelet can parse", "is the same registry as", "is not served by the server",
+            "required when the server", "must be more than 0", "is not a valid time", "must not be negative", "credentialProvider.image: ")
+PROVIDER: dict[str, Any] = {"server": "a.io", "credentialProvider": {"command": "/usr/local/bin/plugin"}}
 
 
 def cli_problems(doc: Any) -> list[str]:
@@ -86,6 +88,33 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], bool]] = [
     ("unknown spec field", lambda d: d["spec"].update(extra=1), False),
     ("secretKeyRef without key", lambda d: registry(d, 1)["passwordFrom"]["secretKeyRef"].pop("key"), False),
     ("no spec", lambda d: d.pop("spec"), False),
+    ("credentialProvider", lambda d: d["spec"]["registries"].__setitem__(0, PROVIDER), True),
+    ("credentialProvider with everything", lambda d: d["spec"]["registries"].__setitem__(0, {**PROVIDER, "credentialProvider": {
+        **PROVIDER["credentialProvider"], "args": ["get-credentials"], "env": [{"name": "AWS_PROFILE", "value": "p"}],
+        "apiVersion": "credentialprovider.kubelet.k8s.io/v1beta1", "image": "a.io/team/app", "timeout": "1m30s",
+        "defaultCacheDuration": "12h"}}), True),
+    ("credentialProvider and username", lambda d: d["spec"]["registries"].__setitem__(
+        0, {**PROVIDER, "username": "u"}), False),
+    ("credentialProvider without server", lambda d: d["spec"]["registries"].__setitem__(
+        0, {"credentialProvider": PROVIDER["credentialProvider"]}), False),
+    ("credentialProvider and fromSecret", lambda d: d["spec"]["registries"].__setitem__(
+        0, {**PROVIDER, "fromSecret": {"namespace": "ops", "name": "pull"}}), False),
+    ("relative plugin command", lambda d: d["spec"]["registries"].__setitem__(
+        0, {"server": "a.io", "credentialProvider": {"command": "bin/plugin"}}), False),
+    ("unknown plugin apiVersion", lambda d: d["spec"]["registries"].__setitem__(
+        0, {"server": "a.io", "credentialProvider": {"command": "/p", "apiVersion": "v1"}}), False),
+    ("timeout that is no Go duration", lambda d: d["spec"]["registries"].__setitem__(
+        0, {"server": "a.io", "credentialProvider": {"command": "/p", "timeout": "10"}}), False),
+    ("expiresAt on a password", lambda d: registry(d).update(expiresAt="2027-01-31T00:00:00Z"), True),
+    ("expiresAt with an offset and fraction", lambda d: registry(d).update(expiresAt="2027-01-31T10:00:00.5+02:00"),
+     True),
+    ("expiresAt that is a date only", lambda d: registry(d).update(expiresAt="2027-01-31"), False),
+    ("expiresAt on a plugin", lambda d: d["spec"]["registries"].__setitem__(
+        0, {**PROVIDER, "expiresAt": "2027-01-31T00:00:00Z"}), False),
+    ("expiresAt on fromSecret", lambda d: d["spec"]["registries"].__setitem__(
+        0, {"fromSecret": {"namespace": "ops", "name": "pull"}, "expiresAt": "2027-01-31T00:00:00Z"}), False),
+    ("plugin env without value", lambda d: d["spec"]["registries"].__setitem__(
+        0, {"server": "a.io", "credentialProvider": {"command": "/p", "env": [{"name": "A"}]}}), False),
 ]
 
 

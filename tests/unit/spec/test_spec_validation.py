@@ -71,7 +71,7 @@ def test_every_problem_is_reported_with_its_path() -> None:
                      {"server": "https://a.io/v2/", "username": "v", "passwordFrom": {"env": "Y"}}]},
      "spec.registries[1].server: 'https://a.io/v2/' is the same registry as spec.registries[0].server"),
     ({"registries": [{"fromSecret": {"namespace": "ns", "name": "s"}, "server": "a.io"}]},
-     "give exactly one of server+username+passwordFrom | fromSecret (more than one is given)"),
+     "give exactly one of server+username+passwordFrom | fromSecret | server+credentialProvider (more than one is given)"),
     ({"workloads": {"kinds": ["Pod"]}}, "spec.workloads.kinds[0]: 'Pod' is not one of Deployment"),
     ({"workloads": {"enabled": "yes"}}, "spec.workloads.enabled: must be true or false, not a string"),
     ({"nodes": {"runtimes": ["docker"]}}, "spec.nodes.runtimes[0]: 'docker' is not one of containerd"),

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 FIRST_FAILURES = 5  # failures named in the status message; the count says how many there are
+EXPIRY_WARNING = 7 * 24 * 3600.0  # a static password's expiresAt this close makes the spec Degraded
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,7 @@ class NamespaceOutcome:
     failure: str = ""  # one line, no credential
     forbidden: tuple[str, ...] = ()  # "cannot patch serviceaccounts in namespace x"
     not_owned: bool = False
+    password_expires_at: float | None = None  # the earliest expiresAt of the static passwords used (Unix time)
 
 
 def _condition(type_: str, status: str, reason: str, message: str, generation: int, now: str,
@@ -50,6 +53,15 @@ def _failures(outcomes: Sequence[NamespaceOutcome]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _expiring(targeted: Sequence[NamespaceOutcome], now: str) -> str | None:
+    """The earliest static expiresAt within EXPIRY_WARNING of `now` (RFC 3339), or None."""
+    at = min((o.password_expires_at for o in targeted if o.password_expires_at is not None), default=None)
+    current = datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    if at is None or at - current > EXPIRY_WARNING:
+        return None
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def desired_status(current: Mapping[str, Any] | None, outcomes: Iterable[NamespaceOutcome], *, generation: int,
                    pending: int, now: str, secret_name: str = "") -> dict[str, Any]:
     """The status to hold: `pending` keys still queued for this spec make it Progressing; `secret_name` (the
@@ -59,16 +71,21 @@ def desired_status(current: Mapping[str, Any] | None, outcomes: Iterable[Namespa
     failures = _failures(outcomes)
     waiting = [o.namespace for o in targeted if o.waiting]
     previous = {c.get("type"): c for c in (current or {}).get("conditions") or [] if isinstance(c, Mapping)}
+    expiring = _expiring(targeted, now)
     if any(o.forbidden for o in outcomes):
         degraded = ("True", "Forbidden")
     elif any(o.not_owned for o in outcomes):
         degraded = ("True", "SecretNotOwned")
     elif failures:
         degraded = ("True", "ReconcileFailed")
+    elif expiring is not None:  # a warning: Ready still says how the copies are
+        degraded = ("True", "CredentialExpiring")
     else:
         degraded = ("False", "AsExpected")
     more = f" (and {len(failures) - FIRST_FAILURES} more)" if len(failures) > FIRST_FAILURES else ""
     degraded_msg = "; ".join(failures[:FIRST_FAILURES]) + more if failures else "no failures"
+    if expiring is not None and not failures:
+        degraded_msg = f"a password's expiresAt is {expiring} (replace the password and its expiresAt before then)"
     if pending:
         progressing = ("True", "Reconciling", f"{pending} namespace(s) queued")
     elif waiting:
@@ -76,7 +93,7 @@ def desired_status(current: Mapping[str, Any] | None, outcomes: Iterable[Namespa
     else:
         progressing = ("False", "Converged", "nothing left to do")
     in_sync = sum(1 for o in targeted if o.secret_in_sync)
-    if degraded[0] == "True":
+    if degraded[0] == "True" and degraded[1] != "CredentialExpiring":
         ready = ("False", degraded[1], degraded_msg)
     elif progressing[0] == "True":
         ready = ("False", progressing[1], progressing[2])

@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from regcred.core.credentials.matchimage import matches, never_matches, parse_match_image
+from regcred.core.credentials.provider import API_VERSIONS, parse_go_duration
 from regcred.core.errors import ConfigFormatError, InputError
 from regcred.core.safeload import check_json_depth, compose_all, describe_yaml_error, load_one
 
 CONFIG_KIND = "CredentialProviderConfig"
 CONFIG_GROUP = "kubelet.config.k8s.io"
 CONFIG_API_VERSIONS = (f"{CONFIG_GROUP}/v1", f"{CONFIG_GROUP}/v1beta1", f"{CONFIG_GROUP}/v1alpha1")
-PLUGIN_API_VERSIONS = ("credentialprovider.kubelet.k8s.io/v1", "credentialprovider.kubelet.k8s.io/v1beta1",
-                       "credentialprovider.kubelet.k8s.io/v1alpha1")
+PLUGIN_API_VERSIONS = API_VERSIONS  # the plugin protocol's versions (core.credentials.provider)
 CONFIG_FLAG = "--image-credential-provider-config"
 BIN_DIR_FLAG = "--image-credential-provider-bin-dir"
 DEFAULT_CONFIG = "/etc/kubernetes/credential-provider-config.yaml"
@@ -34,22 +33,6 @@ CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 
 _TOP_FIELDS = {"apiVersion", "kind", "providers"}
 _PROVIDER_FIELDS = {"name", "matchImages", "defaultCacheDuration", "apiVersion", "args", "env", "tokenAttributes"}
-_DURATION = re.compile(r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+\Z")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_go_duration(text: str) -> float | None:
-    """Seconds of a Go duration (time.ParseDuration: "12h", "1h30m", "0"); None when Go would refuse it.
-
-    The same name and contract as core.credentials.provider's (the spec's plugin source, another branch): on a
-    merge, one of the two goes.
-    """
-    if text in ("0", "+0", "-0"):
-        return 0.0
-    if not _DURATION.match(text):
-        return None
-    sign = -1.0 if text.startswith("-") else 1.0
-    return sign * sum(float(n) * _UNITS[u] for n, u in re.findall(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)", text))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from regcred.core.credentials.provider import GO_DURATION, CredentialProvider
 from regcred.core.credentials.registrykey import index_key
 from regcred.core.errors import InputError
+from regcred.core.spec.providerspec import provider_from_spec, static_expiry
 from regcred.core.spec.schema import (
+    ABSOLUTE_PATH,
     API_VERSION,
     DEFAULT_WORKLOAD_KINDS,
     DNS_LABEL,
@@ -25,13 +28,9 @@ from regcred.core.spec.schema import (
     KIND,
     NAME_GLOB,
     NO_SPACE,
-    Arr,
-    Bool,
-    Node,
-    Obj,
-    Str,
-    StrMap,
+    RFC3339,
 )
+from regcred.core.spec.schemanodes import Arr, Bool, Node, Obj, Str, StrMap
 
 PATTERN_RULES = {
     NAME_GLOB: "is not a name or glob of lowercase letters, digits, '-', '.', '*', '?' and closed [...] classes",
@@ -39,6 +38,9 @@ PATTERN_RULES = {
     DNS_SUBDOMAIN: "is not a lowercase RFC 1123 subdomain (a-z, 0-9, '-' and '.', alphanumeric at both ends)",
     DNS_LABEL: "is not a lowercase RFC 1123 label (a-z, 0-9 and '-', alphanumeric at both ends)",
     ENV_NAME: "is not an environment variable name (letters, digits and '_', not starting with a digit)",
+    GO_DURATION: "is not a Go duration (for example 10s, 1m30s or 12h)",
+    RFC3339: "is not an RFC 3339 time (for example 2027-01-31T00:00:00Z)",
+    ABSOLUTE_PATH: "is not an absolute path",
 }
 
 
@@ -84,7 +86,7 @@ class SecretRef:
 
 @dataclass(frozen=True, slots=True)
 class Registry:
-    """One `spec.registries[]` item: a server credential, or a whole existing pull Secret."""
+    """One `spec.registries[]` item: a server credential, a whole existing pull Secret, or a plugin's credential."""
 
     path: str  # where it is in the document, for messages
     server: str | None = None
@@ -92,6 +94,8 @@ class Registry:
     password_from: PasswordFrom | None = None
     email: str = ""
     from_secret: SecretRef | None = None
+    credential_provider: CredentialProvider | None = None
+    expires_at: float | None = None  # the static password's expiresAt (Unix time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,19 +190,8 @@ class RegistryCredential:
 
 
 def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
+    names = ((bool, "a boolean"), (int | float, "a number"), (str, "a string"), (list, "a list"), (dict, "a mapping"))
+    return "null" if value is None else next((n for t, n in names if isinstance(value, t)), type(value).__name__)
 
 
 def check_structure(node: Node, value: Any, path: str) -> list[str]:
@@ -252,9 +245,13 @@ def _check_object(node: Obj, value: Any, path: str) -> list[str]:
                 for key in value if key not in node.fields and not node.open]
     problems += [f"{_join(path, key)}: required field is missing" for key in node.required if key not in value]
     if node.one_of:
-        present = [alt for alt in node.one_of if any(k in value for k in alt)]
+        own = [set(alt) - {k for j, other in enumerate(node.one_of) if j != i for k in other}
+               for i, alt in enumerate(node.one_of)]
+        present = [alt for alt, keys in zip(node.one_of, own, strict=True) if any(k in value for k in keys or alt)]
+        present = present or [alt for alt in node.one_of if any(k in value for k in alt)][:1]  # the first it starts
         names = " | ".join("+".join(alt) for alt in node.one_of)
-        if len(present) != 1:
+        stray = present and any(k in value and k not in present[0] for alt in node.one_of for k in alt)
+        if len(present) != 1 or stray:
             what = "none is given" if not present else "more than one is given"
             problems.append(f"{_at(path)}give exactly one of {names} ({what})")
         else:
@@ -277,6 +274,9 @@ def _registry(item: dict[str, Any], path: str) -> tuple[Registry, list[str]]:
     if server.strip() != server or not index_key(server):
         problems.append(f"{path}.server: {server!r} is not a registry key the kubelet can parse "
                         "(use host[:port][/path], for example registry.example.com:5000)")
+    if "credentialProvider" in item:
+        provider, found = provider_from_spec(item["credentialProvider"], server, f"{path}.credentialProvider")
+        return Registry(path, server, email=item.get("email", ""), credential_provider=provider), problems + found
     source = item["passwordFrom"]
     ref = source.get("secretKeyRef")
     password_from = PasswordFrom(
@@ -284,7 +284,9 @@ def _registry(item: dict[str, Any], path: str) -> tuple[Registry, list[str]]:
         file=source.get("file"),
         secret_key_ref=SecretKeyRef(ref["namespace"], ref["name"], ref["key"]) if ref else None,
     )
-    return Registry(path, server, item["username"], password_from, item.get("email", "")), problems
+    expires_at, found = static_expiry(item.get("expiresAt"), f"{path}.expiresAt")
+    return Registry(path, server, item["username"], password_from, item.get("email", ""),
+                    expires_at=expires_at), problems + found
 
 
 def _selector(raw: dict[str, Any] | None) -> LabelSelector | None:
@@ -367,12 +369,10 @@ def parse_documents(docs: Iterable[tuple[Any, str]]) -> list[RegistryCredential]
     return specs
 
 
-def _registry_identity(spec: RegistryCredential) -> tuple[tuple[str, ...], ...]:
-    return tuple(sorted(
-        (r.server or "", r.username or "", r.password_from.describe() if r.password_from else "", r.email,
-         f"{r.from_secret.namespace}/{r.from_secret.name}" if r.from_secret else "")
-        for r in spec.registries
-    ))
+def _registry_identity(spec: RegistryCredential) -> tuple[str, ...]:
+    return tuple(sorted(repr((r.server, r.username, r.password_from, r.email, r.from_secret, r.credential_provider,
+                              r.credential_provider and r.credential_provider.env))  # compared, never shown
+                        for r in spec.registries))
 
 
 def conflicts(specs: Sequence[RegistryCredential]) -> list[str]:

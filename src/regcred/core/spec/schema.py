@@ -7,12 +7,12 @@ field name, a type, a default or an enum.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from regcred.core.credentials.provider import API_VERSIONS, DEFAULT_API_VERSION, DEFAULT_TIMEOUT, GO_DURATION
 from regcred.core.names import DNS1123_LABEL, DNS1123_SUBDOMAIN
 from regcred.core.node.runtimes.common import CONTAINERD, CRIO, K3S, RKE2
+from regcred.core.spec.schemanodes import Arr, Bool, Node, Obj, Rule, Str, StrMap
 
 GROUP = "regcred.dev"
 VERSION = "v1alpha1"
@@ -34,67 +34,9 @@ ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # closed `[...]` / `[!...]` classes (an unclosed '[' or an upper-case letter could never match anything).
 NAME_GLOB = r"^([-a-z0-9.*?]|\[!?[-a-z0-9.]+\])+$"
 NO_SPACE = r"^\S+$"
+ABSOLUTE_PATH = r"^/"
+RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 
-
-@dataclass(frozen=True)
-class Str:
-    description: str
-    pattern: str | None = None
-    enum: tuple[str, ...] | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-    default: str | None = None
-
-
-@dataclass(frozen=True)
-class Bool:
-    description: str
-    default: bool | None = None
-
-
-@dataclass(frozen=True)
-class Arr:
-    description: str
-    items: Node
-    min_items: int | None = None
-    default: tuple[Any, ...] | None = None
-
-
-@dataclass(frozen=True)
-class StrMap:
-    """An object of free-form string keys to string values (matchLabels)."""
-
-    description: str
-
-
-@dataclass(frozen=True)
-class Obj:
-    description: str
-    fields: dict[str, Node]
-    required: tuple[str, ...] = ()
-    # Exactly one of these alternatives must be present (each alternative: the keys it requires).
-    one_of: tuple[tuple[str, ...], ...] = ()
-    defaults: dict[str, Any] = field(default_factory=dict)
-    rules: tuple[Rule, ...] = ()
-    open: bool = False  # other keys are allowed and not checked (metadata, status)
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A rule between an object's fields that types cannot say, in the three places that enforce it.
-
-    `check` is the CLI's (it sees a structurally valid object), `json` the JSON Schema an editor applies,
-    `cel` the apiserver's x-kubernetes-validations rule; a test checks all three agree on sample documents.
-    """
-
-    path: str  # where the message points, relative to the object ("values"), or ""
-    message: str
-    check: Callable[[Mapping[str, Any]], bool]
-    json: dict[str, Any]
-    cel: str
-
-
-Node = Str | Bool | Arr | StrMap | Obj
 
 SECRET_KEY_REF = Obj(
     "A key of a Secret in the cluster; read when the spec is planned, applied or rendered.",
@@ -125,17 +67,48 @@ FROM_SECRET = Obj(
     required=("namespace", "name"),
 )
 
+CREDENTIAL_PROVIDER = Obj(
+    "A kubelet credential-provider plugin run as the kubelet runs it; the password it returns is short-lived.",
+    {
+        "command": Str("Absolute path of the plugin executable (run without a shell).", pattern=ABSOLUTE_PATH),
+        "args": Arr("Arguments of the plugin.", Str("An argument."), default=()),
+        "env": Arr(
+            "Variables added to regcred's own environment for the plugin (as the kubelet does).",
+            Obj("An environment variable.", {"name": Str("Variable name.", pattern=ENV_NAME),
+                                              "value": Str("Value.")}, required=("name", "value")),
+            default=(),
+        ),
+        "apiVersion": Str("Version of CredentialProviderRequest/Response the plugin speaks.", enum=API_VERSIONS,
+                          default=DEFAULT_API_VERSION),
+        "image": Str("The image asked for (default: the server); its credential is written under the server.",
+                     min_length=1, pattern=NO_SPACE),
+        "timeout": Str("How long the plugin may run before it is killed (a Go duration).", pattern=GO_DURATION,
+                       default=DEFAULT_TIMEOUT),
+        "defaultCacheDuration": Str("How long a response without cacheDuration stays valid (a Go duration; "
+                                    "default 0: not reused), as in the kubelet's CredentialProviderConfig.",
+                                    pattern=GO_DURATION),
+    },
+    required=("command",),
+)
+
 REGISTRY = Obj(
-    "One registry credential: server, username and passwordFrom; or fromSecret.",
+    "One registry credential: server, username and passwordFrom; or fromSecret; or server and credentialProvider.",
     {
         "server": Str("Registry key as the kubelet matches it: host[:port][/path], globs allowed.", min_length=1,
                       pattern=NO_SPACE),
         "username": Str("Registry user name.", min_length=1),
         "passwordFrom": PASSWORD_FROM,
         "email": Str("Optional e-mail (never needed for pulls)."),
+        "expiresAt": Str("When the password stops working (RFC 3339): the controller's expiry metric.",
+                         pattern=RFC3339),
         "fromSecret": FROM_SECRET,
+        "credentialProvider": CREDENTIAL_PROVIDER,
     },
-    one_of=(("server", "username", "passwordFrom"), ("fromSecret",)),
+    one_of=(("server", "username", "passwordFrom"), ("fromSecret",), ("server", "credentialProvider")),
+    rules=(Rule("expiresAt", "only a passwordFrom credential takes expiresAt (a plugin's answer says its own)",
+                lambda o: "expiresAt" not in o or "passwordFrom" in o,
+                {"if": {"required": ["expiresAt"]}, "then": {"required": ["passwordFrom"]}},
+                "!has(self.expiresAt) || has(self.passwordFrom)"),),
 )
 
 LABEL_SELECTOR = Obj(

@@ -1,4 +1,4 @@
-"""Reading RegistryCredential files and resolving `passwordFrom`: environment, files, and cluster Secrets.
+"""Reading RegistryCredential files and resolving their sources: environment, files, cluster Secrets, plugins.
 
 Passwords are read here and nowhere else; an error names the document, the field and the source,
 never the value. `secretKeyRef` and `fromSecret` need the cluster: the caller passes a reader.
@@ -33,6 +33,7 @@ from regcred.core.spec.model import (
 )
 from regcred.core.spec.planner import DesiredCredential, payload_from_entries
 from regcred.core.spec.templated import placeholder_name
+from regcred.shells.credprovider import PluginCache
 from regcred.shells.files import read_bytes
 from regcred.shells.manifests import expand_manifest_paths, load_documents, read_text_input
 
@@ -191,18 +192,20 @@ def _secret_key(secret: Mapping[str, Any], key: str, where: str) -> str:
 
 
 def resolve(spec: RegistryCredential, read_secret: SecretReader | None, *,
-            placeholders: bool = False) -> DesiredCredential:
+            placeholders: bool = False, plugins: PluginCache | None = None) -> DesiredCredential:
     """The spec with its credentials read: one payload holding every registry, in spec order.
 
     With `placeholders`, passwords become `${NAME}` and no `auth` field is written (it would encode
-    the placeholder); `fromSecret` registries are then left out (their keys are unknown offline).
+    the placeholder); `fromSecret` and `credentialProvider` registries are then left out (their keys or
+    values are unknown offline). A plugin is run through `plugins` (once per source for all its users).
     """
+    plugins = PluginCache() if plugins is None else plugins
     entries: list[tuple[str, dict[str, Any]]] = []
     seen: dict[str, str] = {}
     problems: list[str] = []
     for index, registry in enumerate(spec.registries):
         try:
-            new = _registry_entries(spec, registry, index, read_secret, placeholders=placeholders)
+            new = _registry_entries(spec, registry, index, read_secret, placeholders=placeholders, plugins=plugins)
         except InputError as exc:
             problems.append(exc.line())
             continue
@@ -218,13 +221,13 @@ def resolve(spec: RegistryCredential, read_secret: SecretReader | None, *,
     if problems:
         raise SpecInvalid(problems)
     if not entries:
-        raise InputError(f"{spec.source}: no registry credentials to write (fromSecret cannot be rendered "
-                         "with placeholders)")
+        raise InputError(f"{spec.source}: no registry credentials to write (fromSecret and credentialProvider "
+                         "cannot be rendered with placeholders)")
     return DesiredCredential.build(spec, payload_from_entries(entries))
 
 
 def _registry_entries(spec: RegistryCredential, registry: Registry, index: int, read_secret: SecretReader | None,
-                      *, placeholders: bool) -> list[tuple[str, dict[str, Any]]]:
+                      *, placeholders: bool, plugins: PluginCache) -> list[tuple[str, dict[str, Any]]]:
     """The (key, entry) pairs one `registries[]` item stands for; [] for fromSecret with placeholders."""
     where = f"{spec.source}: {registry.path}"
     if registry.from_secret is not None:
@@ -240,6 +243,12 @@ def _registry_entries(spec: RegistryCredential, registry: Registry, index: int, 
             raise InputError(f"{where}.fromSecret: Secret {ref.namespace}/{ref.name} is not a pull secret: "
                              f"{pull.ignored_reason}")
         new = list(raw_entries(pull.config).items())
+    elif registry.credential_provider is not None:
+        if placeholders:
+            return []
+        assert registry.server is not None
+        answer = plugins.get(registry.credential_provider, f"{where}.credentialProvider")
+        new = [(registry.server, entry_object(answer.username, answer.password, registry.email))]
     else:
         assert registry.server is not None and registry.username is not None
         assert registry.password_from is not None
@@ -256,18 +265,20 @@ def _registry_entries(spec: RegistryCredential, registry: Registry, index: int, 
 
 
 def resolve_all(specs: Sequence[RegistryCredential], read_secret: SecretReader | None, *,
-                placeholders: bool = False) -> list[DesiredCredential]:
+                placeholders: bool = False, plugins: PluginCache | None = None) -> list[DesiredCredential]:
     """Resolve every spec, reporting every unresolvable source at once (one line each).
 
-    A Secret several registries refer to is read once: one request, and one version of it for all of them.
+    A Secret several registries refer to is read once: one request, and one version of it for all of them;
+    a credential-provider plugin is run once per source (`plugins`: a longer-lived cache, the controller's).
     """
+    plugins = PluginCache() if plugins is None else plugins
     problems: list[str] = []
     desired: list[DesiredCredential] = []
     if read_secret is not None:
         read_secret = _read_once(read_secret)
     for spec in specs:
         try:
-            desired.append(resolve(spec, read_secret, placeholders=placeholders))
+            desired.append(resolve(spec, read_secret, placeholders=placeholders, plugins=plugins))
         except SpecInvalid as exc:
             problems += exc.problems
         except InputError as exc:
