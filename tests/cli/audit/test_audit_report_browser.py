@@ -54,7 +54,9 @@ def test_a_thousand_namespaces_filter_in_a_real_browser(tmp_path: Path) -> None:
         assert page.evaluate("document.getElementById('matrix-details').open") is True  # filtering opens it
         objects_shown = page.evaluate("[...document.querySelectorAll('tr.finding')].filter(r => !r.hidden)"
                                       ".map(r => r.cells[0].textContent)")
-        assert len(objects_shown) == 8 and all("/team-099" in o for o in objects_shown)  # findings filter too
+        in_those = page.evaluate("[...document.querySelectorAll('tr.finding')].map(r => r.cells[0].textContent)"
+                                 ".filter(o => o.includes('/team-099'))")
+        assert objects_shown and sorted(objects_shown) == sorted(in_those)  # the findings filter too, exactly
         page.evaluate("document.getElementById('ns-problems').click()")
         # the missing and broken shapes; dangling ones list a Secret that does not exist, but another covers them
         assert page.evaluate(VISIBLE) == ["team-0991", "team-0992", "team-0996", "team-0997"]
