@@ -15,27 +15,17 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: the dump of the browser tests
 
+from benchmarks.bench_audit import best  # one timing rule for the audit's benchmarks
 from tests.support.reportcluster import objects
 
 from regcred.core.audit.findings import ClusterState
 from regcred.core.audit.reportmodel import build
 from regcred.core.audit.simulation import audit
 from regcred.shells.auditreport import render_html
-
-
-def best(fn: Any, repeat: int) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def main() -> None:
