@@ -19,7 +19,8 @@ from regcred.controller.manager import Options, run
 from regcred.controller.webhook.certs import SECRET_NAME, decode
 from tests.kube.controller.test_reconcile import PASSWORD, spec_doc
 from tests.kube.controller.test_status import SPECS, install_crd
-from tests.kube.webhook.test_admission import _ready, eventually, free_port
+from tests.kube.webhook.test_admission import _ready, free_port
+from tests.support.waiting import eventually
 
 
 def post_review(port: int, bundle: bytes, hostname: str, review: dict[str, Any]) -> dict[str, Any]:
