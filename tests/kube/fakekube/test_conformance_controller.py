@@ -80,12 +80,6 @@ class Api(Client):
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeKube]:
-    with FakeKube(too_large_rv_wait=0.2) as kube:
-        yield kube
-
-
-@pytest.fixture
 def api(fake: FakeKube) -> Iterator[Api]:
     c = Api(fake)
     c.http.headers["User-Agent"] = "widget-controller/0.1 (linux/amd64)"
