@@ -119,11 +119,17 @@ class Informer:
             return len(self._items)
 
     def write_through(self, obj: Obj) -> None:
-        """Store a write's answer when it is at least as new as the cached copy (the watch event follows)."""
+        """Store a write's answer when it is at least as new as the cached copy (the watch event follows).
+
+        An answer being deleted with no finalizer left is an object the API server has already removed (its
+        DELETED event may even have come first): it is dropped, never stored back for ever."""
         slim = self.transform(obj)
         key = _key(slim)
+        meta = slim.get("metadata") or {}
         with self._lock:
-            if newer(slim, self._items.get(key)):
+            if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+                self._drop(key)
+            elif newer(slim, self._items.get(key)):
                 self._store(key, slim)
 
     def forget(self, name: str, namespace: str | None = None) -> None:

@@ -6,7 +6,6 @@ every thread stops on the shared `stop` Event.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -30,6 +29,7 @@ from regcred.controller.sources import SourceSecrets
 from regcred.controller.status import Seen
 from regcred.controller.workqueue import WorkQueue
 from regcred.core.controller.keys import Key, SpecCache, keys_for_event, own_namespace, parse_specs
+from regcred.core.spec.expiry import per_registry
 from regcred.core.spec.model import RegistryCredential
 from regcred.core.spec.schema import WORKLOAD_KINDS
 from regcred.shells.kube.errors import KubeConflict, KubeInvalid
@@ -181,7 +181,7 @@ class Manager:
         started = time.monotonic()
         result = reconcile(self.api, self.caches, key)
         self.metrics.observe_reconcile("error" if result.failed else "success", time.monotonic() - started)
-        self.metrics.observe_expiry(key[0], result.expires_at)
+        self.metrics.observe_expiry(key[0], None if result.expiries is None else per_registry(result.expiries))
         if result.failed:
             self.queue.add_rate_limited(key)
         else:
@@ -233,6 +233,7 @@ class Manager:
             progress,
             write_status,
         )
+        from regcred.core.controller.conditions import expiry_warning  # lazy: loaded when the controller runs
         from regcred.core.errors import RegcredError  # lazy: loaded when the controller runs
 
         specs = self.informers["RegistryCredential"]
@@ -242,8 +243,7 @@ class Manager:
         if obj is None:  # gone: forget it
             with self.lock:
                 self.results.pop(name, None)
-            with contextlib.suppress(KeyError):
-                self.metrics.uncovered_namespaces.remove(name)
+            self.metrics.forget_spec(name)
             return
         meta = obj.get("metadata") or {}
         try:
@@ -276,6 +276,9 @@ class Manager:
         answer = write_status(self.api, obj, results, pending=pending, secret_name=spec.secret_name if spec else "")
         if answer is not None:
             specs.write_through(answer)
+            warning = expiry_warning(obj.get("status"), answer.get("status") or {})
+            if warning is not None:
+                self.recorder.emit(answer, "Warning", "CredentialExpiring", warning)
 
     def _count_managed(self) -> None:
         """regcred_managed_objects: the Secrets it owns, and the objects carrying entries it recorded."""

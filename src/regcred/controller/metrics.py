@@ -7,10 +7,11 @@ process/GC collectors are not mixed in unasked. Only `regcred controller` import
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import (
@@ -59,10 +60,13 @@ class ControllerMetrics:
         self.uncovered_namespaces = Gauge("regcred_uncovered_namespaces", "Namespaces a spec targets that are "
                                           "not (yet) covered, by spec.", ["spec"], registry=r)
         self.leader = Gauge("regcred_leader", "1 while this replica holds the leader Lease.", registry=r)
-        self.credential_expiry = Gauge("regcred_credential_expiry_timestamp_seconds", "When the earliest "
-                                       "expiring credential of a spec expires (a plugin's, or expiresAt; Unix "
-                                       "time; seconds to expiry: this minus time()), by spec.", ["spec"],
+        self.credential_expiry = Gauge("regcred_credential_expiry_timestamp_seconds", "When the credential a "
+                                       "spec writes for a registry expires (a plugin's answer, expiresAt, or a "
+                                       "source Secret's regcred.dev/expires-at; Unix time; seconds to expiry: "
+                                       "this minus time()), by spec and registry.", ["spec", "registry"],
                                        registry=r)
+        self._expiry_series: dict[str, set[str]] = {}  # spec -> registries with a series (to remove stale ones)
+        self._expiry_lock = threading.Lock()
         self.admission_requests = Counter("regcred_webhook_admission_requests", "AdmissionReviews answered, by "
                                           "result.", ["result"], registry=r)
         self.admission_seconds = Histogram("regcred_webhook_admission_duration_seconds", "Time to answer one "
@@ -88,10 +92,24 @@ class ControllerMetrics:
             self.reconcile_errors.inc()
         self.reconcile_seconds.observe(seconds)
 
-    def observe_expiry(self, spec: str, expires_at: float | None) -> None:
-        """A reconcile used a credential that expires at `expires_at` (None: none that expires)."""
-        if expires_at is not None:
-            self.credential_expiry.labels(spec=spec).set(expires_at)
+    def observe_expiry(self, spec: str, expiries: Mapping[str, float] | None) -> None:
+        """A reconcile wrote credentials expiring at these times, by registry (None: it did not tell, e.g. the
+        namespace is not targeted); a registry whose credential no longer expires loses its series."""
+        if expiries is None:
+            return
+        with self._expiry_lock:
+            before = self._expiry_series.get(spec, set())
+            for registry in before - set(expiries):
+                self.credential_expiry.remove(spec, registry)
+            for registry, at in expiries.items():
+                self.credential_expiry.labels(spec=spec, registry=registry).set(at)
+            self._expiry_series[spec] = set(expiries)
+
+    def forget_spec(self, spec: str) -> None:
+        """A spec is gone: its per-spec series go too (a dashboard must not show a credential nobody writes)."""
+        self.observe_expiry(spec, {})
+        with contextlib.suppress(KeyError):
+            self.uncovered_namespaces.remove(spec)
 
     def observe_request(self, verb: str, code: int | None) -> None:
         """KubeApi.observer: one API request and its answer's code."""

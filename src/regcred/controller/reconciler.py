@@ -20,6 +20,7 @@ from regcred.core.controller.conditions import EXPIRY_WARNING
 from regcred.core.controller.keys import Key
 from regcred.core.errors import RegcredError
 from regcred.core.objects import is_terminating, metadata
+from regcred.core.spec.expiry import Expiry, earliest
 from regcred.core.spec.model import NamespaceTargets, RegistryCredential, parse_document
 from regcred.core.spec.planner import Plan, plan
 from regcred.shells.credprovider import PluginCache
@@ -62,9 +63,8 @@ class ReconcileResult:
     waiting: bool = False  # e.g. the `default` ServiceAccount is not there yet: the next event will bring it
     targeted: bool = False  # the spec selects the namespace (else the reconcile only cleaned up)
     covered: int = 0  # ServiceAccounts in the namespace carrying the spec's entry afterwards
-    refresh_at: float | None = None  # time.time() when a plugin's credential is due again: reconcile then
-    expires_at: float | None = None  # time.time() when the earliest credential used expires (plugin, expiresAt)
-    password_expires_at: float | None = None  # the earliest expiresAt of the static passwords used
+    refresh_at: float | None = None  # time.time() when to reconcile again: a plugin's refresh, an expiry warning
+    expiries: tuple[Expiry, ...] | None = None  # when the credentials written expire (None: not known here)
 
     @property
     def writes(self) -> int:
@@ -158,22 +158,17 @@ def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential], kinds: Col
     covered = sum(1 for sa in api.list("ServiceAccount", namespace)
                   if any(isinstance(e, dict) and e.get("name") == secret_name for e in sa.get("imagePullSecrets") or []))
     providers = [r.credential_provider for s in specs for r in s.registries if r.credential_provider is not None]
+    expiries = tuple(e for d in desired for e in d.expiries)
     return ReconcileResult(key, rows=rows, errors=errors, forbidden=_forbidden(api), not_owned=not_owned,
                            waiting=bool(mine.waiting), targeted=targeted, covered=covered,
-                           refresh_at=_due(specs, plugins.refresh_at(providers)) if targeted else None,
-                           expires_at=_expiry(specs, plugins.expires_at(providers)) if targeted else None,
-                           password_expires_at=_expiry(specs, None) if targeted else None)
+                           refresh_at=_due(expiries, plugins.refresh_at(providers)) if targeted else None,
+                           expiries=expiries if targeted else None)
 
 
-def _expiry(specs: list[RegistryCredential], plugin: float | None) -> float | None:
-    static = [r.expires_at for s in specs for r in s.registries if r.expires_at is not None]
-    return min([*static, *([] if plugin is None else [plugin])], default=None)
-
-
-def _due(specs: list[RegistryCredential], plugin: float | None) -> float | None:
-    """When to reconcile again: a plugin's refresh, or a static expiresAt's warning (then its expiry) ahead."""
-    now, static = time.time(), _expiry(specs, None)
-    marks = [] if static is None else [t for t in (static - EXPIRY_WARNING, static) if t > now]
+def _due(expiries: tuple[Expiry, ...], plugin: float | None) -> float | None:
+    """When to reconcile again: a plugin's refresh, or a static expiry's warning (then the expiry) ahead."""
+    now, static = time.time(), earliest(expiries, renewed=False)
+    marks = [] if static is None else [t for t in (static.at - EXPIRY_WARNING, static.at) if t > now]
     return min([*marks, *([] if plugin is None else [plugin])], default=None)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from regcred.controller.reconciler import ReconcileResult
 from regcred.core.controller.conditions import NamespaceOutcome, desired_status, status_differs
 from regcred.core.objects import is_terminating, metadata, name_of
+from regcred.core.spec.expiry import earliest
 from regcred.core.spec.model import RegistryCredential
 from regcred.usecases.kubeapi import Obj
 
@@ -48,7 +49,7 @@ def outcome(result: ReconcileResult) -> NamespaceOutcome:
     return NamespaceOutcome(result.key[1], targeted=result.targeted and not result.skipped, secret_in_sync=in_sync,
                             service_accounts_covered=result.covered, waiting=result.waiting, failure=failure,
                             forbidden=tuple(str(f) for f in result.forbidden), not_owned=bool(result.not_owned),
-                            password_expires_at=result.password_expires_at)
+                            expiring=earliest(result.expiries or (), renewed=False))
 
 
 def progress(spec: RegistryCredential, generation: int, namespaces: Iterable[Obj], seen: Mapping[str, Seen],

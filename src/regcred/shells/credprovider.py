@@ -162,12 +162,6 @@ class PluginCache:
             times = [self._until(a) for a in (self._answers.get(p) for p in providers) if a is not None]
         return min(times, default=None)
 
-    def expires_at(self, providers: Iterable[CredentialProvider]) -> float | None:
-        """When the first of these sources' kept credentials expires; None: none with a lifetime is kept."""
-        with self._lock:
-            answers = [self._answers.get(p) for p in providers]
-        return min((a.fetched_at + a.lifetime for a in answers if a is not None and a.lifetime > 0), default=None)
-
     def get(self, provider: CredentialProvider, where: str) -> PluginCredential:
         with self._lock:
             now = time.time()

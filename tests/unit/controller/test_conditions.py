@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from regcred.core.controller.conditions import NamespaceOutcome, desired_status, status_differs
+from regcred.core.controller.conditions import (
+    NamespaceOutcome,
+    desired_status,
+    expiry_warning,
+    status_differs,
+)
+from regcred.core.spec.expiry import Expiry
 
 T0, T1, T2 = "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", "2026-01-01T00:02:00Z"
 
@@ -59,15 +65,40 @@ def test_pending_and_waiting_are_progressing_and_failures_are_capped() -> None:
 def test_a_static_password_expiring_within_a_week_is_degraded_but_ready() -> None:
     week = 7 * 24 * 3600
     t0 = 1767225600.0  # T0 as Unix time
-    soon = [NamespaceOutcome("a", secret_in_sync=True, password_expires_at=t0 + week - 60)]
-    later = [NamespaceOutcome("a", secret_in_sync=True, password_expires_at=t0 + week + 60)]
+    soon = [NamespaceOutcome("a", secret_in_sync=True, expiring=Expiry("r.example.com", t0 + week - 60, "expiresAt"))]
+    later = [NamespaceOutcome("a", secret_in_sync=True, expiring=Expiry("r.example.com", t0 + week + 60, "expiresAt"))]
     status = desired_status(None, soon, generation=1, pending=0, now=T0)
     assert conditions(status)["Degraded"] == ("True", "CredentialExpiring", T0)
     assert conditions(status)["Ready"] == ("True", "Converged", T0) and status["failures"] == 0
     degraded = next(c for c in status["conditions"] if c["type"] == "Degraded")
-    assert degraded["message"] == ("a password's expiresAt is 2026-01-07T23:59:00Z (replace the password and its "
-                                   "expiresAt before then)")
+    assert degraded["message"] == ("the credential for r.example.com expires at 2026-01-07T23:59:00Z (expiresAt): "
+                                   "replace it, and its expiry date, in time")
     assert conditions(desired_status(None, later, generation=1, pending=0, now=T0))["Degraded"][0] == "False"
-    failing = [NamespaceOutcome("a", failure="boom", password_expires_at=t0)]
+    failing = [NamespaceOutcome("a", failure="boom", expiring=Expiry("r.example.com", t0, "expiresAt"))]
     assert conditions(desired_status(None, failing, generation=1, pending=0, now=T0))["Degraded"][1] == \
         "ReconcileFailed"
+
+
+def test_an_expired_static_credential_says_so_and_names_its_origin() -> None:
+    origin = "annotation regcred.dev/expires-at of Secret vault/harbor-robot"
+    gone = [NamespaceOutcome("a", secret_in_sync=True, expiring=Expiry("harbor.example.com", 1767225000.0, origin))]
+    degraded = next(c for c in desired_status(None, gone, generation=1, pending=0, now=T0)["conditions"]
+                    if c["type"] == "Degraded")
+    assert degraded["message"] == ("the credential for harbor.example.com expired at 2025-12-31T23:50:00Z "
+                                   f"({origin}): replace it, and its expiry date, in time")
+
+
+def test_the_expiry_event_is_due_once_per_new_warning() -> None:
+    def status(expiring: Expiry | None) -> dict[str, Any]:
+        return desired_status(None, [NamespaceOutcome("a", secret_in_sync=True, expiring=expiring)], generation=1,
+                              pending=0, now=T0)
+
+    soon, sooner = Expiry("r.example.com", 1767300000.0, "expiresAt"), Expiry("r.example.com", 1767290000.0,
+                                                                                "expiresAt")
+    quiet, warned = status(None), status(soon)
+    note = expiry_warning(quiet, warned)
+    assert note is not None and note.startswith("the credential for r.example.com expires at 2026-01-01T20:40:00Z")
+    assert expiry_warning(None, warned) == note  # a first status that already warns
+    assert expiry_warning(warned, status(soon)) is None  # the same warning written again: no second Event
+    assert expiry_warning(warned, status(sooner)) is not None  # another date: a new Event
+    assert expiry_warning(warned, quiet) is None  # the warning is gone: nothing to say

@@ -79,3 +79,18 @@ def test_an_informer_lists_one_namespace_from_its_index() -> None:
     inf.forget("default", "b")
     assert [o["metadata"]["name"] for o in inf.list("a")] == ["default"]
     assert inf.list("b") == [] and len(inf.list()) == 1
+
+
+def test_a_write_answered_with_a_deleted_object_leaves_the_cache_even_after_its_deleted_event() -> None:
+    from regcred.controller.informer import Informer
+
+    inf = Informer(None, "RegistryCredential", stop=threading.Event())  # type: ignore[arg-type]
+    inf.write_through(spec(1))
+    inf._apply("DELETED", spec(1))  # the watch's DELETED event came before the finalizer PATCH's answer
+    released = {**spec(1), "metadata": {**spec(1)["metadata"], "resourceVersion": "7", "finalizers": [],
+                                        "deletionTimestamp": "2026-12-02T12:00:00Z"}}
+    inf.write_through(released)  # the API server removed it on this very write: never stored back
+    assert inf.get(spec(1)["metadata"]["name"]) is None
+    waiting = {**released, "metadata": {**released["metadata"], "finalizers": ["other.example.com/hold"]}}
+    inf.write_through(waiting)  # another finalizer still holds it: it exists, and is cached
+    assert inf.get(spec(1)["metadata"]["name"]) is not None

@@ -51,8 +51,8 @@ def test_metrics_names_labels_and_values(metrics: tuple[ControllerMetrics, HttpE
     m.managed_objects.labels(kind="Secret").set(30)
     m.uncovered_namespaces.labels(spec="team-a").set(2)
     m.leader.set(1)
-    m.observe_expiry("ecr", 1_800_000_000.0)
-    m.observe_expiry("static", None)  # no plugin credential: no series
+    m.observe_expiry("ecr", {"1.dkr.ecr.eu-west-1.amazonaws.com": 1_800_000_000.0})
+    m.observe_expiry("static", None)  # nothing known: no series
     m.observe_request("patch", 409)
     m.observe_request("get", None)
     samples = scrape(server.port)
@@ -67,8 +67,10 @@ def test_metrics_names_labels_and_values(metrics: tuple[ControllerMetrics, HttpE
     assert samples[("regcred_managed_objects", (("kind", "Secret"),))] == 30
     assert samples[("regcred_uncovered_namespaces", (("spec", "team-a"),))] == 2
     assert samples[("regcred_leader", ())] == 1
-    assert samples[("regcred_credential_expiry_timestamp_seconds", (("spec", "ecr"),))] == 1_800_000_000
-    assert ("regcred_credential_expiry_timestamp_seconds", (("spec", "static"),)) not in samples
+    expiry = ("regcred_credential_expiry_timestamp_seconds",
+              (("registry", "1.dkr.ecr.eu-west-1.amazonaws.com"), ("spec", "ecr")))
+    assert samples[expiry] == 1_800_000_000
+    assert not any(name == expiry[0] and ("spec", "static") in labels for name, labels in samples)
     assert samples[("regcred_api_requests_total", (("code", "409"), ("verb", "patch")))] == 1
     assert samples[("regcred_api_requests_total", (("code", "<error>"), ("verb", "get")))] == 1
     # its own registry: nothing of the default one (process_*, python_gc_*) mixed in
@@ -174,3 +176,26 @@ def test_webhook_metrics(metrics: tuple[ControllerMetrics, HttpEndpoints]) -> No
     assert samples[("regcred_webhook_admission_duration_seconds_count", ())] == 2
     assert samples[("regcred_webhook_secrets_created_total", ())] == 1
     assert samples[("regcred_webhook_secret_failures_total", (("reason", "timeout"),))] == 1
+
+
+def test_expiry_series_follow_the_specs_registries_and_go_with_the_spec(
+        metrics: tuple[ControllerMetrics, HttpEndpoints]) -> None:
+    m, server = metrics
+    name = "regcred_credential_expiry_timestamp_seconds"
+
+    def series() -> dict[tuple[tuple[str, str], ...], float]:
+        return {labels: value for (metric, labels), value in scrape(server.port).items() if metric == name}
+
+    m.observe_expiry("harbor", {"a.example.com": 1.0e9, "b.example.com": 2.0e9})
+    m.observe_expiry("other", {"a.example.com": 3.0e9})
+    assert set(series()) == {(("registry", "a.example.com"), ("spec", "harbor")),
+                             (("registry", "b.example.com"), ("spec", "harbor")),
+                             (("registry", "a.example.com"), ("spec", "other"))}
+    m.observe_expiry("harbor", {"b.example.com": 2.5e9})  # a.example.com no longer expires: its series goes
+    m.observe_expiry("harbor", None)  # a reconcile that did not tell changes nothing
+    assert series()[(("registry", "b.example.com"), ("spec", "harbor"))] == 2.5e9
+    assert (("registry", "a.example.com"), ("spec", "harbor")) not in series()
+    m.uncovered_namespaces.labels(spec="harbor").set(3)
+    m.forget_spec("harbor")  # the spec was deleted
+    assert set(series()) == {(("registry", "a.example.com"), ("spec", "other"))}
+    assert not any(metric == "regcred_uncovered_namespaces" for metric, _ in scrape(server.port))

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from regcred.controller.reconciler import reconcile
+from regcred.core.spec.expiry import Expiry, earliest
 from regcred.core.spec.model import parse_document
 from regcred.shells.credprovider import PluginCache
 from regcred.usecases.specs import apply_specs
@@ -84,9 +85,13 @@ def test_a_reconcile_says_when_the_plugins_credential_is_due_again(tmp_path: Pat
     result = reconcile(api, {}, ("ecr", "team-a"), plugins=PluginCache(0.8, floor=30.0))
     assert result.refresh_at is not None and not result.failed
     assert before + 0.8 * 43200 <= result.refresh_at <= time.time() + 0.8 * 43200
-    assert result.expires_at is not None and before + 43200 <= result.expires_at <= time.time() + 43200
+    assert result.expiries is not None and len(result.expiries) == 1
+    expiry = result.expiries[0]
+    assert before + 43200 <= expiry.at <= time.time() + 43200
+    assert (expiry.registry, expiry.origin, expiry.renewed) == ("1.dkr.ecr.eu-west-1.amazonaws.com",
+                                                                "plugin credplugin.py", True)
     gone = reconcile(api, {}, ("ecr", "team-b"), plugins=PluginCache(0.8, floor=30.0))
-    assert gone.refresh_at is None and gone.expires_at is None  # no such namespace: nothing to refresh there
+    assert gone.refresh_at is None and gone.expiries is None  # no such namespace: nothing to refresh there
 
 
 def test_a_static_expires_at_is_the_reconciles_expiry_when_it_comes_first(tmp_path: Path,
@@ -100,7 +105,8 @@ def test_a_static_expires_at_is_the_reconciles_expiry_when_it_comes_first(tmp_pa
     api.add(doc)
     result = reconcile(api, {}, ("ecr", "team-a"), plugins=PluginCache(0.8, floor=30.0))
     assert not result.failed, result.errors
-    assert result.expires_at == 1577836800.0
+    assert result.expiries is not None
+    assert earliest(result.expiries) == Expiry("r.example.com", 1577836800.0, "expiresAt")
 
 
 def test_a_static_expires_at_brings_a_reconcile_a_week_ahead_and_at_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,5 +119,5 @@ def test_a_static_expires_at_brings_a_reconcile_a_week_ahead_and_at_expiry(monke
              "spec": {"registries": [{"server": "r.example.com", "username": "u", "passwordFrom": {"env": "REG_PW"},
                                       "expiresAt": stamp}]}})
     result = reconcile(api, {}, ("harbor", "team-a"), plugins=PluginCache(0.8, floor=30.0))
-    assert not result.failed and result.password_expires_at == result.expires_at == int(at)
+    assert not result.failed and result.expiries == (Expiry("r.example.com", int(at), "expiresAt"),)
     assert result.refresh_at == int(at) - 7 * 24 * 3600

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from regcred.core.spec.expiry import Expiry, earliest
+
 FIRST_FAILURES = 5  # failures named in the status message; the count says how many there are
-EXPIRY_WARNING = 7 * 24 * 3600.0  # a static password's expiresAt this close makes the spec Degraded
+EXPIRY_WARNING = 7 * 24 * 3600.0  # a static credential's expiry this close makes the spec Degraded
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +32,7 @@ class NamespaceOutcome:
     failure: str = ""  # one line, no credential
     forbidden: tuple[str, ...] = ()  # "cannot patch serviceaccounts in namespace x"
     not_owned: bool = False
-    password_expires_at: float | None = None  # the earliest expiresAt of the static passwords used (Unix time)
+    expiring: Expiry | None = None  # the first static credential to expire (expiresAt, a Secret's annotation)
 
 
 def _condition(type_: str, status: str, reason: str, message: str, generation: int, now: str,
@@ -53,13 +55,10 @@ def _failures(outcomes: Sequence[NamespaceOutcome]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _expiring(targeted: Sequence[NamespaceOutcome], now: str) -> str | None:
-    """The earliest static expiresAt within EXPIRY_WARNING of `now` (RFC 3339), or None."""
-    at = min((o.password_expires_at for o in targeted if o.password_expires_at is not None), default=None)
-    current = datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-    if at is None or at - current > EXPIRY_WARNING:
-        return None
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _expiring(targeted: Sequence[NamespaceOutcome], now: float) -> Expiry | None:
+    """The first static credential to expire when that is within EXPIRY_WARNING of `now`, else None."""
+    first = earliest(o.expiring for o in targeted if o.expiring is not None)
+    return first if first is not None and first.at - now <= EXPIRY_WARNING else None
 
 
 def desired_status(current: Mapping[str, Any] | None, outcomes: Iterable[NamespaceOutcome], *, generation: int,
@@ -71,7 +70,8 @@ def desired_status(current: Mapping[str, Any] | None, outcomes: Iterable[Namespa
     failures = _failures(outcomes)
     waiting = [o.namespace for o in targeted if o.waiting]
     previous = {c.get("type"): c for c in (current or {}).get("conditions") or [] if isinstance(c, Mapping)}
-    expiring = _expiring(targeted, now)
+    clock = datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    expiring = _expiring(targeted, clock)
     if any(o.forbidden for o in outcomes):
         degraded = ("True", "Forbidden")
     elif any(o.not_owned for o in outcomes):
@@ -85,7 +85,7 @@ def desired_status(current: Mapping[str, Any] | None, outcomes: Iterable[Namespa
     more = f" (and {len(failures) - FIRST_FAILURES} more)" if len(failures) > FIRST_FAILURES else ""
     degraded_msg = "; ".join(failures[:FIRST_FAILURES]) + more if failures else "no failures"
     if expiring is not None and not failures:
-        degraded_msg = f"a password's expiresAt is {expiring} (replace the password and its expiresAt before then)"
+        degraded_msg = f"{expiring.describe(clock)}: replace it, and its expiry date, in time"
     if pending:
         progressing = ("True", "Reconciling", f"{pending} namespace(s) queued")
     elif waiting:
@@ -127,3 +127,18 @@ def status_differs(current: Mapping[str, Any] | None, wanted: Mapping[str, Any])
         return {k: v for k, v in (status or {}).items() if k != "lastSyncTime"}
 
     return strip(current) != strip(wanted)
+
+
+def _degraded(status: Mapping[str, Any] | None) -> tuple[str, str]:
+    found = next((c for c in (status or {}).get("conditions") or []
+                  if isinstance(c, Mapping) and c.get("type") == "Degraded" and c.get("status") == "True"), None)
+    return (str(found.get("reason")), str(found.get("message"))) if found else ("", "")
+
+
+def expiry_warning(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> str | None:
+    """The note of a CredentialExpiring Event when the status just started warning (or warns of another
+    credential or date): once per change, not once per status write or namespace."""
+    reason, message = _degraded(after)
+    if reason != "CredentialExpiring" or _degraded(before) == (reason, message):
+        return None
+    return message

@@ -16,7 +16,8 @@ from typing import Any
 from regcred.core.credentials.provider import GO_DURATION, CredentialProvider
 from regcred.core.credentials.registrykey import index_key
 from regcred.core.errors import InputError
-from regcred.core.spec.providerspec import provider_from_spec, static_expiry
+from regcred.core.spec.expiry import static_expiry
+from regcred.core.spec.providerspec import provider_from_spec
 from regcred.core.spec.schema import (
     ABSOLUTE_PATH,
     API_VERSION,

@@ -32,6 +32,7 @@ from regcred.core.credentials.pullsecret import (
 )
 from regcred.core.errors import ConfigFormatError
 from regcred.core.objects import is_terminating, metadata, name_of, namespace_of
+from regcred.core.spec.expiry import Expiry
 from regcred.core.spec.model import RegistryCredential
 from regcred.core.spec.planskips import Skip, missing_namespaces, missing_service_accounts
 
@@ -46,10 +47,11 @@ class DesiredCredential:
     spec: RegistryCredential
     payload: bytes
     config: DockerConfig = field(repr=False, compare=False)
+    expiries: tuple[Expiry, ...] = ()  # when its credentials expire, where that is known (core/spec/expiry)
 
     @classmethod
-    def build(cls, spec: RegistryCredential, payload: bytes) -> DesiredCredential:
-        return cls(spec, payload, parse_config_json(payload, f"RegistryCredential {spec.name}"))
+    def build(cls, spec: RegistryCredential, payload: bytes, expiries: tuple[Expiry, ...] = ()) -> DesiredCredential:
+        return cls(spec, payload, parse_config_json(payload, f"RegistryCredential {spec.name}"), expiries)
 
     def registry_keys(self) -> tuple[str, ...]:
         return tuple(self.config.registry_keys())

@@ -7,7 +7,6 @@ pull Secret entry actually serves (else the plugin's credential would be written
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from regcred.core.credentials.provider import (
@@ -49,12 +48,3 @@ def provider_from_spec(raw: dict[str, Any], server: str, path: str) -> tuple[Cre
     return CredentialProvider(raw["command"], tuple(raw.get("args") or ()), env,
                               raw.get("apiVersion", DEFAULT_API_VERSION), asked, timeout, default_cache), []
 
-
-def static_expiry(value: str | None, path: str) -> tuple[float | None, list[str]]:
-    """A static password's `expiresAt` (RFC 3339, checked by the schema's pattern) as Unix time."""
-    if value is None:
-        return None, []
-    try:
-        return datetime.fromisoformat(value.upper().replace("Z", "+00:00")).timestamp(), []
-    except ValueError:
-        return None, [f"{path}: {value!r} is not a valid time (a month, day or hour out of range)"]

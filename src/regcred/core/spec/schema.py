@@ -99,7 +99,8 @@ REGISTRY = Obj(
         "username": Str("Registry user name.", min_length=1),
         "passwordFrom": PASSWORD_FROM,
         "email": Str("Optional e-mail (never needed for pulls)."),
-        "expiresAt": Str("When the password stops working (RFC 3339): the controller's expiry metric.",
+        "expiresAt": Str("When the password stops working (RFC 3339; a source Secret's regcred.dev/expires-at "
+                         "annotation says the same): the controller warns a week ahead and exports it as a metric.",
                          pattern=RFC3339),
         "fromSecret": FROM_SECRET,
         "credentialProvider": CREDENTIAL_PROVIDER,

@@ -11,7 +11,7 @@ import binascii
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from regcred.core.errors import ConfigFormatError, InputError
 from regcred.core.manifests.edits import looks_like_json
 from regcred.core.names import env_var_label
 from regcred.core.safeload import load_one
+from regcred.core.spec.expiry import EXPIRES_AT_ANNOTATION, Expiry, annotated_expiry
 from regcred.core.spec.model import (
     PasswordFrom,
     Registry,
@@ -200,15 +201,19 @@ def resolve(spec: RegistryCredential, read_secret: SecretReader | None, *,
     values are unknown offline). A plugin is run through `plugins` (once per source for all its users).
     """
     plugins = PluginCache() if plugins is None else plugins
+    read_secret = None if read_secret is None else _read_once(read_secret)
     entries: list[tuple[str, dict[str, Any]]] = []
+    expiries: list[Expiry] = []
     seen: dict[str, str] = {}
     problems: list[str] = []
     for index, registry in enumerate(spec.registries):
         try:
-            new = _registry_entries(spec, registry, index, read_secret, placeholders=placeholders, plugins=plugins)
+            new, expiry = _registry_entries(spec, registry, index, read_secret, placeholders=placeholders,
+                                            plugins=plugins)
         except InputError as exc:
             problems.append(exc.line())
             continue
+        expiries += [replace(e, registry=key) for key, _ in new for e in expiry]
         where = f"{spec.source}: {registry.path}"
         for key, obj in new:
             normal = index_key(key) or key
@@ -223,18 +228,22 @@ def resolve(spec: RegistryCredential, read_secret: SecretReader | None, *,
     if not entries:
         raise InputError(f"{spec.source}: no registry credentials to write (fromSecret and credentialProvider "
                          "cannot be rendered with placeholders)")
-    return DesiredCredential.build(spec, payload_from_entries(entries))
+    return DesiredCredential.build(spec, payload_from_entries(entries), tuple(expiries))
 
 
 def _registry_entries(spec: RegistryCredential, registry: Registry, index: int, read_secret: SecretReader | None,
-                      *, placeholders: bool, plugins: PluginCache) -> list[tuple[str, dict[str, Any]]]:
-    """The (key, entry) pairs one `registries[]` item stands for; [] for fromSecret with placeholders."""
+                      *, placeholders: bool, plugins: PluginCache
+                      ) -> tuple[list[tuple[str, dict[str, Any]]], list[Expiry]]:
+    """The (key, entry) pairs one `registries[]` item stands for ([] for fromSecret and plugins with
+    placeholders), and when their credential expires (the registry field is filled in by the caller)."""
     where = f"{spec.source}: {registry.path}"
+    expiries = [] if registry.expires_at is None else [Expiry("", registry.expires_at, "expiresAt")]
     if registry.from_secret is not None:
         if placeholders:
-            return []
+            return [], []
         ref = registry.from_secret
         secret = _read_secret(read_secret, ref.namespace, ref.name, f"{where}.fromSecret")
+        expiries += _annotated(secret, ref.namespace, ref.name, f"{where}.fromSecret")
         try:
             pull = read_pull_secret(secret)
         except ConfigFormatError as exc:
@@ -245,10 +254,13 @@ def _registry_entries(spec: RegistryCredential, registry: Registry, index: int, 
         new = list(raw_entries(pull.config).items())
     elif registry.credential_provider is not None:
         if placeholders:
-            return []
+            return [], []
         assert registry.server is not None
         answer = plugins.get(registry.credential_provider, f"{where}.credentialProvider")
         new = [(registry.server, entry_object(answer.username, answer.password, registry.email))]
+        if answer.lifetime > 0:
+            plugin = os.path.basename(registry.credential_provider.command)
+            expiries.append(Expiry("", answer.fetched_at + answer.lifetime, f"plugin {plugin}", renewed=True))
     else:
         assert registry.server is not None and registry.username is not None
         assert registry.password_from is not None
@@ -260,8 +272,22 @@ def _registry_entries(spec: RegistryCredential, registry: Registry, index: int, 
         else:
             password = read_password(registry.password_from, f"{where}.passwordFrom", read_secret)
             obj = entry_object(registry.username, password, registry.email)
+            key_ref = registry.password_from.secret_key_ref
+            if key_ref is not None:  # read already: the same object, no second request
+                at = f"{where}.passwordFrom.secretKeyRef"
+                secret = _read_secret(read_secret, key_ref.namespace, key_ref.name, at)
+                expiries += _annotated(secret, key_ref.namespace, key_ref.name, at)
         new = [(registry.server, obj)]
-    return new
+    return new, expiries
+
+
+def _annotated(secret: Mapping[str, Any], namespace: str, name: str, where: str) -> list[Expiry]:
+    """The source Secret's expiry annotation as an Expiry; a malformed one is the spec's problem, said once."""
+    at, problem = annotated_expiry(secret)
+    label = f"Secret {namespace}/{name}"
+    if problem is not None:
+        raise InputError(f"{where}: {label}: {problem}", hint="fix or remove the annotation")
+    return [] if at is None else [Expiry("", at, f"annotation {EXPIRES_AT_ANNOTATION} of {label}")]
 
 
 def resolve_all(specs: Sequence[RegistryCredential], read_secret: SecretReader | None, *,
