@@ -134,22 +134,18 @@ def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential], kinds: Col
     state = read_cluster_state(api, specs, namespace)
     ns_obj = next(iter(state.namespaces), {})
     labels = metadata(ns_obj).get("labels") or {}
-    wanted = any(s.namespaces.matches(namespace, labels) for s in specs)
-    if wanted and api.get_optional("Secret", secret_name, namespace) is None:
-        # The managed-Secret cache holds regcred's Secrets only: one GET tells "absent" from "somebody else's"
-        # (never overwritten, nor attached), before anything is planned on it. Only where a spec would create
-        # it: elsewhere nothing is planned on a Secret regcred does not own (and most namespaces are elsewhere).
-        theirs = api.read_fresh("Secret", secret_name, namespace)
-        if theirs is not None:
-            state = dataclasses.replace(state, secrets=[*state.secrets, theirs])
+    # A same-named Secret of somebody else is in `state` (the source-Secret cache holds every Secret regcred does
+    # not manage, by identity): planned as a conflict, never overwritten nor attached. One created a moment ago,
+    # not cached yet, fails the create with 409 (below), and the key is retried.
     full = plan(desired, state)
     mine = Plan(tuple(c for c in full.changes if c.namespace == namespace and (kinds is None or c.kind in kinds)),
                 tuple(s for s in full.skipped if s.namespace == namespace and kinds is None))
     rows = tuple(apply_plan(api, mine, desired=desired, workers=1))
     not_owned: tuple[str, ...] = ()
     if any(r.failed and r.name == f"Secret/{secret_name}" for r in rows):
+        # not in the caches yet (created a moment ago, the create's 409 says so): read, but not into a cache
         current = next((s for s in state.secrets if metadata(s).get("name") == secret_name), None) or \
-            api.get_optional("Secret", secret_name, namespace)
+            api.read_fresh("Secret", secret_name, namespace)
         if current is not None and not is_managed(dict(current)):
             not_owned = (f"{namespace}/{secret_name}",)
     errors = tuple(f"{r.namespace}: {r.name}: {r.message}" for r in rows
