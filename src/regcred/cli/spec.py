@@ -192,6 +192,10 @@ def apply_command(files: tuple[str, ...], host_root: str | None, ca_file: Path |
     from regcred.usecases.verification import CheckOptions  # lazy: the use case loads when the command runs
 
     specs = _valid_specs(files)  # the documents' problems first, before any cluster is contacted
+    if ca_file is not None:
+        from regcred.shells.registry import ssl_context  # lazy: httpx, only with --ca-file
+
+        ssl_context(ca_file)  # a bad bundle is one usage error now, not a failed row per namespace
     checks = CheckOptions(ca_file=ca_file, insecure_http=insecure_http)
     with cluster.connect() as api, _problems():
         result, rows = apply_specs(api, specs, host_root, dry_run=cluster.dry_run, workers=cluster.workers,
