@@ -27,6 +27,7 @@ from regcred.core.credentials.source import CredentialSource
 from regcred.core.errors import InputError
 from regcred.core.spec.model import RegistryCredential
 from regcred.core.spec.planner import DesiredCredential
+from regcred.core.verify.hosts import registry_of_key
 from regcred.core.verify.plan import CheckRequest
 from regcred.core.verify.repository import RepositoryRef, parse_repository_option
 from regcred.core.verify.results import status_reason
@@ -67,6 +68,15 @@ def refusal_of(row: dict[str, Any]) -> str | None:
     return f"the registry refused the new credentials for {row['key']} ({reason})"
 
 
+def _contactable(key: str) -> bool:
+    """A key names one registry to ask (a glob such as *.example.com names none: it cannot be checked)."""
+    try:
+        registry_of_key(key)
+    except InputError:
+        return False
+    return True
+
+
 class RolloutGate:
     """Decides whether planned Secret updates may replace the copies in place; thread-safe."""
 
@@ -89,7 +99,7 @@ class RolloutGate:
         refs = spec_repositories(desired.spec)
         source = CredentialSource.secret(None, desired.spec.secret_name)
         for entry in desired.config.entries:
-            if entry.key in keys:
+            if entry.key in keys and _contactable(entry.key):
                 found = self._verdict(request_for(entry.key, entry.username, entry.password, refs, source))
                 if found is not None:
                     return f"not replaced: {found}; the copy in place is kept (verifyBeforeRollout)"

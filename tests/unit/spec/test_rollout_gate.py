@@ -133,3 +133,10 @@ def test_an_unreachable_registry_holds_the_rollout_and_says_it_could_not_check()
     registry = Registry(CheckResult(SERVER, reachable=False, errors=["cannot connect: connection refused"]))
     line = RolloutGate(check=registry).refusal(desired(), [SERVER])
     assert line is not None and f"could not be checked ({'cannot connect: connection refused'})" in line
+
+
+def test_a_glob_server_names_no_registry_to_ask_and_is_not_held() -> None:
+    registry = refusing()
+    glob = DesiredCredential.build(desired().spec, payload_from_entries([("*.example.com", {"username": "u",
+                                                                                           "password": "p"})]))
+    assert RolloutGate(check=registry).refusal(glob, ["*.example.com"]) is None and registry.requests == []
