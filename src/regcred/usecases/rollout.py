@@ -115,7 +115,8 @@ class RolloutGate:
             known = self._verdicts.get(digest)
             if known is not None and self.clock() < known.until:
                 return known.refusal
-            self.checks += 1
+            with self._lock:
+                self.checks += 1
             rows = self.check([request], self.options)
             refusal = refusal_of(rows[0]) if rows else None
             ttl = self.accepted_for if refusal is None else self.refused_for
