@@ -20,6 +20,7 @@ from typing import NoReturn
 import pytest
 
 from regcred.localregistry.registry import REGISTRY_BIN, RegistryServer, hermetic_env
+from tests.support.tokenapi import TokenApi
 from tests.support.tokenserver import TokenServer
 
 REQUIRE_REAL_ENV = "REGCRED_REQUIRE_REAL"
@@ -109,6 +110,13 @@ def token_server() -> Iterator[TokenServer]:
     """The Bearer token server behind ``registry_token`` (accounts reader, writer)."""
     with TokenServer(TOKEN_ACCOUNTS) as server:
         yield server
+
+
+@pytest.fixture
+def token_api(token_server: TokenServer) -> Iterator[TokenApi]:
+    """A cloud token API selling short-lived passwords of ``token_server``'s accounts (60 s unless asked)."""
+    with TokenApi(token_server) as api:
+        yield api
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ whose ``x5c`` header carries the signing certificate, which the registry trusts
 through ``rootcertbundle``. Accounts carry per-repository actions so that a
 read-only account can be modelled (htpasswd auth cannot do that).
 
-``mode`` makes the server misbehave on purpose, for clients' bad-input tests.
+``mode`` makes the server misbehave on purpose, for clients' bad-input tests. ``issue_password`` gives an
+account a short-lived password, as a cloud token API does (``tokenapi.py`` serves it over HTTP).
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ class TokenServer:
         self._key, self._cert = make_signing_cert()
         self.cert_pem: bytes = self._cert.public_bytes(serialization.Encoding.PEM)
         self._requests: list[TokenRequest] = []
+        self._short_lived: list[tuple[str, str, float]] = []  # (user, password, time.time() it expires)
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -211,8 +213,20 @@ class TokenServer:
 
     # token logic -------------------------------------------------------------
     def check_password(self, user: str, password: str) -> bool:
+        """The account's own password, or one `issue_password` gave that has not expired."""
         entry = self.accounts.get(user)
-        return entry is not None and secrets.compare_digest(entry[0].encode(), password.encode())
+        if entry is not None and secrets.compare_digest(entry[0].encode(), password.encode()):
+            return True
+        with self._lock:
+            issued = [(p, until) for u, p, until in self._short_lived if u == user]
+        return any(secrets.compare_digest(p.encode(), password.encode()) and time.time() < t for p, t in issued)
+
+    def issue_password(self, user: str, lifetime: float) -> str:
+        """A fresh password for `user`, accepted for `lifetime` seconds (a cloud token API's answer)."""
+        password = secrets.token_urlsafe(18)
+        with self._lock:
+            self._short_lived.append((user, password, time.time() + lifetime))
+        return password
 
     def grant(self, user: str | None, scopes: Iterable[str]) -> list[dict[str, Any]]:
         """Requested actions intersected with the account's rules; anonymous gets nothing."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -176,15 +177,29 @@ def plan_command(files: tuple[str, ...], host_root: str | None, cluster: Cluster
 @click.command("apply")
 @_files_option
 @click.option("--host-root", metavar="DIR", help="Also write the node level for the node whose / is mounted at DIR.")
+@click.option("--ca-file", type=click.Path(path_type=Path),
+              help="verifyBeforeRollout: trust only this PEM CA bundle for the registries.")
+@click.option("--insecure-http", is_flag=True, help="verifyBeforeRollout: speak plain HTTP to the registries.")
 @cluster_options(namespaces=False, dry_run=True, output_choices=("table", "json", "yaml"))
-def apply_command(files: tuple[str, ...], host_root: str | None, cluster: ClusterOptions) -> None:
-    """Make exactly the planned changes (conditional writes, ownership kept); a second run changes nothing."""
+def apply_command(files: tuple[str, ...], host_root: str | None, ca_file: Path | None, insecure_http: bool,
+                  cluster: ClusterOptions) -> None:
+    """Make exactly the planned changes (conditional writes, ownership kept); a second run changes nothing.
+
+    With verifyBeforeRollout a Secret is replaced only by credentials the registry accepts (else exit 1).
+    """
     from regcred.cli.clusteropts import report  # lazy: loaded when the command runs, not for --help
     from regcred.usecases.specs import apply_specs  # lazy: the use case loads when the command runs
+    from regcred.usecases.verification import CheckOptions  # lazy: the use case loads when the command runs
 
     specs = _valid_specs(files)  # the documents' problems first, before any cluster is contacted
+    if ca_file is not None:
+        from regcred.shells.registry import ssl_context  # lazy: httpx, only with --ca-file
+
+        ssl_context(ca_file)  # a bad bundle is one usage error now, not a failed row per namespace
+    checks = CheckOptions(ca_file=ca_file, insecure_http=insecure_http)
     with cluster.connect() as api, _problems():
-        result, rows = apply_specs(api, specs, host_root, dry_run=cluster.dry_run, workers=cluster.workers)
+        result, rows = apply_specs(api, specs, host_root, dry_run=cluster.dry_run, workers=cluster.workers,
+                                   checks=checks)
     report(rows, cluster, document={"apiVersion": "regcred.dev/v1alpha1", "kind": "ApplyResult",
                                     "plan": plan_document(result)["summary"]})
 

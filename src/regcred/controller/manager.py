@@ -64,6 +64,8 @@ class Options:
     webhook: bool = False  # serve the admission webhook (every replica)
     webhook_bind_address: str = ":9443"
     webhook_cert_dir: str | None = None  # None: a self-managed certificate (a Secret), materialised in a temp dir
+    registry_ca_file: str | None = None  # verifyBeforeRollout: the registries' CA bundle (None: the system's)
+    registry_insecure_http: bool = False  # verifyBeforeRollout: plain HTTP to the registries
 
 
 class Manager:
@@ -299,14 +301,25 @@ class Manager:
 
 def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager], None] | None = None) -> int:
     """Run until `stop` is set: 0; 1 after a lost leader lease (the pod restarts and follows)."""
+    from pathlib import Path  # lazy: loaded when the controller runs
+
     from regcred.controller.metrics import parse_bind  # lazy: loaded when the controller runs
+    from regcred.controller.reconciler import use_rollout_gate  # lazy: loaded when the controller runs
     from regcred.shells.kube.kubeconfig import ClusterConfig, connect  # lazy: loaded when the controller runs
+    from regcred.usecases.rollout import RolloutGate  # lazy: loaded when the controller runs
+    from regcred.usecases.verification import CheckOptions  # lazy: loaded when the controller runs
 
     binds = (options.metrics_bind_address, options.health_probe_bind_address,
              *([options.webhook_bind_address] if options.webhook else []))
     for bind in binds:
         if bind != "0":
             parse_bind(bind)  # a typo fails before any connection, as one line
+    ca_file = Path(options.registry_ca_file) if options.registry_ca_file else None  # a fresh cache per run
+    if ca_file is not None:
+        from regcred.shells.registry import ssl_context  # lazy: loaded when the controller runs
+
+        ssl_context(ca_file)  # a bad bundle fails now, as one line, not in every reconcile
+    use_rollout_gate(RolloutGate(CheckOptions(ca_file=ca_file, insecure_http=options.registry_insecure_http)))
     config = ClusterConfig(kubeconfig=options.kubeconfig, context=options.context, qps=options.kube_api_qps,
                            burst=options.kube_api_burst)
     metrics = ControllerMetrics()

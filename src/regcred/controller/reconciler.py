@@ -25,6 +25,7 @@ from regcred.core.spec.model import NamespaceTargets, RegistryCredential, parse_
 from regcred.core.spec.planner import Plan, plan
 from regcred.shells.credprovider import PluginCache
 from regcred.usecases.kubeapi import KubeApi, Obj
+from regcred.usecases.rollout import RolloutGate
 from regcred.usecases.rows import RowStatus, TargetResult
 from regcred.usecases.specapply import apply_plan
 from regcred.usecases.specs import read_cluster_state, resolve_specs
@@ -35,6 +36,14 @@ MATCH_NOTHING = NamespaceTargets(include=(), exclude=(), selector=None)  # a spe
 # The controller process's plugin answers: every namespace's reconcile of a source shares one plugin call, reused
 # for 80 % of the credential's lifetime (10 s without one, so a "do not cache" plugin is not run per namespace).
 PLUGINS = PluginCache(0.8, floor=10.0)
+# The process's verifyBeforeRollout verdicts, shared by the workers and the webhook: one check per credential.
+ROLLOUT = RolloutGate()
+
+
+def use_rollout_gate(gate: RolloutGate) -> None:
+    """The gate every reconcile uses from now on (the controller's registry options: CA bundle, plain HTTP)."""
+    global ROLLOUT
+    ROLLOUT = gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +90,15 @@ def parse_spec(obj: Obj) -> RegistryCredential:
 
 
 def reconcile(api: KubeApi, caches: Mapping[str, Cache], key: Key, *,
-              kinds: Collection[str] | None = None, plugins: PluginCache | None = None) -> ReconcileResult:
+              kinds: Collection[str] | None = None, plugins: PluginCache | None = None,
+              gate: RolloutGate | None = None) -> ReconcileResult:
     """Bring one namespace to one spec (and the specs sharing its Secret name): plan, then conditional writes.
 
     A spec being deleted (deletionTimestamp) or gone plans as targeting nothing: exactly what it added in the
     namespace is removed. Reads come from `caches` (kinds without one from the API), writes go to the API.
     `kinds` limits the writes to changes of those kinds (the webhook creates only the Secret, at admission).
-    Credential-provider plugins are asked through `plugins` (default: the process's `PLUGINS`).
+    Credential-provider plugins are asked through `plugins` (default: the process's `PLUGINS`), Secret updates
+    of verifyBeforeRollout specs wait for `gate` (default: the process's `ROLLOUT`).
     """
     spec_name, namespace = key
     cached = CachedApi(api, caches)
@@ -100,7 +111,8 @@ def reconcile(api: KubeApi, caches: Mapping[str, Cache], key: Key, *,
         specs = _specs_for(cached, spec_name)
         if not specs:
             return ReconcileResult(key, skipped="spec no longer exists")
-        return _apply(cached, key, specs, kinds, PLUGINS if plugins is None else plugins)
+        return _apply(cached, key, specs, kinds, PLUGINS if plugins is None else plugins,
+                      ROLLOUT if gate is None else gate)
     except RegcredError as exc:
         return ReconcileResult(key, errors=(exc.line(),), forbidden=_forbidden(cached))
 
@@ -126,7 +138,7 @@ def _specs_for(api: CachedApi, spec_name: str) -> list[RegistryCredential]:
 
 
 def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential], kinds: Collection[str] | None,
-           plugins: PluginCache) -> ReconcileResult:
+           plugins: PluginCache, gate: RolloutGate) -> ReconcileResult:
     namespace, secret_name = key[1], specs[0].secret_name
     desired = resolve_specs(specs, api, plugins=plugins)
     for credential in desired:  # every credential value read: cut from every log record from now on
@@ -140,7 +152,7 @@ def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential], kinds: Col
     full = plan(desired, state)
     mine = Plan(tuple(c for c in full.changes if c.namespace == namespace and (kinds is None or c.kind in kinds)),
                 tuple(s for s in full.skipped if s.namespace == namespace and kinds is None))
-    rows = tuple(apply_plan(api, mine, desired=desired, workers=1))
+    rows = tuple(apply_plan(api, mine, desired=desired, workers=1, gate=gate))
     not_owned: tuple[str, ...] = ()
     if any(r.failed and r.name == f"Secret/{secret_name}" for r in rows):
         # not in the caches yet (created a moment ago, the create's 409 says so): read, but not into a cache

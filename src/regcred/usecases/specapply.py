@@ -17,6 +17,7 @@ from regcred.usecases.conditional import Done, KeptChanging, Write, write_condit
 from regcred.usecases.dryrun import DryRun
 from regcred.usecases.fanout import DEFAULT_WORKERS, run_per_namespace
 from regcred.usecases.kubeapi import KubeApi, Obj
+from regcred.usecases.rollout import RolloutGate
 from regcred.usecases.rows import RowStatus, TargetResult
 
 DONE = {"create": RowStatus.CREATED, "update": RowStatus.UPDATED, "delete": RowStatus.DELETED,
@@ -35,11 +36,13 @@ def _object_groups(changes: Sequence[Change]) -> dict[str, list[list[Change]]]:
 
 
 def apply_plan(api: KubeApi, plan: Plan, *, dry_run: DryRun = DryRun.NONE, workers: int = DEFAULT_WORKERS,
-               desired: Sequence[DesiredCredential] = (),
-               host_root: str | None = None) -> list[TargetResult]:
+               desired: Sequence[DesiredCredential] = (), host_root: str | None = None,
+               gate: RolloutGate | None = None) -> list[TargetResult]:
     """Perform the plan's cluster changes, namespace by namespace (bounded concurrency); rows per object.
 
-    `dry_run` as kubectl's: none, client (nothing sent) or server (every write sent with dryRun=All).
+    `dry_run` as kubectl's: none, client (nothing sent) or server (every write sent with dryRun=All). `gate`:
+    a Secret update of a verifyBeforeRollout spec is made only when the registry accepts its new credentials
+    (else that row fails and the copy stays; the ServiceAccount changes go on).
     """
     dry_run = DryRun(dry_run)
     rows: list[TargetResult] = [
@@ -59,7 +62,7 @@ def apply_plan(api: KubeApi, plan: Plan, *, dry_run: DryRun = DryRun.NONE, worke
                                         f"not attached: Secret {', '.join(held)} could not be created"))
             if not group:
                 continue
-            out.append(_apply_object(api, group, dry_run, by_secret))
+            out.append(_apply_object(api, group, dry_run, by_secret, gate))
             if group[0].kind == "Secret" and group[0].action == "create" and out[-1].failed:
                 missing.add(group[0].name)
             if out[-1].status is RowStatus.SKIPPED and out[-1].message in NAMESPACE_LEFT:
@@ -97,7 +100,7 @@ def _summary(group: Sequence[Change]) -> str:
 
 
 def _apply_object(api: KubeApi, group: Sequence[Change], dry_run: DryRun,
-                  by_secret: dict[tuple[str, str], DesiredCredential]) -> TargetResult:
+                  by_secret: dict[tuple[str, str], DesiredCredential], gate: RolloutGate | None) -> TargetResult:
     """The writes of one object (several entry changes of one ServiceAccount are one patch), re-planned on 409."""
     # lazy: httpx + lightkube, cluster commands only
     from regcred.shells.kube import KubeNotFound, NamespaceTerminating
@@ -111,9 +114,14 @@ def _apply_object(api: KubeApi, group: Sequence[Change], dry_run: DryRun,
         return TargetResult(ns, label, RowStatus.would(first.action), _summary(group))
     done = TargetResult(ns, label, RowStatus.would(first.action) if dry_run.on_server else status, _summary(group))
 
-    def step(action: str, body: Any) -> Step:
+    def step(action: str, body: Any, renewed: Sequence[str] = (*first.added, *first.updated)) -> Step:
         if body is None and action != "delete":
             return Done(TargetResult(ns, label, RowStatus.UNCHANGED, "already as planned (changed meanwhile)"))
+        desired = by_secret.get((first.name, first.credential))
+        if gate is not None and first.kind == "Secret" and action == "update" and desired is not None:
+            refused = gate.refusal(desired, renewed)  # the credentials this update brings in, checked first
+            if refused is not None:
+                return Done(TargetResult(ns, label, RowStatus.FAILED, refused))
 
         def send() -> TargetResult:
             try:
@@ -155,17 +163,17 @@ def _apply_object(api: KubeApi, group: Sequence[Change], dry_run: DryRun,
 
 
 def _replan_secret(fresh: Obj | None, change: Change,
-                   by_secret: dict[tuple[str, str], DesiredCredential]) -> tuple[str, Any]:
+                   by_secret: dict[tuple[str, str], DesiredCredential]) -> tuple[str, Any, tuple[str, ...]]:
 
     desired = by_secret.get((change.name, change.credential))
     if desired is None:
         raise OperationFailed(f"secret {change.name} changed meanwhile; run apply again")
     again = secret_change(desired, [change.credential], change.namespace, fresh)
     if again is None:
-        return "none", None
+        return "none", None, ()
     if again.is_conflict:
         raise OperationFailed(again.reason)
-    return again.action, again.obj
+    return again.action, again.obj, (*again.added, *again.updated)
 
 
 def _kind_and_name(change: Change) -> tuple[str, str]:

@@ -20,6 +20,7 @@ from regcred.usecases.dryrun import DryRun
 from regcred.usecases.fanout import DEFAULT_WORKERS
 from regcred.usecases.kubeapi import KubeApi, Obj
 from regcred.usecases.rows import TargetResult
+from regcred.usecases.verification import CheckOptions
 
 
 def resolve_specs(specs: Sequence[RegistryCredential], api: KubeApi | None, *,
@@ -49,13 +50,20 @@ def plan_specs(api: KubeApi, specs: Sequence[RegistryCredential], host_root: str
 
 
 def apply_specs(api: KubeApi, specs: Sequence[RegistryCredential], host_root: str | None, *,
-                dry_run: DryRun = DryRun.NONE, workers: int = DEFAULT_WORKERS) -> tuple[Plan, list[TargetResult]]:
-    """Plan, then make exactly the planned changes (conditional writes, re-planned on conflict); plan and rows."""
+                dry_run: DryRun = DryRun.NONE, workers: int = DEFAULT_WORKERS,
+                checks: CheckOptions | None = None) -> tuple[Plan, list[TargetResult]]:
+    """Plan, then make exactly the planned changes (conditional writes, re-planned on conflict); plan and rows.
+
+    A verifyBeforeRollout spec's Secret updates wait for the registry's answer (`checks`: how to reach it).
+    """
     # lazy: only this path needs it; the other commands of the module skip it
-    from regcred.usecases.specapply import apply_plan
+    from regcred.usecases.rollout import RolloutGate
+    from regcred.usecases.specapply import apply_plan  # lazy: only this path needs it
 
     result, desired = plan_specs(api, specs, host_root)
-    rows = apply_plan(api, result, dry_run=dry_run, workers=workers, desired=desired, host_root=host_root)
+    gate = RolloutGate(checks) if any(s.verify_before_rollout for s in specs) else None
+    rows = apply_plan(api, result, dry_run=dry_run, workers=workers, desired=desired, host_root=host_root,
+                      gate=gate)
     return result, rows
 
 

@@ -11,6 +11,8 @@ import yaml
 
 from tests.support.cli import run_regcred
 
+ROOT = Path(__file__).resolve().parents[3]
+
 SPEC = """\
 apiVersion: regcred.dev/v1alpha1
 kind: RegistryCredential
@@ -238,3 +240,14 @@ def test_render_says_what_it_could_not_write(tmp_path: Path) -> None:
     assert "no target namespace" not in result.stderr and "fromSecret ops/legacy is left out" in result.stderr
     (secret,) = [d for d in yaml.safe_load_all(result.stdout) if d and d["kind"] == "Secret"]
     assert list(json.loads(secret["stringData"][".dockerconfigjson"])["auths"]) == ["r.example.com"]
+
+
+def test_apply_and_the_controller_refuse_a_bad_registry_ca_bundle_before_any_cluster_is_contacted(
+    tmp_path: Path
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not a certificate\n")
+    for args in (("apply", "-f", str(ROOT / "examples" / "registrycredential.yaml")), ("controller",)):
+        result = run_regcred(*args, "--ca-file", bundle, "--kubeconfig", tmp_path / "no-kubeconfig")
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert f"--ca-file {bundle}: not a PEM CA bundle" in result.stderr.strip().splitlines()[0], result.stderr

@@ -14,11 +14,12 @@ from tests.support.fixtures import IMAGE_REPO, IMAGE_TAG, TOKEN_PASSWORDS, Skope
 PLUGIN = str(Path(__file__).resolve().parents[2] / "support" / "credplugin.py")
 
 
-def rendered_authfile(tmp_path: Path, host: str, password: str) -> Path:
-    """`regcred render` of a spec whose plugin answers reader/`password`; the Secret's payload as a file."""
+def rendered_authfile(tmp_path: Path, host: str, password: str, **plugin_env: str) -> Path:
+    """`regcred render` of a spec whose plugin answers reader/`password` (or, with CREDPLUGIN_TOKEN_URL, what the
+    token API sold reader/`password`); the Secret's payload as a file."""
     tmp_path.mkdir()
     env = {"CREDPLUGIN_CALLS": str(tmp_path / "calls"), "CREDPLUGIN_USER": "reader", "CREDPLUGIN_PASSWORD": password,
-           "CREDPLUGIN_DURATION": "5m"}
+           "CREDPLUGIN_DURATION": "5m", **plugin_env}
     spec = {"apiVersion": "regcred.dev/v1alpha1", "kind": "RegistryCredential", "metadata": {"name": "plugin"},
             "spec": {"registries": [{"server": host, "credentialProvider": {
                 "command": PLUGIN, "image": f"{host}/{IMAGE_REPO}",

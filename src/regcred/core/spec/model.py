@@ -182,6 +182,7 @@ class RegistryCredential:
     namespaces: NamespaceTargets
     service_accounts: tuple[str, ...]
     workloads: WorkloadTargets
+    verify_before_rollout: bool = False  # a copy is replaced only by credentials the registry accepts
 
     def wants_service_account(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.service_accounts)
@@ -344,6 +345,7 @@ def parse_document(doc: Any, source: str) -> RegistryCredential:
             tuple(dict.fromkeys(workloads.get("kinds", DEFAULT_WORKLOAD_KINDS))),
             bool(workloads.get("matchRegistries", True)),
         ),
+        verify_before_rollout=bool(spec.get("verifyBeforeRollout", False)),
     )
 
 

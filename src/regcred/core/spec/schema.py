@@ -190,6 +190,9 @@ SPEC = Obj(
         "serviceAccounts": Arr("ServiceAccount names or globs; \"*\" for all.",
                                Str("A name or glob.", pattern=NAME_GLOB), default=("default",)),
         "workloads": WORKLOADS,
+        "verifyBeforeRollout": Bool("Check new credentials against the registry (as `regcred verify`) before a "
+                                    "namespace's copy of the Secret is replaced; a refused one is not rolled out.",
+                                    default=False),
     },
     required=("registries",),
 )
