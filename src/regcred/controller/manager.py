@@ -205,6 +205,8 @@ class Manager:
             self.recorder.emit(spec, "Warning", "SecretNotOwned", f"Secret {secret} is not owned by regcred")
         for forbidden in result.forbidden:
             self.recorder.emit(spec, "Warning", "Forbidden", str(forbidden))
+        for line in dict.fromkeys(result.held):  # the same line from every namespace folds into one Event's series
+            self.recorder.emit(spec, "Warning", "RolloutHeld", line)
 
     # --- status, finalizer, gauges: at most once per status_interval
     def flush(self) -> None:

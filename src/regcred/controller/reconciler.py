@@ -25,7 +25,7 @@ from regcred.core.spec.model import NamespaceTargets, RegistryCredential, parse_
 from regcred.core.spec.planner import Plan, plan
 from regcred.shells.credprovider import PluginCache
 from regcred.usecases.kubeapi import KubeApi, Obj
-from regcred.usecases.rollout import RolloutGate
+from regcred.usecases.rollout import RolloutGate, is_held
 from regcred.usecases.rows import RowStatus, TargetResult
 from regcred.usecases.specapply import apply_plan
 from regcred.usecases.specs import read_cluster_state, resolve_specs
@@ -74,6 +74,7 @@ class ReconcileResult:
     covered: int = 0  # ServiceAccounts in the namespace carrying the spec's entry afterwards
     refresh_at: float | None = None  # time.time() when to reconcile again: a plugin's refresh, an expiry warning
     expiries: tuple[Expiry, ...] | None = None  # when the credentials written expire (None: not known here)
+    held: tuple[str, ...] = ()  # Secret updates verifyBeforeRollout held back (one line each, no secret)
 
     @property
     def writes(self) -> int:
@@ -167,10 +168,12 @@ def _apply(api: CachedApi, key: Key, specs: list[RegistryCredential], kinds: Col
                   if any(isinstance(e, dict) and e.get("name") == secret_name for e in sa.get("imagePullSecrets") or []))
     providers = [r.credential_provider for s in specs for r in s.registries if r.credential_provider is not None]
     expiries = tuple(e for d in desired for e in d.expiries)
+    held = tuple(r.message for r in rows if r.failed and is_held(r.message))
     return ReconcileResult(key, rows=rows, errors=errors, forbidden=_forbidden(api), not_owned=not_owned,
                            waiting=bool(mine.waiting), targeted=targeted, covered=covered,
                            refresh_at=_due(expiries, plugins.refresh_at(providers)) if targeted else None,
-                           expiries=expiries if targeted else None)
+                           # a held update leaves the old copy: its expiry is not the new credential's
+                           expiries=expiries if targeted and not held else None, held=held)
 
 
 def _due(expiries: tuple[Expiry, ...], plugin: float | None) -> float | None:

@@ -36,6 +36,12 @@ from regcred.usecases.verification import CheckOptions, request_for, run_checks
 Checker = Callable[[list[CheckRequest], CheckOptions], list[dict[str, Any]]]
 ACCEPTED_FOR = 300.0  # seconds an accepted credential is not checked again
 REFUSED_FOR = 10.0  # seconds a refusal is repeated without asking the registry (the plugin cache's floor)
+HELD_MARK = "(verifyBeforeRollout)"  # ends every held update's line
+
+
+def is_held(message: str) -> bool:
+    """Whether a failed row is an update the gate held (the controller records an Event for those)."""
+    return message.endswith(HELD_MARK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +108,7 @@ class RolloutGate:
             if entry.key in keys and _contactable(entry.key):
                 found = self._verdict(request_for(entry.key, entry.username, entry.password, refs, source))
                 if found is not None:
-                    return f"not replaced: {found}; the copy in place is kept (verifyBeforeRollout)"
+                    return f"not replaced: {found}; the copy in place is kept {HELD_MARK}"
         return None
 
     def _verdict(self, request: CheckRequest) -> str | None:

@@ -21,6 +21,7 @@ from tests.support.controllerrun import (
     auth_in,
     condition,
     controller,
+    events_about,
     namespaces,
     spec_doc,
     wait_until,
@@ -101,6 +102,9 @@ def test_verify_before_rollout_keeps_the_copies_while_the_registry_refuses_and_r
         assert "the copy in place is kept (verifyBeforeRollout)" in degraded["message"]
         time.sleep(2)  # a few refreshes more, all refused
         assert copies(kube, targets, name, host) == {first}  # the working copy stays everywhere
+        held = [e for e in events_about(kube, name) if e.get("reason") == "RolloutHeld"]
+        assert held and all(e["type"] == "Warning" and e["note"].startswith("not replaced: ") for e in held)
+        assert len(held) <= token_api.issued - bought  # one Event per refused credential, its repeats in its series
         refusals = [r for r in token_server.requests if r.status == 401]
         assert 1 <= len(refusals) <= token_api.issued - bought  # one check per bought credential, not per namespace
 
