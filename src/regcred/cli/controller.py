@@ -52,6 +52,10 @@ SUBCOMMANDS = {
 @click.option("--webhook-cert-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Serve DIR/tls.crt and DIR/tls.key (cert-manager; re-read when they change) instead of a "
               "certificate the controller manages itself.")
+@click.option("--credential-refresh-fraction", "refresh_fraction", type=FiniteFloatRange(min=0.1, max=0.95),
+              default=0.8, show_default=True, metavar="FRACTION",
+              help="Fetch a credential-provider plugin's next credential when this fraction of its cacheDuration "
+                   "has passed.")
 @click.option("--ca-file", type=click.Path(dir_okay=False), default=None,
               help="verifyBeforeRollout: trust only this PEM CA bundle for the registries (default: the system's).")
 @click.option("--insecure-http", is_flag=True, help="verifyBeforeRollout: speak plain HTTP to the registries.")
@@ -63,8 +67,8 @@ def controller(ctx: click.Context, kubeconfig: str | None, context: str | None, 
                leader_elect: bool, leader_election_namespace: str, lease_duration: float, renew_deadline: float,
                retry_period: float, metrics_bind_address: str,
                health_probe_bind_address: str, workers: int, kube_api_qps: float, kube_api_burst: int, webhook: bool,
-               webhook_bind_address: str, webhook_cert_dir: str | None, ca_file: str | None, insecure_http: bool,
-               log_format: str, log_level: str) -> None:
+               webhook_bind_address: str, webhook_cert_dir: str | None, refresh_fraction: float,
+               ca_file: str | None, insecure_http: bool, log_format: str, log_level: str) -> None:
     """Keep every namespace a RegistryCredential selects in step; `manifests` prints its deployment."""
     if ctx.invoked_subcommand is not None:
         return
@@ -89,5 +93,6 @@ def controller(ctx: click.Context, kubeconfig: str | None, context: str | None, 
                       health_probe_bind_address=health_probe_bind_address, workers=workers,
                       kube_api_qps=kube_api_qps, kube_api_burst=kube_api_burst, webhook=webhook,
                       webhook_bind_address=webhook_bind_address, webhook_cert_dir=webhook_cert_dir,
-                      registry_ca_file=ca_file, registry_insecure_http=insecure_http)
+                      registry_ca_file=ca_file, registry_insecure_http=insecure_http,
+                      credential_refresh_fraction=refresh_fraction)
     ctx.exit(run(options, stop))

@@ -16,7 +16,7 @@ from typing import Any
 from regcred.controller.informer import Informer
 from regcred.controller.leader import default_identity
 from regcred.controller.metrics import ControllerMetrics
-from regcred.controller.reconciler import ReconcileResult
+from regcred.controller.reconciler import REFRESH_FRACTION, ReconcileResult
 from regcred.controller.runtime import (
     elect,
     resync_loop,
@@ -66,6 +66,7 @@ class Options:
     webhook_cert_dir: str | None = None  # None: a self-managed certificate (a Secret), materialised in a temp dir
     registry_ca_file: str | None = None  # verifyBeforeRollout: the registries' CA bundle (None: the system's)
     registry_insecure_http: bool = False  # verifyBeforeRollout: plain HTTP to the registries
+    credential_refresh_fraction: float = REFRESH_FRACTION  # of a plugin credential's lifetime, when the next one is fetched
 
 
 class Manager:
@@ -306,7 +307,11 @@ def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager]
     from pathlib import Path  # lazy: loaded when the controller runs
 
     from regcred.controller.metrics import parse_bind  # lazy: loaded when the controller runs
-    from regcred.controller.reconciler import use_rollout_gate  # lazy: loaded when the controller runs
+    from regcred.controller.reconciler import (  # lazy: loaded when the controller runs
+        PLUGIN_FLOOR,
+        use_process_caches,
+    )
+    from regcred.shells.credprovider import PluginCache  # lazy: loaded when the controller runs
     from regcred.shells.kube.kubeconfig import ClusterConfig, connect  # lazy: loaded when the controller runs
     from regcred.usecases.rollout import RolloutGate  # lazy: loaded when the controller runs
     from regcred.usecases.verification import CheckOptions  # lazy: loaded when the controller runs
@@ -321,7 +326,8 @@ def run(options: Options, stop: threading.Event, *, on_ready: Callable[[Manager]
         from regcred.shells.registry import ssl_context  # lazy: loaded when the controller runs
 
         ssl_context(ca_file)  # a bad bundle fails now, as one line, not in every reconcile
-    use_rollout_gate(RolloutGate(CheckOptions(ca_file=ca_file, insecure_http=options.registry_insecure_http)))
+    use_process_caches(PluginCache(options.credential_refresh_fraction, floor=PLUGIN_FLOOR),
+                       RolloutGate(CheckOptions(ca_file=ca_file, insecure_http=options.registry_insecure_http)))
     config = ClusterConfig(kubeconfig=options.kubeconfig, context=options.context, qps=options.kube_api_qps,
                            burst=options.kube_api_burst)
     metrics = ControllerMetrics()

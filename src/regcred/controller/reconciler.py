@@ -33,17 +33,20 @@ from regcred.usecases.specs import read_cluster_state, resolve_specs
 WRITTEN = frozenset({RowStatus.CREATED, RowStatus.UPDATED, RowStatus.DELETED, RowStatus.ATTACHED,
                      RowStatus.DETACHED})
 MATCH_NOTHING = NamespaceTargets(include=(), exclude=(), selector=None)  # a spec being deleted: undo it all
+REFRESH_FRACTION = 0.8  # of a plugin credential's lifetime, when the controller fetches the next one
+PLUGIN_FLOOR = 10.0  # seconds an answer without a lifetime is reused, and the first wait after a failure
 # The controller process's plugin answers: every namespace's reconcile of a source shares one plugin call, reused
 # for 80 % of the credential's lifetime (10 s without one, so a "do not cache" plugin is not run per namespace).
-PLUGINS = PluginCache(0.8, floor=10.0)
+PLUGINS = PluginCache(REFRESH_FRACTION, floor=PLUGIN_FLOOR)
 # The process's verifyBeforeRollout verdicts, shared by the workers and the webhook: one check per credential.
 ROLLOUT = RolloutGate()
 
 
-def use_rollout_gate(gate: RolloutGate) -> None:
-    """The gate every reconcile uses from now on (the controller's registry options: CA bundle, plain HTTP)."""
-    global ROLLOUT
-    ROLLOUT = gate
+def use_process_caches(plugins: PluginCache, gate: RolloutGate) -> None:
+    """What every reconcile uses from now on: the run's plugin answers (its refresh fraction) and rollout gate
+    (its registry options: CA bundle, plain HTTP); fresh ones per run."""
+    global PLUGINS, ROLLOUT
+    PLUGINS, ROLLOUT = plugins, gate
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,10 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from regcred.core.controller.backoff import JitteredBackoff
 from regcred.core.credentials.provider import (
     MAX_OUTPUT,
     CredentialProvider,
@@ -138,17 +139,21 @@ class PluginCache:
     `PluginCache()` keeps every answer for its own life (one resolution: `plan`, `apply`, `render`). With
     `fraction` (the controller's, which lives on) an answer is reused until that fraction of its lifetime has
     passed; one without a lifetime (the plugin said "do not cache") for `floor` seconds, so it is not run once
-    per namespace; a failure is remembered for `floor` seconds too (a throttled token API is not asked once per
-    namespace).
-    Calls for one source are serialised: concurrent reconciles share one call.
+    per namespace; a failure is remembered too, with jittered exponential backoff per source (`floor`, doubled up
+    to `retry_cap`, each wait stretched by up to 100 %), so a failing or throttled token API is asked neither once
+    per namespace nor in step with every other replica.
+    Calls for one source are serialised: concurrent reconciles share one call; other sources do not wait.
     """
 
-    def __init__(self, fraction: float | None = None, *, floor: float = 0.0) -> None:
-        self.fraction, self.floor = fraction, floor
+    def __init__(self, fraction: float | None = None, *, floor: float = 0.0, retry_cap: float = 300.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.fraction, self.floor, self.retry_cap, self.clock = fraction, floor, max(floor, retry_cap), clock
         self.calls = 0
         self._answers: dict[CredentialProvider, PluginCredential] = {}
-        self._failures: dict[CredentialProvider, tuple[float, InputError]] = {}
-        self._lock = threading.Lock()
+        # a failing source: until when its error is repeated without a call, the error, and its backoff
+        self._failures: dict[CredentialProvider, tuple[float, InputError, JitteredBackoff]] = {}
+        self._lock = threading.Lock()  # the maps; `_sources` serialises the calls of each source
+        self._sources: dict[CredentialProvider, threading.Lock] = {}
 
     def _until(self, answer: PluginCredential) -> float:
         """Until when an answer is reused: a fraction of its lifetime; `floor` for one without a lifetime."""
@@ -164,20 +169,26 @@ class PluginCache:
 
     def get(self, provider: CredentialProvider, where: str) -> PluginCredential:
         with self._lock:
-            now = time.time()
-            answer = self._answers.get(provider)
-            if answer is not None and now < self._until(answer):
-                return answer
-            failed = self._failures.get(provider)
-            if failed is not None and now < failed[0] + self.floor:
-                raise failed[1]
-            self.calls += 1
+            source = self._sources.setdefault(provider, threading.Lock())
+        with source:  # one call per source at a time; other sources (a hanging plugin's neighbours) go on
+            with self._lock:
+                now = self.clock()
+                answer = self._answers.get(provider)
+                if answer is not None and now < self._until(answer):
+                    return answer
+                failed = self._failures.get(provider)
+                if failed is not None and now < failed[0]:
+                    raise failed[1]
+                self.calls += 1
             try:
                 answer = fetch(provider, where)
             except InputError as exc:
                 if self.fraction is not None:
-                    self._failures[provider] = (now, exc)
+                    backoff = failed[2] if failed is not None else JitteredBackoff(self.floor, self.retry_cap)
+                    with self._lock:
+                        self._failures[provider] = (now + backoff.next(), exc, backoff)
                 raise
-            self._failures.pop(provider, None)
-            self._answers[provider] = answer
+            with self._lock:
+                self._failures.pop(provider, None)
+                self._answers[provider] = answer
             return answer

@@ -200,3 +200,10 @@ def test_kubectl_kustomize_builds_the_same_objects() -> None:
     built = [d for d in yaml.safe_load_all(done.stdout) if d is not None]
     expected = controller_manifests(image=IMAGE)
     assert sorted(built, key=key) == sorted(expected, key=key)
+
+
+@pytest.mark.parametrize("fraction", ["1.5", "0", "nan", "0.99"])
+def test_a_refresh_fraction_out_of_range_is_one_line_before_any_connection(fraction: str) -> None:
+    done = run_regcred("controller", "--credential-refresh-fraction", fraction, "--kubeconfig", "/nonexistent")
+    assert done.returncode == 2 and "--credential-refresh-fraction" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -100,17 +101,60 @@ def test_one_resolution_does_not_keep_a_failure(tmp_path: Path) -> None:
     assert cache.get(source, "w").password == "token-2" and cache.calls == 2
 
 
-def test_the_controllers_cache_remembers_a_failure_for_its_floor(tmp_path: Path) -> None:
+def test_the_controllers_cache_backs_off_a_failing_source_with_jitter(tmp_path: Path) -> None:
     mode = tmp_path / "mode"
     mode.write_text("exit")
-    cache, source = PluginCache(0.8, floor=0.5), provider(tmp_path, CREDPLUGIN_MODE_FILE=str(mode))
-    for _ in range(5):
+    now = [time.time()]
+    cache = PluginCache(0.8, floor=10.0, retry_cap=40.0, clock=lambda: now[0])
+    source = provider(tmp_path, CREDPLUGIN_MODE_FILE=str(mode))
+
+    def attempt(after: float) -> int:
+        """The calls made so far, after `after` more seconds and one more reconcile."""
+        now[0] += after
         with pytest.raises(InputError, match="exited with status 3"):
             cache.get(source, "w")
-    assert len(calls(tmp_path)) == 1
+        return len(calls(tmp_path))
+
+    assert [attempt(0) for _ in range(5)] == [1] * 5  # every namespace at once: one call
+    # waits of 10 s, then 20 s, then 40 s (the cap), each stretched by up to 100 %: never before, always after
+    assert attempt(9.99) == 1 and attempt(10.02) == 2
+    assert attempt(19.99) == 2 and attempt(20.02) == 3
+    assert attempt(39.99) == 3 and attempt(40.02) == 4
+    assert attempt(39.99) == 4 and attempt(40.02) == 5  # capped
     mode.unlink()
-    time.sleep(0.55)
-    assert cache.get(source, "w").password == "token-2"
+    now[0] += 80.0
+    assert cache.get(source, "w").password == "token-6"
+    mode.write_text("exit")  # a success resets the backoff: the next failure waits 10-20 s again
+    now[0] += 3600.0  # the answer (no cacheDuration) is reused for the floor; an hour later it is asked again
+    assert attempt(0) == 7 and attempt(9.99) == 7 and attempt(10.02) == 8
+
+
+def test_a_hanging_source_does_not_hold_up_another(tmp_path: Path) -> None:
+    (tmp_path / "hang").mkdir()
+    (tmp_path / "ok").mkdir()
+    cache = PluginCache(0.8, floor=10.0)
+    hanging = provider(tmp_path / "hang", timeout=3.0, CREDPLUGIN_MODE="hang")
+    fine = provider(tmp_path / "ok", CREDPLUGIN_DURATION="1h")
+    failed: list[str] = []
+
+    def stuck() -> None:
+        try:
+            cache.get(hanging, "w")
+        except InputError as exc:
+            failed.append(exc.message)
+
+    worker = threading.Thread(target=stuck)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not calls(tmp_path / "hang") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert calls(tmp_path / "hang"), "the hanging plugin never started"
+        assert cache.get(fine, "w").password == "token-1"
+        assert worker.is_alive()  # answered while the other source's plugin still hangs
+    finally:
+        worker.join(10)
+    assert failed and "did not answer within 3s" in failed[0]
 
 
 def test_a_child_left_holding_the_output_is_killed_with_the_plugin(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 once (one call per refresh), and a failing refresh keeps the last good copies and sets Degraded.
 
 The plugin (tests/support/credplugin.py) answers `token-<n>` on its n-th call with a 2 s cacheDuration, so the
-controller refreshes every 1.6 s. Were it run once per namespace, the namespaces would never hold the same token.
+controller, asked to refresh at 60 % of it, refreshes every 1.2 s. Were it run once per namespace, the namespaces would never hold the same token.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from regcred.controller import reconciler
 from tests.support.controllerrun import (
     Specs,
     auth_in,
@@ -40,7 +41,8 @@ def test_the_plugins_credential_is_refreshed_everywhere_and_a_failure_keeps_the_
         found = {auth_in(kube, ns, name, SERVER) for ns in targets}
         return {int(str(auth).rsplit("-", 1)[1]) for auth in found if auth} if None not in found else set()
 
-    with controller(kube):
+    with controller(kube, credential_refresh_fraction=0.6):  # refreshed every 1.2 s
+        assert reconciler.PLUGINS.fraction == 0.6  # the run's own plugin cache, with the flag's fraction
         specs.create(doc)
         first = wait_until(lambda: len(tokens()) == 1 and tokens(), "every copy with the plugin's token")
         wait_until(lambda: len(tokens()) == 1 and min(tokens()) >= min(first) + 2,
