@@ -8,7 +8,7 @@ pulls against the registries (the verify flow). The explanation itself is pure: 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,14 @@ from regcred.core.errors import InputError
 from regcred.core.objects import metadata
 from regcred.core.why.events import pull_events
 from regcred.core.why.explain import Outcome, Subject, WhyInput, explain
-from regcred.core.why.targets import OWNER_KINDS, likely_owner, parse_target, related, top_owner
+from regcred.core.why.targets import (
+    OWNER_KINDS,
+    created_by,
+    likely_owner,
+    parse_target,
+    related,
+    top_owner,
+)
 from regcred.usecases.audit import Note, anonymous_outcomes, check_uses
 from regcred.usecases.kubeapi import KubeApi, Obj
 from regcred.usecases.verification import CheckOptions
@@ -139,6 +146,17 @@ def _from_cluster(api: KubeApi, ns: str, kind: str, name: str) -> _Gathered:
             notes.append(f"Events not read ({exc.line()})")
             return ()
 
+    def creator(pod: str) -> Obj | None:
+        """The gone Pod's workload from the Event its controller recorded on creating it (Events live an hour),
+        up the controller chain (ReplicaSet -> Deployment)."""
+        try:
+            made = created_by(pod, api.iter_list("Event", ns, field_selector="reason=SuccessfulCreate"))
+        except (KubeForbidden, KubeNotFound):
+            return None
+        found = lookup(made[0], ns, made[1]) if made is not None else None
+        top = top_owner(found, lookup) if found is not None else None
+        return (lookup(top[0], ns, top[1]) if top is not None else None) or found
+
     subjects: list[Subject] = []
     if kind == "Pod":
         pod = api.get_optional("Pod", name, ns)
@@ -152,15 +170,18 @@ def _from_cluster(api: KubeApi, ns: str, kind: str, name: str) -> _Gathered:
                 objects.extend(o for o in (rs,) if o is not None and o not in objects)
             subjects.append(Subject(object_name("Pod", ns, name), "pod", related(pod, ns, accounts), events_of(name)))
         else:
-            guess = likely_owner(name, [o for k in OWNER_KINDS for o in api.list(k, ns)])
+            guess: Mapping[str, Any] | None = creator(name)
+            how = "the workload that created it (its SuccessfulCreate Event)"
+            if guess is None:
+                guess, how = likely_owner(name, [o for k in OWNER_KINDS for o in api.list(k, ns)]), \
+                    "the workload whose name it carries"
             if guess is None:
                 raise InputError(f"pod {name} not found in namespace {ns}, and no workload there carries its name",
                                  hint="check the name and -n, or give the workload (deployment/NAME ...)")
             ref = object_name(str(guess["kind"]), ns, str(metadata(guess)["name"]))
             objects.append(dict(guess))
             subjects.append(Subject(ref, "owner-template", related(guess, ns, accounts), events_of(name),
-                                    note=f"Pod {name} no longer exists: explained from the template of {ref}, the "
-                                         "workload whose name it carries"))
+                                    note=f"Pod {name} no longer exists: explained from the template of {ref}, {how}"))
     else:
         obj = api.get(kind, name, ns)
         objects.append(obj)

@@ -127,11 +127,33 @@ def test_deployment_whose_pod_is_gone_is_explained_from_its_template(kube: Any) 
     data = explain(kube, "pod/web-7d9f8b6c5-x2x4z", "-n", ns, code=0)
     assert data["objects"][0]["object"] == f"Deployment/{ns}/web"
     assert data["objects"][0]["origin"] == "owner-template"
-    assert "no longer exists" in data["objects"][0]["note"]
+    assert data["objects"][0]["note"].endswith("the workload whose name it carries")  # no Event: the name
     image = data["images"][0]
     assert image["cause"] == "no-credential" and image["will_pull"] is None
     assert image["fix"] == (f"regcred secret create regcred-pull -n {ns} --server {REG} --username USER "
                             f"--password-stdin && regcred sa attach regcred-pull -n {ns} --service-account default")
+
+
+def test_a_gone_pod_is_traced_through_its_creation_event_up_to_the_cronjob(kube: Any) -> None:
+    ns = namespace(kube, "why-made")
+    template = {"spec": {"restartPolicy": "Never", "containers": [{"name": "app", "image": IMAGE}]}}
+    cron = kube.create({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": ns},
+                        "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": template}}}})
+    job = "nightly-29400000"  # by its name, the Job would be the Pod's workload: the Event leads to the CronJob
+    kube.create({"apiVersion": "batch/v1", "kind": "Job", "metadata": {
+        "name": job, "namespace": ns, "ownerReferences": [{
+            "apiVersion": "batch/v1", "kind": "CronJob", "name": "nightly", "uid": cron["metadata"]["uid"],
+            "controller": True}]}, "spec": {"template": template}})
+    kube.create({"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{job}.1", "namespace": ns},
+                 "involvedObject": {"kind": "Job", "name": job, "namespace": ns, "apiVersion": "batch/v1"},
+                 "reason": "SuccessfulCreate", "message": f"Created pod: {job}-q7x2m", "type": "Normal",
+                 "source": {"component": "job-controller"}, "firstTimestamp": "2026-12-02T03:00:00Z",
+                 "lastTimestamp": "2026-12-02T03:00:00Z", "count": 1})
+    data = explain(kube, f"pod/{job}-q7x2m", "-n", ns, code=0)
+    assert data["objects"][0]["object"] == f"CronJob/{ns}/nightly"
+    assert data["objects"][0]["note"] == (f"Pod {job}-q7x2m no longer exists: explained from the template of "
+                                          f"CronJob/{ns}/nightly, the workload that created it (its SuccessfulCreate "
+                                          "Event)")
 
 
 def test_right_secret_exits_zero_and_unknown_target_is_a_clean_error(kube: Any) -> None:

@@ -37,6 +37,25 @@ def parse_target(text: str) -> tuple[str, str]:
     return wanted, name
 
 
+_CREATED = re.compile(r"^(?:Created pod: (?P<name>\S+)|create Pod (?P<sts>\S+) in StatefulSet \S+ successful)$")
+
+
+def created_by(pod_name: str, events: Iterable[Mapping[str, Any]]) -> tuple[str, str] | None:
+    """(kind, name) of the controller whose SuccessfulCreate Event names the Pod (ReplicaSet, Job, DaemonSet:
+    "Created pod: NAME"; StatefulSet: "create Pod NAME in StatefulSet S successful"); None when none does."""
+    for event in events:
+        if event.get("reason") != "SuccessfulCreate":
+            continue
+        note = event.get("note") or event.get("message")
+        found = _CREATED.match(note) if isinstance(note, str) and len(note) < 600 else None
+        if found is None or pod_name not in (found.group("name"), found.group("sts")):
+            continue
+        about = event.get("regarding") or event.get("involvedObject")
+        if isinstance(about, Mapping) and about.get("kind") in OWNER_KINDS and isinstance(about.get("name"), str):
+            return str(about["kind"]), str(about["name"])
+    return None
+
+
 def likely_owner(pod_name: str, workloads: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The workload whose name prefixes the Pod's, the longest first (the Pod is gone; names are all that is left)."""
     best: tuple[int, Mapping[str, Any]] | None = None
