@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.cli.hygiene.test_secret_hygiene import Ctx, leaks
+from tests.cli.hygiene.harness import Ctx, leaks
 from tests.support.cli import assert_clean_error, run_regcred
 from tests.support.reportcluster import SENTINEL, objects
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.hygiene.test_secret_hygiene import Ctx, leaks
+from tests.cli.hygiene.harness import Ctx, leaks
 from tests.support.browser import artifact_path, chromium_binary, chromium_page
 from tests.support.cli import run_regcred_kube
 from tests.support.fakeregistry import PASSWORD, FakeServer, basic_registry
