@@ -33,32 +33,32 @@ class EventRecorder:
         self.api = api
         self.instance = instance
         self.controller = controller
-        self._lock = threading.Lock()
+        # One occurrence at a time, as client-go's single sender: two workers reporting the same thing at once
+        # would otherwise both create an Event, or both write the same series count.
+        self._send = threading.Lock()
         self._seen: dict[tuple[str, str, str, str], tuple[str, int]] = {}  # -> (event name, count)
 
     def emit(self, regarding: Obj, type_: str, reason: str, note: str, *, action: str = "Reconcile") -> Obj | None:
         """Record one occurrence (type_ Normal | Warning); the API's answer, or None when it could not."""
         meta = regarding.get("metadata") or {}
         key = (str(meta.get("uid") or meta.get("name")), type_, reason, note[:1024])
-        with self._lock:
+        with self._send:
             seen = self._seen.get(key)
-        try:
-            if seen is not None:
-                name, count = seen
-                try:
-                    answer: Obj = self.api.patch("Event", name, EVENT_NAMESPACE, {"series": {
-                        "count": count + 1, "lastObservedTime": micro_time()}}, patch_type="merge")
-                    with self._lock:
+            try:
+                if seen is not None:
+                    name, count = seen
+                    try:
+                        answer: Obj = self.api.patch("Event", name, EVENT_NAMESPACE, {"series": {
+                            "count": count + 1, "lastObservedTime": micro_time()}}, patch_type="merge")
                         self._seen[key] = (name, count + 1)
-                    return answer
-                except KubeNotFound:  # expired (Events live an hour): start a new one
-                    pass
-            answer = self.api.create(self._event(regarding, type_, reason, key[3], action), EVENT_NAMESPACE)
-            with self._lock:
+                        return answer
+                    except KubeNotFound:  # expired (Events live an hour): start a new one
+                        pass
+                answer = self.api.create(self._event(regarding, type_, reason, key[3], action), EVENT_NAMESPACE)
                 self._seen[key] = (str(answer["metadata"]["name"]), 1)
-            return answer
-        except RegcredError:
-            return None
+                return answer
+            except RegcredError:
+                return None
 
     def _event(self, regarding: Obj, type_: str, reason: str, note: str, action: str) -> Obj:
         meta = regarding.get("metadata") or {}

@@ -117,3 +117,30 @@ def test_events_are_created_once_and_repeats_counted_in_series(kube: Any) -> Non
                               params={"fieldSelector": f"regarding.name={name}"}).json()["items"]
         assert sorted(e["reason"] for e in listed) == ["Converged", "SecretNotOwned"]
         assert all(e["regarding"]["uid"] == spec["metadata"]["uid"] for e in listed)
+
+
+def test_the_same_event_from_many_workers_at_once_is_one_event_counting_them_all(kube: Any) -> None:
+    import threading
+
+    from regcred.controller.events import EventRecorder
+
+    install_crd(kube)
+    name = kube.unique_ns("evc")
+    spec = kube.request("POST", SPECS, json={**spec_doc(["x"], name=name), "metadata": {"name": name}}).json()
+    with connect(ClusterConfig(kubeconfig=str(kube.kubeconfig))) as api:
+        recorder = EventRecorder(api, instance="regcred-test")
+        start = threading.Barrier(8)
+
+        def report() -> None:
+            start.wait()
+            recorder.emit(spec, "Warning", "RolloutHeld", "not replaced: refused (verifyBeforeRollout)")
+
+        workers = [threading.Thread(target=report) for _ in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(30)
+        listed = kube.request("GET", "/apis/events.k8s.io/v1/namespaces/default/events",
+                              params={"fieldSelector": f"regarding.name={name}"}).json()["items"]
+    assert len(listed) == 1, [e["metadata"]["name"] for e in listed]
+    assert (listed[0].get("series") or {}).get("count") == 8

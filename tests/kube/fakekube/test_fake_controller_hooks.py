@@ -235,7 +235,8 @@ def test_watch_semantics_a_controller_relies_on(kube: Any) -> None:
     assert "finalizers" not in last["metadata"] and kube.get(api_version, kind, name) is None
     watcher.join(10)
     [events] = result
-    assert [e["type"] for e in events] == ["MODIFIED", "MODIFIED", "DELETED", "BOOKMARK"]
+    types = [e["type"] for e in events]  # a real apiserver may send more than one bookmark in the window
+    assert types[:3] == ["MODIFIED", "MODIFIED", "DELETED"] and types[3:] and set(types[3:]) == {"BOOKMARK"}, types
     assert events[2]["object"]["metadata"]["finalizers"] == ["regcred.dev/cleanup"]
     assert int(events[2]["object"]["metadata"]["resourceVersion"]) > int(last["metadata"]["resourceVersion"])
     assert events[3]["object"] == {"apiVersion": api_version, "kind": kind,
