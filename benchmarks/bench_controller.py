@@ -30,6 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 from controllerbench import (
+    KEY,
+    MERGE,
+    PARAMS,
     SPECS,
     WRITES,
     Bench,
@@ -38,6 +41,9 @@ from controllerbench import (
     create_namespaces,
     create_source_secret,
     floor,
+    floor_patches,
+    floor_sample,
+    fmt,
     ok,
     require_envtest,
     rotate_source,
@@ -52,13 +58,6 @@ from regcred.core.credentials.pullsecret import dockerconfigjson_payload
 from regcred.core.spec.planner import entries_change
 
 SPEC = "bench"
-KEY = ".dockerconfigjson"
-MERGE = {"Content-Type": "application/merge-patch+json"}
-PARAMS = {"fieldManager": "regcred"}  # what the controller sends with every write
-
-
-def fmt(counts: Any) -> str:
-    return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "none"
 
 
 def cold(b: Bench, names: list[str], args: argparse.Namespace) -> tuple[Controller, float, float]:
@@ -100,18 +99,6 @@ def floor_cold(b: Bench, sas: dict[str, Any], sample: dict[str, Any], workers: i
     print(f"floor (cold): {len(sas)} Secret creates + {len(sas)} ServiceAccount patches by {workers} threads: "
           f"{seconds:.2f} s ({fmt(summarize(b.cluster.audit_since(offset, user)))})")
     return seconds, versions
-
-
-def floor_rotation(b: Bench, versions: dict[str, str], data: str, workers: int) -> float:
-    def job(ns: str) -> Any:
-        def run(client: httpx.Client) -> None:
-            body = {"metadata": {"resourceVersion": versions[ns]}, "data": {KEY: data}}
-            ok(client.patch(f"/api/v1/namespaces/{ns}/secrets/{SPEC}", params=PARAMS, json=body, headers=MERGE))
-        return run
-
-    seconds = floor(lambda: b.client("floor"), [job(ns) for ns in versions], workers)
-    print(f"floor (rotation): {len(versions)} conditional Secret patches by {workers} threads: {seconds:.2f} s")
-    return seconds
 
 
 def rotation(b: Bench, names: list[str], old: str, args: argparse.Namespace) -> float:
@@ -169,14 +156,12 @@ def main() -> None:
 
         ctrl, cold_s, ready_s = cold(b, names, args)
         ctrl.stop()  # the floor runs alone
-        made = ok(b.admin.get(f"/api/v1/namespaces/{names[0]}/secrets/{SPEC}"))
-        meta = made["metadata"]
-        sample = unowned({"apiVersion": "v1", "kind": "Secret", "type": made["type"], "data": made["data"],
-                          "metadata": {"name": SPEC, "labels": meta.get("labels") or {},
-                                       "annotations": meta.get("annotations") or {}}})
+        sample = floor_sample(b.admin, names[0], SPEC)
         floor_s, versions = floor_cold(b, sas, sample, args.workers)
         new = base64.b64encode(dockerconfigjson_payload("registry.bench.example", "puller", "pw-rotated-2")).decode()
-        rot_floor_s = floor_rotation(b, versions, new, args.workers)
+        rot_floor_s = floor_patches(b, versions, SPEC, new, args.workers)
+        print(f"floor (rotation): {len(versions)} conditional Secret patches by {args.workers} threads: "
+              f"{rot_floor_s:.2f} s")
 
         user, kubeconfig = b.user("controller")
         offset = b.cluster.audit_offset()
@@ -187,7 +172,7 @@ def main() -> None:
             restart = summarize(b.cluster.audit_since(offset, user))
             print(f"restart of the converged controller: ready after {ready:.2f} s; requests in its first "
                   f"{ready + 5:.0f} s: {fmt(restart)}")
-            rot_s = rotation(b, names, made["data"][KEY], args)
+            rot_s = rotation(b, names, sample["data"][KEY], args)
             idle_counts = idle(b, ctrl, args.idle_seconds)
         finally:
             ctrl.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,9 @@ CRD = ROOT / "deploy" / "crd" / "registrycredential.yaml"
 SPECS = "/apis/regcred.dev/v1alpha1/registrycredentials"
 SOURCE_NS, SOURCE_NAME = "bench-source", "registry-password"
 WRITES = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+KEY = ".dockerconfigjson"
+MERGE = {"Content-Type": "application/merge-patch+json"}
+PARAMS = {"fieldManager": "regcred"}  # what the controller sends with every write
 AUDIT_POLICY = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
                 "rules": [{"level": "Metadata"}]}
 SKIP = ("skipped: set KUBEBUILDER_ASSETS to a directory with kube-apiserver and etcd (e.g. /opt/envtest/bin); "
@@ -126,6 +130,10 @@ class Bench:
     def client(self, role: str) -> httpx.Client:
         self.user(role)
         return self.cluster.client(self.tokens[role])
+
+
+def fmt(counts: Any) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "none"
 
 
 def ok(resp: httpx.Response) -> Obj:
@@ -334,14 +342,30 @@ class Controller:
                 counts[verb] += int(float(value))
         return counts
 
-    def reconciles(self) -> str:
-        """How many reconciles ran and their mean duration (the controller's own histogram)."""
+    def reconcile_totals(self) -> tuple[float, float]:
+        """How many reconciles ran so far and their summed seconds (the controller's own histogram)."""
         text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
         values = {line.split(" ")[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                   if line.startswith("regcred_reconcile_duration_seconds_")}
-        count = values.get("regcred_reconcile_duration_seconds_count", 0.0)
-        mean = values.get("regcred_reconcile_duration_seconds_sum", 0.0) / max(1.0, count)
-        return f"{count:.0f} reconciles, {mean * 1000:.1f} ms each on average"
+        return (values.get("regcred_reconcile_duration_seconds_count", 0.0),
+                values.get("regcred_reconcile_duration_seconds_sum", 0.0))
+
+    def reconciles(self, since: tuple[float, float] = (0.0, 0.0)) -> str:
+        """How many reconciles ran (after `since`, an earlier `reconcile_totals`) and their mean duration."""
+        count, total = (now - before for now, before in zip(self.reconcile_totals(), since, strict=True))
+        return f"{count:.0f} reconciles, {total / max(1.0, count) * 1000:.1f} ms each on average"
+
+    def cpu_seconds(self) -> float:
+        """The process's CPU time so far (user + system, from /proc)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def pause(self) -> None:
+        """Stop the process where it stands (SIGSTOP): it keeps its memory and connections but uses no CPU."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -350,6 +374,31 @@ class Controller:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def floor_sample(admin: httpx.Client, namespace: str, name: str) -> Obj:
+    """The Secret the controller wrote in `namespace` as a body for the floor's own: the same type, data, labels
+    and annotations, its ownership marks renamed (`unowned`)."""
+    made = ok(admin.get(f"/api/v1/namespaces/{namespace}/secrets/{name}"))
+    meta = made["metadata"]
+    sample: Obj = unowned({"apiVersion": "v1", "kind": "Secret", "type": made["type"], "data": made["data"],
+                           "metadata": {"name": name, "labels": meta.get("labels") or {},
+                                        "annotations": meta.get("annotations") or {}}})
+    return sample
+
+
+def floor_patches(b: Bench, versions: dict[str, str], name: str, data: str, workers: int) -> float:
+    """The floor of a rotation: one conditional merge patch of the data of each floor Secret `name` (`versions`:
+    namespace -> its resourceVersion, updated for the next round), by `workers` threads of the floor's user."""
+    def job(ns: str) -> Callable[[httpx.Client], None]:
+        def run(client: httpx.Client) -> None:
+            body = {"metadata": {"resourceVersion": versions[ns]}, "data": {KEY: data}}
+            made = ok(client.patch(f"/api/v1/namespaces/{ns}/secrets/{name}", params=PARAMS, json=body,
+                                   headers=MERGE))
+            versions[ns] = made["metadata"]["resourceVersion"]
+        return run
+
+    return floor(lambda: b.client("floor"), [job(ns) for ns in list(versions)], workers)
 
 
 def floor(client_for: Callable[[], httpx.Client], jobs: list[Callable[[httpx.Client], None]], workers: int) -> float:

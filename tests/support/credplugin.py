@@ -5,6 +5,8 @@ An executable (the spec's `command` is this file's absolute path). Behaviour fro
 spec's `env` sets, as the kubelet would:
 
 - CREDPLUGIN_CALLS: a file that gets one line per call (the request's image): the call counter;
+- CREDPLUGIN_TIMES: a file that gets one line per call, the wall-clock time (time.time()) the call started
+  (once the interpreter is up): when a benchmark's refresh began;
 - CREDPLUGIN_MODE: ok (default) | exit | garbage | wrong-version | wrong-kind | no-match | hang | huge | deep
   | token-on-stderr | no-cache-key | bad-password (a password the registry refuses); CREDPLUGIN_MODE_FILE: a
   file whose content, when it exists, is the mode;
@@ -38,6 +40,10 @@ def bought(url: str) -> dict[str, Any]:
 
 
 def main() -> int:
+    times = os.environ.get("CREDPLUGIN_TIMES")
+    if times:
+        with open(times, "a", encoding="utf-8") as f:
+            f.write(f"{time.time():.6f}\n")
     request = json.loads(sys.stdin.read())
     image = request["image"]
     calls = os.environ.get("CREDPLUGIN_CALLS")

@@ -47,6 +47,7 @@ def use_process_caches(plugins: PluginCache, gate: RolloutGate) -> None:
     (its registry options: CA bundle, plain HTTP); fresh ones per run."""
     global PLUGINS, ROLLOUT
     PLUGINS, ROLLOUT = plugins, gate
+_PARSED: dict[str, tuple[tuple[str, str], RegistryCredential]] = {}  # name -> ((uid, resourceVersion), spec)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +90,18 @@ class ReconcileResult:
 
 
 def parse_spec(obj: Obj) -> RegistryCredential:
-    """A cached RegistryCredential object as the typed spec (SpecInvalid when it is not valid)."""
-    return parse_document(obj, f"RegistryCredential {metadata(obj).get('name')}")
+    """A cached RegistryCredential object as the typed spec (SpecInvalid when it is not valid); parsed once per
+    uid and resourceVersion, not once per reconcile (a refresh reconciles every namespace: 2,000 parses of one
+    object). An object without both (never from an API server) is parsed every time."""
+    meta = metadata(obj)
+    name, version = str(meta.get("name")), (str(meta.get("uid") or ""), str(meta.get("resourceVersion") or ""))
+    kept = _PARSED.get(name)
+    if kept is not None and all(version) and kept[0] == version:
+        return kept[1]
+    spec = parse_document(obj, f"RegistryCredential {name}")
+    if all(version):
+        _PARSED[name] = (version, spec)
+    return spec
 
 
 def reconcile(api: KubeApi, caches: Mapping[str, Cache], key: Key, *,
