@@ -93,9 +93,11 @@ class Layered:
         return list(seen.values())
 
     def write_through(self, obj: Obj) -> None:
-        """Into every cache that holds the object, else the first (the managed one: regcred wrote it)."""
+        """Into every cache that holds the object, else the first whose watch would bring it (its label selector:
+        another owner's Secret read after a 409 goes to the identity-only cache, never into the managed one)."""
         holders = [c for c in self.caches if c.get(_where(obj)[1], _where(obj)[0]) is not None]
-        for cache in holders or self.caches[:1]:
+        selecting = [c for c in self.caches if label_predicate(getattr(c, "label_selector", None))(obj)]
+        for cache in holders or selecting[:1] or self.caches[:1]:
             cache.write_through(obj)
 
 

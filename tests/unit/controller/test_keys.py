@@ -124,3 +124,28 @@ def test_layered_caches_and_write_through_keep_the_newest() -> None:
     assert managed.get("harbor", "n") == secret("harbor", "5")
     both.write_through(secret("new", "9"))
     assert managed.get("new", "n") is not None
+
+
+def test_an_object_no_cache_holds_goes_where_its_watch_would_bring_it() -> None:
+    import threading
+
+    from regcred.controller.cachedapi import Layered
+    from regcred.controller.informer import Informer
+    from regcred.controller.manager import MANAGED, SOURCES
+    from regcred.core.controller.cachefields import secret_fields, secret_identity_fields
+
+    managed = Informer(None, "Secret", label_selector=MANAGED, transform=secret_fields,  # type: ignore[arg-type]
+                       stop=threading.Event())
+    sources = Informer(None, "Secret", label_selector=SOURCES,  # type: ignore[arg-type]
+                       transform=secret_identity_fields, stop=threading.Event())
+    both = Layered(managed, sources)
+    theirs = {"kind": "Secret", "type": "Opaque", "data": {"token": "c2VjcmV0"},
+              "metadata": {"name": "harbor", "namespace": "n", "resourceVersion": "4"}}
+    both.write_through(theirs)  # another owner's Secret, read after the create's 409
+    assert managed.get("harbor", "n") is None  # never in the managed cache, where it would stay for ever
+    assert sources.get("harbor", "n") == {"apiVersion": None, "kind": "Secret", "type": "Opaque",
+                                          "metadata": theirs["metadata"]}  # identity only, no data
+    ours = {**theirs, "metadata": {**theirs["metadata"], "name": "mine",
+                                   "labels": {"app.kubernetes.io/managed-by": "regcred"}}}
+    both.write_through(ours)
+    assert managed.get("mine", "n") is not None and sources.get("mine", "n") is None

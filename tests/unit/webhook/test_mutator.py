@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from regcred.controller.cachedapi import Store
+from regcred.controller.cachedapi import Layered, Store
 from regcred.controller.metrics import ControllerMetrics
 from regcred.controller.reconciler import ReconcileResult
 from regcred.controller.webhook.mutator import PodMutator
@@ -176,15 +176,29 @@ def test_past_the_deadline_the_pod_is_patched_anyway_and_the_secret_follows() ->
     assert world.count("regcred_webhook_secret_failures_total", reason="timeout") == 5
 
 
-def test_a_secret_of_another_owner_is_not_added_and_not_read_again_for_every_pod() -> None:
+def test_a_secret_of_another_owner_in_the_caches_is_not_added_and_costs_no_request() -> None:
+    theirs = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "harbor", "namespace": "team-a",
+                                                                "resourceVersion": "3"}, "type": "Opaque"}
+    world = World("team-a")
+    world.api.add({**theirs, "data": {}})
+    # as the controller's caches hold it: regcred's Secrets, and every other Secret by identity
+    world.caches["Secret"] = Layered(world.caches["Secret"], Store([theirs]))
+    world.mutator = PodMutator(world.api, world.caches, metrics=world.metrics)
+    world.api.log.clear()
+    assert world.admit("team-a", "harbor.example.com/app")[1] == []
+    assert world.admit("team-a", "harbor.example.com/app")[1] == []
+    assert world.api.log == []
+
+
+def test_one_not_cached_yet_is_refused_by_its_create_and_not_tried_again_for_every_pod() -> None:
     world = World("team-a")
     world.api.add({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "harbor", "namespace": "team-a"},
                    "type": "Opaque", "data": {}})
     world.api.log.clear()
-    assert world.admit("team-a", "harbor.example.com/app")[1] == []
+    assert world.admit("team-a", "harbor.example.com/app")[1] == []  # the create's 409 tells it is somebody else's
     reads = len(world.api.log)
     assert world.admit("team-a", "harbor.example.com/app")[1] == []
-    assert len(world.api.log) == reads and world.api.writes() == []
+    assert len(world.api.log) == reads and world.api.writes() == [("create", "Secret", "team-a", "harbor")]
     assert world.api.get_obj("Secret", "harbor", "team-a")["type"] == "Opaque"  # type: ignore[index]
 
 

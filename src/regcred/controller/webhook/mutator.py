@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from regcred.controller.cachedapi import Cache
 from regcred.controller.reconciler import ReconcileResult, parse_spec, reconcile
+from regcred.core.cluster.secretsync import is_managed
 from regcred.core.errors import RegcredError
 from regcred.core.objects import metadata
 from regcred.core.webhook.patch import (
@@ -195,11 +196,15 @@ class PodMutator:
         patch = pull_secrets_patch(pod, wanted)
         if not patch:
             return "allowed", []
-        missing = {secret for secret in wanted if self.caches["Secret"].get(secret, namespace) is None}
+        cached = {secret: self.caches["Secret"].get(secret, namespace) for secret in wanted}
+        # another owner's Secret of that name (the caches see every Secret): never added, as the controller never
+        # attaches it to a ServiceAccount
+        refused = {secret for secret, obj in cached.items() if obj is not None and not is_managed(dict(obj))}
+        missing = {secret for secret, obj in cached.items() if obj is None}
         if missing and not request.dry_run:
-            refused = self._create_secrets(namespace, missing, until)
-            if refused:
-                patch = pull_secrets_patch(pod, [s for s in wanted if s not in refused])
+            refused |= self._create_secrets(namespace, missing, until)
+        if refused:
+            patch = pull_secrets_patch(pod, [s for s in wanted if s not in refused])
         log.debug("webhook patches a Pod", extra={"uid": request.uid, "namespace": namespace,
                                                   "pod": request.name or metadata(pod).get("generateName")})
         return ("patched", patch) if patch else ("allowed", [])
