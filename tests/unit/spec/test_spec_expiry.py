@@ -51,12 +51,15 @@ def test_each_registry_gets_its_expiry_and_where_it_comes_from() -> None:
     api.add(secret("pw", {"password": "robot-pw"}, JAN))
     api.add(secret("cfg", {".dockerconfigjson": json.dumps(config)}, MAR, "kubernetes.io/dockerconfigjson"))
     api.add(secret("plain", {"password": "pw"}, None))
+    api.log.clear()
     found = resolved(api,
                      {"server": "harbor.example.com", "username": "robot$ci", "expiresAt": FEB,
                       "passwordFrom": {"secretKeyRef": {"namespace": "vault", "name": "pw", "key": "password"}}},
                      {"fromSecret": {"namespace": "vault", "name": "cfg"}},
                      {"server": "plain.example.com", "username": "u",
                       "passwordFrom": {"secretKeyRef": {"namespace": "vault", "name": "plain", "key": "password"}}})
+    assert sorted(e for e in api.log if e[0] == "get") == [  # the password's Secret gives its expiry too: one read
+        ("get", "Secret", "vault", "cfg"), ("get", "Secret", "vault", "plain"), ("get", "Secret", "vault", "pw")]
     annotation = f"annotation {EXPIRES_AT_ANNOTATION} of Secret vault"
     assert set(found) == {
         Expiry("harbor.example.com", parse_time(FEB) or 0, "expiresAt"),

@@ -201,7 +201,6 @@ def resolve(spec: RegistryCredential, read_secret: SecretReader | None, *,
     values are unknown offline). A plugin is run through `plugins` (once per source for all its users).
     """
     plugins = PluginCache() if plugins is None else plugins
-    read_secret = None if read_secret is None else _read_once(read_secret)
     entries: list[tuple[str, dict[str, Any]]] = []
     expiries: list[Expiry] = []
     seen: dict[str, str] = {}
@@ -273,7 +272,7 @@ def _registry_entries(spec: RegistryCredential, registry: Registry, index: int, 
             password = read_password(registry.password_from, f"{where}.passwordFrom", read_secret)
             obj = entry_object(registry.username, password, registry.email)
             key_ref = registry.password_from.secret_key_ref
-            if key_ref is not None:  # read already: the same object, no second request
+            if key_ref is not None:  # read already: resolve_all's memo answers, no second request
                 at = f"{where}.passwordFrom.secretKeyRef"
                 secret = _read_secret(read_secret, key_ref.namespace, key_ref.name, at)
                 expiries += _annotated(secret, key_ref.namespace, key_ref.name, at)
